@@ -1,0 +1,242 @@
+/**
+ * The messages maps exchange, as a discriminated union on `type`, and their CBOR-ready wire form:
+ * positional arrays `[type, ...fields]` (short on the wire, and cheap to validate field by field).
+ *
+ * Decoding validates every field: a peer's bytes become a {@link MapMessage} or a
+ * {@link CodecError}, never a crash, and never an object with a prototype the peer chose.
+ *
+ * @module
+ */
+import { CodecError } from '../errors.js';
+import {
+  MSG_ACCESS,
+  MSG_ACK,
+  MSG_BACKUP,
+  MSG_COPY,
+  MSG_PING,
+  MSG_PROXY,
+  MSG_REMOVE,
+  MSG_RETRIEVE_BACKUP,
+  MSG_START,
+  MSG_STATE,
+  MSG_STOP,
+  MSG_VALUE,
+  MESSAGE_TYPE_NAMES,
+} from './message-types.js';
+
+/** A map key: a string or a finite number (`1` and `'1'` are different keys). */
+export type MapKey = string | number;
+
+/**
+ * Version of an entry's state, totally ordered: `[writeClock, writer, placeSeq, placer]`.
+ * A write takes a Lamport tick (`writeClock`, tie-broken by `writer`); a change of roles without a
+ * new value (promotion, failover) keeps the write and bumps `placeSeq` (tie-broken by `placer`),
+ * so a re-homing never outranks a newer write.
+ */
+export type Version = readonly [writeClock: number, writer: string, placeSeq: number, placer: string];
+
+/** Where an entry lives, as of `version`. */
+export interface Placement {
+  readonly key: MapKey;
+  readonly version: Version;
+  readonly primary: string;
+  readonly backups: readonly string[];
+}
+
+/** A placement with the entry's encoded value. */
+export interface EntryCopy extends Placement {
+  /** The value, CBOR-encoded once by the writer and forwarded as-is. */
+  readonly bytes: Uint8Array;
+}
+
+/** A key deleted at `version`. */
+export interface Removal {
+  readonly key: MapKey;
+  readonly version: Version;
+}
+
+/** Every message a map sends or answers with. */
+export type MapMessage =
+  | { readonly type: typeof MSG_BACKUP; readonly entries: readonly EntryCopy[] }
+  | { readonly type: typeof MSG_RETRIEVE_BACKUP; readonly key: MapKey }
+  | { readonly type: typeof MSG_PROXY; readonly entries: readonly Placement[] }
+  | { readonly type: typeof MSG_REMOVE; readonly removals: readonly Removal[] }
+  | {
+      readonly type: typeof MSG_STATE;
+      readonly incarnation: string;
+      readonly entries: readonly Placement[];
+      readonly tombstones: readonly Removal[];
+    }
+  | { readonly type: typeof MSG_START; readonly incarnation: string }
+  | { readonly type: typeof MSG_STOP }
+  | { readonly type: typeof MSG_COPY; readonly entries: readonly EntryCopy[] }
+  | { readonly type: typeof MSG_ACCESS; readonly keys: readonly MapKey[] }
+  | { readonly type: typeof MSG_PING }
+  | { readonly type: typeof MSG_ACK }
+  | {
+      readonly type: typeof MSG_VALUE;
+      readonly key: MapKey;
+      /** The holder's copy, or `undefined` when it holds no value for the key. */
+      readonly copy: { readonly version: Version; readonly bytes: Uint8Array } | undefined;
+    };
+
+/** The message of one type. */
+export type MapMessageOf<T extends MapMessage['type']> = Extract<MapMessage, { type: T }>;
+
+/** True for a valid map key. */
+export function isMapKey(key: unknown): key is MapKey {
+  return typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key));
+}
+
+const placementWire = (p: Placement): unknown[] => [p.key, p.version, p.primary, p.backups];
+const copyWire = (c: EntryCopy): unknown[] => [c.key, c.version, c.primary, c.backups, c.bytes];
+const removalWire = (r: Removal): unknown[] => [r.key, r.version];
+
+/** The wire form of a map message: a positional array. */
+export function mapMessageToWire(message: MapMessage): unknown[] {
+  switch (message.type) {
+    case MSG_BACKUP:
+    case MSG_COPY:
+      return [message.type, message.entries.map(copyWire)];
+    case MSG_RETRIEVE_BACKUP:
+      return [message.type, message.key];
+    case MSG_PROXY:
+      return [message.type, message.entries.map(placementWire)];
+    case MSG_REMOVE:
+      return [message.type, message.removals.map(removalWire)];
+    case MSG_STATE:
+      return [
+        message.type,
+        message.incarnation,
+        message.entries.map(placementWire),
+        message.tombstones.map(removalWire),
+      ];
+    case MSG_START:
+      return [message.type, message.incarnation];
+    case MSG_ACCESS:
+      return [message.type, message.keys];
+    case MSG_VALUE:
+      return message.copy === undefined
+        ? [message.type, message.key, null, null]
+        : [message.type, message.key, message.copy.version, message.copy.bytes];
+    case MSG_STOP:
+    case MSG_PING:
+    case MSG_ACK:
+      return [message.type];
+  }
+}
+
+function fail(what: string): never {
+  throw new CodecError(`malformed map message: ${what}`);
+}
+
+function key(raw: unknown, where: string): MapKey {
+  if (!isMapKey(raw)) fail(`${where} is not a string or finite number key`);
+  return raw;
+}
+
+function memberId(raw: unknown, where: string): string {
+  if (typeof raw !== 'string' || raw.length === 0) fail(`${where} is not a member id`);
+  return raw;
+}
+
+function count(raw: unknown, where: string): number {
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) fail(`${where} is not a non-negative integer`);
+  return raw;
+}
+
+function array(raw: unknown, where: string): unknown[] {
+  if (!Array.isArray(raw)) fail(`${where} is not an array`);
+  return raw as unknown[];
+}
+
+function bytes(raw: unknown, where: string): Uint8Array {
+  if (!(raw instanceof Uint8Array)) fail(`${where} is not a byte string`);
+  return raw;
+}
+
+function version(raw: unknown, where: string): Version {
+  const v = array(raw, where);
+  if (v.length !== 4) fail(`${where} is not a 4-part version`);
+  return [count(v[0], `${where}.writeClock`), memberId(v[1], `${where}.writer`), count(v[2], `${where}.placeSeq`), memberId(v[3], `${where}.placer`)];
+}
+
+function placement(raw: unknown, where: string): Placement {
+  const p = array(raw, where);
+  if (p.length !== 4) fail(`${where} is not a placement`);
+  return {
+    key: key(p[0], `${where}.key`),
+    version: version(p[1], `${where}.version`),
+    primary: memberId(p[2], `${where}.primary`),
+    backups: array(p[3], `${where}.backups`).map((b, i) => memberId(b, `${where}.backups[${i}]`)),
+  };
+}
+
+function entryCopy(raw: unknown, where: string): EntryCopy {
+  const c = array(raw, where);
+  if (c.length !== 5) fail(`${where} is not an entry copy`);
+  return { ...placement(c.slice(0, 4), where), bytes: bytes(c[4], `${where}.bytes`) };
+}
+
+function removal(raw: unknown, where: string): Removal {
+  const r = array(raw, where);
+  if (r.length !== 2) fail(`${where} is not a removal`);
+  return { key: key(r[0], `${where}.key`), version: version(r[1], `${where}.version`) };
+}
+
+function arity(wire: unknown[], n: number, name: string): void {
+  if (wire.length !== n) fail(`${name} has ${wire.length - 1} fields, expected ${n - 1}`);
+}
+
+/**
+ * Validates a map message's wire form (as CBOR decoded it) and builds the typed message.
+ * Throws a {@link CodecError} for anything else, including reserved and unknown types.
+ */
+export function mapMessageFromWire(raw: unknown): MapMessage {
+  const wire = array(raw, 'message');
+  const type = wire[0];
+  switch (type) {
+    case MSG_BACKUP:
+    case MSG_COPY:
+      arity(wire, 2, MESSAGE_TYPE_NAMES[type] ?? '');
+      return { type, entries: array(wire[1], 'entries').map((e, i) => entryCopy(e, `entries[${i}]`)) };
+    case MSG_RETRIEVE_BACKUP:
+      arity(wire, 2, 'MSG_RETRIEVE_BACKUP');
+      return { type, key: key(wire[1], 'key') };
+    case MSG_PROXY:
+      arity(wire, 2, 'MSG_PROXY');
+      return { type, entries: array(wire[1], 'entries').map((e, i) => placement(e, `entries[${i}]`)) };
+    case MSG_REMOVE:
+      arity(wire, 2, 'MSG_REMOVE');
+      return { type, removals: array(wire[1], 'removals').map((r, i) => removal(r, `removals[${i}]`)) };
+    case MSG_STATE:
+      arity(wire, 4, 'MSG_STATE');
+      return {
+        type,
+        incarnation: memberId(wire[1], 'incarnation'),
+        entries: array(wire[2], 'entries').map((e, i) => placement(e, `entries[${i}]`)),
+        tombstones: array(wire[3], 'tombstones').map((r, i) => removal(r, `tombstones[${i}]`)),
+      };
+    case MSG_START:
+      arity(wire, 2, 'MSG_START');
+      return { type, incarnation: memberId(wire[1], 'incarnation') };
+    case MSG_ACCESS:
+      arity(wire, 2, 'MSG_ACCESS');
+      return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`)) };
+    case MSG_VALUE: {
+      arity(wire, 4, 'MSG_VALUE');
+      const k = key(wire[1], 'key');
+      if (wire[2] === null && wire[3] === null) return { type, key: k, copy: undefined };
+      return { type, key: k, copy: { version: version(wire[2], 'version'), bytes: bytes(wire[3], 'bytes') } };
+    }
+    case MSG_STOP:
+    case MSG_PING:
+    case MSG_ACK:
+      arity(wire, 1, MESSAGE_TYPE_NAMES[type] ?? '');
+      return { type };
+    default: {
+      const name = typeof type === 'number' ? MESSAGE_TYPE_NAMES[type] : undefined;
+      fail(name === undefined ? `unknown message type ${String(type)}` : `${name} is reserved and not used by this protocol version`);
+    }
+  }
+}

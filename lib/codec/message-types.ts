@@ -1,0 +1,56 @@
+/**
+ * Map message types. Numbers 1-13 keep the names and numbers of Tomcat Tribes' `MapMessage`
+ * so readers can map one protocol onto the other; 14 and up are ours.
+ *
+ * @module
+ */
+
+/** Full value of one or more entries for their backup (Tomcat: same). Acknowledged. */
+export const MSG_BACKUP = 1;
+/** Ask a holder for the value of a key (Tomcat: same). Answered with {@link MSG_VALUE}. */
+export const MSG_RETRIEVE_BACKUP = 2;
+/** Where entries live: key, version, primary, backups, no value (Tomcat: same). */
+export const MSG_PROXY = 3;
+/** Keys deleted, with the version of each delete, so late writes cannot resurrect them. Acknowledged. */
+export const MSG_REMOVE = 4;
+/** State transfer: the entries a member is primary of, and its tombstones. Reply to {@link MSG_START}. */
+export const MSG_STATE = 5;
+/** A member started the map (or reappeared): "add me, tell me what you own". */
+export const MSG_START = 6;
+/** A member leaves the map gracefully, after handing its entries over. */
+export const MSG_STOP = 7;
+/** Tomcat's map init handshake. Reserved: this protocol version folds it into {@link MSG_START}. */
+export const MSG_INIT = 8;
+/** Full value of entries for a member of a `ReplicatedMap` (Tomcat: same). Acknowledged. */
+export const MSG_COPY = 9;
+/** Tomcat's state transfer with values. Reserved: this protocol version does not send it. */
+export const MSG_STATE_COPY = 10;
+/** Entries were used (touched) on their primary, so holders keep them alive. */
+export const MSG_ACCESS = 11;
+/** Tomcat's map membership notice. Reserved: this protocol version does not send it. */
+export const MSG_NOTIFY_MAPMEMBER = 12;
+/** Is the map running on the receiver? Answered with {@link MSG_ACK}. */
+export const MSG_PING = 13;
+/** Positive acknowledgement of a request. */
+export const MSG_ACK = 14;
+/** Reply to {@link MSG_RETRIEVE_BACKUP}: the value and its version, or "not held here". */
+export const MSG_VALUE = 15;
+
+/** Names of the message types, for stats and diagnostics. */
+export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
+  [MSG_BACKUP]: 'MSG_BACKUP',
+  [MSG_RETRIEVE_BACKUP]: 'MSG_RETRIEVE_BACKUP',
+  [MSG_PROXY]: 'MSG_PROXY',
+  [MSG_REMOVE]: 'MSG_REMOVE',
+  [MSG_STATE]: 'MSG_STATE',
+  [MSG_START]: 'MSG_START',
+  [MSG_STOP]: 'MSG_STOP',
+  [MSG_INIT]: 'MSG_INIT',
+  [MSG_COPY]: 'MSG_COPY',
+  [MSG_STATE_COPY]: 'MSG_STATE_COPY',
+  [MSG_ACCESS]: 'MSG_ACCESS',
+  [MSG_NOTIFY_MAPMEMBER]: 'MSG_NOTIFY_MAPMEMBER',
+  [MSG_PING]: 'MSG_PING',
+  [MSG_ACK]: 'MSG_ACK',
+  [MSG_VALUE]: 'MSG_VALUE',
+});

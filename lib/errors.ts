@@ -1,0 +1,125 @@
+/**
+ * Every error the library throws or reports. One class per failure, each with a stable `name`,
+ * a message that says what happened and what to change, and the underlying `cause` when there is
+ * one. Peer faults never throw into user code: they are reported through `'error'` events.
+ *
+ * @module
+ */
+
+/** Base class of every error thrown or reported by lazy-replicated-map. */
+export class LazyReplicatedMapError extends Error {
+  override name = 'LazyReplicatedMapError';
+}
+
+/** A frame or message could not be decoded: bad CBOR, wrong shape, unknown type or protocol version. */
+export class CodecError extends LazyReplicatedMapError {
+  override name = 'CodecError';
+}
+
+/**
+ * A value could not be encoded with the codec (cbor-x): functions, symbols, cycles and unregistered
+ * exotic objects are not encodable. The write that carried it was rejected and changed nothing.
+ */
+export class ValueEncodeError extends LazyReplicatedMapError {
+  override name = 'ValueEncodeError';
+}
+
+/** A message arrived from a peer that is valid CBOR but breaks the protocol (for example, an unknown map message type). */
+export class ProtocolError extends LazyReplicatedMapError {
+  override name = 'ProtocolError';
+  /** The member the offending frame came from. */
+  readonly from: string;
+  constructor(message: string, from: string, options?: ErrorOptions) {
+    super(message, options);
+    this.from = from;
+  }
+}
+
+/** `send` was asked to deliver to a member that is not reachable (unknown, crashed, partitioned or stopped). */
+export class PeerUnreachableError extends LazyReplicatedMapError {
+  override name = 'PeerUnreachableError';
+  /** The member that could not be reached. */
+  readonly peer: string;
+  constructor(peer: string, message?: string, options?: ErrorOptions) {
+    super(message ?? `member '${peer}' is not reachable: it is unknown, gone or cut off by a partition`, options);
+    this.peer = peer;
+  }
+}
+
+/** The transport is not running: it was never started, or it was stopped or crashed. Start it first. */
+export class TransportStoppedError extends LazyReplicatedMapError {
+  override name = 'TransportStoppedError';
+}
+
+/** A transport was configured wrongly (for example, a duplicate member id on one network). */
+export class TransportConfigError extends LazyReplicatedMapError {
+  override name = 'TransportConfigError';
+}
+
+/** A remote RPC handler threw; `message` is the handler's message. */
+export class RpcRemoteError extends LazyReplicatedMapError {
+  override name = 'RpcRemoteError';
+  /** The member whose handler threw. */
+  readonly from: string;
+  /** The `name` of the error the remote handler threw, when it had one. */
+  readonly remoteName: string | undefined;
+  constructor(message: string, from: string, remoteName?: string) {
+    super(message);
+    this.from = from;
+    this.remoteName = remoteName;
+  }
+}
+
+/** One entry of an RPC call's result: a reply, or the error a remote handler answered with. */
+export type RpcResponse =
+  | { readonly from: string; readonly reply: unknown }
+  | { readonly from: string; readonly error: RpcRemoteError };
+
+/**
+ * An RPC call's deadline passed before its reply mode was satisfied. `replies` holds what did
+ * arrive. Raise `timeoutMs` (or the map's `rpcTimeoutMs`) if members are merely slow.
+ */
+export class RpcTimeoutError extends LazyReplicatedMapError {
+  override name = 'RpcTimeoutError';
+  /** The replies (and remote errors) that arrived before the deadline. */
+  readonly replies: RpcResponse[];
+  constructor(message: string, replies: RpcResponse[]) {
+    super(message);
+    this.replies = replies;
+  }
+}
+
+/** An RPC call was aborted through its `AbortSignal`. `replies` holds what had arrived. */
+export class RpcAbortedError extends LazyReplicatedMapError {
+  override name = 'RpcAbortedError';
+  /** The replies (and remote errors) that arrived before the abort. */
+  readonly replies: RpcResponse[];
+  constructor(message: string, replies: RpcResponse[], options?: ErrorOptions) {
+    super(message, options);
+    this.replies = replies;
+  }
+}
+
+/** A map or channel was used after `stop()` (or after its transport stopped or crashed). */
+export class StoppedError extends LazyReplicatedMapError {
+  override name = 'StoppedError';
+}
+
+/** A map was used before `start()` resolved. Await `map.start()` first. */
+export class NotStartedError extends LazyReplicatedMapError {
+  override name = 'NotStartedError';
+}
+
+/**
+ * A value held elsewhere could not be fetched: no member holding it answered within `rpcTimeoutMs`.
+ * The key is still known; retry, or raise `rpcTimeoutMs` if members are slow.
+ */
+export class RetrieveError extends LazyReplicatedMapError {
+  override name = 'RetrieveError';
+  /** The key whose value could not be fetched. */
+  readonly key: string | number;
+  constructor(message: string, key: string | number, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * lazy-replicated-map: an embeddable distributed map for Node.js in the spirit of Tomcat's
+ * BackupManager. This module is the curated public surface.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export type { Transport, TransportEvents, TransportEmitter } from './transport/transport.js';
+export { InMemoryNetwork } from './transport/memory/in-memory-network.js';
+export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
+export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
+export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS } from './rpc/rpc-channel.js';
+export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
+export { ValueCodec, defaultValueCodec } from './codec/value-codec.js';
+export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
+export { classifyFrame } from './codec/frame-classifier.js';
+export * from './codec/message-types.js';
+export {
+  mapMessageFromWire,
+  mapMessageToWire,
+  isMapKey,
+  type MapKey,
+  type MapMessage,
+  type MapMessageOf,
+  type Version,
+  type Placement,
+  type EntryCopy,
+  type Removal,
+} from './codec/map-messages.js';

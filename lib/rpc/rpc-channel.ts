@@ -1,0 +1,289 @@
+/**
+ * Request/reply between members over a shared transport (Tomcat Tribes: `RpcChannel`).
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  ProtocolError,
+  RpcAbortedError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  StoppedError,
+  type RpcResponse,
+} from '../errors.js';
+import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
+import type { Transport } from '../transport/transport.js';
+import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
+import { PendingCall } from './pending-call.js';
+import type { RpcCallOptions, RpcChannelEvents, RpcHandler } from './rpc-options.js';
+
+/** Deadline of a call when none is given, in milliseconds. */
+export const DEFAULT_RPC_TIMEOUT_MS = 5000;
+
+/** How many settled calls are remembered to route their late replies to `lateReply`. */
+const LATE_CALLS_REMEMBERED = 4096;
+
+interface ActiveCall {
+  readonly pending: PendingCall;
+  settle(): void;
+  settled: boolean;
+}
+
+/**
+ * A named request/reply channel. Every member that opens a channel of the same name on its
+ * transport answers its requests with `handler`.
+ *
+ * @example
+ * ```ts
+ * const rpc = new RpcChannel(transport, 'echo', async (request, from) => ({ echo: request, from }));
+ * const replies = await rpc.call('hi', { mode: 'majority', timeoutMs: 1000 });
+ * rpc.on('lateReply', ({ from }) => console.log('late answer from', from));
+ * ```
+ */
+export class RpcChannel extends EventEmitter<RpcChannelEvents> {
+  /** The channel's name; channels of one name on different members talk to each other. */
+  readonly name: string;
+  /** The transport the channel talks through. */
+  readonly transport: Transport;
+  private readonly handler: RpcHandler | undefined;
+  private readonly router: ChannelRouter;
+  private readonly started: Promise<void>;
+  private readonly calls = new Map<number, ActiveCall>();
+  private nextId = 1;
+  private closed = false;
+
+  private readonly endpoint: ChannelEndpoint = {
+    onFrame: (from, frame) => {
+      this.onFrame(from, frame);
+    },
+    onPeerUp: (id) => this.emit('peerUp', id),
+    onPeerDown: (id) => {
+      for (const call of [...this.calls.values()]) this.advance(call, call.pending.drop(id));
+      this.emit('peerDown', id);
+    },
+    onClose: () => {
+      void this.close();
+    },
+    onError: (error) => this.emit('error', error),
+  };
+
+  /**
+   * Opens the channel and starts the transport if it is not started.
+   * @param transport the member's transport, shared with maps and other channels.
+   * @param name the channel's name; names starting with `lrm/` are reserved for the library.
+   * @param handler answers requests; without one, this member answers that it has no such channel.
+   */
+  constructor(transport: Transport, name: string, handler?: RpcHandler) {
+    super();
+    this.transport = transport;
+    this.name = name;
+    this.handler = handler;
+    this.router = ChannelRouter.of(transport);
+    this.started = this.router.register(name, this.endpoint);
+    // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
+    this.started.catch(() => undefined);
+  }
+
+  /** Resolves once the transport runs. */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /**
+   * Sends `request` to the targets and resolves with the replies the mode asks for.
+   * @throws {RpcTimeoutError} when `timeoutMs` passes first (with the replies that arrived).
+   * @throws {RpcAbortedError} when `signal` aborts first.
+   * @throws {StoppedError} after {@link close}.
+   */
+  async call(request: unknown, options: RpcCallOptions = {}): Promise<RpcResponse[]> {
+    // Errors are created here, synchronously, so their stack shows the caller and not a timer.
+    const timeoutError = new RpcTimeoutError('', []);
+    const abortError = new RpcAbortedError('', []);
+    if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed`);
+    await this.started;
+    if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed`);
+    const mode = options.mode ?? 'all';
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    const targets = [...new Set(options.to ?? this.transport.peers())].filter((t) => t !== this.transport.id);
+
+    if (mode === 'none') {
+      // Delivered, but not waited for: not even for the transport to accept the frames.
+      const frame: Frame = { kind: FrameKind.Notify, channel: this.name, id: 0, body: request };
+      void this.sendToAll(targets, frame, () => undefined);
+      return [];
+    }
+
+    options.signal?.throwIfAborted();
+    const id = this.nextId++;
+    const pending = new PendingCall(mode, targets);
+    return new Promise<RpcResponse[]>((resolve, reject) => {
+      const finish = (error?: RpcTimeoutError | RpcAbortedError): void => {
+        if (call.settled) return;
+        call.settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.remember(id, call);
+        const replies = [...pending.responses];
+        if (error === undefined) {
+          resolve(replies);
+        } else {
+          Object.assign(error, { replies });
+          reject(error);
+        }
+      };
+      const call: ActiveCall = { pending, settled: false, settle: () => finish() };
+      const timer = setTimeout(() => {
+        timeoutError.message = `RPC '${this.name}' timed out after ${timeoutMs} ms with ${pending.responses.length} of ${targets.length} replies (mode '${mode}'): raise timeoutMs if members are slow`;
+        finish(timeoutError);
+      }, timeoutMs);
+      const onAbort = (): void => {
+        abortError.message = `RPC '${this.name}' was aborted with ${pending.responses.length} of ${targets.length} replies`;
+        if (options.signal?.reason !== undefined) Object.assign(abortError, { cause: options.signal.reason as unknown });
+        finish(abortError);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.calls.set(id, call);
+      const frame: Frame = { kind: FrameKind.Request, channel: this.name, id, body: request };
+      let sent: Promise<void>;
+      try {
+        sent = this.sendToAll(targets, frame, (target) => {
+          this.advance(call, pending.drop(target));
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.calls.delete(id);
+        call.settled = true;
+        reject(error as Error);
+        return;
+      }
+      void sent.then(() => {
+        this.advance(call, pending.outcome());
+      });
+    });
+  }
+
+  /** Closes the channel: pending calls stop waiting (they time out or settle), requests are no longer answered. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const call of this.calls.values()) {
+      if (!call.settled) for (const t of [...call.pending.waiting]) this.advance(call, call.pending.drop(t));
+    }
+    this.calls.clear();
+    this.emit('close');
+    await this.router.unregister(this.name);
+  }
+
+  /** True once closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Encodes once for every target (synchronously: an unencodable request throws before anything is sent). */
+  private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string) => void): Promise<void> {
+    if (targets.length === 0) return Promise.resolve();
+    const bytes = encodeFrame(frame);
+    return Promise.all(
+      targets.map((t) =>
+        this.router.sendEncoded(t, bytes).catch(() => {
+          unreachable(t);
+        }),
+      ),
+    ).then(() => undefined);
+  }
+
+  private advance(call: ActiveCall, outcome: 'waiting' | 'settled'): void {
+    if (outcome === 'settled' && !call.settled) call.settle();
+  }
+
+  private remember(id: number, call: ActiveCall): void {
+    if (call.pending.waiting.size === 0) {
+      this.calls.delete(id);
+      return;
+    }
+    // Keep a settled call while someone may still answer, so its answer goes to 'lateReply'.
+    if (this.calls.size > LATE_CALLS_REMEMBERED) {
+      const oldest = this.calls.keys().next();
+      if (oldest.done !== true) this.calls.delete(oldest.value);
+    }
+  }
+
+  private onFrame(from: string, frame: Frame): void {
+    switch (frame.kind) {
+      case FrameKind.Request:
+      case FrameKind.Notify:
+        void this.serve(from, frame);
+        return;
+      case FrameKind.Reply:
+        this.answer(from, frame.id, { from, reply: frame.body });
+        return;
+      case FrameKind.Error: {
+        const body = frame.body;
+        if (!Array.isArray(body) || typeof body[0] !== 'string' || typeof body[1] !== 'string') {
+          this.emit('error', new ProtocolError(`malformed error reply from '${from}' on channel '${this.name}'`, from));
+          return;
+        }
+        this.answer(from, frame.id, { from, error: new RpcRemoteError(body[1], from, body[0]) });
+        return;
+      }
+      case FrameKind.NoChannel: {
+        const call = this.calls.get(frame.id);
+        if (call !== undefined) this.advance(call, call.pending.drop(from));
+        return;
+      }
+    }
+  }
+
+  private answer(from: string, id: number, response: RpcResponse): void {
+    const call = this.calls.get(id);
+    if (call === undefined) return;
+    if (call.settled) {
+      if (!call.pending.waiting.has(from)) return;
+      call.pending.waiting.delete(from);
+      if (call.pending.waiting.size === 0) this.calls.delete(id);
+      this.emit('lateReply', response);
+      return;
+    }
+    this.advance(call, 'error' in response ? call.pending.error(from, response.error) : call.pending.reply(from, response.reply));
+  }
+
+  private async serve(from: string, frame: Frame): Promise<void> {
+    if (this.closed) return;
+    const wantsReply = frame.kind === FrameKind.Request;
+    if (this.handler === undefined) {
+      if (wantsReply) await this.reply(from, { kind: FrameKind.NoChannel, channel: this.name, id: frame.id, body: null });
+      return;
+    }
+    let reply: unknown;
+    try {
+      reply = await this.handler(frame.body, from);
+    } catch (error) {
+      if (!wantsReply) {
+        this.emit('error', error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      const e = error instanceof Error ? error : new Error(String(error));
+      await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: [e.name, e.message] });
+      return;
+    }
+    if (!wantsReply) return;
+    try {
+      await this.router.send(from, { kind: FrameKind.Reply, channel: this.name, id: frame.id, body: reply });
+    } catch (error) {
+      if (error instanceof Error && error.name === 'PeerUnreachableError') return;
+      // The reply could not be encoded: tell the caller instead of leaving it waiting.
+      const message = `reply could not be encoded: ${error instanceof Error ? error.message : String(error)}`;
+      await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: ['ValueEncodeError', message] });
+    }
+  }
+
+  private async reply(to: string, frame: Frame): Promise<void> {
+    try {
+      await this.router.send(to, frame);
+    } catch {
+      // The requester is gone: nobody is left to tell.
+    }
+  }
+}

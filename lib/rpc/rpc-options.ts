@@ -1,0 +1,47 @@
+import type { RpcResponse } from '../errors.js';
+
+/**
+ * How many replies a call waits for.
+ * - `first`: the first successful reply (or every error, once all targets answered);
+ * - `majority`: at least half of the targets;
+ * - `all`: every target;
+ * - `none`: nothing; the request is still delivered.
+ */
+export type RpcReplyMode = 'first' | 'majority' | 'all' | 'none';
+
+/** Options of one {@link RpcChannel.call}. */
+export interface RpcCallOptions {
+  /**
+   * How many replies to wait for.
+   * @default 'all'
+   */
+  mode?: RpcReplyMode;
+  /**
+   * Deadline in milliseconds; when it passes first, the call rejects with `RpcTimeoutError`.
+   * @default 5000
+   */
+  timeoutMs?: number;
+  /** Members to ask. Default: every other live member of the transport's cluster. This member is never asked. */
+  to?: readonly string[];
+  /** Aborts the call: it rejects with `RpcAbortedError` carrying the replies so far. */
+  signal?: AbortSignal;
+}
+
+/** Handles one request: its return value (or promise) is the reply; a throw answers with an error. */
+export type RpcHandler = (request: unknown, from: string) => unknown;
+
+/** Events of an {@link RpcChannel}. */
+export interface RpcChannelEvents {
+  /** A reply (or remote error) that arrived after its call settled (Tomcat: `leftOver`). */
+  lateReply: (response: RpcResponse) => void;
+  /** A peer sent something this channel could not use; the channel keeps serving. */
+  error: (error: Error) => void;
+  /** A member became reachable on the transport. */
+  peerUp: (id: string) => void;
+  /** A member left the transport; calls stop waiting for it. */
+  peerDown: (id: string) => void;
+  /** The channel stopped (closed, or its transport closed). */
+  close: () => void;
+}
+
+export type { RpcResponse };

@@ -1,0 +1,45 @@
+/** Settings of an {@link InMemoryNetwork}. Every random choice is drawn from `seed`. */
+export interface InMemoryNetworkOptions {
+  /**
+   * Seed of every random fault (delay, drop, duplicate, reorder). One seed replays one run.
+   * @default 1
+   */
+  seed?: number;
+  /**
+   * Extra delivery delay of each frame, in delivery rounds (one round is one turn of the event
+   * loop), drawn uniformly from `[min, max]`. Without `reorder`, frames of one sender/receiver
+   * pair still arrive in order.
+   * @default { min: 0, max: 0 }
+   */
+  delay?: { min: number; max: number };
+  /**
+   * Probability that a frame is silently lost (`send` still resolves, as on a real network).
+   * @default 0
+   */
+  dropRate?: number;
+  /**
+   * Probability that a frame is delivered twice.
+   * @default 0
+   */
+  duplicateRate?: number;
+  /**
+   * Let frames of one sender/receiver pair overtake each other. Peer events are never reordered.
+   * @default false
+   */
+  reorder?: boolean;
+  /**
+   * Names the kind of a frame for {@link NetworkStats.byType}. The default reads this library's
+   * frame header; return `undefined` to count a frame only in the totals.
+   */
+  classify?: (frame: Uint8Array) => string | undefined;
+}
+
+/** Traffic delivered by an {@link InMemoryNetwork} so far. */
+export interface NetworkStats {
+  /** Frames delivered. */
+  messages: number;
+  /** Bytes delivered (sum of frame lengths). */
+  bytes: number;
+  /** Frames and bytes by the kind `classify` names. */
+  byType: Record<string, { messages: number; bytes: number }>;
+}
