@@ -27,3 +27,17 @@ export {
   type EntryCopy,
   type Removal,
 } from './codec/map-messages.js';
+export { LazyReplicatedMap, DEFAULT_BACKUPS } from './map/lazy-replicated-map.js';
+export { ReplicatedMap } from './map/replicated-map.js';
+export type { MapState } from './map/base-replicated-map.js';
+export type { EntryInfo, EntryRole } from './map/entry.js';
+export {
+  DEFAULT_MAP_RPC_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_TTL_MS,
+  type AckMode,
+  type GetOptions,
+  type LazyReplicatedMapOptions,
+  type MapEvents,
+  type MapStats,
+  type ReplicatedMapOptions,
+} from './map/map-options.js';

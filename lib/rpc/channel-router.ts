@@ -119,7 +119,7 @@ export class ChannelRouter {
     try {
       bytes = encodeFrame(frame);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
     return this.transport.send(to, bytes);
   }

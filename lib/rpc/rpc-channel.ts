@@ -100,9 +100,10 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     // Errors are created here, synchronously, so their stack shows the caller and not a timer.
     const timeoutError = new RpcTimeoutError('', []);
     const abortError = new RpcAbortedError('', []);
-    if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed`);
+    this.assertOpen();
     await this.started;
-    if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed`);
+    // The channel may have closed while the transport was starting.
+    this.assertOpen();
     const mode = options.mode ?? 'all';
     const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     const targets = [...new Set(options.to ?? this.transport.peers())].filter((t) => t !== this.transport.id);
@@ -132,7 +133,13 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
           reject(error);
         }
       };
-      const call: ActiveCall = { pending, settled: false, settle: () => finish() };
+      const call: ActiveCall = {
+        pending,
+        settled: false,
+        settle: () => {
+          finish();
+        },
+      };
       const timer = setTimeout(() => {
         timeoutError.message = `RPC '${this.name}' timed out after ${timeoutMs} ms with ${pending.responses.length} of ${targets.length} replies (mode '${mode}'): raise timeoutMs if members are slow`;
         finish(timeoutError);
@@ -155,7 +162,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
         options.signal?.removeEventListener('abort', onAbort);
         this.calls.delete(id);
         call.settled = true;
-        reject(error as Error);
+        reject(error);
         return;
       }
       void sent.then(() => {
@@ -179,6 +186,10 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   /** True once closed. */
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed: open a new channel`);
   }
 
   /** Encodes once for every target (synchronously: an unencodable request throws before anything is sent). */

@@ -49,7 +49,7 @@ export class InMemoryTransport extends EventEmitter<TransportEvents> implements 
       this.fabric.send(this.id, to, frame);
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 }

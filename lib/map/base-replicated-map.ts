@@ -1,0 +1,825 @@
+/**
+ * The machinery both maps share: roles, versions, publishing copies, failover, join and heal.
+ * {@link LazyReplicatedMap} and {@link ReplicatedMap} differ only in how many copies an entry
+ * wants, what a non-primary holder is called, and whether a read promotes.
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { randomUUID } from 'node:crypto';
+import {
+  CodecError,
+  ProtocolError,
+  RetrieveError,
+  RpcTimeoutError,
+  StoppedError,
+  type RpcResponse,
+} from '../errors.js';
+import {
+  isMapKey,
+  mapMessageFromWire,
+  mapMessageToWire,
+  type EntryCopy,
+  type MapKey,
+  type MapMessage,
+  type Placement,
+  type Removal,
+} from '../codec/map-messages.js';
+import {
+  MESSAGE_TYPE_NAMES,
+  MSG_ACK,
+  MSG_BACKUP,
+  MSG_COPY,
+  MSG_PING,
+  MSG_PROXY,
+  MSG_REMOVE,
+  MSG_RETRIEVE_BACKUP,
+  MSG_START,
+  MSG_STATE,
+  MSG_STOP,
+  MSG_VALUE,
+  MSG_ACCESS,
+} from '../codec/message-types.js';
+import { defaultValueCodec, type ValueCodec } from '../codec/value-codec.js';
+import { RpcChannel } from '../rpc/rpc-channel.js';
+import type { RpcReplyMode } from '../rpc/rpc-options.js';
+import type { Transport } from '../transport/transport.js';
+import { BackupSelector } from './backup-selector.js';
+import { Entry, NOT_DECODED, type EntryInfo, type EntryRole } from './entry.js';
+import {
+  DEFAULT_MAP_RPC_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_TTL_MS,
+  type AckMode,
+  type GetOptions,
+  type MapEvents,
+  type MapStats,
+  type ReplicatedMapOptions,
+} from './map-options.js';
+import { Tombstones } from './tombstones.js';
+import { LamportClock, compareVersions, nextPlacement, sameWrite, type Version } from './version.js';
+
+/** Lifecycle of a map on one member. */
+export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Prefix of the RPC channel each map talks on; reserved for the library. */
+export const MAP_CHANNEL_PREFIX = 'lrm/map/';
+
+/** An entry being published by its primary, and the version this publication is about. */
+interface Publication {
+  readonly entry: Entry;
+  version: Version;
+  /** Backups that acknowledged this write (they hold the bytes). */
+  readonly confirmed: Set<string>;
+  /** Members tried as backup in this publication (never tried twice). */
+  readonly tried: Set<string>;
+}
+
+/** What the subclasses decide. */
+export interface MapFlavour {
+  /** Copies each entry wants besides the primary, given the number of other members. */
+  desiredBackups(otherMembers: number): number;
+  /** The role name of a non-primary holder. */
+  readonly holderRole: 'backup' | 'copy';
+  /** The message that carries copies. */
+  readonly copyMessage: typeof MSG_BACKUP | typeof MSG_COPY;
+  /** Whether `get` makes this member primary by default. */
+  readonly promoteOnRead: boolean;
+}
+
+/**
+ * Base of the replicated maps. Not exported from the package: use {@link LazyReplicatedMap} or
+ * {@link ReplicatedMap}.
+ */
+export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitter<MapEvents<K>> {
+  /** The map's name. */
+  readonly name: string;
+  /** The transport this map talks through. */
+  readonly transport: Transport;
+  private readonly flavour: MapFlavour;
+  private readonly rpcTimeoutMs: number;
+  private readonly ackMode: AckMode;
+  private readonly codec: ValueCodec;
+  private channel: RpcChannel | undefined;
+  private readonly entries = new Map<MapKey, Entry>();
+  private readonly tombstones: Tombstones;
+  private readonly clock = new LamportClock();
+  private readonly selector = new BackupSelector();
+  /** Other members running this map, with the incarnation they started with. */
+  private readonly peers = new Map<string, string>();
+  private readonly incarnation = randomUUID();
+  /** Members a `MSG_START` is on its way to: one introduction at a time is enough. */
+  private readonly introducing = new Set<string>();
+  private lifecycle: MapState = 'new';
+  private startPromise: Promise<this> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private readonly counters = {
+    sent: {} as Record<string, number>,
+    received: {} as Record<string, number>,
+    promotions: 0,
+    failovers: 0,
+    rpcTimeouts: 0,
+  };
+
+  protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
+    super();
+    if (typeof options.name !== 'string' || options.name.length === 0) {
+      throw new TypeError('map option `name` must be a non-empty string');
+    }
+    this.name = options.name;
+    this.transport = options.transport;
+    this.flavour = flavour;
+    this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_MAP_RPC_TIMEOUT_MS;
+    this.ackMode = options.ack ?? 'backups';
+    this.codec = options.codec ?? defaultValueCodec;
+    this.tombstones = new Tombstones(options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS, options.now ?? Date.now);
+  }
+
+  /** Opens the map's channel: from then on this member answers for the map. */
+  private open(): RpcChannel {
+    const rpc = new RpcChannel(this.transport, MAP_CHANNEL_PREFIX + this.name, (request, from) => this.handle(request, from));
+    rpc.on('error', (error) => this.emit('error', error));
+    rpc.on('peerUp', (id) => {
+      if (this.lifecycle === 'running' || this.lifecycle === 'starting') this.introduce(id);
+    });
+    rpc.on('peerDown', (id) => {
+      if (this.peers.has(id)) this.disappeared(id);
+    });
+    rpc.on('close', () => {
+      this.halt();
+    });
+    this.channel = rpc;
+    return rpc;
+  }
+
+  private get rpc(): RpcChannel {
+    if (this.channel === undefined) throw new StoppedError(`map '${this.name}' is not started: await map.start() first`);
+    return this.channel;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** This member's id. */
+  get id(): string {
+    return this.transport.id;
+  }
+
+  /** Where the map is in its life. */
+  get state(): MapState {
+    return this.lifecycle;
+  }
+
+  /**
+   * Joins the map's members (starting the transport if needed). Resolves once this member knows
+   * every key of the map: each member answers with the entries it owns and the deletes it remembers.
+   */
+  start(): Promise<this> {
+    this.startPromise ??= this.join();
+    return this.startPromise;
+  }
+
+  private async join(): Promise<this> {
+    this.assertUsable();
+    this.lifecycle = 'starting';
+    await this.open().ready();
+    const targets = this.transport.peers();
+    for (const t of targets) this.introducing.add(t);
+    const replies = await this.request({ type: MSG_START, incarnation: this.incarnation }, targets, 'all');
+    for (const t of targets) this.introducing.delete(t);
+    for (const r of replies) if ('reply' in r) this.welcome(r.from, r.reply);
+    if (this.lifecycle === 'starting') this.lifecycle = 'running';
+    return this;
+  }
+
+  /**
+   * Leaves gracefully: entries this member owns alone get a copy elsewhere first, then the others
+   * are told to re-home what it held. Calls afterwards reject with {@link StoppedError}. Stops the
+   * transport only if no other map or channel uses it.
+   */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.leave();
+    return this.stopPromise;
+  }
+
+  private async leave(): Promise<void> {
+    if (this.lifecycle === 'stopped') return;
+    if (this.lifecycle === 'starting') await this.startPromise?.catch(() => undefined);
+    if (this.lifecycle !== 'running') {
+      this.halt();
+      await this.channel?.close();
+      return;
+    }
+    this.lifecycle = 'stopping';
+    // Entries owned here with no live copy elsewhere would be lost: give each one first.
+    const alone = [...this.entries.values()].filter((e) => e.role === 'primary' && !e.backups.some((b) => this.peers.has(b)));
+    if (alone.length > 0 && this.peers.size > 0) {
+      for (const e of alone) {
+        e.backups = this.selector.select(this.memberList(), Math.max(1, this.wanted()));
+        e.version = nextPlacement(e.version, this.id);
+      }
+      await this.publish(alone);
+    }
+    await this.request({ type: MSG_STOP }, [...this.peers.keys()], 'all');
+    this.halt();
+    await this.rpc.close();
+  }
+
+  /** Stops serving at once (transport closed, crash, or end of a graceful stop). */
+  private halt(): void {
+    if (this.lifecycle === 'stopped') return;
+    this.lifecycle = 'stopped';
+    this.entries.clear();
+    this.peers.clear();
+    this.emit('stopped');
+    void this.channel?.close();
+  }
+
+  private assertUsable(): void {
+    if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') {
+      throw new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`);
+    }
+  }
+
+  private async ready(): Promise<void> {
+    this.assertUsable();
+    if (this.lifecycle === 'new') await this.start();
+    else if (this.lifecycle === 'starting') await this.startPromise;
+    this.assertUsable();
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** Ids of the live members of this map, this member included, sorted. */
+  members(): string[] {
+    return [this.id, ...this.peers.keys()].sort();
+  }
+
+  /** Number of keys of the whole map known here, in any role. */
+  get size(): number {
+    this.assertUsable();
+    return this.entries.size;
+  }
+
+  /** True when `key` is known here, in any role. */
+  has(key: K): boolean {
+    this.assertUsable();
+    return this.entries.has(key);
+  }
+
+  /** The keys known here. */
+  keys(): IterableIterator<K> {
+    this.assertUsable();
+    return [...this.entries.keys()][Symbol.iterator]() as IterableIterator<K>;
+  }
+
+  /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
+  entryInfo(key: K): EntryInfo | undefined {
+    this.assertUsable();
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    return { role: e.role, primary: e.primary, backups: [...e.backups] };
+  }
+
+  /** Counters of this map on this member. */
+  stats(): MapStats {
+    const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
+    for (const e of this.entries.values()) entries[e.role]++;
+    return {
+      entries,
+      tombstones: this.tombstones.size,
+      sent: { ...this.counters.sent },
+      received: { ...this.counters.received },
+      promotions: this.counters.promotions,
+      failovers: this.counters.failovers,
+      rpcTimeouts: this.counters.rpcTimeouts,
+    };
+  }
+
+  /**
+   * The value of `key`, or `undefined`. On the primary, sends nothing. Elsewhere the value is
+   * read from the local copy or fetched from a holder (first reply wins) and, unless
+   * `promote: false`, this member becomes the key's primary.
+   * @throws {RetrieveError} when no holder answered within `rpcTimeoutMs`.
+   */
+  async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
+    assertKey(key);
+    await this.ready();
+    const promote = options.promote ?? this.flavour.promoteOnRead;
+    let entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.role === 'primary') return this.decoded(entry) as V;
+    if (entry.role !== 'proxy' && entry.bytes !== undefined) {
+      const value = this.decoded(entry);
+      if (promote) this.promote(entry, 'read');
+      return value as V;
+    }
+    const copy = await this.retrieve(entry);
+    entry = this.entries.get(key);
+    if (copy === undefined || entry === undefined) return undefined;
+    if (entry.role === 'primary' || entry.bytes !== undefined) {
+      // The entry came here while we were fetching: what is here now is at least as new.
+      if (compareVersions(entry.version, copy.version) >= 0) return this.decoded(entry) as V;
+    }
+    const value = this.codec.decode(copy.bytes);
+    if (promote && compareVersions(copy.version, entry.version) >= 0) {
+      entry.bytes = copy.bytes;
+      entry.version = copy.version;
+      entry.value = value;
+      this.clock.observe(copy.version);
+      this.promote(entry, 'read');
+    }
+    return value as V;
+  }
+
+  /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
+  async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
+    await this.ready();
+    for (const key of [...this.entries.keys()] as K[]) {
+      if (!this.entries.has(key)) continue;
+      const value = await this.get(key, { promote: false });
+      if (value !== undefined || this.entries.has(key)) yield [key, value as V];
+    }
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Stores `value` under `key`, making this member its primary. Resolves (to the map) once every
+   * backup acknowledged its copy (or at once with `ack: 'none'`).
+   * @throws {TypeError} for a key that is not a string or a finite number.
+   * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
+   */
+  async set(key: K, value: V): Promise<this> {
+    assertKey(key);
+    const bytes = this.codec.encode(value);
+    await this.ready();
+    const version = this.clock.tick(this.id);
+    this.tombstones.delete(key);
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = new Entry(key, 'primary', version, this.id, [], bytes);
+      this.entries.set(key, entry);
+    }
+    entry.role = 'primary';
+    entry.primary = this.id;
+    entry.version = version;
+    entry.bytes = bytes;
+    entry.value = value;
+    entry.backups = this.selector.select(this.memberList(), this.wanted());
+    this.emit('entrySet', key, 'local');
+    await this.publish([entry]);
+    return this;
+  }
+
+  /**
+   * Pushes in-place changes of `key`'s value (owned here) to its holders: the value is encoded
+   * again and sent in full. Resolves once the holders acknowledged.
+   */
+  async replicate(key: K, _complete = true): Promise<void> {
+    assertKey(key);
+    await this.ready();
+    const entry = this.entries.get(key);
+    if (entry?.role !== 'primary') return;
+    const bytes = this.codec.encode(entry.value === NOT_DECODED ? this.decoded(entry) : entry.value);
+    entry.bytes = bytes;
+    entry.version = this.clock.tick(this.id);
+    entry.backups = entry.backups.filter((b) => this.peers.has(b));
+    await this.publish([entry]);
+  }
+
+  /** Deletes `key` on every member. Resolves to whether the key was known here. */
+  async delete(key: K): Promise<boolean> {
+    assertKey(key);
+    await this.ready();
+    const known = this.entries.has(key);
+    await this.remove([key]);
+    return known;
+  }
+
+  /** Deletes every key of the map on every member. */
+  async clear(): Promise<void> {
+    await this.ready();
+    await this.remove([...this.entries.keys()]);
+  }
+
+  private async remove(keys: MapKey[]): Promise<void> {
+    const removals: Removal[] = keys.map((key) => ({ key, version: this.clock.tick(this.id) }));
+    for (const r of removals) this.applyRemoval(r, 'local');
+    // Acknowledged by every member: a holder that missed the delete could otherwise promote the
+    // key back to life on failover.
+    await this.request({ type: MSG_REMOVE, removals }, [...this.peers.keys()], 'all');
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private wanted(): number {
+    return Math.min(this.flavour.desiredBackups(this.peers.size), this.peers.size);
+  }
+
+  /** Other live members, sorted. */
+  private memberList(): string[] {
+    return [...this.peers.keys()].sort();
+  }
+
+  private roleFor(primary: string, backups: readonly string[]): EntryRole {
+    if (primary === this.id) return 'primary';
+    return backups.includes(this.id) ? this.flavour.holderRole : 'proxy';
+  }
+
+  private decoded(entry: Entry): unknown {
+    if (entry.value === NOT_DECODED) {
+      if (entry.bytes === undefined) return undefined;
+      const value = this.codec.decode(entry.bytes);
+      // Only an owner keeps the decoded value: a backup's memory is its bytes.
+      if (entry.role === 'primary') entry.value = value;
+      return value;
+    }
+    return entry.value;
+  }
+
+  /** Makes this member primary of an entry it holds the value of, and re-chooses backups. */
+  private promote(entry: Entry, why: 'read' | 'failover'): void {
+    const keep = why === 'failover' ? entry.backups.filter((b) => b !== this.id && this.peers.has(b)) : [];
+    entry.role = 'primary';
+    entry.primary = this.id;
+    entry.version = nextPlacement(entry.version, this.id);
+    const wanted = this.wanted();
+    entry.backups = [...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))].slice(0, wanted);
+    if (why === 'read') this.counters.promotions++;
+    else this.counters.failovers++;
+    this.emit('promoted', entry.key as K);
+    void this.publish([entry]).catch((error: unknown) => this.background(error));
+  }
+
+  /**
+   * Sends entries this member owns to their backups and, once those acknowledged, their new
+   * placement to everyone else. A backup that does not take its copy is replaced by the next
+   * member; an entry never names a backup that did not acknowledge (so a proxy's holders really
+   * hold the value). One message per member per round, however many entries.
+   */
+  private async publish(entries: Entry[]): Promise<void> {
+    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set() }));
+    const current = (p: Publication): boolean =>
+      this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.version === p.version;
+
+    if (this.ackMode === 'none') {
+      void this.sendCopies(pubs, false);
+    } else {
+      for (let round = 0; round <= this.peers.size + 1; round++) {
+        const failed = await this.sendCopies(pubs.filter(current), true);
+        if (failed.size === 0) break;
+        for (const p of pubs.filter(current)) {
+          const lost = p.entry.backups.filter((b) => failed.has(b) || !this.peers.has(b));
+          if (lost.length === 0) continue;
+          for (const b of lost) p.tried.add(b);
+          const keep = p.entry.backups.filter((b) => !lost.includes(b));
+          const exclude = new Set([...keep, ...p.tried]);
+          const extra = this.selector.select(this.memberList(), this.wanted() - keep.length, exclude);
+          p.entry.backups = [...keep, ...extra];
+          p.entry.version = nextPlacement(p.entry.version, this.id);
+          p.version = p.entry.version;
+        }
+      }
+    }
+    // Everyone not holding a copy learns where the entries now live; backups confirmed under an
+    // older placement of this publication learn the final one too.
+    const proxies = new Map<string, Placement[]>();
+    for (const p of pubs.filter(current)) {
+      for (const m of this.peers.keys()) {
+        if (p.entry.backups.includes(m)) continue;
+        let list = proxies.get(m);
+        if (list === undefined) proxies.set(m, (list = []));
+        list.push(p.entry.placement());
+      }
+    }
+    for (const [member, placements] of proxies) {
+      void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+    }
+  }
+
+  /**
+   * Sends each publication's copy to its backups that have not confirmed it, one message per
+   * backup. Returns the backups that did not acknowledge. Backups that confirmed an older
+   * placement of the same write get the new placement (no bytes) instead.
+   */
+  private async sendCopies(pubs: Publication[], acked: boolean): Promise<Set<string>> {
+    const copies = new Map<string, EntryCopy[]>();
+    const moves = new Map<string, Placement[]>();
+    const sentTo = new Map<string, Publication[]>();
+    for (const p of pubs) {
+      const bytes = p.entry.bytes;
+      if (bytes === undefined) continue;
+      for (const b of p.entry.backups) {
+        const placement = p.entry.placement();
+        if (p.confirmed.has(b)) {
+          push(moves, b, placement);
+        } else {
+          push(copies, b, { ...placement, bytes });
+        }
+        push(sentTo, b, p);
+      }
+    }
+    const failed = new Set<string>();
+    const targets = new Set([...copies.keys(), ...moves.keys()]);
+    await Promise.all(
+      [...targets].map(async (b) => {
+        const copyList = copies.get(b) ?? [];
+        const moveList = moves.get(b) ?? [];
+        const requests: Promise<RpcResponse[]>[] = [];
+        if (copyList.length > 0) requests.push(this.request({ type: this.flavour.copyMessage, entries: copyList }, [b], acked ? 'all' : 'none'));
+        if (moveList.length > 0) requests.push(this.request({ type: MSG_PROXY, entries: moveList }, [b], acked ? 'all' : 'none'));
+        const results = await Promise.all(requests);
+        const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
+        if (ok) for (const p of sentTo.get(b) ?? []) p.confirmed.add(b);
+        else failed.add(b);
+      }),
+    );
+    return failed;
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  /** A transport peer came up: ask it whether it runs this map (and exchange what we own). */
+  private introduce(id: string): void {
+    if (this.introducing.has(id)) return;
+    this.introducing.add(id);
+    void this.request({ type: MSG_START, incarnation: this.incarnation }, [id], 'all').then((replies) => {
+      this.introducing.delete(id);
+      for (const r of replies) if ('reply' in r) this.welcome(r.from, r.reply);
+    });
+  }
+
+  /** A member answered our start with its state. */
+  private welcome(from: string, reply: unknown): void {
+    let message: MapMessage;
+    try {
+      message = mapMessageFromWire(reply);
+    } catch (error) {
+      this.emit('error', new ProtocolError(`bad state reply from '${from}': ${(error as Error).message}`, from, { cause: error }));
+      return;
+    }
+    if (message.type !== MSG_STATE) {
+      this.emit('error', new ProtocolError(`member '${from}' answered a start with ${MESSAGE_TYPE_NAMES[message.type] ?? '?'}`, from));
+      return;
+    }
+    this.added(from, message.incarnation);
+    this.mergeState(message.entries, message.tombstones);
+  }
+
+  private added(id: string, incarnation: string): void {
+    if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') return;
+    const known = this.peers.get(id);
+    if (known === incarnation) return;
+    // Same id, new incarnation: the member restarted and lost what it held.
+    if (known !== undefined) this.disappeared(id);
+    this.peers.set(id, incarnation);
+    this.emit('memberAdded', id);
+    this.rebackup();
+  }
+
+  /** Entries owned here with fewer copies than wanted get more (a lone member that gains a peer). */
+  private rebackup(): void {
+    const wanted = this.wanted();
+    const short: Entry[] = [];
+    for (const e of this.entries.values()) {
+      if (e.role !== 'primary' || e.backups.length >= wanted) continue;
+      const keep = e.backups.filter((b) => this.peers.has(b));
+      e.backups = [...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))];
+      e.version = nextPlacement(e.version, this.id);
+      short.push(e);
+    }
+    if (short.length > 0) void this.publish(short).catch((error: unknown) => this.background(error));
+  }
+
+  /**
+   * A member is gone. Every entry it held is re-homed: where it was primary, the first surviving
+   * backup takes over; where it was a backup, the primary picks another; an entry with no
+   * surviving copy is dropped here (every member computes the same from its own view).
+   */
+  private disappeared(id: string): void {
+    if (!this.peers.delete(id)) return;
+    this.emit('memberDisappeared', id);
+    const republish: Entry[] = [];
+    for (const e of [...this.entries.values()]) {
+      if (e.primary !== id && !e.backups.includes(id)) continue;
+      const alive = e.holders().filter((m) => m === this.id || this.peers.has(m));
+      if (alive.length === 0) {
+        this.entries.delete(e.key);
+        this.emit('entryRemoved', e.key as K, 'lost');
+        continue;
+      }
+      if (e.primary === id) {
+        if (alive[0] === this.id && e.bytes !== undefined) {
+          e.role = 'primary';
+          e.primary = this.id;
+          e.version = nextPlacement(e.version, this.id);
+          const keep = e.backups.filter((b) => b !== this.id && this.peers.has(b));
+          e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
+          this.counters.failovers++;
+          this.emit('promoted', e.key as K);
+          republish.push(e);
+        }
+      } else if (e.role === 'primary') {
+        const keep = e.backups.filter((b) => this.peers.has(b));
+        e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
+        e.version = nextPlacement(e.version, this.id);
+        republish.push(e);
+      }
+    }
+    if (republish.length > 0) void this.publish(republish).catch((error: unknown) => this.background(error));
+  }
+
+  // ---------------------------------------------------------------- applying what peers say
+
+  /** Adopts a placement (and its copy, if given) when it is newer than what is known here. */
+  private applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote'): boolean {
+    this.clock.observe(p.version);
+    const dead = this.tombstones.get(p.key);
+    if (dead !== undefined && compareVersions(dead, p.version) >= 0) return false;
+    const entry = this.entries.get(p.key);
+    if (entry !== undefined && compareVersions(entry.version, p.version) >= 0) return false;
+    let role = this.roleFor(p.primary, p.backups);
+    let held = bytes;
+    if (held === undefined && entry?.bytes !== undefined && sameWrite(entry.version, p.version)) held = entry.bytes;
+    if (role !== 'proxy' && held === undefined) {
+      // Named as a holder of a write we do not have (we restarted under the same id): say so,
+      // and stay a proxy rather than pretend to hold it.
+      this.emit('error', new ProtocolError(`named holder of key ${String(p.key)} without its value; acting as proxy`, p.primary));
+      role = 'proxy';
+    }
+    const changedValue = entry === undefined || !sameWrite(entry.version, p.version);
+    if (entry === undefined) {
+      this.entries.set(p.key, new Entry(p.key, role, p.version, p.primary, [...p.backups], role === 'proxy' ? undefined : held));
+    } else {
+      entry.role = role;
+      entry.version = p.version;
+      entry.primary = p.primary;
+      entry.backups = [...p.backups];
+      entry.bytes = role === 'proxy' ? undefined : held;
+      if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
+    }
+    this.tombstones.delete(p.key);
+    if (changedValue) this.emit('entrySet', p.key as K, origin);
+    return true;
+  }
+
+  private applyRemoval(r: Removal, origin: 'local' | 'remote'): void {
+    this.clock.observe(r.version);
+    const entry = this.entries.get(r.key);
+    if (entry !== undefined && compareVersions(entry.version, r.version) > 0) return;
+    this.tombstones.add(r.key, r.version);
+    if (entry !== undefined) {
+      this.entries.delete(r.key);
+      this.emit('entryRemoved', r.key as K, 'deleted');
+    }
+    void origin;
+  }
+
+  private mergeState(placements: readonly Placement[], tombstones: readonly Removal[]): void {
+    for (const r of tombstones) this.applyRemoval(r, 'remote');
+    for (const p of placements) this.applyPlacement(p, undefined, 'remote');
+  }
+
+  /** The RPC handler: every message a peer sends this map. */
+  private handle(request: unknown, from: string): unknown {
+    let message: MapMessage;
+    try {
+      message = mapMessageFromWire(request);
+    } catch (error) {
+      const e = new ProtocolError(`dropped a message from '${from}': ${(error as CodecError).message}`, from, { cause: error });
+      this.emit('error', e);
+      throw e;
+    }
+    count(this.counters.received, message.type);
+    if (this.lifecycle === 'stopped') throw new StoppedError(`map '${this.name}' is stopped`);
+    switch (message.type) {
+      case MSG_BACKUP:
+      case MSG_COPY:
+        if (this.lifecycle === 'stopping') throw new StoppedError(`map '${this.name}' on '${this.id}' is leaving`);
+        for (const c of message.entries) this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote');
+        return this.wire({ type: MSG_ACK });
+      case MSG_PROXY:
+        for (const p of message.entries) this.applyPlacement(p, undefined, 'remote');
+        return this.wire({ type: MSG_ACK });
+      case MSG_REMOVE:
+        for (const r of message.removals) this.applyRemoval(r, 'remote');
+        return this.wire({ type: MSG_ACK });
+      case MSG_RETRIEVE_BACKUP: {
+        const e = this.entries.get(message.key);
+        const copy = e?.bytes !== undefined ? { version: e.version, bytes: e.bytes } : undefined;
+        return this.wire({ type: MSG_VALUE, key: message.key, copy });
+      }
+      case MSG_START: {
+        if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') throw new StoppedError(`map '${this.name}' is leaving`);
+        // Snapshot first, then add: everything this member changes from now on is sent to the newcomer.
+        const owned = [...this.entries.values()].filter((e) => e.role === 'primary').map((e) => e.placement());
+        const state = this.wire({ type: MSG_STATE, incarnation: this.incarnation, entries: owned, tombstones: this.tombstones.list() });
+        this.added(from, message.incarnation);
+        return state;
+      }
+      case MSG_STOP:
+        this.disappeared(from);
+        return this.wire({ type: MSG_ACK });
+      case MSG_PING:
+        return this.wire({ type: MSG_ACK });
+      case MSG_ACCESS:
+        return this.wire({ type: MSG_ACK });
+      case MSG_STATE:
+      case MSG_ACK:
+      case MSG_VALUE: {
+        const e = new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from);
+        this.emit('error', e);
+        throw e;
+      }
+    }
+  }
+
+  private wire(message: MapMessage): unknown[] {
+    count(this.counters.sent, message.type);
+    return mapMessageToWire(message);
+  }
+
+  // ---------------------------------------------------------------- talking
+
+  /** Sends a map message; failures (timeouts included) come back as "no reply" from that target. */
+  private async request(message: MapMessage, to: readonly string[], mode: RpcReplyMode): Promise<RpcResponse[]> {
+    if (to.length === 0) return [];
+    for (let i = 0; i < to.length; i++) count(this.counters.sent, message.type);
+    try {
+      return await this.rpc.call(mapMessageToWire(message), { mode, to, timeoutMs: this.rpcTimeoutMs });
+    } catch (error) {
+      if (error instanceof RpcTimeoutError) {
+        this.counters.rpcTimeouts++;
+        return error.replies;
+      }
+      if (error instanceof StoppedError) return [];
+      throw error;
+    }
+  }
+
+  /** Fetches an entry's value from its holders: first reply wins; retried once if holders died meanwhile. */
+  private async retrieve(entry: Entry): Promise<{ version: Version; bytes: Uint8Array } | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const current = this.entries.get(entry.key);
+      if (current === undefined) return undefined;
+      const holders = current.holders().filter((m) => this.peers.has(m));
+      if (holders.length === 0) return undefined;
+      let timedOut = false;
+      let replies: RpcResponse[];
+      try {
+        replies = await this.rpc.call(mapMessageToWire({ type: MSG_RETRIEVE_BACKUP, key: entry.key }), {
+          mode: 'first',
+          to: holders,
+          timeoutMs: this.rpcTimeoutMs,
+        });
+      } catch (error) {
+        if (!(error instanceof RpcTimeoutError)) throw error;
+        this.counters.rpcTimeouts++;
+        timedOut = true;
+        replies = error.replies;
+      }
+      count(this.counters.sent, MSG_RETRIEVE_BACKUP);
+      for (const r of replies) {
+        if (!('reply' in r)) continue;
+        try {
+          const m = mapMessageFromWire(r.reply);
+          if (m.type === MSG_VALUE && m.copy !== undefined) return m.copy;
+        } catch (error) {
+          this.emit('error', new ProtocolError(`bad value reply from '${r.from}'`, r.from, { cause: error }));
+        }
+      }
+      const stillThere = holders.filter((m) => this.peers.has(m));
+      if (stillThere.length === holders.length) {
+        if (timedOut) {
+          throw new RetrieveError(
+            `no holder of key ${String(entry.key)} (${holders.join(', ')}) answered within ${this.rpcTimeoutMs} ms: raise rpcTimeoutMs if members are slow`,
+            entry.key,
+          );
+        }
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private background(error: unknown): void {
+    this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+  let list = map.get(key);
+  if (list === undefined) map.set(key, (list = []));
+  list.push(item);
+}
+
+function count(counter: Record<string, number>, type: number): void {
+  const name = MESSAGE_TYPE_NAMES[type] ?? String(type);
+  counter[name] = (counter[name] ?? 0) + 1;
+}
+
+/** @throws {TypeError} unless `key` is a string or a finite number. */
+export function assertKey(key: unknown): asserts key is MapKey {
+  if (!isMapKey(key)) {
+    throw new TypeError(`map keys must be strings or finite numbers, got ${typeof key === 'number' ? String(key) : typeof key}`);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Settings, events and statistics of the maps.
+ *
+ * @module
+ */
+import type { Transport } from '../transport/transport.js';
+import type { ValueCodec } from '../codec/value-codec.js';
+import type { MapKey } from '../codec/map-messages.js';
+
+/** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
+export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
+/** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * When a write counts as done.
+ * - `backups`: once every backup acknowledged its copy (the default; an acknowledged write survives
+ *   the loss of its primary).
+ * - `none`: as soon as the copies are sent (fire-and-forget; faster, and a crash right after the
+ *   write may lose it).
+ */
+export type AckMode = 'backups' | 'none';
+
+/** Settings shared by {@link LazyReplicatedMap} and {@link ReplicatedMap}. */
+export interface ReplicatedMapOptions {
+  /** The map's name: maps of one name on different members form one map; other names never interfere. */
+  name: string;
+  /** This member's transport, shared with other maps and channels. */
+  transport: Transport;
+  /**
+   * Deadline of every request to peers (value retrieval, state transfer, acknowledgements), in milliseconds.
+   * @default 5000
+   */
+  rpcTimeoutMs?: number;
+  /**
+   * When a `set` resolves.
+   * @default 'backups'
+   */
+  ack?: AckMode;
+  /**
+   * How long deletes are remembered, in milliseconds. A write older than a delete that arrives
+   * later than this (a partition that long) could resurrect the key.
+   * @default 600000
+   */
+  tombstoneTtlMs?: number;
+  /** The value codec. @default the shared cbor-x codec */
+  codec?: ValueCodec;
+  /** The wall clock for tombstone expiry (tests inject a fake). @default Date.now */
+  now?: () => number;
+}
+
+/** Settings of a {@link LazyReplicatedMap}. */
+export interface LazyReplicatedMapOptions extends ReplicatedMapOptions {
+  /**
+   * Copies of each entry besides the primary. With fewer members, fewer copies.
+   * @default 1
+   */
+  backups?: number;
+}
+
+/** Options of `get`. */
+export interface GetOptions {
+  /**
+   * Make this member the primary of the key (the lazy map's default). `false` reads the value,
+   * fetching it if needed, without changing roles.
+   * @default true
+   */
+  promote?: boolean;
+}
+
+/** Events of a map. */
+export interface MapEvents<K extends MapKey = MapKey> {
+  /** A member started this map (or reappeared). */
+  memberAdded: (id: string) => void;
+  /** A member of this map is gone (crashed, cut off, stopped). */
+  memberDisappeared: (id: string) => void;
+  /** This member became primary of `key` (by a read, or by failover). */
+  promoted: (key: K) => void;
+  /** A key's value changed here (`origin`: this member's write, or a peer's). */
+  entrySet: (key: K, origin: 'local' | 'remote') => void;
+  /** A key was deleted, or lost with every copy. */
+  entryRemoved: (key: K, reason: 'deleted' | 'lost') => void;
+  /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */
+  error: (error: Error) => void;
+  /** The map stopped (by `stop()`, or because its transport closed). */
+  stopped: () => void;
+}
+
+/** Counters of a map on one member, from `map.stats()`. */
+export interface MapStats {
+  /** Keys known here, by this member's role. */
+  entries: { primary: number; backup: number; copy: number; proxy: number };
+  /** Deletes remembered. */
+  tombstones: number;
+  /** Messages this map sent, by type name (`MSG_BACKUP`, ...). */
+  sent: Record<string, number>;
+  /** Messages this map received, by type name. */
+  received: Record<string, number>;
+  /** Times this member became primary of a key by a read. */
+  promotions: number;
+  /** Times this member became primary of a key because its primary disappeared. */
+  failovers: number;
+  /** Requests to peers that hit `rpcTimeoutMs`. */
+  rpcTimeouts: number;
+}
