@@ -56,6 +56,11 @@ export class TransportConfigError extends LazyReplicatedMapError {
   override name = 'TransportConfigError';
 }
 
+/** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
+export class ChannelInUseError extends LazyReplicatedMapError {
+  override name = 'ChannelInUseError';
+}
+
 /** A remote RPC handler threw; `message` is the handler's message. */
 export class RpcRemoteError extends LazyReplicatedMapError {
   override name = 'RpcRemoteError';

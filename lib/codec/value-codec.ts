@@ -36,12 +36,18 @@ export class ValueCodec {
    * @throws {CodecError} when the bytes are not valid CBOR.
    */
   decode(bytes: Uint8Array): unknown {
+    let value: unknown;
     try {
-      return this.encoder.decode(bytes);
+      value = this.encoder.decode(bytes);
     } catch (error) {
       throw new CodecError(`value bytes are not valid CBOR (${bytes.length} bytes)`, { cause: error });
     }
+    // cbor-x returns its internal "break" marker (an empty object) for a stray 0xff byte.
+    if (value === this.breakMarker) throw new CodecError('value bytes are a lone CBOR break, not a value');
+    return value;
   }
+
+  private readonly breakMarker: unknown = this.encoder.decode(Uint8Array.of(0xff));
 }
 
 /** The codec maps use unless given another. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CodecError, ProtocolError } from '../errors.js';
+import { ChannelInUseError, CodecError, ProtocolError } from '../errors.js';
 import { FrameKind, decodeFrame, encodeFrame, type Frame } from '../codec/frame.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -85,11 +85,11 @@ export class ChannelRouter {
 
   /**
    * Registers a channel and starts the transport (idempotent). Resolves once the transport runs.
-   * @throws {Error} when a channel of that name is already registered on this transport.
+   * @throws {ChannelInUseError} when a channel of that name is already registered on this transport.
    */
   register(name: string, endpoint: ChannelEndpoint): Promise<void> {
     if (this.endpoints.has(name)) {
-      throw new Error(`a channel or map named '${name}' already runs on transport '${this.transport.id}': use another name`);
+      throw new ChannelInUseError(`a channel or map named '${name}' already runs on transport '${this.transport.id}': use another name`);
     }
     if (this.endpoints.size === 0) this.attach();
     this.endpoints.set(name, endpoint);

@@ -10,6 +10,7 @@ import {
   RpcRemoteError,
   RpcTimeoutError,
   StoppedError,
+  ValueEncodeError,
   type RpcResponse,
 } from '../errors.js';
 import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
@@ -115,7 +116,10 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       return [];
     }
 
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted === true) {
+      abortError.message = `RPC '${this.name}' was aborted before it was sent`;
+      throw Object.assign(abortError, { cause: options.signal.reason as unknown });
+    }
     const id = this.nextId++;
     const pending = new PendingCall(mode, targets);
     return new Promise<RpcResponse[]>((resolve, reject) => {
@@ -216,8 +220,13 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
     // Keep a settled call while someone may still answer, so its answer goes to 'lateReply'.
     if (this.calls.size > LATE_CALLS_REMEMBERED) {
-      const oldest = this.calls.keys().next();
-      if (oldest.done !== true) this.calls.delete(oldest.value);
+      // Forget the oldest settled call; a call still waiting for its mode is never dropped.
+      for (const [oldId, old] of this.calls) {
+        if (old.settled && oldId !== id) {
+          this.calls.delete(oldId);
+          break;
+        }
+      }
     }
   }
 
@@ -284,9 +293,12 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       await this.router.send(from, { kind: FrameKind.Reply, channel: this.name, id: frame.id, body: reply });
     } catch (error) {
       if (error instanceof Error && error.name === 'PeerUnreachableError') return;
-      // The reply could not be encoded: tell the caller instead of leaving it waiting.
-      const message = `reply could not be encoded: ${error instanceof Error ? error.message : String(error)}`;
-      await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: ['ValueEncodeError', message] });
+      // Tell the caller why instead of leaving it waiting. Usually the reply could not be encoded,
+      // but a transport may also fail one send and carry the next: name the real failure, never
+      // report a transport fault as an encoding one.
+      const e = error instanceof Error ? error : new Error(String(error));
+      const what = e instanceof ValueEncodeError ? 'reply could not be encoded' : 'reply could not be sent';
+      await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: [e.name, `${what}: ${e.message}`] });
     }
   }
 

@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { CodecError, ValueCodec, ValueEncodeError, defaultValueCodec } from '../../lib/index.js';
+import { thrown } from '../helpers/events.js';
+
+describe('ValueCodec', () => {
+  const codec = new ValueCodec();
+  const roundTrip = (value: unknown): unknown => codec.decode(codec.encode(value));
+
+  describe('round trip', () => {
+    const values: Record<string, unknown> = {
+      'a plain object': { user: 'ada', roles: ['admin'], nested: { depth: { three: true } } },
+      'an empty object': {},
+      'an array of mixed values': [1, 'two', null, [3], { four: 4 }],
+      'an empty array': [],
+      'a string with non-ASCII characters': 'Grüße, 世界 ✓',
+      'an empty string': '',
+      'a small integer': 42,
+      'a negative integer': -7,
+      'a float': 3.14159,
+      'the largest safe integer': Number.MAX_SAFE_INTEGER,
+      'a small bigint': 10n,
+      'a bigint beyond 64 bits': 2n ** 100n + 1n,
+      'a negative bigint beyond 64 bits': -(2n ** 70n),
+      true: true,
+      false: false,
+      null: null,
+    };
+    for (const [name, value] of Object.entries(values)) {
+      it(`round-trips ${name}`, () => {
+        expect(roundTrip(value)).to.deep.equal(value);
+      });
+    }
+
+    it('round-trips a Date as a Date with the same instant', () => {
+      const back = roundTrip(new Date(Date.UTC(2024, 1, 29, 12, 30, 15, 250)));
+      expect(back).to.be.instanceOf(Date);
+      expect((back as Date).toISOString()).to.equal('2024-02-29T12:30:15.250Z');
+    });
+
+    it('round-trips a Map as a Map, non-string keys included', () => {
+      const back = roundTrip(new Map<unknown, unknown>([[1, 'one'], ['1', 'string one'], ['k', { v: [1] }]]));
+      expect(back).to.be.instanceOf(Map);
+      expect([...(back as Map<unknown, unknown>)]).to.deep.equal([[1, 'one'], ['1', 'string one'], ['k', { v: [1] }]]);
+    });
+
+    it('round-trips a Set as a Set', () => {
+      const back = roundTrip(new Set([1, 'a', 2]));
+      expect(back).to.be.instanceOf(Set);
+      expect([...(back as Set<unknown>)]).to.deep.equal([1, 'a', 2]);
+    });
+
+    it('round-trips a Uint8Array as a Uint8Array', () => {
+      const back = roundTrip(new Uint8Array([0, 1, 254, 255]));
+      expect(back).to.be.instanceOf(Uint8Array);
+      expect([...(back as Uint8Array)]).to.deep.equal([0, 1, 254, 255]);
+    });
+
+    it('round-trips a Buffer as a Buffer', () => {
+      const back = roundTrip(Buffer.from('buffer bytes'));
+      expect(Buffer.isBuffer(back)).to.equal(true);
+      expect((back as Buffer).toString()).to.equal('buffer bytes');
+    });
+
+    it('round-trips those types nested inside each other', () => {
+      const value = { when: new Date(0), tags: new Set(['x']), index: new Map([['k', [new Uint8Array([7])]]]), big: 1n };
+      const back = roundTrip(value) as typeof value;
+      expect(back.when).to.be.instanceOf(Date);
+      expect(back.when.getTime()).to.equal(0);
+      expect([...back.tags]).to.deep.equal(['x']);
+      expect(back.index).to.be.instanceOf(Map);
+      expect([...back.index.get('k')![0]!]).to.deep.equal([7]);
+      expect(back.big).to.equal(1n);
+    });
+
+    it('is what defaultValueCodec does', () => {
+      expect(defaultValueCodec).to.be.instanceOf(ValueCodec);
+      expect(defaultValueCodec.decode(defaultValueCodec.encode({ a: [1n, 'b'] }))).to.deep.equal({ a: [1n, 'b'] });
+    });
+  });
+
+  describe('encode', () => {
+    it('rejects a function, a symbol and a cyclic object with a ValueEncodeError that keeps the cause', () => {
+      const cyclic: Record<string, unknown> = { name: 'loop' };
+      cyclic.self = cyclic;
+      for (const value of [() => 1, Symbol('s'), cyclic, { nested: [() => 2] }]) {
+        const error = thrown(() => codec.encode(value));
+        expect(error).to.be.instanceOf(ValueEncodeError);
+        expect((error as ValueEncodeError).name).to.equal('ValueEncodeError');
+        expect((error as ValueEncodeError).message).to.include('cannot be encoded');
+        expect((error as ValueEncodeError).cause).to.be.instanceOf(Error);
+      }
+    });
+
+    it('keeps working after a failed encode', () => {
+      thrown(() => codec.encode({ f: () => 1 }));
+      expect(roundTrip({ ok: true })).to.deep.equal({ ok: true });
+    });
+
+    it('returns a buffer that owns its memory and shares no ArrayBuffer with the next result', () => {
+      const first = codec.encode({ first: 1 });
+      const expected = [...first];
+      const second = codec.encode({ second: 2 });
+      expect(first.buffer).to.not.equal(second.buffer);
+      expect(first.byteOffset).to.equal(0);
+      expect(first.buffer.byteLength).to.equal(first.byteLength);
+      second.fill(0);
+      for (let i = 0; i < 1000; i++) codec.encode({ filler: 'x'.repeat(i % 50) });
+      expect([...first]).to.deep.equal(expected);
+    });
+  });
+
+  describe('decode', () => {
+    it('rejects bytes that are not valid CBOR with a CodecError', () => {
+      for (const bytes of [new Uint8Array(0), new Uint8Array([0x1c]), new Uint8Array([0x61]), new Uint8Array([0x82, 0x01])]) {
+        expect(thrown(() => codec.decode(bytes))).to.be.instanceOf(CodecError);
+      }
+    });
+
+    it('does not let a __proto__ key change Object.prototype or the decoded object\u2019s prototype', () => {
+      // {"__proto__": {"polluted": true}}, written by hand: no encoder emits it.
+      const text = (s: string): number[] => [0x60 + s.length, ...Buffer.from(s)];
+      const value = codec.decode(new Uint8Array([0xa1, ...text('__proto__'), 0xa1, ...text('polluted'), 0xf5])) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(value)).to.equal(Object.prototype);
+      expect(value.polluted).to.equal(undefined);
+      expect(Object.prototype).to.not.have.property('polluted');
+    });
+  });
+});
