@@ -74,6 +74,18 @@ interface Publication {
   readonly tried: Set<string>;
 }
 
+/** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
+interface Relay {
+  /** The member the placements came from. */
+  readonly from: string;
+  /** Whether they are second-hand: a state transfer, or sent by a member other than their primary. */
+  secondHand: boolean;
+  /** Placements to pass on, by member. */
+  readonly notices: Map<string, Placement[]>;
+  /** Deletes to pass on, by member. */
+  readonly removals: Map<string, Removal[]>;
+}
+
 /** What the subclasses decide. */
 export interface MapFlavour {
   /** Copies each entry wants besides the primary, given the number of other members. */
@@ -109,6 +121,32 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly incarnation = randomUUID();
   /** Members a `MSG_START` is on its way to: one introduction at a time is enough. */
   private readonly introducing = new Set<string>();
+  /**
+   * Peer faults the handler already reported. It reports and then throws them (so a request gets
+   * an error reply); for a one-way message the channel reports the throw again, and one bad
+   * message must make one 'error'.
+   */
+  private readonly reported = new WeakSet<Error>();
+  /** The newest publication of each entry, so a write can wait for the one that superseded it. */
+  private readonly publications = new WeakMap<Entry, Promise<void>>();
+  /**
+   * The last placement of each owned entry whose publication completed (its backups acknowledged,
+   * everyone else was told). The state snapshot of a join or heal sends these, not a placement
+   * still being published: that one may name backups that never get the copy (the primary dies
+   * first), and the newcomer would keep a proxy that no live member can ever serve or correct.
+   */
+  private readonly announced = new WeakMap<Entry, Placement>();
+  /**
+   * Members that received this member's state (the reply to their `MSG_START`) for their current
+   * incarnation and stayed members since. A member dropped and re-added meanwhile (a late
+   * `peerDown` that overtook nothing but arrived after its start) missed what changed here in
+   * between, and must get the state again.
+   */
+  private readonly stateSent = new Map<string, string>();
+  /** The incarnation each member had when last added here (kept after it disappears). */
+  private readonly met = new Map<string, string>();
+  /** Publications under way; a graceful stop lets them finish before it says goodbye. */
+  private readonly inflight = new Set<Promise<void>>();
   private lifecycle: MapState = 'new';
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -137,11 +175,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /** Opens the map's channel: from then on this member answers for the map. */
   private open(): RpcChannel {
     const rpc = new RpcChannel(this.transport, MAP_CHANNEL_PREFIX + this.name, (request, from) => this.handle(request, from));
-    rpc.on('error', (error) => this.emit('error', error));
+    rpc.on('error', (error) => {
+      if (!this.reported.has(error)) this.emit('error', error);
+    });
     rpc.on('peerUp', (id) => {
       if (this.lifecycle === 'running' || this.lifecycle === 'starting') this.introduce(id);
     });
     rpc.on('peerDown', (id) => {
+      // The introduction on its way to `id` is over. Forget it now, not when its call settles (a
+      // microtask later): a 'peerUp' delivered right after this (a partition healed at once)
+      // must introduce again, or the two members never meet.
+      this.introducing.delete(id);
       if (this.peers.has(id)) this.disappeared(id);
     });
     rpc.on('close', () => {
@@ -173,6 +217,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * every key of the map: each member answers with the entries it owns and the deletes it remembers.
    */
   start(): Promise<this> {
+    // A stopped map never runs again: handing back the old, resolved start would tell the caller
+    // it does (calls after stop() reject).
+    if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') {
+      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`));
+    }
     this.startPromise ??= this.join();
     return this.startPromise;
   }
@@ -209,6 +258,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return;
     }
     this.lifecycle = 'stopping';
+    // Publications that began before stop() (a write, a promotion, a failover) finish first: a
+    // copy or placement sent after MSG_STOP (or overtaking it) names a primary that is gone.
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     // Entries owned here with no live copy elsewhere would be lost: give each one first.
     const alone = [...this.entries.values()].filter((e) => e.role === 'primary' && !e.backups.some((b) => this.peers.has(b)));
     if (alone.length > 0 && this.peers.size > 0) {
@@ -261,6 +313,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** True when `key` is known here, in any role. */
   has(key: K): boolean {
+    assertKey(key);
     this.assertUsable();
     return this.entries.has(key);
   }
@@ -273,6 +326,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
   entryInfo(key: K): EntryInfo | undefined {
+    assertKey(key);
     this.assertUsable();
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
@@ -352,6 +406,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     assertKey(key);
     const bytes = this.codec.encode(value);
     await this.ready();
+    // stop() may have begun while the await above yielded: a primary created now would be
+    // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
+    // gone and which nobody re-homes.
+    this.assertUsable();
     const version = this.clock.tick(this.id);
     this.tombstones.delete(key);
     let entry = this.entries.get(key);
@@ -366,7 +424,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.value = value;
     entry.backups = this.selector.select(this.memberList(), this.wanted());
     this.emit('entrySet', key, 'local');
-    await this.publish([entry]);
+    await this.published(entry, this.publish([entry]));
     return this;
   }
 
@@ -377,13 +435,14 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async replicate(key: K, _complete = true): Promise<void> {
     assertKey(key);
     await this.ready();
+    this.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.entries.get(key);
     if (entry?.role !== 'primary') return;
     const bytes = this.codec.encode(entry.value === NOT_DECODED ? this.decoded(entry) : entry.value);
     entry.bytes = bytes;
     entry.version = this.clock.tick(this.id);
     entry.backups = entry.backups.filter((b) => this.peers.has(b));
-    await this.publish([entry]);
+    await this.published(entry, this.publish([entry]));
   }
 
   /** Deletes `key` on every member. Resolves to whether the key was known here. */
@@ -405,8 +464,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const removals: Removal[] = keys.map((key) => ({ key, version: this.clock.tick(this.id) }));
     for (const r of removals) this.applyRemoval(r, 'local');
     // Acknowledged by every member: a holder that missed the delete could otherwise promote the
-    // key back to life on failover.
-    await this.request({ type: MSG_REMOVE, removals }, [...this.peers.keys()], 'all');
+    // key back to life on failover. Members still being introduced (reachable, not yet members
+    // here: a join or heal under way) are told too; if this member left before their start
+    // reached it, nobody else would tell them.
+    const targets = new Set([...this.peers.keys(), ...this.transport.peers()]);
+    await this.request({ type: MSG_REMOVE, removals }, [...targets], 'all');
   }
 
   // ---------------------------------------------------------------- roles
@@ -438,6 +500,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Makes this member primary of an entry it holds the value of, and re-chooses backups. */
   private promote(entry: Entry, why: 'read' | 'failover'): void {
+    // A read that completes while this member leaves must not make it primary: the entry would be
+    // published after its MSG_STOP and left with a departed primary.
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return;
     const keep = why === 'failover' ? entry.backups.filter((b) => b !== this.id && this.peers.has(b)) : [];
     entry.role = 'primary';
     entry.primary = this.id;
@@ -456,7 +521,41 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * member; an entry never names a backup that did not acknowledge (so a proxy's holders really
    * hold the value). One message per member per round, however many entries.
    */
-  private async publish(entries: Entry[]): Promise<void> {
+  private publish(entries: Entry[]): Promise<void> {
+    const done = this.distribute(entries);
+    for (const e of entries) this.publications.set(e, done);
+    this.inflight.add(done);
+    const settle = (): void => {
+      this.inflight.delete(done);
+    };
+    done.then(settle, settle);
+    return done;
+  }
+
+  /**
+   * Waits until the write in `entry` is held by its backups. A failover or re-backup that starts
+   * while the first publication waits takes it over (and the first one gives up), so follow the
+   * newest publication of the same write: `set` must not resolve before a live backup holds it.
+   */
+  private async published(entry: Entry, first: Promise<void>): Promise<void> {
+    const write = entry.version;
+    let done = first;
+    await done;
+    for (;;) {
+      // The map halted (its transport crashed) before every backup acknowledged: the publication
+      // gave up, the write may be lost, so it must not look acknowledged.
+      if (this.lifecycle === 'stopped') {
+        throw new StoppedError(`map '${this.name}' on member '${this.id}' stopped before the write of key ${String(entry.key)} was acknowledged`);
+      }
+      const latest = this.publications.get(entry);
+      if (latest === undefined || latest === done) return;
+      if (entry.role !== 'primary' || !sameWrite(entry.version, write) || this.entries.get(entry.key) !== entry) return;
+      done = latest;
+      await done;
+    }
+  }
+
+  private async distribute(entries: Entry[]): Promise<void> {
     const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set() }));
     const current = (p: Publication): boolean =>
       this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.version === p.version;
@@ -484,6 +583,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // older placement of this publication learn the final one too.
     const proxies = new Map<string, Placement[]>();
     for (const p of pubs.filter(current)) {
+      this.announced.set(p.entry, p.entry.placement());
       for (const m of this.peers.keys()) {
         if (p.entry.backups.includes(m)) continue;
         let list = proxies.get(m);
@@ -548,6 +648,21 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     });
   }
 
+  /**
+   * The placements of the entries owned here, for a state transfer. An entry whose publication is
+   * under way is sent as last announced for the same write, or not at all: the newcomer is a peer
+   * before that publication ends, and its final MSG_PROXY reaches it.
+   */
+  private ownedPlacements(): Placement[] {
+    const owned: Placement[] = [];
+    for (const e of this.entries.values()) {
+      if (e.role !== 'primary') continue;
+      const announced = this.announced.get(e);
+      if (announced !== undefined && sameWrite(announced.version, e.version)) owned.push(announced);
+    }
+    return owned;
+  }
+
   /** A member answered our start with its state. */
   private welcome(from: string, reply: unknown): void {
     let message: MapMessage;
@@ -562,7 +677,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return;
     }
     this.added(from, message.incarnation);
-    this.mergeState(message.entries, message.tombstones);
+    this.mergeState(message.entries, message.tombstones, from);
+    if (this.peers.get(from) === message.incarnation && this.stateSent.get(from) !== message.incarnation) {
+      this.pushState(from, message.incarnation);
+    }
+  }
+
+  /** Sends `to` what a `MSG_STATE` reply would carry, as `MSG_REMOVE` and `MSG_PROXY` (see {@link stateSent}). */
+  private pushState(to: string, incarnation: string): void {
+    this.stateSent.set(to, incarnation);
+    const removals = this.tombstones.list();
+    if (removals.length > 0) void this.request({ type: MSG_REMOVE, removals }, [to], 'none');
+    const owned = this.ownedPlacements();
+    if (owned.length > 0) void this.request({ type: MSG_PROXY, entries: owned }, [to], 'none');
   }
 
   private added(id: string, incarnation: string): void {
@@ -572,6 +699,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Same id, new incarnation: the member restarted and lost what it held.
     if (known !== undefined) this.disappeared(id);
     this.peers.set(id, incarnation);
+    this.met.set(id, incarnation);
     this.emit('memberAdded', id);
     this.rebackup();
   }
@@ -596,27 +724,35 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * surviving copy is dropped here (every member computes the same from its own view).
    */
   private disappeared(id: string): void {
+    this.stateSent.delete(id);
     if (!this.peers.delete(id)) return;
     this.emit('memberDisappeared', id);
     const republish: Entry[] = [];
+    const handover = new Map<string, Placement[]>();
     for (const e of [...this.entries.values()]) {
       if (e.primary !== id && !e.backups.includes(id)) continue;
       const alive = e.holders().filter((m) => m === this.id || this.peers.has(m));
+      if (alive.length === 0 && e.bytes !== undefined) {
+        // A spare copy (see applyPlacement) outlived every holder named: it carries on.
+        this.takeOver(e);
+        republish.push(e);
+        continue;
+      }
       if (alive.length === 0) {
         this.entries.delete(e.key);
         this.emit('entryRemoved', e.key as K, 'lost');
         continue;
       }
-      if (e.primary === id) {
+      // Not `e.primary === id`: when the primary and a backup go together, the backup that would
+      // have taken over may be reported gone after the primary, and the next holder must take over.
+      if (e.primary !== this.id && !this.peers.has(e.primary)) {
         if (alive[0] === this.id && e.bytes !== undefined) {
-          e.role = 'primary';
-          e.primary = this.id;
-          e.version = nextPlacement(e.version, this.id);
-          const keep = e.backups.filter((b) => b !== this.id && this.peers.has(b));
-          e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
-          this.counters.failovers++;
-          this.emit('promoted', e.key as K);
+          this.takeOver(e);
           republish.push(e);
+        } else if (alive[0] !== undefined && alive[0] !== this.id && e.bytes !== undefined) {
+          // The holder that takes over may never have got this placement (its primary died while
+          // publishing it, after this copy was acknowledged): tell it, or nobody takes over.
+          push(handover, alive[0], e.placement());
         }
       } else if (e.role === 'primary') {
         const keep = e.backups.filter((b) => this.peers.has(b));
@@ -626,17 +762,70 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
     }
     if (republish.length > 0) void this.publish(republish).catch((error: unknown) => this.background(error));
+    for (const [member, placements] of handover) void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+  }
+
+  /** Makes this member primary of an entry whose primary is gone (it holds the value); the caller publishes. */
+  private takeOver(e: Entry): void {
+    e.role = 'primary';
+    e.primary = this.id;
+    e.version = nextPlacement(e.version, this.id);
+    const keep = e.backups.filter((b) => b !== this.id && this.peers.has(b));
+    e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
+    this.counters.failovers++;
+    this.emit('promoted', e.key as K);
   }
 
   // ---------------------------------------------------------------- applying what peers say
 
   /** Adopts a placement (and its copy, if given) when it is newer than what is known here. */
-  private applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote'): boolean {
+  private applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote', relay?: Relay): boolean {
     this.clock.observe(p.version);
     const dead = this.tombstones.get(p.key);
-    if (dead !== undefined && compareVersions(dead, p.version) >= 0) return false;
+    if (dead !== undefined && compareVersions(dead, p.version) >= 0) {
+      // A primary publishes a key deleted since (the delete reached it only second-hand, or not
+      // at all): tell it, for the same reason as below.
+      if (relay !== undefined && relay.from === p.primary && relay.from !== dead[1]) push(relay.removals, relay.from, { key: p.key, version: dead });
+      return false;
+    }
     const entry = this.entries.get(p.key);
-    if (entry !== undefined && compareVersions(entry.version, p.version) >= 0) return false;
+    if (entry !== undefined) {
+      const order = compareVersions(entry.version, p.version);
+      // The same placement may come twice: first without the value (a state snapshot or proxy
+      // message that overtook the copy, which made this member a mere proxy), then with it. The
+      // copy must still be taken, or the primary counts on a backup that holds nothing.
+      const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.roleFor(p.primary, p.backups) !== 'proxy';
+      if (order > 0 && relay !== undefined && relay.from === p.primary && entry.primary !== p.primary) {
+        // A primary publishes a write older than one known here (a concurrent write it has not
+        // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
+        // this member, and keep the key, after the newer write's holders die and it is dropped here.
+        push(relay.notices, relay.from, entry.placement());
+      }
+      if (order > 0 || (order === 0 && !missingCopy)) return false;
+    }
+    const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
+    if (relay?.secondHand === true) {
+      // Second-hand news (a state transfer, or a placement relayed by a member other than its
+      // primary) may be all that is left of a write: its primary can die before telling anyone
+      // else. Members that learn of it drop the key when its holders die; members that did not
+      // would keep the older placement forever. So the news is passed on to the primary it
+      // replaces here and, by that primary, to every member (the primary may be met before it is
+      // a member here again: a join's replies come in any order).
+      if (before !== undefined && before.primary !== p.primary) {
+        const targets = before.role === 'primary' ? [...this.peers.keys()] : [before.primary];
+        for (const m of targets) if (m !== relay.from && m !== p.primary && m !== this.id) push(relay.notices, m, p);
+      }
+      const live = (m: string): boolean => m === this.id || m === relay.from || this.peers.has(m);
+      if (![p.primary, ...p.backups].some(live)) {
+        // Every holder named is already gone here. A placement of the value held here changes
+        // nothing that matters: keep what is known. One of a newer write means the key is lost,
+        // as if its holders had disappeared now (see disappeared()); no stale proxy is kept.
+        if (entry === undefined || (entry.bytes !== undefined && sameWrite(entry.version, p.version))) return false;
+        this.entries.delete(p.key);
+        this.emit('entryRemoved', p.key as K, 'lost');
+        return true;
+      }
+    }
     let role = this.roleFor(p.primary, p.backups);
     let held = bytes;
     if (held === undefined && entry?.bytes !== undefined && sameWrite(entry.version, p.version)) held = entry.bytes;
@@ -654,19 +843,47 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       entry.version = p.version;
       entry.primary = p.primary;
       entry.backups = [...p.backups];
-      entry.bytes = role === 'proxy' ? undefined : held;
+      // Second-hand news that makes this holder a proxy of the same value leaves it a spare copy:
+      // the new holders may die before anyone else hears of them (a heal cut short by a crash),
+      // and the value must not die with them (see disappeared()).
+      entry.bytes = role === 'proxy' && relay?.secondHand !== true ? undefined : held;
       if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
     }
     this.tombstones.delete(p.key);
     if (changedValue) this.emit('entrySet', p.key as K, origin);
+    const adopted = this.entries.get(p.key);
+    // From its own primary, a placement names a gone primary when it arrives after that member's
+    // goodbye (a reordering network); a member not met yet is merely not introduced yet.
+    const departed = relay !== undefined && (p.primary !== relay.from || this.met.has(p.primary));
+    if (departed && adopted !== undefined && p.primary !== this.id && !this.peers.has(p.primary)) {
+      // News of a placement whose primary is already gone here: fail over now, as disappeared()
+      // would have, had this member known the placement then.
+      const alive = adopted.holders().filter((m) => m === this.id || this.peers.has(m));
+      if ((alive[0] === this.id || alive.length === 0) && adopted.bytes !== undefined) {
+        this.takeOver(adopted);
+        void this.publish([adopted]).catch((error: unknown) => {
+          this.background(error);
+        });
+      } else if (alive.length === 0) {
+        this.entries.delete(p.key);
+        this.emit('entryRemoved', p.key as K, 'lost');
+      }
+    }
     return true;
   }
 
-  private applyRemoval(r: Removal, origin: 'local' | 'remote'): void {
+  private applyRemoval(r: Removal, origin: 'local' | 'remote', relay?: Relay): void {
     this.clock.observe(r.version);
     const entry = this.entries.get(r.key);
     if (entry !== undefined && compareVersions(entry.version, r.version) > 0) return;
     this.tombstones.add(r.key, r.version);
+    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1])) {
+      // A delete learned second-hand (a state transfer, even from its author, or passed on): its
+      // author may have died before telling everyone, so pass it on as for placements (see
+      // applyPlacement).
+      const targets = entry.role === 'primary' ? [...this.peers.keys()] : [entry.primary];
+      for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.id) push(relay.removals, m, r);
+    }
     if (entry !== undefined) {
       this.entries.delete(r.key);
       this.emit('entryRemoved', r.key as K, 'deleted');
@@ -674,9 +891,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     void origin;
   }
 
-  private mergeState(placements: readonly Placement[], tombstones: readonly Removal[]): void {
-    for (const r of tombstones) this.applyRemoval(r, 'remote');
-    for (const p of placements) this.applyPlacement(p, undefined, 'remote');
+  private mergeState(placements: readonly Placement[], tombstones: readonly Removal[], from: string): void {
+    // A state transfer is second-hand even from the primary: it reaches only the one who asked.
+    const relay: Relay = { from, secondHand: true, notices: new Map(), removals: new Map() };
+    for (const r of tombstones) this.applyRemoval(r, 'remote', relay);
+    for (const p of placements) this.applyPlacement(p, undefined, 'remote', relay);
+    this.sendNotices(relay);
+  }
+
+  /** Passes on second-hand placements (see applyPlacement), one message per member. */
+  private sendNotices(relay: Relay): void {
+    // Deletes first: a placement passed on with them may be older than one of them.
+    for (const [member, removals] of relay.removals) {
+      void this.request({ type: MSG_REMOVE, removals }, [member], 'none');
+    }
+    for (const [member, placements] of relay.notices) {
+      void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+    }
   }
 
   /** The RPC handler: every message a peer sends this map. */
@@ -686,6 +917,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       message = mapMessageFromWire(request);
     } catch (error) {
       const e = new ProtocolError(`dropped a message from '${from}': ${(error as CodecError).message}`, from, { cause: error });
+      this.reported.add(e);
       this.emit('error', e);
       throw e;
     }
@@ -695,25 +927,46 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       case MSG_BACKUP:
       case MSG_COPY:
         if (this.lifecycle === 'stopping') throw new StoppedError(`map '${this.name}' on '${this.id}' is leaving`);
-        for (const c of message.entries) this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote');
+        {
+          const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
+          for (const c of message.entries) this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote', relay);
+          this.sendNotices(relay);
+        }
         return this.wire({ type: MSG_ACK });
-      case MSG_PROXY:
-        for (const p of message.entries) this.applyPlacement(p, undefined, 'remote');
+      case MSG_PROXY: {
+        // A placement sent by someone other than its primary is relayed news (see applyPlacement).
+        const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
+        for (const p of message.entries) {
+          relay.secondHand = p.primary !== from;
+          this.applyPlacement(p, undefined, 'remote', relay);
+        }
+        this.sendNotices(relay);
         return this.wire({ type: MSG_ACK });
-      case MSG_REMOVE:
-        for (const r of message.removals) this.applyRemoval(r, 'remote');
+      }
+      case MSG_REMOVE: {
+        // Second-hand unless sent by the delete's author (see applyRemoval).
+        const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
+        for (const r of message.removals) this.applyRemoval(r, 'remote', relay);
+        this.sendNotices(relay);
         return this.wire({ type: MSG_ACK });
+      }
       case MSG_RETRIEVE_BACKUP: {
         const e = this.entries.get(message.key);
-        const copy = e?.bytes !== undefined ? { version: e.version, bytes: e.bytes } : undefined;
-        return this.wire({ type: MSG_VALUE, key: message.key, copy });
+        // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
+        // waiting for a member that does hold the value instead of settling on this one.
+        if (e?.bytes === undefined) throw new RetrieveError(`member '${this.id}' holds no value for key ${String(message.key)}`, message.key);
+        return this.wire({ type: MSG_VALUE, key: message.key, copy: { version: e.version, bytes: e.bytes } });
       }
       case MSG_START: {
         if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') throw new StoppedError(`map '${this.name}' is leaving`);
         // Snapshot first, then add: everything this member changes from now on is sent to the newcomer.
-        const owned = [...this.entries.values()].filter((e) => e.role === 'primary').map((e) => e.placement());
-        const state = this.wire({ type: MSG_STATE, incarnation: this.incarnation, entries: owned, tombstones: this.tombstones.list() });
+        const state = this.wire({ type: MSG_STATE, incarnation: this.incarnation, entries: this.ownedPlacements(), tombstones: this.tombstones.list() });
+        // A start from an incarnation met before may be a duplicate whose reply the requester
+        // ignores (it took the first one): then only our own introduction's welcome, which pushes
+        // the state, brings the member up to date. A first meeting's reply is always taken.
+        const metBefore = this.met.get(from) === message.incarnation;
         this.added(from, message.incarnation);
+        if (!metBefore) this.stateSent.set(from, message.incarnation);
         return state;
       }
       case MSG_STOP:
@@ -727,7 +980,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       case MSG_ACK:
       case MSG_VALUE: {
         const e = new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from);
-        this.emit('error', e);
+        this.reported.add(e);
+      this.emit('error', e);
         throw e;
       }
     }

@@ -1,0 +1,50 @@
+/**
+ * Model-based properties of LazyReplicatedMap (backups 1 and 2) and ReplicatedMap.
+ * Short pass in `npm test`; long pass with `npm run test:property` (FC_NUM_RUNS=200).
+ */
+import fc from 'fast-check';
+import { commands, networkSettings, setup, teardown } from './map-model.js';
+import { QUICK_RUNS, params } from './settings.js';
+
+function modelProperty(kind: 'lazy' | 'replicated', backups: number, faults: boolean, lossy = false): fc.IAsyncPropertyWithHooks<[{ seed: number; reorder: boolean; duplicateRate: number; members: number }, Iterable<fc.AsyncCommand<never, never>>]> {
+  return fc.asyncProperty(networkSettings, commands({ faults, lossy }) as fc.Arbitrary<Iterable<fc.AsyncCommand<never, never>>>, async (settings, cmds) => {
+    const { model, real } = await setup(kind, backups, settings, lossy);
+    try {
+      await fc.asyncModelRun(() => ({ model, real }) as never, cmds);
+    } finally {
+      await teardown(real);
+    }
+  });
+}
+
+describe('LazyReplicatedMap against a Map model', function () {
+  this.timeout(600_000);
+
+  it('keeps every acknowledged write through operations alone (backups: 1)', async () => {
+    await fc.assert(modelProperty('lazy', 1, false), params(QUICK_RUNS));
+  });
+
+  it('keeps every acknowledged write through crashes, stops, joins, partitions and heals (backups: 1)', async () => {
+    await fc.assert(modelProperty('lazy', 1, true), params(QUICK_RUNS));
+  });
+
+  it('keeps every acknowledged write through crashes, stops, joins, partitions and heals (backups: 2)', async () => {
+    await fc.assert(modelProperty('lazy', 2, true), params(QUICK_RUNS));
+  });
+});
+
+describe('LazyReplicatedMap under any crashes (writes may be lost)', function () {
+  this.timeout(600_000);
+
+  it('never resurrects a deleted key, never goes back to an older value, and keeps one primary per key', async () => {
+    await fc.assert(modelProperty('lazy', 1, true, true), params(QUICK_RUNS));
+  });
+});
+
+describe('ReplicatedMap against a Map model', function () {
+  this.timeout(600_000);
+
+  it('keeps every acknowledged write through crashes, stops, joins, partitions and heals', async () => {
+    await fc.assert(modelProperty('replicated', 0, true), params(QUICK_RUNS));
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * fast-check settings shared by every property: the seed and run count come from `FC_SEED` and
+ * `FC_NUM_RUNS`, so a failure printed in CI replays with the same two variables locally
+ * (see docs/testing.md).
+ *
+ * @module
+ */
+import fc from 'fast-check';
+
+/** Runs per property in `npm test` (a short deterministic pass) unless FC_NUM_RUNS says otherwise. */
+export const QUICK_RUNS = 12;
+
+function intFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new Error(`${name} must be an integer, got '${raw}'`);
+  return n;
+}
+
+/** The seed of this run: `FC_SEED`, or a fixed default so CI is reproducible. */
+export const seed = intFromEnv('FC_SEED') ?? 42;
+
+/**
+ * Parameters for `fc.assert`: seeded, a run count from `FC_NUM_RUNS` (or `defaultRuns`), and a
+ * report that prints seed, path and the shrunk counterexample.
+ */
+export function params<T>(defaultRuns: number): fc.Parameters<T> {
+  const path = process.env['FC_PATH'];
+  return {
+    seed,
+    numRuns: intFromEnv('FC_NUM_RUNS') ?? defaultRuns,
+    ...(path === undefined || path === '' ? {} : { path }),
+    endOnFailure: false,
+    verbose: fc.VerbosityLevel.Verbose,
+    reporter: (details) => {
+      if (!details.failed) return;
+      // fast-check's own message has the seed, the path and the shrunk counterexample.
+      const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      throw new Error(`${fc.defaultReportMessage(details)}\nCause: ${cause}\nReplay: FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} npm run test:property`);
+    },
+  };
+}
