@@ -176,8 +176,15 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   }
 
   /** Closes the channel: pending calls stop waiting (they time out or settle), requests are no longer answered. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    // Every caller waits for the same end: the transport is released (and stopped if unused).
+    this.closing ??= this.shut();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async shut(): Promise<void> {
     this.closed = true;
     for (const call of this.calls.values()) {
       if (!call.settled) for (const t of [...call.pending.waiting]) this.advance(call, call.pending.drop(t));

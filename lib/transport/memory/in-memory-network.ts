@@ -47,6 +47,7 @@ export class InMemoryNetwork {
   private queue: Pending[] = [];
   private readonly lastDue = new Map<string, number>();
   private round = 0;
+  private readonly crashedThisRound = new Set<string>();
   private pumpScheduled = false;
   private activity = 0;
   private readonly totals: NetworkStats = { messages: 0, bytes: 0, byType: {} };
@@ -174,6 +175,8 @@ export class InMemoryNetwork {
     const peers = this.peersOf(id);
     this.running.delete(id);
     this.activity++;
+    // Frames of the round being delivered right now were already taken off the queue.
+    if (crash) this.crashedThisRound.add(id);
     // A crash loses everything in flight; a graceful stop lets what was already sent arrive.
     this.queue = this.queue.filter((p) => p.to !== id && (!crash || p.from !== id));
     for (const peer of peers) this.enqueuePeer(id, peer, false);
@@ -251,8 +254,14 @@ export class InMemoryNetwork {
       return;
     }
     this.queue = this.queue.filter((p) => p.due > this.round);
+    this.crashedThisRound.clear();
     if (this.options.reorder) due = this.shuffleFrames(due);
-    for (const item of due) this.deliver(item);
+    for (const item of due) {
+      // A member that crashed earlier in this round sends and receives nothing more.
+      if (item.kind === 'frame' && (this.crashedThisRound.has(item.from) || this.crashedThisRound.has(item.to))) continue;
+      this.deliver(item);
+    }
+    this.crashedThisRound.clear();
     if (this.queue.length > 0) this.scheduled();
   }
 

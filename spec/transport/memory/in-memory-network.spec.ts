@@ -157,6 +157,20 @@ describe('InMemoryNetwork', () => {
       expect(logC).to.deep.equal(['message b 0', 'message b 1', 'message b 2', 'message b 3', 'message b 4', 'peerDown a']);
     });
 
+    it('drops the frames a member crashed mid-round still had due in that round', async () => {
+      const net = new InMemoryNetwork();
+      const [a, b, c] = await members(net, ['a', 'b', 'c']);
+      const logC = eventLog(c!);
+      // Both frames are due in the same round; the first one's handler crashes b.
+      b!.on('message', () => {
+        net.crash('b');
+      });
+      void a!.send('b', numberedFrame(0));
+      void b!.send('c', numberedFrame(1));
+      await net.settled();
+      expect(logC).to.deep.equal(['peerDown b']);
+    });
+
     it('removes the crashed member from every view and rejects sends to and from it', async () => {
       const net = new InMemoryNetwork();
       const [a, b, c] = await members(net, ['a', 'b', 'c']);

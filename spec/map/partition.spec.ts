@@ -1,0 +1,468 @@
+import { expect } from 'chai';
+import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
+import type { InMemoryNetworkOptions } from '../../lib/index.js';
+import { SeededRandom } from '../../lib/transport/memory/seeded-random.js';
+import { cluster, type Cluster } from './helpers.js';
+import { assertConverged, assertSameValues } from './invariants.js';
+
+type Map_ = LazyReplicatedMap<string | number>;
+
+function live(c: Cluster, ids: string[]): Map_[] {
+  return ids.map((id) => c.maps[id]!);
+}
+
+describe('LazyReplicatedMap partitions', () => {
+  let c: Cluster | undefined;
+  afterEach(async () => {
+    await c?.stopAll();
+    c = undefined;
+  });
+
+  for (const backups of [1, 2]) {
+    it(`converges after a heal with writes on both sides, the higher version of a shared key winning (backups: ${backups})`, async () => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      c = await cluster(ids, { backups });
+      for (let i = 0; i < 20; i++) await c.maps[ids[i % 5]!]!.set(`before${i}`, i);
+      await c.maps.a!.set('shared', 'initial');
+      await c.net.settled();
+
+      c.net.partition(['a', 'b', 'c'], ['d', 'e']);
+      await c.net.settled();
+      for (let i = 0; i < 10; i++) {
+        await c.maps.b!.set(`left${i}`, i);
+        await c.maps.e!.set(`right${i}`, i);
+      }
+      await c.maps.d!.set('before0', 'right side');
+      await c.maps.e!.set('shared', 'right 1');
+      // The left side writes the shared key more often: its Lamport clock ends higher, so its write wins.
+      for (let i = 1; i <= 20; i++) await c.maps.c!.set('shared', `left ${i}`);
+      await c.net.settled();
+
+      c.net.heal();
+      await c.net.settled();
+
+      const keys = assertConverged(live(c, ids), ids, backups);
+      expect(keys).to.have.length(20 + 1 + 10 + 10);
+      const values = await assertSameValues(live(c, ids), ids);
+      expect(values.get('shared')).to.equal('left 20');
+      expect(values.get('before0')).to.equal('right side');
+      for (let i = 0; i < 10; i++) {
+        expect(values.get(`left${i}`)).to.equal(i);
+        expect(values.get(`right${i}`)).to.equal(i);
+      }
+      for (let i = 1; i < 20; i++) expect(values.get(`before${i}`)).to.equal(i);
+    });
+  }
+
+  it('lets the higher version win whichever side wrote it', async () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    c = await cluster(ids, { backups: 1 });
+    await c.maps.a!.set('k', 'initial');
+    await c.net.settled();
+
+    c.net.partition(['a', 'b'], ['c', 'd']);
+    await c.net.settled();
+    // This time the right side writes more often.
+    await c.maps.a!.set('k', 'left');
+    for (let i = 1; i <= 5; i++) await c.maps.d!.set('k', `right ${i}`);
+    await c.net.settled();
+    c.net.heal();
+    await c.net.settled();
+
+    assertConverged(live(c, ids), ids, 1);
+    const values = await assertSameValues(live(c, ids), ids);
+    expect(values.get('k')).to.equal('right 5');
+    expect(c.maps.d!.entryInfo('k')!.primary).to.equal('d');
+  });
+
+  it('stops listing a key on the side that holds no copy of it, and lists it again with its value after the heal', async () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    c = await cluster(ids, { backups: 1 });
+    await c.maps.a!.set('k', { v: 1 });
+    await c.net.settled();
+    const backup = c.maps.a!.entryInfo('k')!.backups[0]!;
+    const holders = ['a', backup];
+    const others = ids.filter((id) => !holders.includes(id));
+
+    c.net.partition(holders, others);
+    await c.net.settled();
+
+    for (const id of others) {
+      expect(c.maps[id]!.has('k'), `'${id}' stops listing k`).to.equal(false);
+      expect(await c.maps[id]!.get('k')).to.equal(undefined);
+    }
+    for (const id of holders) expect(c.maps[id]!.has('k')).to.equal(true);
+    assertConverged(live(c, holders), holders, 1);
+    assertConverged(live(c, others), others, 1);
+
+    c.net.heal();
+    await c.net.settled();
+    assertConverged(live(c, ids), ids, 1);
+    for (const id of ids) expect(await c.maps[id]!.get('k', { promote: false }), `k on '${id}'`).to.deep.equal({ v: 1 });
+  });
+
+  for (const side of ['the primary', 'the other'] as const) {
+    it(`keeps a key deleted on ${side} side of a partition deleted after the heal when the delete is newer`, async () => {
+      const ids = ['a', 'b', 'c', 'd'];
+      c = await cluster(ids, { backups: 2 });
+      await c.maps.a!.set('k', 'v');
+      await c.maps.a!.set('kept', 'v');
+      await c.net.settled();
+      const [b1, b2] = c.maps.a!.entryInfo('k')!.backups as [string, string];
+      // Each side holds a copy of k: the primary with one backup, the other backup with the rest.
+      const left = ['a', b1];
+      const right = ids.filter((id) => !left.includes(id));
+      expect(right).to.include(b2);
+
+      c.net.partition(left, right);
+      await c.net.settled();
+      expect(c.maps[right[0]!]!.has('k'), 'the other side still lists k').to.equal(true);
+      const deleter = side === 'the primary' ? c.maps.a! : c.maps[b2]!;
+      expect(await deleter.delete('k')).to.equal(true);
+      await c.net.settled();
+
+      c.net.heal();
+      await c.net.settled();
+
+      for (const id of ids) {
+        expect(c.maps[id]!.has('k'), `k on '${id}'`).to.equal(false);
+        expect(await c.maps[id]!.get('k', { promote: false })).to.equal(undefined);
+      }
+      const keys = assertConverged(live(c, ids), ids, 2);
+      expect(keys).to.deep.equal(['kept']);
+    });
+  }
+
+  it('keeps a write made during a partition when it is newer than a delete on the other side', async () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    c = await cluster(ids, { backups: 2 });
+    await c.maps.a!.set('k', 'v');
+    await c.net.settled();
+    const [b1, b2] = c.maps.a!.entryInfo('k')!.backups as [string, string];
+    const left = ['a', b1];
+    const right = ids.filter((id) => !left.includes(id));
+
+    c.net.partition(left, right);
+    await c.net.settled();
+    await c.maps[b2]!.delete('k');
+    for (let i = 1; i <= 5; i++) await c.maps.a!.set('k', `w${i}`);
+    await c.net.settled();
+    c.net.heal();
+    await c.net.settled();
+
+    assertConverged(live(c, ids), ids, 2);
+    const values = await assertSameValues(live(c, ids), ids);
+    expect(values.get('k')).to.equal('w5');
+  });
+
+  it('agrees on a key whose newest write dies with its holders while the heal is under way', async () => {
+    // The newest write of k lives only on b and its backup d (their side of the partition). At the
+    // heal, b's state reaches a or c first; b and d crash at that moment, so the other one never
+    // hears of the write from b. Random delays (seeded) vary who hears first.
+    const firstTold = new Set<string>();
+    for (let seed = 1; seed <= 10; seed++) {
+      const ids = ['a', 'b', 'c', 'd'];
+      c = await cluster(ids, { backups: 1, seed, netOptions: { delay: { min: 0, max: 3 } } });
+      await c.maps.c!.set('k', 'old');
+      await c.net.settled();
+      expect(c.maps.c!.entryInfo('k')!.backups).to.deep.equal(['a']);
+      c.net.partition(['a', 'c'], ['b', 'd']);
+      await c.net.settled();
+      await c.maps.b!.set('k', 'new');
+      await c.net.settled();
+      expect(c.maps.b!.entryInfo('k')!.backups).to.deep.equal(['d']);
+
+      for (const id of ['a', 'c']) {
+        c.maps[id]!.on('entrySet', () => {
+          if (c!.maps[id]!.entryInfo('k')?.primary !== 'b' || c!.maps.b!.state !== 'running') return;
+          firstTold.add(id);
+          c!.net.crash('b');
+          c!.net.crash('d');
+        });
+      }
+      c.net.heal();
+      await c.net.settled();
+
+      expect(c.maps.b!.state, `seed ${seed}: b crashed`).to.equal('stopped');
+      const survivors = ['a', 'c'];
+      assertConverged(live(c, survivors), survivors, 1);
+      await assertSameValues(live(c, survivors), survivors);
+      await c.stopAll();
+      c = undefined;
+    }
+    expect([...firstTold].sort(), 'both the old primary and its backup were, in some run, the first told').to.deep.equal(['a', 'c']);
+  });
+
+  it('agrees on a key whose delete dies with its author while the heal is under way', async () => {
+    // k lives on c and a; b deletes it while cut off from them (b and d remember the delete).
+    // At the heal, b's state reaches a or c first; b and d crash at that moment.
+    const firstTold = new Set<string>();
+    for (let seed = 1; seed <= 10; seed++) {
+      const ids = ['a', 'b', 'c', 'd'];
+      c = await cluster(ids, { backups: 1, seed, netOptions: { delay: { min: 0, max: 3 } } });
+      await c.maps.c!.set('k', 'v');
+      await c.maps.c!.set('kept', 'v');
+      await c.net.settled();
+      expect(c.maps.c!.entryInfo('k')!.backups).to.deep.equal(['a']);
+      c.net.partition(['a', 'c'], ['b', 'd']);
+      await c.net.settled();
+      expect(await c.maps.b!.delete('k'), 'b no longer lists k, but remembers the delete').to.equal(false);
+      await c.net.settled();
+
+      for (const id of ['a', 'c']) {
+        c.maps[id]!.on('entryRemoved', (key: string | number, reason: string) => {
+          if (key !== 'k' || reason !== 'deleted' || c!.maps.b!.state !== 'running') return;
+          firstTold.add(id);
+          c!.net.crash('b');
+          c!.net.crash('d');
+        });
+      }
+      c.net.heal();
+      await c.net.settled();
+
+      expect(c.maps.b!.state, `seed ${seed}: b crashed`).to.equal('stopped');
+      const survivors = ['a', 'c'];
+      expect(assertConverged(live(c, survivors), survivors, 1), `seed ${seed}`).to.deep.equal(['kept']);
+      await c.stopAll();
+      c = undefined;
+    }
+    expect([...firstTold].sort(), 'both the primary and its backup were, in some run, the first told').to.deep.equal(['a', 'c']);
+  });
+
+  it('reunites members cut off and reconnected at once while they were still introducing each other', async () => {
+    // The second cut and heal land 0 to 5 event-loop turns after the first heal, that is while
+    // the members' introductions (MSG_START) are on their way; both the 'peerDown' and the
+    // 'peerUp' of the second cut arrive before those introductions settle.
+    for (let turns = 0; turns <= 5; turns++) {
+      const ids = ['a', 'b', 'c'];
+      c = await cluster(ids, { backups: 1 });
+      c.net.partition(['a'], ['b', 'c']);
+      await c.net.settled();
+      c.net.heal();
+      for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      c.net.partition(['a'], ['b', 'c']);
+      c.net.heal();
+      await c.net.settled();
+
+      for (const id of ids) expect(c.maps[id]!.members(), `members as '${id}' sees them (${turns} turns)`).to.deep.equal(ids);
+      await c.maps.a!.set('k', turns);
+      await c.net.settled();
+      assertConverged(live(c, ids), ids, 1);
+      expect(await c.maps.b!.get('k', { promote: false })).to.equal(turns);
+      await c.stopAll();
+      c = undefined;
+    }
+  });
+
+  it('converges to one value and one primary when three members write the same key at once', async () => {
+    const ids = ['a', 'b', 'c'];
+    c = await cluster(ids, { backups: 1 });
+    await c.maps.a!.set('k', 'initial');
+    await c.net.settled();
+
+    await Promise.all(ids.flatMap((id) => [1, 2, 3].map((n) => c!.maps[id]!.set('k', `${id}${n}`))));
+    await c.net.settled();
+
+    assertConverged(live(c, ids), ids, 1);
+    const values = await assertSameValues(live(c, ids), ids);
+    // Equal clocks: the member id breaks the tie, so c's last write wins everywhere.
+    expect(values.get('k')).to.equal('c3');
+  });
+
+  it('converges when three partitioned members write the same key and the network heals', async () => {
+    const ids = ['a', 'b', 'c'];
+    c = await cluster(ids, { backups: 1 });
+    await c.maps.a!.set('k', 'initial');
+    await c.net.settled();
+
+    c.net.partition(['a'], ['b'], ['c']);
+    await c.net.settled();
+    await c.maps.a!.set('k', 'a');
+    await c.maps.c!.set('k', 'c');
+    for (let i = 1; i <= 3; i++) await c.maps.b!.set('k', `b${i}`);
+    await c.net.settled();
+    c.net.heal();
+    await c.net.settled();
+
+    assertConverged(live(c, ids), ids, 1);
+    const values = await assertSameValues(live(c, ids), ids);
+    expect(values.get('k')).to.equal('b3');
+  });
+
+  for (const seed of [1, 2, 3]) {
+    it(`converges under reordered and duplicated delivery for a mix of sets, deletes and gets (seed ${seed})`, async () => {
+      const ids = ['a', 'b', 'c', 'd'];
+      c = await cluster(ids, { backups: 1, seed, netOptions: { seed, reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
+      const random = new SeededRandom(seed);
+      // Keys each member alone writes (their final value is known) and keys everyone writes.
+      const model = new Map<string, number | undefined>();
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          ids.map(async (id) => {
+            const map = c!.maps[id]!;
+            for (let op = 0; op < 15; op++) {
+              const roll = random.next();
+              const own = `${id}-${random.int(0, 4)}`;
+              const shared = `s${random.int(0, 4)}`;
+              const other = `${ids[random.int(0, 3)]!}-${random.int(0, 4)}`;
+              const value = round * 100 + op;
+              if (roll < 0.35) {
+                await map.set(own, value);
+                model.set(own, value);
+              } else if (roll < 0.5) {
+                await map.delete(own);
+                model.set(own, undefined);
+              } else if (roll < 0.65) {
+                await map.set(shared, value);
+              } else if (roll < 0.72) {
+                await map.delete(shared);
+              } else if (roll < 0.9) {
+                await map.get(other);
+              } else {
+                await map.get(shared, { promote: false });
+              }
+            }
+          }),
+        );
+        await c.net.settled();
+        assertConverged(live(c, ids), ids, 1);
+      }
+      const values = await assertSameValues(live(c, ids), ids);
+      for (const [key, value] of model) {
+        expect(values.get(key), `value of ${key}`).to.equal(value);
+        expect(c.maps.a!.has(key), `${key} listed`).to.equal(value !== undefined);
+      }
+    });
+  }
+});
+
+/** Settings of one seeded fault schedule. */
+interface Schedule {
+  backups: number;
+  replicated?: boolean;
+  net: Omit<InMemoryNetworkOptions, 'seed'>;
+}
+
+/**
+ * Runs a seeded random schedule on five members: rounds of concurrent sets, deletes and reads,
+ * each round with at most one fault (crash, graceful stop, restart under the same id, partition,
+ * heal), sometimes settling between rounds and sometimes not. Then heals, settles and checks the
+ * convergence invariants. On failure the error names the seed and the schedule.
+ */
+async function runSchedule(seed: number, schedule: Schedule): Promise<void> {
+  const random = new SeededRandom(seed * 7919);
+  const net = new InMemoryNetwork({ seed, ...schedule.net });
+  const ids = ['a', 'b', 'c', 'd', 'e'];
+  const maps: Record<string, Map_> = {};
+  const log: string[] = [];
+  const create = (id: string): Map_ => {
+    const transport = net.transport(id);
+    const map = schedule.replicated === true
+      ? (new ReplicatedMap<string | number>({ name: 'chaos', transport }) as unknown as Map_)
+      : new LazyReplicatedMap<string | number>({ name: 'chaos', transport, backups: schedule.backups });
+    // Peers' faults (a copy named but not held, during a restart) are reported, not thrown.
+    map.on('error', () => undefined);
+    maps[id] = map;
+    return map;
+  };
+  for (const id of ids) await create(id).start();
+  await net.settled();
+  const down = new Set<string>();
+  let parted = false;
+  try {
+    for (let round = 0; round < 12; round++) {
+      const work: Promise<unknown>[] = [];
+      const up = ids.filter((id) => !down.has(id));
+      for (let i = 0; i < 12; i++) {
+        const id = up[random.int(0, up.length - 1)]!;
+        const map = maps[id]!;
+        const key = `k${random.int(0, 9)}`;
+        const roll = random.next();
+        // Operations cut short by a fault reject with StoppedError; the invariants are what matter.
+        if (roll < 0.5) {
+          log.push(`${id}.set(${key})`);
+          work.push(map.set(key, `${id}:${round}:${i}`).catch(() => undefined));
+        } else if (roll < 0.65) {
+          log.push(`${id}.delete(${key})`);
+          work.push(map.delete(key).catch(() => undefined));
+        } else {
+          log.push(`${id}.get(${key})`);
+          work.push(map.get(key).catch(() => undefined));
+        }
+      }
+      const roll = random.next();
+      const victim = up[random.int(0, up.length - 1)]!;
+      if (roll < 0.15 && up.length > 2) {
+        log.push(`crash ${victim}`);
+        net.crash(victim);
+        down.add(victim);
+      } else if (roll < 0.3 && !parted) {
+        const left = ids.filter(() => random.next() < 0.5);
+        log.push(`partition ${left.join(',')} | ${ids.filter((id) => !left.includes(id)).join(',')}`);
+        net.partition(left, ids.filter((id) => !left.includes(id)));
+        parted = true;
+      } else if (roll < 0.45 && parted) {
+        log.push('heal');
+        net.heal();
+        parted = false;
+      } else if (roll < 0.55 && down.size > 0) {
+        const back = [...down][0]!;
+        down.delete(back);
+        log.push(`restart ${back}`);
+        await net.transport(back).start();
+        work.push(create(back).start());
+      } else if (roll < 0.6 && up.length > 2) {
+        log.push(`stop ${victim}`);
+        down.add(victim);
+        work.push(maps[victim]!.stop());
+      }
+      await Promise.all(work);
+      if (random.next() < 0.5) {
+        await net.settled();
+        log.push('(settled)');
+      }
+    }
+    if (parted) {
+      net.heal();
+      log.push('heal');
+    }
+    await net.settled();
+    const up = ids.filter((id) => !down.has(id));
+    const members = up.map((id) => maps[id]!);
+    if (schedule.replicated === true) assertConverged(members, up, up.length - 1, { holderRole: 'copy' });
+    else assertConverged(members, up, schedule.backups);
+    await assertSameValues(members, up);
+  } catch (error) {
+    throw new Error(`seed ${seed} (${JSON.stringify(schedule)}): ${(error as Error).message}\nschedule:\n  ${log.join('\n  ')}`, { cause: error });
+  } finally {
+    for (const map of Object.values(maps)) if (map.state === 'running') await map.stop().catch(() => undefined);
+  }
+}
+
+describe('LazyReplicatedMap under mixed faults', () => {
+  const schedules: Record<string, Schedule> = {
+    'in-order delivery': { backups: 1, net: {} },
+    'delayed delivery, backups: 2': { backups: 2, net: { delay: { min: 0, max: 4 } } },
+    'reordered, duplicated and delayed delivery': { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } },
+    'reordered delivery, ReplicatedMap': { backups: 0, replicated: true, net: { reorder: true, duplicateRate: 0.1, delay: { min: 0, max: 2 } } },
+  };
+  for (const [name, schedule] of Object.entries(schedules)) {
+    it(`converges after seeded random schedules of writes, crashes, stops, restarts, partitions and heals (${name})`, async () => {
+      for (let seed = 1; seed <= 60; seed++) await runSchedule(seed, schedule);
+    });
+  }
+  // Schedules that once broke convergence (a copy overtaken by its placement, a state snapshot
+  // naming a backup that never got the copy, a stale peerDown after a restart, a newest write or
+  // delete lost with its author right after a heal, a promotion half announced when its primary
+  // died, a goodbye overtaking the last copies, a quick cut-and-heal during introductions), kept
+  // as regressions.
+  it('converges on the schedules that once diverged', async () => {
+    const reordered: Schedule = { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } };
+    for (const seed of [10, 28, 79, 138, 236]) await runSchedule(seed, reordered);
+    for (const seed of [258, 2441]) await runSchedule(seed, reordered);
+    for (const seed of [256, 316]) await runSchedule(seed, { backups: 1, net: { reorder: true, delay: { min: 0, max: 2 } } });
+    for (const seed of [3, 10, 13, 20, 29, 32, 38, 41, 50, 2621, 2720]) await runSchedule(seed, { backups: 1, net: {} });
+    for (const seed of [2207, 2598]) await runSchedule(seed, { backups: 2, net: { delay: { min: 0, max: 2 } } });
+    for (const seed of [2321]) await runSchedule(seed, { backups: 0, net: { reorder: true, delay: { min: 0, max: 3 } } });
+  });
+});
