@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { commands, networkSettings, setup, teardown } from './map-model.js';
-import { QUICK_RUNS, params } from './settings.js';
+import { QUICK_RUNS, holds } from './settings.js';
 
 function modelProperty(kind: 'lazy' | 'replicated', backups: number, faults: boolean, lossy = false): fc.IAsyncPropertyWithHooks<[{ seed: number; reorder: boolean; duplicateRate: number; members: number }, Iterable<fc.AsyncCommand<never, never>>]> {
   return fc.asyncProperty(networkSettings, commands({ faults, lossy }) as fc.Arbitrary<Iterable<fc.AsyncCommand<never, never>>>, async (settings, cmds) => {
@@ -21,15 +21,15 @@ describe('LazyReplicatedMap against a Map model', function () {
   this.timeout(600_000);
 
   it('keeps every acknowledged write through operations alone (backups: 1)', async () => {
-    await fc.assert(modelProperty('lazy', 1, false), params(QUICK_RUNS));
+    await holds(modelProperty('lazy', 1, false), QUICK_RUNS);
   });
 
   it('keeps every acknowledged write through crashes, stops, joins, partitions and heals (backups: 1)', async () => {
-    await fc.assert(modelProperty('lazy', 1, true), params(QUICK_RUNS));
+    await holds(modelProperty('lazy', 1, true), QUICK_RUNS);
   });
 
   it('keeps every acknowledged write through crashes, stops, joins, partitions and heals (backups: 2)', async () => {
-    await fc.assert(modelProperty('lazy', 2, true), params(QUICK_RUNS));
+    await holds(modelProperty('lazy', 2, true), QUICK_RUNS);
   });
 });
 
@@ -37,7 +37,7 @@ describe('LazyReplicatedMap under any crashes (writes may be lost)', function ()
   this.timeout(600_000);
 
   it('never resurrects a deleted key, never goes back to an older value, and keeps one primary per key', async () => {
-    await fc.assert(modelProperty('lazy', 1, true, true), params(QUICK_RUNS));
+    await holds(modelProperty('lazy', 1, true, true), QUICK_RUNS);
   });
 });
 
@@ -45,6 +45,6 @@ describe('ReplicatedMap against a Map model', function () {
   this.timeout(600_000);
 
   it('keeps every acknowledged write through crashes, stops, joins, partitions and heals', async () => {
-    await fc.assert(modelProperty('replicated', 0, true), params(QUICK_RUNS));
+    await holds(modelProperty('replicated', 0, true), QUICK_RUNS);
   });
 });

@@ -11,7 +11,7 @@ import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap, type MapKey } from '
 import { assertConverged } from '../spec/map/invariants.js';
 
 /** A map of either kind, as the test drives it. */
-type AnyMap = LazyReplicatedMap<MapKey> | ReplicatedMap<MapKey>;
+type AnyMap = LazyReplicatedMap | ReplicatedMap;
 
 /** What the maps should hold: key → value, and the members' fate. */
 export interface Model {
@@ -118,7 +118,7 @@ async function checkLossy(model: Model, maps: AnyMap[], keys: MapKey[]): Promise
 class SetCommand implements Cmd {
   constructor(readonly who: number, readonly key: MapKey, readonly value: unknown) {}
   check(m: Readonly<Model>): boolean {
-    return m.live.length > 0 && (m.partition === undefined || writerSide(m as Model).length > 0);
+    return m.live.length > 0 && (m.partition === undefined || writerSide(m).length > 0);
   }
   async run(m: Model, r: Real): Promise<void> {
     const side = m.partition === undefined ? m.live : writerSide(m);

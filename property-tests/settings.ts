@@ -21,10 +21,7 @@ function intFromEnv(name: string): number | undefined {
 /** The seed of this run: `FC_SEED`, or a fixed default so CI is reproducible. */
 export const seed = intFromEnv('FC_SEED') ?? 42;
 
-/**
- * Parameters for `fc.assert`: seeded, a run count from `FC_NUM_RUNS` (or `defaultRuns`), and a
- * report that prints seed, path and the shrunk counterexample.
- */
+/** Parameters for `fc.assert`: seeded, with a run count from `FC_NUM_RUNS` (or `defaultRuns`). */
 export function params<T>(defaultRuns: number): fc.Parameters<T> {
   const path = process.env['FC_PATH'];
   return {
@@ -33,11 +30,21 @@ export function params<T>(defaultRuns: number): fc.Parameters<T> {
     ...(path === undefined || path === '' ? {} : { path }),
     endOnFailure: false,
     verbose: fc.VerbosityLevel.Verbose,
-    reporter: (details) => {
-      if (!details.failed) return;
-      // fast-check's own message has the seed, the path and the shrunk counterexample.
-      const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-      throw new Error(`${fc.defaultReportMessage(details)}\nCause: ${cause}\nReplay: FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} npm run test:property`);
-    },
   };
+}
+
+/**
+ * Runs a property. On failure fast-check's message (seed, path, shrunk counterexample and the
+ * error) is kept and a line to replay exactly that case is added.
+ */
+export async function holds<T>(property: fc.IAsyncPropertyWithHooks<T> | fc.IPropertyWithHooks<T>, defaultRuns: number): Promise<void> {
+  try {
+    await fc.assert(property as fc.IAsyncPropertyWithHooks<T>, params<T>(defaultRuns));
+  } catch (error) {
+    if (error instanceof Error) {
+      const replayPath = /path: "([^"]*)"/.exec(error.message)?.[1] ?? '';
+      error.message += `\nReplay: FC_SEED=${seed} FC_PATH=${replayPath} npm run test:property`;
+    }
+    throw error;
+  }
 }

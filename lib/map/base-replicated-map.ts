@@ -235,7 +235,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const replies = await this.request({ type: MSG_START, incarnation: this.incarnation }, targets, 'all');
     for (const t of targets) this.introducing.delete(t);
     for (const r of replies) if ('reply' in r) this.welcome(r.from, r.reply);
-    if (this.lifecycle === 'starting') this.lifecycle = 'running';
+    // stop() or a transport crash may have come while the replies were awaited.
+    if (this.state === 'starting') this.lifecycle = 'running';
     return this;
   }
 
@@ -512,7 +513,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (why === 'read') this.counters.promotions++;
     else this.counters.failovers++;
     this.emit('promoted', entry.key as K);
-    void this.publish([entry]).catch((error: unknown) => this.background(error));
+    void this.publish([entry]).catch((error: unknown) => { this.background(error); });
   }
 
   /**
@@ -715,7 +716,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       e.version = nextPlacement(e.version, this.id);
       short.push(e);
     }
-    if (short.length > 0) void this.publish(short).catch((error: unknown) => this.background(error));
+    if (short.length > 0) void this.publish(short).catch((error: unknown) => { this.background(error); });
   }
 
   /**
@@ -761,7 +762,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         republish.push(e);
       }
     }
-    if (republish.length > 0) void this.publish(republish).catch((error: unknown) => this.background(error));
+    if (republish.length > 0) void this.publish(republish).catch((error: unknown) => { this.background(error); });
     for (const [member, placements] of handover) void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
   }
 
@@ -888,7 +889,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.entries.delete(r.key);
       this.emit('entryRemoved', r.key as K, 'deleted');
     }
-    void origin;
   }
 
   private mergeState(placements: readonly Placement[], tombstones: readonly Removal[], from: string): void {
