@@ -1,70 +1,190 @@
 /**
- * A three-member cluster in one process, on the in-memory network: a write, the roles it
- * creates, a member killed without warning, and the survivors serving every value.
+ * The demo: three member processes on loopback form a cluster over TCP, store some sessions,
+ * lose one member to SIGKILL, and keep serving every session from the survivors.
  *
  * Run: npm run demo
  */
-import { InMemoryNetwork, LazyReplicatedMap } from '../lib/index.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { EntryInfo } from '../lib/index.js';
+import type { MemberMessage, MemberRequest } from './cluster-member.js';
 
-interface Session {
-  user: string;
-  cart: string[];
+type Command = MemberRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+const MEMBER_SCRIPT = fileURLToPath(new URL('./cluster-member.ts', import.meta.url));
+const SECRET = randomBytes(16).toString('hex');
+const WAIT_MS = 15_000;
+
+/** A member process and the IPC conversation with it. */
+class Member {
+  readonly id: string;
+  address = '';
+  private readonly child: ChildProcess;
+  private nextRequest = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Set<(m: MemberMessage) => void>();
+
+  constructor(id: string, seeds: string[]) {
+    this.id = id;
+    this.child = fork(MEMBER_SCRIPT, [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, MEMBER_ID: id, SEEDS: seeds.join(','), CLUSTER_SECRET: SECRET },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (raw) => {
+      const m = raw as MemberMessage;
+      if (m.type === 'reply') {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.error !== undefined) p?.reject(new Error(m.error));
+        else p?.resolve(m.result);
+      }
+      if (m.type === 'ready') this.address = m.address;
+      for (const l of [...this.listeners]) l(m);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Resolves with the first message that `match` accepts, or rejects after `WAIT_MS`. */
+  waitFor(what: string, match: (m: MemberMessage) => boolean): Promise<MemberMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        reject(new Error(`member ${this.id}: no '${what}' within ${WAIT_MS} ms`));
+      }, WAIT_MS);
+      const listener = (m: MemberMessage): void => {
+        if (!match(m)) return;
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve(m);
+      };
+      this.listeners.add(listener);
+    });
+  }
+
+  request<T>(command: Command): Promise<T> {
+    const id = this.nextRequest++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ ...command, id });
+    });
+  }
+
+  kill(): Promise<void> {
+    return new Promise((resolve) => {
+      this.child.once('exit', () => {
+        resolve();
+      });
+      this.child.kill('SIGKILL');
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => { resolve(); }));
+    await this.request({ cmd: 'stop' }).catch(() => undefined);
+    await exited;
+  }
 }
 
 const say = (line = ''): void => {
   console.log(line);
 };
 
-function table(maps: LazyReplicatedMap<string, Session>[], keys: string[]): void {
-  const live = maps.filter((m) => m.state === 'running');
-  const width = 12;
-  say(['key'.padEnd(width), ...live.map((m) => `member ${m.id}`.padEnd(width))].join(' '));
-  for (const key of keys) {
-    const cells = live.map((m) => (m.entryInfo(key)?.role ?? '-').padEnd(width));
-    say([key.padEnd(width), ...cells].join(' '));
+async function start(id: string, seeds: string[]): Promise<Member> {
+  const m = new Member(id, seeds);
+  await m.waitFor('ready', (msg) => msg.type === 'ready');
+  return m;
+}
+
+/** Waits until the members agree on every key (proxies and re-backups arrive just after the acknowledgements). */
+async function everyoneKnows(members: Member[], keys: string[]): Promise<Record<string, Record<string, EntryInfo | null>>> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const infos = Object.fromEntries(await Promise.all(members.map(async (m) => [m.id, await m.request<Record<string, EntryInfo | null>>({ cmd: 'info', keys })] as const)));
+    // Settled: one primary per key, its backup in place, and every member agreeing on both.
+    const settled = (k: string): boolean => {
+      const primaries = members.filter((m) => infos[m.id]?.[k]?.role === 'primary');
+      const ref = primaries.length === 1 ? infos[primaries[0]?.id ?? '']?.[k] : undefined;
+      if (ref == null || ref.backups.length !== Math.min(1, members.length - 1)) return false;
+      return members.every((m) => {
+        const info = infos[m.id]?.[k];
+        return info != null && info.primary === ref.primary && info.backups.join() === ref.backups.join() && (info.role !== 'backup' || ref.backups.includes(m.id));
+      });
+    };
+    const complete = keys.every(settled);
+    if (complete) return infos;
+    if (Date.now() > deadline) throw new Error('the cluster did not agree on every key in time');
+    await new Promise((r) => setImmediate(r));
   }
+}
+
+async function table(members: Member[], keys: string[]): Promise<void> {
+  const infos = await everyoneKnows(members, keys);
+  const w = 13;
+  say(['session'.padEnd(w), ...members.map((m) => `member ${m.id}`.padEnd(w))].join(' '));
+  for (const k of keys) say([k.padEnd(w), ...members.map((m) => (infos[m.id]?.[k]?.role ?? '-').padEnd(w))].join(' '));
   say();
 }
 
-const net = new InMemoryNetwork({ seed: 7 });
-const ids = ['a', 'b', 'c'];
-const maps = ids.map((id) => new LazyReplicatedMap<string, Session>({ name: 'sessions', transport: net.transport(id), backups: 1 }));
-await Promise.all(maps.map((m) => m.start()));
-await net.settled();
-const [a, b, c] = maps as [LazyReplicatedMap<string, Session>, LazyReplicatedMap<string, Session>, LazyReplicatedMap<string, Session>];
-say(`Three members started: ${a.members().join(', ')}. Each entry gets one primary, one backup, and proxies elsewhere.`);
-say();
+const all: Member[] = [];
+try {
+  say('Starting three member processes on 127.0.0.1 (each its own OS process, one TCP port each)...');
+  const a = await start('a', []);
+  all.push(a);
+  const b = await start('b', [a.address]);
+  const c = await start('c', [a.address]);
+  all.push(b, c);
+  // b and c only know a's address; gossip introduces them to each other.
+  await Promise.all(all.map(async (m) => {
+    for (;;) {
+      const members = await m.request<string[]>({ cmd: 'members' });
+      if (members.length === 3) return;
+      await m.waitFor('memberAdded', (msg) => msg.type === 'event' && msg.event === 'memberAdded');
+    }
+  }));
+  say(`Cluster formed: a at ${a.address}, b at ${b.address}, c at ${c.address} (b and c found each other through gossip).`);
+  say();
 
-await a.set('s-ada', { user: 'ada', cart: ['book'] });
-await a.set('s-alan', { user: 'alan', cart: [] });
-await b.set('s-grace', { user: 'grace', cart: ['compiler', 'moth'] });
-await c.set('s-edsger', { user: 'edsger', cart: ['goto (considered harmful)'] });
-await net.settled();
-const keys = ['s-ada', 's-alan', 's-grace', 's-edsger'];
-say('Wrote four sessions (each set resolved once its backup acknowledged). Who holds what:');
-table(maps, keys);
+  const sessions: Array<[Member, string, unknown]> = [
+    [a, 'sess-ada', { user: 'ada', cart: ['analytical engine'] }],
+    [a, 'sess-alan', { user: 'alan', cart: [] }],
+    [b, 'sess-grace', { user: 'grace', cart: ['compiler', 'moth'] }],
+    [c, 'sess-edsger', { user: 'edsger', cart: ['semaphore'] }],
+    [c, 'sess-barbara', { user: 'barbara', cart: ['abstract data type'] }],
+  ];
+  for (const [m, key, value] of sessions) await m.request({ cmd: 'set', key, value });
+  const keys = sessions.map(([, k]) => k);
+  say('Five sessions written; each set returned once its backup had acknowledged the copy. Roles:');
+  await table(all, keys);
 
-const before = net.stats().messages;
-await a.get('s-ada');
-say(`a reads s-ada, which it owns: ${net.stats().messages - before} messages sent.`);
-const fetched = await c.get('s-ada');
-await net.settled();
-say(`c reads s-ada through its proxy: fetched ${JSON.stringify(fetched)} from a holder, and c is now its primary.`);
-table(maps, keys);
+  const fetched = await b.request({ cmd: 'get', key: 'sess-ada', promote: true });
+  say(`b reads sess-ada through its proxy: ${JSON.stringify(fetched)}; b becomes its primary.`);
+  await table(all, keys);
 
-const victim = 'c';
-say(`Killing member ${victim} without warning (it owns s-ada and s-edsger now).`);
-net.crash(victim);
-await net.settled();
-say(`Survivors: ${a.members().join(', ')}. Backups took over and chose new backups:`);
-table(maps, keys);
+  const infos = await everyoneKnows(all, keys);
+  const owned = (m: Member): number => keys.filter((k) => infos[m.id]?.[k]?.role === 'primary').length;
+  const victim = [...all].sort((x, y) => owned(y) - owned(x))[0] as Member;
+  const survivors = all.filter((m) => m !== victim);
+  say(`kill -9 member ${victim.id} (pid ${String(victim.pid)}), primary of ${owned(victim)} sessions, without warning...`);
+  const t0 = Date.now();
+  const noticed = survivors.map((s) => s.waitFor(`${victim.id} gone`, (msg) => msg.type === 'event' && msg.event === 'memberDisappeared' && msg.subject === victim.id));
+  await victim.kill();
+  all.splice(all.indexOf(victim), 1);
+  await Promise.all(noticed);
+  say(`Survivors ${survivors.map((s) => s.id).join(' and ')} declared ${victim.id} gone after ${Date.now() - t0} ms; its backups took over:`);
+  await table(survivors, keys);
 
-for (const key of keys) {
-  const fromA = await a.get(key, { promote: false });
-  const fromB = await b.get(key, { promote: false });
-  say(`  ${key.padEnd(10)} on a: ${JSON.stringify(fromA)}   on b: ${JSON.stringify(fromB)}`);
+  for (const k of keys) {
+    const values = await Promise.all(survivors.map((s) => s.request({ cmd: 'get', key: k, promote: false })));
+    say(`  ${k.padEnd(13)} ${survivors.map((s, i) => `on ${s.id}: ${JSON.stringify(values[i])}`).join('   ')}`);
+  }
+  say();
+  say('Every acknowledged session survived the loss of a member. No Redis, no database: just the members.');
+} finally {
+  await Promise.all(all.map((m) => m.stop()));
 }
-say();
-say('Every acknowledged write survived the loss of a member. No external store was involved.');
-
-await Promise.all([a.stop(), b.stop()]);

@@ -61,6 +61,21 @@ export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';
 }
 
+/** A peer announced a frame larger than `maxFrameBytes`; its connection was closed. */
+export class FrameTooLargeError extends LazyReplicatedMapError {
+  override name = 'FrameTooLargeError';
+}
+
+/** A peer failed the handshake (wrong secret, wrong cluster, other protocol version, same id). It was not admitted. */
+export class HandshakeError extends LazyReplicatedMapError {
+  override name = 'HandshakeError';
+}
+
+/** A peer does not read fast enough: more than `maxQueueBytes` are waiting for it. Slow down, or raise the limit. */
+export class BackpressureError extends LazyReplicatedMapError {
+  override name = 'BackpressureError';
+}
+
 /** A remote RPC handler threw; `message` is the handler's message. */
 export class RpcRemoteError extends LazyReplicatedMapError {
   override name = 'RpcRemoteError';

@@ -41,3 +41,13 @@ export {
   type MapStats,
   type ReplicatedMapOptions,
 } from './map/map-options.js';
+export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
+export {
+  DEFAULT_FAILURE_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_QUEUE_BYTES,
+  type TcpClock,
+  type TcpTlsOptions,
+  type TcpTransportOptions,
+} from './transport/tcp/tcp-options.js';

@@ -1,0 +1,66 @@
+/**
+ * Cuts a TCP byte stream into messages: 4-byte big-endian length (type byte included), type,
+ * payload. Never buffers more than one message of at most `maxFrameBytes`.
+ *
+ * @module
+ */
+import { FrameTooLargeError, CodecError } from '../../errors.js';
+
+/** A message cut from the stream. */
+export interface StreamMessage {
+  readonly type: number;
+  readonly payload: Buffer;
+}
+
+/** Stateful decoder of one connection's incoming bytes. */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly maxFrameBytes: number;
+
+  /** @param maxFrameBytes largest payload accepted. */
+  constructor(maxFrameBytes: number) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /**
+   * Adds bytes and returns every complete message they finish.
+   * @throws {FrameTooLargeError} when a length prefix announces more than `maxFrameBytes`.
+   * @throws {CodecError} for a zero length (no type byte).
+   */
+  push(chunk: Buffer): StreamMessage[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: StreamMessage[] = [];
+    for (;;) {
+      if (this.buffered < 4) return out;
+      const head = this.peek(4);
+      const length = head.readUInt32BE(0);
+      if (length === 0) throw new CodecError('TCP message with zero length');
+      if (length - 1 > this.maxFrameBytes) {
+        throw new FrameTooLargeError(`peer announced a ${length - 1}-byte frame; the limit is ${this.maxFrameBytes} (option maxFrameBytes)`);
+      }
+      if (this.buffered < 4 + length) return out;
+      const whole = this.take(4 + length);
+      out.push({ type: whole.readUInt8(4), payload: whole.subarray(5) });
+    }
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= n) return first;
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.peek(n);
+    const taken = first.subarray(0, n);
+    const rest = first.subarray(n);
+    this.chunks[0] = rest;
+    if (rest.length === 0) this.chunks.shift();
+    this.buffered -= n;
+    return taken;
+  }
+}
