@@ -25,6 +25,25 @@ export const DEFAULT_RPC_TIMEOUT_MS = 5000;
 /** How many settled calls are remembered to route their late replies to `lateReply`. */
 const LATE_CALLS_REMEMBERED = 4096;
 
+/** The stack of a call's caller, taken when the call is made. */
+class CallSite {
+  declare readonly stack: string | undefined;
+  constructor() {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- only the frame to cut at
+    Error.captureStackTrace(this, RpcChannel.prototype.call);
+  }
+}
+
+/** Gives `error` the stack of the call site (its own first line, the caller's frames). */
+function atCallSite<E extends Error>(error: E, site: CallSite | undefined): E {
+  const frames = site?.stack;
+  if (frames !== undefined) {
+    const newline = frames.indexOf('\n');
+    error.stack = `${error.name}: ${error.message}${newline === -1 ? '' : frames.slice(newline)}`;
+  }
+  return error;
+}
+
 interface ActiveCall {
   readonly pending: PendingCall;
   settle(): void;
@@ -98,9 +117,10 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * @throws {StoppedError} after {@link close}.
    */
   async call(request: unknown, options: RpcCallOptions = {}): Promise<RpcResponse[]> {
-    // Errors are created here, synchronously, so their stack shows the caller and not a timer.
-    const timeoutError = new RpcTimeoutError('', []);
-    const abortError = new RpcAbortedError('', []);
+    // The caller's stack is taken here, synchronously, so a timeout's or abort's error shows the
+    // caller and not a timer. Taking a stack is the dearest part of a call: one per call, and
+    // none for internal callers that ask not to.
+    const site = options.stackAtCallSite === false ? undefined : new CallSite();
     this.assertOpen();
     await this.started;
     // The channel may have closed while the transport was starting.
@@ -117,8 +137,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
 
     if (options.signal?.aborted === true) {
-      abortError.message = `RPC '${this.name}' was aborted before it was sent`;
-      throw Object.assign(abortError, { cause: options.signal.reason as unknown });
+      const aborted = atCallSite(new RpcAbortedError(`RPC '${this.name}' was aborted before it was sent`, []), site);
+      throw Object.assign(aborted, { cause: options.signal.reason as unknown });
     }
     const id = this.nextId++;
     const pending = new PendingCall(mode, targets);
@@ -145,13 +165,13 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
         },
       };
       const timer = setTimeout(() => {
-        timeoutError.message = `RPC '${this.name}' timed out after ${timeoutMs} ms with ${pending.responses.length} of ${targets.length} replies (mode '${mode}'): raise timeoutMs if members are slow`;
-        finish(timeoutError);
+        const message = `RPC '${this.name}' timed out after ${timeoutMs} ms with ${pending.responses.length} of ${targets.length} replies (mode '${mode}'): raise timeoutMs if members are slow`;
+        finish(atCallSite(new RpcTimeoutError(message, []), site));
       }, timeoutMs);
       const onAbort = (): void => {
-        abortError.message = `RPC '${this.name}' was aborted with ${pending.responses.length} of ${targets.length} replies`;
-        if (options.signal?.reason !== undefined) Object.assign(abortError, { cause: options.signal.reason as unknown });
-        finish(abortError);
+        const aborted = atCallSite(new RpcAbortedError(`RPC '${this.name}' was aborted with ${pending.responses.length} of ${targets.length} replies`, []), site);
+        if (options.signal?.reason !== undefined) Object.assign(aborted, { cause: options.signal.reason as unknown });
+        finish(aborted);
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.set(id, call);

@@ -25,6 +25,12 @@ export interface RpcCallOptions {
   to?: readonly string[];
   /** Aborts the call: it rejects with `RpcAbortedError` carrying the replies so far. */
   signal?: AbortSignal;
+  /**
+   * Take the caller's stack when the call is made, so a timeout or abort error shows where the
+   * call came from. Costs one stack capture per call; internal callers on hot paths turn it off.
+   * @default true
+   */
+  stackAtCallSite?: boolean;
 }
 
 /** Handles one request: its return value (or promise) is the reply; a throw answers with an error. */

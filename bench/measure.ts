@@ -1,0 +1,74 @@
+/**
+ * Small measuring tools for the benchmarks: timed loops, latency percentiles, heap readings.
+ *
+ * @module
+ */
+
+/** Operations per second and latency percentiles of one run. */
+export interface Throughput {
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Runs `op` `total` times with `concurrency` in flight and measures each operation's latency. */
+export async function throughput(total: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<Throughput> {
+  const latencies = new Float64Array(total);
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= total) return;
+      const t0 = process.hrtime.bigint();
+      await op(i);
+      latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  return { ops: total, seconds, opsPerSec: total / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+}
+
+/** Heap in use after two full collections (needs `--expose-gc`). */
+export function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run the benchmarks with node --expose-gc (npm run bench does)');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** A fixed-width table for the console and for docs/performance.md. */
+export function markdownTable(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((r) => `| ${r.join(' | ')} |`)];
+  return lines.join('\n');
+}
+
+/** Numbers with sensible precision. */
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+/** A random string of `n` characters from a fixed alphabet (deterministic with a seed). */
+export function text(n: number, seed: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const chars = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    chars[i] = alphabet.charCodeAt((x >>> 0) % alphabet.length);
+  }
+  // Built from bytes, the string is flat: no rope left to be flattened (and resized) later.
+  return chars.toString('latin1');
+}
