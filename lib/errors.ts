@@ -143,3 +143,41 @@ export class RetrieveError extends LazyReplicatedMapError {
     this.key = key;
   }
 }
+
+/**
+ * A holder was sent a diff (`MSG_DIFF`) for an entry whose base value it does not hold: it holds
+ * another write, only a proxy, or nothing. It refuses rather than leave an empty or wrong copy
+ * (Tomcat would create an empty entry); the primary then sends the whole value (`MSG_BACKUP`).
+ */
+export class DiffBaseMissingError extends LazyReplicatedMapError {
+  override name = 'DiffBaseMissingError';
+  /** The key the diff was for. */
+  readonly key: string | number;
+  constructor(message: string, key: string | number, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
+
+/**
+ * A holder could not apply a diff to its copy: the copy does not decode to a `DeltaValue`
+ * here (register the value's class with `ValueCodec.register` on every member), or the value's
+ * `applyDiff` threw. The primary then sends the whole value (`MSG_BACKUP`).
+ */
+export class DiffApplyError extends LazyReplicatedMapError {
+  override name = 'DiffApplyError';
+  /** The key the diff was for. */
+  readonly key: string | number;
+  constructor(message: string, key: string | number, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
+
+/**
+ * `ValueCodec.register` refused a class: the tag is outside the range left to applications, or
+ * the tag or the class is already registered with another partner.
+ */
+export class ClassRegistrationError extends LazyReplicatedMapError {
+  override name = 'ClassRegistrationError';
+}

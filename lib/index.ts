@@ -11,7 +11,7 @@ export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
-export { ValueCodec, defaultValueCodec } from './codec/value-codec.js';
+export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
 export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
 export { classifyFrame } from './codec/frame-classifier.js';
 export * from './codec/message-types.js';
@@ -25,12 +25,15 @@ export {
   type Version,
   type Placement,
   type EntryCopy,
+  type EntryDiff,
+  type HeldCopy,
   type Removal,
 } from './codec/map-messages.js';
 export { LazyReplicatedMap, DEFAULT_BACKUPS } from './map/lazy-replicated-map.js';
 export { ReplicatedMap } from './map/replicated-map.js';
 export type { MapState } from './map/base-replicated-map.js';
 export type { EntryInfo, EntryRole } from './map/entry.js';
+export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
   DEFAULT_MAP_RPC_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,

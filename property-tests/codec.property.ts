@@ -13,6 +13,7 @@ import {
   MSG_ACK,
   MSG_BACKUP,
   MSG_COPY,
+  MSG_DIFF,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -49,7 +50,12 @@ export const mapMessage: fc.Arbitrary<MapMessage> = fc.oneof(
   fc.record({ type: fc.constant(MSG_START), incarnation: memberId }),
   fc.record({ type: fc.constantFrom(MSG_STOP, MSG_PING, MSG_ACK) }),
   fc.record({ type: fc.constant(MSG_ACCESS), keys: fc.array(mapKey, { maxLength: 4 }) }),
-  fc.record({ type: fc.constant(MSG_VALUE), key: mapKey, copy: fc.option(fc.record({ version, bytes: fc.uint8Array({ maxLength: 16 }) }), { nil: undefined }) }),
+  fc.record({
+    type: fc.constant(MSG_VALUE),
+    key: mapKey,
+    copy: fc.option(fc.record({ version, bytes: fc.uint8Array({ maxLength: 16 }), idleMs: fc.nat() }, { requiredKeys: ['version', 'bytes'] }), { nil: undefined }),
+  }),
+  fc.record({ type: fc.constant(MSG_DIFF), entry: placement, base: version, diff: fc.uint8Array({ maxLength: 16 }) }),
 );
 
 const raw = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: true });

@@ -13,6 +13,7 @@ import {
   MSG_ACK,
   MSG_BACKUP,
   MSG_COPY,
+  MSG_DIFF,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -55,6 +56,29 @@ export interface Removal {
   readonly version: Version;
 }
 
+/** A write of an entry given as the changes since a base version (see {@link MSG_DIFF}). */
+export interface EntryDiff {
+  /** The entry's placement as of the new write: its key, the new write's version, primary and backups. */
+  readonly entry: Placement;
+  /** The version whose value the diff applies to; a holder of another write refuses it. */
+  readonly base: Version;
+  /** The diff, CBOR-encoded by the primary (what the value's `getDiff()` returned). */
+  readonly diff: Uint8Array;
+}
+
+/** A holder's copy of an entry, as sent in reply to a retrieval. */
+export interface HeldCopy {
+  /** The version of the copy. */
+  readonly version: Version;
+  /** The value, as the writer encoded it. */
+  readonly bytes: Uint8Array;
+  /**
+   * Milliseconds since the holder last saw the entry used (written, replicated or accessed), by
+   * its own clock; absent when it does not know. Relative, so members' clocks need not agree.
+   */
+  readonly idleMs?: number;
+}
+
 /** Every message a map sends or answers with. */
 export type MapMessage =
   | { readonly type: typeof MSG_BACKUP; readonly entries: readonly EntryCopy[] }
@@ -77,8 +101,9 @@ export type MapMessage =
       readonly type: typeof MSG_VALUE;
       readonly key: MapKey;
       /** The holder's copy, or `undefined` when it holds no value for the key. */
-      readonly copy: { readonly version: Version; readonly bytes: Uint8Array } | undefined;
-    };
+      readonly copy: HeldCopy | undefined;
+    }
+  | ({ readonly type: typeof MSG_DIFF } & EntryDiff);
 
 /** The message of one type. */
 export type MapMessageOf<T extends MapMessage['type']> = Extract<MapMessage, { type: T }>;
@@ -117,8 +142,10 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
       return [message.type, message.keys];
     case MSG_VALUE:
       return message.copy === undefined
-        ? [message.type, message.key, null, null]
-        : [message.type, message.key, message.copy.version, message.copy.bytes];
+        ? [message.type, message.key, null, null, null]
+        : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null];
+    case MSG_DIFF:
+      return [message.type, placementWire(message.entry), message.base, message.diff];
     case MSG_STOP:
     case MSG_PING:
     case MSG_ACK:
@@ -224,11 +251,15 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       arity(wire, 2, 'MSG_ACCESS');
       return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`)) };
     case MSG_VALUE: {
-      arity(wire, 4, 'MSG_VALUE');
+      arity(wire, 5, 'MSG_VALUE');
       const k = key(wire[1], 'key');
-      if (wire[2] === null && wire[3] === null) return { type, key: k, copy: undefined };
-      return { type, key: k, copy: { version: version(wire[2], 'version'), bytes: bytes(wire[3], 'bytes') } };
+      if (wire[2] === null && wire[3] === null && wire[4] === null) return { type, key: k, copy: undefined };
+      const copy = { version: version(wire[2], 'version'), bytes: bytes(wire[3], 'bytes') };
+      return { type, key: k, copy: wire[4] === null ? copy : { ...copy, idleMs: count(wire[4], 'idleMs') } };
     }
+    case MSG_DIFF:
+      arity(wire, 4, 'MSG_DIFF');
+      return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
     case MSG_STOP:
     case MSG_PING:
     case MSG_ACK:

@@ -35,6 +35,11 @@ export const MSG_PING = 13;
 export const MSG_ACK = 14;
 /** Reply to {@link MSG_RETRIEVE_BACKUP}: the value and its version, or "not held here". */
 export const MSG_VALUE = 15;
+/**
+ * The changes of a value since a base version, for holders of that base (Tomcat: a `MSG_BACKUP`
+ * carrying a diff). Acknowledged; a holder without the base refuses it and gets {@link MSG_BACKUP}.
+ */
+export const MSG_DIFF = 16;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -53,4 +58,5 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_PING]: 'MSG_PING',
   [MSG_ACK]: 'MSG_ACK',
   [MSG_VALUE]: 'MSG_VALUE',
+  [MSG_DIFF]: 'MSG_DIFF',
 });

@@ -9,6 +9,8 @@ import { EventEmitter } from 'eventemitter3';
 import { randomUUID } from 'node:crypto';
 import {
   CodecError,
+  DiffApplyError,
+  DiffBaseMissingError,
   ProtocolError,
   RetrieveError,
   RpcTimeoutError,
@@ -20,6 +22,8 @@ import {
   mapMessageFromWire,
   mapMessageToWire,
   type EntryCopy,
+  type EntryDiff,
+  type HeldCopy,
   type MapKey,
   type MapMessage,
   type Placement,
@@ -30,6 +34,7 @@ import {
   MSG_ACK,
   MSG_BACKUP,
   MSG_COPY,
+  MSG_DIFF,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -45,6 +50,7 @@ import { RpcChannel } from '../rpc/rpc-channel.js';
 import type { RpcReplyMode } from '../rpc/rpc-options.js';
 import type { Transport } from '../transport/transport.js';
 import { BackupSelector } from './backup-selector.js';
+import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED, type EntryInfo, type EntryRole } from './entry.js';
 import {
   DEFAULT_MAP_RPC_TIMEOUT_MS,
@@ -72,6 +78,16 @@ interface Publication {
   readonly confirmed: Set<string>;
   /** Members tried as backup in this publication (never tried twice). */
   readonly tried: Set<string>;
+  /** The write as a diff, for the holders of its base (see `replicate`); others get the whole value. */
+  readonly diff?: DiffPlan | undefined;
+}
+
+/** A write sent as a diff: the encoded changes, the version they apply to, and who holds that version. */
+interface DiffPlan {
+  readonly base: Version;
+  readonly bytes: Uint8Array;
+  /** The backups when the diff was made: they hold (or are being sent) the base. */
+  readonly holders: ReadonlySet<string>;
 }
 
 /** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
@@ -111,6 +127,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly rpcTimeoutMs: number;
   private readonly ackMode: AckMode;
   private readonly codec: ValueCodec;
+  /** The wall clock of tombstones and of entries' last access. */
+  private readonly now: () => number;
   private channel: RpcChannel | undefined;
   private readonly entries = new Map<MapKey, Entry>();
   private readonly tombstones: Tombstones;
@@ -169,7 +187,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_MAP_RPC_TIMEOUT_MS;
     this.ackMode = options.ack ?? 'backups';
     this.codec = options.codec ?? defaultValueCodec;
-    this.tombstones = new Tombstones(options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS, options.now ?? Date.now);
+    this.now = options.now ?? Date.now;
+    this.tombstones = new Tombstones(options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS, this.now);
   }
 
   /** Opens the map's channel: from then on this member answers for the map. */
@@ -334,6 +353,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return { role: e.role, primary: e.primary, backups: [...e.backups] };
   }
 
+  /**
+   * When this member last saw `key` used, in milliseconds by the map's clock (the `now` option):
+   * written or replicated here (`set`, `replicate`, whatever it sent), or a copy, diff or access
+   * notice received from the key's primary. A read is not a use. On a proxy, the time the holder
+   * that answered its last fetch reported. `undefined` when the key is unknown here or its last
+   * use is not known. The session store's expiry is built on it (Tomcat: `lastAccessedTime`).
+   */
+  lastAccess(key: K): number | undefined {
+    assertKey(key);
+    this.assertUsable();
+    return this.entries.get(key)?.lastAccess;
+  }
+
   /** Counters of this map on this member. */
   stats(): MapStats {
     const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
@@ -364,21 +396,40 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (entry.role === 'primary') return this.decoded(entry) as V;
     if (entry.role !== 'proxy' && entry.bytes !== undefined) {
       const value = this.decoded(entry);
-      if (promote) this.promote(entry, 'read');
+      if (promote) {
+        this.promote(entry, 'read');
+        // The owner keeps the value it handed out: in-place changes to it followed by replicate()
+        // must be what replicate() sends, not a fresh decode of the old bytes.
+        if (entry.primary === this.id) entry.value = value;
+      }
       return value as V;
     }
     const copy = await this.retrieve(entry);
     entry = this.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
     if (entry.role === 'primary' || entry.bytes !== undefined) {
-      // The entry came here while we were fetching: what is here now is at least as new.
-      if (compareVersions(entry.version, copy.version) >= 0) return this.decoded(entry) as V;
+      // The entry came here while we were fetching: what is here now is at least as new. Read it
+      // as from a holder, promotion included: a caller that changes the value and replicates it
+      // must be its primary, or the change is silently lost.
+      if (compareVersions(entry.version, copy.version) >= 0) {
+        const value = this.decoded(entry);
+        if (promote && entry.role !== 'primary') {
+          this.promote(entry, 'read');
+          if (entry.primary === this.id) entry.value = value;
+        }
+        return value as V;
+      }
     }
     const value = this.codec.decode(copy.bytes);
+    // The holder's idle time, not the time of this read: a read is no use (replicate() is), and an
+    // expired session must not come back to life by being read through another member.
+    const lastAccess = copy.idleMs === undefined ? undefined : this.now() - copy.idleMs;
+    if (entry.bytes === undefined) entry.lastAccess = lastAccess;
     if (promote && compareVersions(copy.version, entry.version) >= 0) {
       entry.bytes = copy.bytes;
       entry.version = copy.version;
       entry.value = value;
+      entry.lastAccess = lastAccess;
       this.clock.observe(copy.version);
       this.promote(entry, 'read');
     }
@@ -406,6 +457,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async set(key: K, value: V): Promise<this> {
     assertKey(key);
     const bytes = this.codec.encode(value);
+    // The bytes hold every change so far; changes made from now on are the next diff.
+    if (isDeltaValue(value)) value.resetDiff();
     await this.ready();
     // stop() may have begun while the await above yielded: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
@@ -423,6 +476,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.version = version;
     entry.bytes = bytes;
     entry.value = value;
+    entry.lastAccess = this.now();
     entry.backups = this.selector.select(this.memberList(), this.wanted());
     this.emit('entrySet', key, 'local');
     await this.published(entry, this.publish([entry]));
@@ -430,20 +484,50 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /**
-   * Pushes in-place changes of `key`'s value (owned here) to its holders: the value is encoded
-   * again and sent in full. Resolves once the holders acknowledged.
+   * Pushes changes made in place to `key`'s value (owned here) to its holders, as Tomcat's
+   * `replicate(key, complete)` does:
+   * - a {@link DeltaValue} with changes, unless `complete`: only its diff (`MSG_DIFF`), to the
+   *   holders of the version the diff applies to; a holder without that version refuses it and
+   *   gets the whole value (`MSG_BACKUP`) instead;
+   * - a {@link DeltaValue} without changes, unless `complete`: an access notice (`MSG_ACCESS`),
+   *   so the holders know the entry is still in use (see {@link lastAccess}); nothing is written;
+   * - any other value, or `complete`: the whole value, encoded again (`MSG_BACKUP`).
+   *
+   * Resolves once the holders acknowledged (at once with `ack: 'none'`). Does nothing on a member
+   * that is not the key's primary.
+   * @throws {TypeError} for a key that is not a string or a finite number.
+   * @throws {ValueEncodeError} when the value or its diff cannot be encoded; nothing changed.
    */
-  async replicate(key: K, _complete = true): Promise<void> {
+  async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
     await this.ready();
     this.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.entries.get(key);
     if (entry?.role !== 'primary') return;
-    const bytes = this.codec.encode(entry.value === NOT_DECODED ? this.decoded(entry) : entry.value);
+    const value = this.decoded(entry);
+    const delta = isDeltaValue(value) ? value : undefined;
+    if (delta !== undefined && !complete && !delta.isDirty()) {
+      entry.lastAccess = this.now();
+      await this.access(entry);
+      return;
+    }
+    // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
+    const diff = delta !== undefined && !complete ? this.codec.encode(delta.getDiff()) : undefined;
+    const bytes = this.codec.encode(value);
+    delta?.resetDiff();
+    const base = entry.version;
     entry.bytes = bytes;
     entry.version = this.clock.tick(this.id);
+    entry.lastAccess = this.now();
     entry.backups = entry.backups.filter((b) => this.peers.has(b));
-    await this.published(entry, this.publish([entry]));
+    const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
+    await this.published(entry, this.publish([entry], plan));
+  }
+
+  /** Tells the holders of an entry that it is still in use (Tomcat: `MSG_ACCESS`); nothing is written. */
+  private async access(entry: Entry): Promise<void> {
+    const holders = entry.backups.filter((b) => this.peers.has(b));
+    await this.request({ type: MSG_ACCESS, keys: [entry.key] }, holders, this.ackMode === 'none' ? 'none' : 'all');
   }
 
   /** Deletes `key` on every member. Resolves to whether the key was known here. */
@@ -522,8 +606,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * member; an entry never names a backup that did not acknowledge (so a proxy's holders really
    * hold the value). One message per member per round, however many entries.
    */
-  private publish(entries: Entry[]): Promise<void> {
-    const done = this.distribute(entries);
+  private publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
+    const done = this.distribute(entries, diffs);
     for (const e of entries) this.publications.set(e, done);
     this.inflight.add(done);
     const settle = (): void => {
@@ -556,8 +640,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
   }
 
-  private async distribute(entries: Entry[]): Promise<void> {
-    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set() }));
+  private async distribute(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
+    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set(), diff: diffs?.get(entry) }));
     const current = (p: Publication): boolean =>
       this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.version === p.version;
 
@@ -600,11 +684,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /**
    * Sends each publication's copy to its backups that have not confirmed it, one message per
    * backup. Returns the backups that did not acknowledge. Backups that confirmed an older
-   * placement of the same write get the new placement (no bytes) instead.
+   * placement of the same write get the new placement (no bytes) instead; holders of the base of
+   * a diff get the diff.
    */
   private async sendCopies(pubs: Publication[], acked: boolean): Promise<Set<string>> {
     const copies = new Map<string, EntryCopy[]>();
     const moves = new Map<string, Placement[]>();
+    const diffs = new Map<string, { pub: Publication; diff: EntryDiff }[]>();
     const sentTo = new Map<string, Publication[]>();
     for (const p of pubs) {
       const bytes = p.entry.bytes;
@@ -613,6 +699,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         const placement = p.entry.placement();
         if (p.confirmed.has(b)) {
           push(moves, b, placement);
+        } else if (p.diff?.holders.has(b) === true) {
+          push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
         } else {
           push(copies, b, { ...placement, bytes });
         }
@@ -620,7 +708,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
     }
     const failed = new Set<string>();
-    const targets = new Set([...copies.keys(), ...moves.keys()]);
+    const targets = new Set([...copies.keys(), ...moves.keys(), ...diffs.keys()]);
     await Promise.all(
       [...targets].map(async (b) => {
         const copyList = copies.get(b) ?? [];
@@ -628,6 +716,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         const requests: Promise<RpcResponse[]>[] = [];
         if (copyList.length > 0) requests.push(this.request({ type: this.flavour.copyMessage, entries: copyList }, [b], acked ? 'all' : 'none'));
         if (moveList.length > 0) requests.push(this.request({ type: MSG_PROXY, entries: moveList }, [b], acked ? 'all' : 'none'));
+        for (const { pub, diff } of diffs.get(b) ?? []) {
+          const sent = this.sendDiff(b, pub, diff);
+          if (acked) requests.push(sent);
+          else void sent.catch((error: unknown) => { this.background(error); });
+        }
         const results = await Promise.all(requests);
         const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
         if (ok) for (const p of sentTo.get(b) ?? []) p.confirmed.add(b);
@@ -635,6 +728,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }),
     );
     return failed;
+  }
+
+  /**
+   * Sends one diff to one holder of its base. A holder that refuses it (it lacks the base: a
+   * restart, a lost copy, a proxy) gets the whole value instead, so no holder is left with an empty
+   * or wrong copy (Tomcat's hole). Resolves to the replies of whichever message it took.
+   */
+  private async sendDiff(to: string, pub: Publication, diff: EntryDiff): Promise<RpcResponse[]> {
+    // Always a request, even with ack 'none': a refusal must come back to be repaired.
+    const replies = await this.request({ type: MSG_DIFF, ...diff }, [to], 'all');
+    if (!replies.some((r) => r.from === to && 'error' in r)) return replies;
+    const bytes = pub.entry.bytes;
+    // The entry was deleted or demoted meanwhile: there is nothing of this member's left to send.
+    if (bytes === undefined || pub.entry.role !== 'primary' || this.entries.get(pub.entry.key) !== pub.entry) return [];
+    // The current placement and bytes, read together: a newer write since is sent whole, never
+    // the diff's bytes under another version.
+    return this.request({ type: this.flavour.copyMessage, entries: [{ ...pub.entry.placement(), bytes }] }, [to], 'all');
   }
 
   // ---------------------------------------------------------------- membership
@@ -891,6 +1001,55 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
   }
 
+  /** Marks a copy just received as used now, if it is the copy held here. */
+  private accessed(key: MapKey, version: Version): void {
+    const e = this.entries.get(key);
+    if (e?.bytes !== undefined && sameWrite(e.version, version)) e.lastAccess = this.now();
+  }
+
+  /**
+   * Applies a diff from a primary to the copy held here: decode, `applyDiff`, encode, store, as a
+   * copy of the new write would be stored. Throws (the primary then sends the whole value) rather
+   * than create an entry from a diff alone.
+   * @throws {DiffBaseMissingError} when this member holds no copy of the diff's base.
+   * @throws {DiffApplyError} when the copy is not a `DeltaValue` here, or its `applyDiff` threw.
+   */
+  private applyDiff(message: EntryDiff, from: string): void {
+    const { entry: p, base } = message;
+    const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
+    const held = this.entries.get(p.key);
+    const dead = this.tombstones.get(p.key);
+    const order = held === undefined ? -1 : compareVersions(held.version, p.version);
+    if ((dead !== undefined && compareVersions(dead, p.version) >= 0) || order > 0 || (order === 0 && held?.bytes !== undefined)) {
+      // Deleted since, overtaken by a newer write, or a duplicate: what applyPlacement does with a
+      // copy of that version (nothing, or tell the primary) is what this diff deserves.
+      this.applyPlacement(p, undefined, 'remote', relay);
+      this.sendNotices(relay);
+      return;
+    }
+    if (held?.bytes === undefined || !sameWrite(held.version, base)) {
+      throw new DiffBaseMissingError(
+        `member '${this.id}' holds ${held?.bytes === undefined ? 'no copy' : `version ${held.version.join('/')}`} of key ${String(p.key)}, not the diff's base ${base.join('/')}`,
+        p.key,
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      const value = this.codec.decode(held.bytes);
+      if (!isDeltaValue(value)) throw new TypeError('the copy held here does not decode to a DeltaValue: register its class with ValueCodec.register on every member');
+      value.applyDiff(this.codec.decode(message.diff));
+      bytes = this.codec.encode(value);
+    } catch (error) {
+      const e = new DiffApplyError(`cannot apply the diff of key ${String(p.key)} from '${from}': ${error instanceof Error ? error.message : String(error)}`, p.key, { cause: error });
+      // A member that cannot apply diffs is misconfigured: say so here, where it can be fixed.
+      this.emit('error', e);
+      throw e;
+    }
+    this.applyPlacement(p, bytes, 'remote', relay);
+    this.accessed(p.key, p.version);
+    this.sendNotices(relay);
+  }
+
   private mergeState(placements: readonly Placement[], tombstones: readonly Removal[], from: string): void {
     // A state transfer is second-hand even from the primary: it reaches only the one who asked.
     const relay: Relay = { from, secondHand: true, notices: new Map(), removals: new Map() };
@@ -929,9 +1088,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         if (this.lifecycle === 'stopping') throw new StoppedError(`map '${this.name}' on '${this.id}' is leaving`);
         {
           const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
-          for (const c of message.entries) this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote', relay);
+          for (const c of message.entries) {
+            this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote', relay);
+            this.accessed(c.key, c.version);
+          }
           this.sendNotices(relay);
         }
+        return this.wire({ type: MSG_ACK });
+      case MSG_DIFF:
+        if (this.lifecycle === 'stopping') throw new StoppedError(`map '${this.name}' on '${this.id}' is leaving`);
+        this.applyDiff(message, from);
         return this.wire({ type: MSG_ACK });
       case MSG_PROXY: {
         // A placement sent by someone other than its primary is relayed news (see applyPlacement).
@@ -955,7 +1121,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
         // waiting for a member that does hold the value instead of settling on this one.
         if (e?.bytes === undefined) throw new RetrieveError(`member '${this.id}' holds no value for key ${String(message.key)}`, message.key);
-        return this.wire({ type: MSG_VALUE, key: message.key, copy: { version: e.version, bytes: e.bytes } });
+        const copy: HeldCopy = { version: e.version, bytes: e.bytes };
+        return this.wire({
+          type: MSG_VALUE,
+          key: message.key,
+          copy: e.lastAccess === undefined ? copy : { ...copy, idleMs: Math.max(0, Math.round(this.now() - e.lastAccess)) },
+        });
       }
       case MSG_START: {
         if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') throw new StoppedError(`map '${this.name}' is leaving`);
@@ -975,6 +1146,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       case MSG_PING:
         return this.wire({ type: MSG_ACK });
       case MSG_ACCESS:
+        // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
+        for (const key of message.keys) {
+          const e = this.entries.get(key);
+          if (e?.bytes !== undefined) e.lastAccess = this.now();
+        }
         return this.wire({ type: MSG_ACK });
       case MSG_STATE:
       case MSG_ACK:
@@ -999,7 +1175,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (to.length === 0) return [];
     for (let i = 0; i < to.length; i++) count(this.counters.sent, message.type);
     try {
-      return await this.rpc.call(mapMessageToWire(message), { mode, to, timeoutMs: this.rpcTimeoutMs });
+      return await this.rpc.call(mapMessageToWire(message), { mode, to, timeoutMs: this.rpcTimeoutMs, stackAtCallSite: false });
     } catch (error) {
       if (error instanceof RpcTimeoutError) {
         this.counters.rpcTimeouts++;
@@ -1011,7 +1187,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /** Fetches an entry's value from its holders: first reply wins; retried once if holders died meanwhile. */
-  private async retrieve(entry: Entry): Promise<{ version: Version; bytes: Uint8Array } | undefined> {
+  private async retrieve(entry: Entry): Promise<HeldCopy | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const current = this.entries.get(entry.key);
       if (current === undefined) return undefined;
@@ -1021,6 +1197,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       let replies: RpcResponse[];
       try {
         replies = await this.rpc.call(mapMessageToWire({ type: MSG_RETRIEVE_BACKUP, key: entry.key }), {
+          stackAtCallSite: false,
           mode: 'first',
           to: holders,
           timeoutMs: this.rpcTimeoutMs,

@@ -42,6 +42,12 @@ export class Entry {
   bytes: Uint8Array | undefined;
   /** The decoded value, or {@link NOT_DECODED}. */
   value: unknown;
+  /**
+   * When this member last saw the entry used, by the map's clock: written or replicated here, or a
+   * copy, diff or access notice received from its primary. On a proxy, as the holder that answered
+   * its last fetch reported it. `undefined` when not known. Expiry (sessions) is built on it.
+   */
+  lastAccess: number | undefined;
 
   constructor(key: MapKey, role: EntryRole, version: Version, primary: string, backups: readonly string[], bytes?: Uint8Array) {
     this.key = key;
@@ -51,6 +57,7 @@ export class Entry {
     this.backups = backups;
     this.bytes = bytes;
     this.value = NOT_DECODED;
+    this.lastAccess = undefined;
   }
 
   /** The members that hold the value, primary first. */

@@ -9,6 +9,7 @@ import {
   MSG_ACK,
   MSG_BACKUP,
   MSG_COPY,
+  MSG_DIFF,
   MSG_INIT,
   MSG_NOTIFY_MAPMEMBER,
   MSG_PING,
@@ -55,7 +56,9 @@ const samples: Record<string, MapMessage> = {
   MSG_PING: { type: MSG_PING },
   MSG_ACK: { type: MSG_ACK },
   'MSG_VALUE with a copy': { type: MSG_VALUE, key: 'k', copy: { version: version(2, 'b'), bytes: new Uint8Array([1, 2, 3]) } },
+  'MSG_VALUE with a copy and its idle time': { type: MSG_VALUE, key: 2, copy: { version: version(2, 'b'), bytes: new Uint8Array([4]), idleMs: 1500 } },
   'MSG_VALUE without a copy': { type: MSG_VALUE, key: 'k', copy: undefined },
+  MSG_DIFF: { type: MSG_DIFF, entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
 };
 
 /** The message as a peer receives it: wire form, inside a frame, through CBOR and back. */
@@ -102,12 +105,20 @@ describe('map messages', () => {
     it('encodes as a positional array that starts with the Tomcat message number', () => {
       expect(mapMessageToWire(samples.MSG_RETRIEVE_BACKUP!)).to.deep.equal([2, -2.5]);
       expect(mapMessageToWire(samples.MSG_REMOVE!)).to.deep.equal([4, [['1', [9, 'b', 2, 'c']], [1, [1, 'a', 0, 'a']]]]);
-      expect(mapMessageToWire(samples['MSG_VALUE without a copy']!)).to.deep.equal([15, 'k', null, null]);
+      expect(mapMessageToWire(samples['MSG_VALUE without a copy']!)).to.deep.equal([15, 'k', null, null, null]);
+      expect(mapMessageToWire(samples['MSG_VALUE with a copy']!)).to.deep.equal([15, 'k', [2, 'b', 0, 'b'], new Uint8Array([1, 2, 3]), null]);
+      expect(mapMessageToWire(samples.MSG_DIFF!)).to.deep.equal([
+        16,
+        ['session-1', [3, 'a', 1, 'b'], 'b', ['a', 'c']],
+        [2, 'b', 4, 'c'],
+        new Uint8Array([0x80]),
+      ]);
     });
 
     it('round-trips arbitrary messages (property, seeded)', () => {
       const memberId = fc.string({ minLength: 1, maxLength: 6 });
-      const mapKey = fc.oneof(fc.string({ maxLength: 8 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer());
+      // -0 crosses CBOR as 0, the same map key (Map uses SameValueZero): exclude it, as the property suite does.
+      const mapKey = fc.oneof(fc.string({ maxLength: 8 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)), fc.integer());
       const versionArb = fc.tuple(fc.nat(), memberId, fc.nat(), memberId);
       const placementArb = fc.record({ key: mapKey, version: versionArb, primary: memberId, backups: fc.array(memberId, { maxLength: 3 }) });
       const copyArb = fc.record({
@@ -135,8 +146,12 @@ describe('map messages', () => {
         fc.record({
           type: fc.constant(MSG_VALUE),
           key: mapKey,
-          copy: fc.option(fc.record({ version: versionArb, bytes: fc.uint8Array({ maxLength: 16 }) }), { nil: undefined }),
+          copy: fc.option(
+            fc.record({ version: versionArb, bytes: fc.uint8Array({ maxLength: 16 }), idleMs: fc.nat() }, { requiredKeys: ['version', 'bytes'] }),
+            { nil: undefined },
+          ),
         }),
+        fc.record({ type: fc.constant(MSG_DIFF), entry: placementArb, base: versionArb, diff: fc.uint8Array({ maxLength: 16 }) }),
       );
       fc.assert(
         fc.property(messageArb, (message) => {
@@ -161,7 +176,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 16, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 17, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
@@ -188,7 +203,8 @@ describe('map messages', () => {
         rejected([MSG_ACCESS, ['ok', key]]);
         rejected([MSG_PROXY, [[key, [1, 'a', 0, 'a'], 'a', []]]]);
         rejected([MSG_REMOVE, [[key, [1, 'a', 0, 'a']]]]);
-        rejected([MSG_VALUE, key, null, null]);
+        rejected([MSG_VALUE, key, null, null, null]);
+        rejected([MSG_DIFF, [key, [1, 'a', 0, 'a'], 'a', []], [0, 'a', 0, 'a'], new Uint8Array(1)]);
       }
     });
 
@@ -220,7 +236,9 @@ describe('map messages', () => {
       for (const bad of badVersions) {
         rejected([MSG_REMOVE, [['k', bad]]]);
         rejected([MSG_PROXY, [['k', bad, 'a', []]]]);
-        rejected([MSG_VALUE, 'k', bad, new Uint8Array(1)]);
+        rejected([MSG_VALUE, 'k', bad, new Uint8Array(1), null]);
+        rejected([MSG_DIFF, ['k', bad, 'a', []], [0, 'a', 0, 'a'], new Uint8Array(1)]);
+        rejected([MSG_DIFF, ['k', [1, 'a', 0, 'a'], 'a', []], bad, new Uint8Array(1)]);
       }
     });
 
@@ -266,9 +284,17 @@ describe('map messages', () => {
       rejected([MSG_START, '']);
       rejected([MSG_START, null]);
       rejected([MSG_ACCESS, 'k']);
-      rejected([MSG_VALUE, 'k', v, null]);
-      rejected([MSG_VALUE, 'k', null, new Uint8Array(1)]);
-      rejected([MSG_VALUE, 'k', v, 'bytes']);
+      rejected([MSG_VALUE, 'k', v, null, null]);
+      rejected([MSG_VALUE, 'k', null, new Uint8Array(1), null]);
+      rejected([MSG_VALUE, 'k', v, 'bytes', null]);
+      rejected([MSG_VALUE, 'k', null, null, 5]);
+      for (const idle of [-1, 1.5, 2 ** 53, '5', true]) rejected([MSG_VALUE, 'k', v, new Uint8Array(1), idle]);
+      expect(rejected([MSG_VALUE, 'k', v, new Uint8Array(1), -1]).message).to.equal('malformed map message: idleMs is not a non-negative integer');
+      // A diff without a placement, base or bytes
+      rejected([MSG_DIFF, 'k', v, new Uint8Array(1)]);
+      rejected([MSG_DIFF, ['k', v, 'a', []], v, 'diff']);
+      rejected([MSG_DIFF, ['k', v, 'a', []], v, null]);
+      expect(rejected([MSG_DIFF, ['k', v, 'a', []], [1, 'a', 0], new Uint8Array(1)]).message).to.equal('malformed map message: base is not a 4-part version');
     });
 
     it('names the offending field in the message', () => {

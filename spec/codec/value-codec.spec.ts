@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { CodecError, ValueCodec, ValueEncodeError, defaultValueCodec } from '../../lib/index.js';
+import { Encoder } from 'cbor-x';
+import { ClassRegistrationError, CodecError, MAX_CLASS_TAG, MIN_CLASS_TAG, ValueCodec, ValueEncodeError, defaultValueCodec } from '../../lib/index.js';
 import { thrown } from '../helpers/events.js';
 
 describe('ValueCodec', () => {
@@ -123,6 +124,104 @@ describe('ValueCodec', () => {
       expect(Object.getPrototypeOf(value)).to.equal(Object.prototype);
       expect(value.polluted).to.equal(undefined);
       expect(Object.prototype).to.not.have.property('polluted');
+    });
+  });
+
+  describe('class registry', () => {
+    // Registrations are process-wide (cbor-x's table is): each class here gets a tag of its own.
+    class Point {
+      constructor(
+        public x = 0,
+        public y = 0,
+      ) {}
+      norm(): number {
+        return Math.hypot(this.x, this.y);
+      }
+    }
+    ValueCodec.register(40_801, Point, (p) => [p.x, p.y], (data) => {
+      if (!Array.isArray(data) || data.length !== 2 || !data.every((n) => typeof n === 'number')) throw new TypeError('a Point is [x, y]');
+      return new Point(data[0], data[1]);
+    });
+
+    class Plain {
+      constructed = false;
+      name = '';
+      constructor() {
+        this.constructed = true;
+      }
+      greet(): string {
+        return `hello ${this.name}`;
+      }
+    }
+    ValueCodec.register(40_802, Plain);
+
+    it('decodes a registered class as an instance with its methods, also nested and in a second codec', () => {
+      const value = { where: new Point(3, 4), list: [new Point(6, 8)], byName: new Map([['p', new Point(0, 1)]]) };
+      const back = new ValueCodec().decode(codec.encode(value)) as typeof value;
+      expect(back.where).to.be.instanceOf(Point);
+      expect(back.where.norm()).to.equal(5);
+      expect(back.list[0]!.norm()).to.equal(10);
+      expect(back.byName.get('p')).to.be.instanceOf(Point);
+    });
+
+    it('writes the registered tag, so other members (any cbor-x decoder) see the class by its number', () => {
+      const bytes = codec.encode(new Point(1, 2));
+      // 0xd9: a tag number in the next two bytes.
+      expect([...bytes.subarray(0, 3)]).to.deep.equal([0xd9, 40_801 >> 8, 40_801 & 0xff]);
+      const raw = new Encoder({ useRecords: false }).decode(bytes) as unknown;
+      expect(raw).to.be.instanceOf(Point);
+    });
+
+    it('by default sends own enumerable properties and rebuilds on the prototype without running the constructor', () => {
+      const p = new Plain();
+      p.name = 'ada';
+      p.constructed = false;
+      const back = roundTrip(p) as Plain;
+      expect(back).to.be.instanceOf(Plain);
+      expect(back.greet()).to.equal('hello ada');
+      expect(back.constructed, 'the constructor did not run').to.equal(false);
+    });
+
+    it('turns malformed data under a registered tag (a peer\u2019s bytes) into a CodecError', () => {
+      // Tag 40801 (Point) around the string "nope"
+      const bytes = new Uint8Array([0xd9, 40_801 >> 8, 40_801 & 0xff, 0x64, ...Buffer.from('nope')]);
+      const error = thrown(() => codec.decode(bytes));
+      expect(error).to.be.instanceOf(CodecError);
+      // And the default decoder refuses a non-map too.
+      const plain = new Uint8Array([0xd9, 40_802 >> 8, 40_802 & 0xff, 0x82, 0x01, 0x02]);
+      expect(thrown(() => codec.decode(plain))).to.be.instanceOf(CodecError);
+    });
+
+    it('does not let a __proto__ key of a peer reach the prototype of a default-decoded instance', () => {
+      const text = (s: string): number[] => [0x60 + s.length, ...Buffer.from(s)];
+      const bytes = new Uint8Array([0xd9, 40_802 >> 8, 40_802 & 0xff, 0xa1, ...text('__proto__'), 0xa1, ...text('polluted'), 0xf5]);
+      const back = codec.decode(bytes) as Plain & { polluted?: unknown };
+      expect(Object.getPrototypeOf(back)).to.equal(Plain.prototype);
+      expect(back.polluted).to.equal(undefined);
+      expect(Object.prototype).to.not.have.property('polluted');
+    });
+
+    it('accepts registering the same class under the same tag again, and nothing changes', () => {
+      ValueCodec.register(40_801, Point);
+      expect((roundTrip(new Point(3, 4)) as Point).norm()).to.equal(5);
+    });
+
+    it('refuses a tag taken by another class, a second tag for a class, and tags outside the application range', () => {
+      class Other {}
+      const refusal = (f: () => void): string => {
+        const error = thrown(f);
+        expect(error).to.be.instanceOf(ClassRegistrationError);
+        expect((error as Error).name).to.equal('ClassRegistrationError');
+        return (error as Error).message;
+      };
+      expect(refusal(() => { ValueCodec.register(40_801, Other); })).to.include('tag 40801 already carries class Point');
+      expect(refusal(() => { ValueCodec.register(40_803, Point); })).to.include('already registered under tag 40801');
+      for (const tag of [MIN_CLASS_TAG - 1, 1, 0, -1, 55_799, MAX_CLASS_TAG + 1, 40_900.5, Number.NaN]) {
+        expect(refusal(() => { ValueCodec.register(tag, Other); })).to.include('cannot carry a class');
+      }
+      expect(refusal(() => { ValueCodec.register(40_804, (() => undefined) as unknown as typeof Other); })).to.include('only classes');
+      // The refused class is still a plain object on the wire.
+      expect(roundTrip(new Other())).to.deep.equal({});
     });
   });
 });

@@ -1,0 +1,422 @@
+import { expect } from 'chai';
+import {
+  DiffApplyError,
+  InMemoryNetwork,
+  LazyReplicatedMap,
+  MSG_ACK,
+  MSG_DIFF,
+  ReplicatedMap,
+  RpcChannel,
+  ValueCodec,
+  classifyFrame,
+  mapMessageFromWire,
+  mapMessageToWire,
+  type DeltaValue,
+  type NetworkStats,
+  type Transport,
+  type Version,
+} from '../../lib/index.js';
+import { record } from '../helpers/events.js';
+import { assertConverged, assertSameValues } from './invariants.js';
+
+/**
+ * A DeltaValue for these specs: named fields, recording the ones changed since the last reset.
+ * A field named `poison` makes `applyDiff` throw, to play a member that cannot apply a diff.
+ */
+class Doc implements DeltaValue {
+  fields: Record<string, unknown> = {};
+  private readonly changed = new Map<string, unknown>();
+
+  put(name: string, value: unknown): this {
+    this.fields[name] = value;
+    this.changed.set(name, value);
+    return this;
+  }
+
+  describe(): string {
+    return Object.keys(this.fields).sort().join(',');
+  }
+
+  isDirty(): boolean {
+    return this.changed.size > 0;
+  }
+
+  getDiff(): unknown {
+    return [...this.changed];
+  }
+
+  applyDiff(diff: unknown): void {
+    if (!Array.isArray(diff)) throw new TypeError('a Doc diff is a list of [name, value]');
+    for (const [name, value] of diff as [string, unknown][]) {
+      if (name === 'poison') throw new Error('poisoned diff');
+      this.fields[name] = value;
+    }
+  }
+
+  resetDiff(): void {
+    this.changed.clear();
+  }
+}
+ValueCodec.register(40_901, Doc, (d) => d.fields, (data) => {
+  if (typeof data !== 'object' || data === null) throw new TypeError('a Doc is a map of fields');
+  const d = new Doc();
+  d.fields = data as Record<string, unknown>;
+  return d;
+});
+
+const IDS = ['a', 'b', 'c'];
+type AnyMap = LazyReplicatedMap<string>;
+
+/** A fake wall clock shared by every map of a spec. */
+class FakeClock {
+  time = 1_000;
+  readonly now = (): number => this.time;
+}
+
+/** What a network delivered between two snapshots, by message type. */
+function delivered(before: NetworkStats, after: NetworkStats): Record<string, { messages: number; bytes: number }> {
+  const out: Record<string, { messages: number; bytes: number }> = {};
+  for (const [type, s] of Object.entries(after.byType)) {
+    const b = before.byType[type] ?? { messages: 0, bytes: 0 };
+    if (s.messages > b.messages) out[type] = { messages: s.messages - b.messages, bytes: s.bytes - b.bytes };
+  }
+  return out;
+}
+
+describe('DeltaValue replication (map.replicate)', () => {
+  let net: InMemoryNetwork;
+  let maps: Record<string, AnyMap>;
+  let clock: FakeClock;
+  const channels: RpcChannel[] = [];
+
+  async function start(options: { ack?: 'none'; transports?: Record<string, Transport> } = {}): Promise<void> {
+    for (const id of IDS) {
+      const transport = options.transports?.[id] ?? net.transport(id);
+      maps[id] = new LazyReplicatedMap<string>({ name: 'delta', transport, now: clock.now, ...(id === 'a' && options.ack ? { ack: options.ack } : {}) });
+      await maps[id].start();
+    }
+    await net.settled();
+  }
+
+  /** The members holding `key`: its primary, then its backup. */
+  function roles(key: string): { primary: AnyMap; backup: AnyMap; proxy: AnyMap } {
+    const by = (role: string): AnyMap => IDS.map((id) => maps[id]!).find((m) => m.entryInfo(key)?.role === role)!;
+    return { primary: by('primary'), backup: by('backup'), proxy: by('proxy') };
+  }
+
+  beforeEach(() => {
+    net = new InMemoryNetwork({ seed: 7 });
+    maps = {};
+    clock = new FakeClock();
+  });
+
+  afterEach(async () => {
+    for (const c of channels.splice(0)) await c.close();
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop();
+    await net.settled();
+  });
+
+  it('sends a dirty value only its diff, which the backup applies to its copy', async () => {
+    await start();
+    const doc = new Doc().put('big', 'x'.repeat(20_000)).put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { backup, proxy } = roles('k');
+    const before = net.stats();
+
+    doc.put('n', 2);
+    await maps.a!.replicate('k');
+    await net.settled();
+
+    const sent = delivered(before, net.stats());
+    expect(sent.MSG_DIFF?.messages, 'one diff, to the backup').to.equal(1);
+    expect(sent.MSG_DIFF!.bytes, 'the diff does not carry the big field').to.be.below(200);
+    expect(sent.MSG_BACKUP, 'no whole value').to.equal(undefined);
+    expect(doc.isDirty(), 'the diff was reset once sent').to.equal(false);
+    const copy = (await backup.get('k', { promote: false })) as Doc;
+    expect(copy, 'the backup decodes its copy as a Doc').to.be.instanceOf(Doc);
+    expect(copy.fields.n).to.equal(2);
+    expect(copy.fields.big).to.have.length(20_000);
+    expect(((await proxy.get('k', { promote: false })) as Doc).fields.n, 'a proxy fetches the new value').to.equal(2);
+    assertConverged(Object.values(maps), IDS, 1);
+  });
+
+  it('advances the version like a write: an older write arriving later does not undo the diff', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    doc.put('n', 2);
+    await maps.a!.replicate('k');
+    doc.put('n', 3);
+    await maps.a!.replicate('k');
+    await net.settled();
+    await assertSameValues(Object.values(maps), IDS, ['k']);
+    expect(((await maps.c!.get('k', { promote: false })) as Doc).fields.n).to.equal(3);
+  });
+
+  it('sends a clean value an access notice, which moves the last access on primary and backup only', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { primary, backup, proxy } = roles('k');
+    expect(primary.lastAccess('k')).to.equal(1_000);
+    expect(backup.lastAccess('k'), 'the copy arrived at 1000').to.equal(1_000);
+    expect(proxy.lastAccess('k'), 'a proxy holds nothing').to.equal(undefined);
+    const infoBefore = IDS.map((id) => maps[id]!.entryInfo('k'));
+    clock.time = 9_000;
+    const before = net.stats();
+
+    await maps.a!.replicate('k');
+    await net.settled();
+
+    const sent = delivered(before, net.stats());
+    expect(Object.keys(sent).sort(), 'a notice and its acknowledgement').to.deep.equal(['MSG_ACCESS', 'MSG_ACK']);
+    expect(sent.MSG_ACCESS!.messages).to.equal(1);
+    expect(primary.lastAccess('k')).to.equal(9_000);
+    expect(backup.lastAccess('k')).to.equal(9_000);
+    expect(proxy.lastAccess('k')).to.equal(undefined);
+    expect(IDS.map((id) => maps[id]!.entryInfo('k')), 'nothing was written or moved').to.deep.equal(infoBefore);
+  });
+
+  it('sends the whole value when asked for a complete replication, and forgets the diff', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    let before = net.stats();
+    doc.put('n', 2);
+    await maps.a!.replicate('k', true);
+    await net.settled();
+    let sent = delivered(before, net.stats());
+    expect(sent.MSG_BACKUP?.messages).to.equal(1);
+    expect(sent.MSG_DIFF).to.equal(undefined);
+    expect(doc.isDirty()).to.equal(false);
+    expect(((await roles('k').backup.get('k', { promote: false })) as Doc).fields.n).to.equal(2);
+
+    before = net.stats();
+    await maps.a!.replicate('k');
+    await net.settled();
+    sent = delivered(before, net.stats());
+    expect(sent.MSG_ACCESS?.messages, 'nothing left to send but an access').to.equal(1);
+  });
+
+  it('sends a value that is not a DeltaValue whole, changes made in place included', async () => {
+    await start();
+    const value = { n: 1, list: [1] };
+    await maps.a!.set('k', value);
+    await net.settled();
+    const before = net.stats();
+    value.list.push(2);
+    await maps.a!.replicate('k');
+    await net.settled();
+    const sent = delivered(before, net.stats());
+    expect(sent.MSG_BACKUP?.messages).to.equal(1);
+    expect(sent.MSG_DIFF).to.equal(undefined);
+    expect(sent.MSG_ACCESS).to.equal(undefined);
+    expect(await roles('k').backup.get('k', { promote: false })).to.deep.equal({ n: 1, list: [1, 2] });
+  });
+
+  it('replicates changes made in place to a value read on a backup, which promoted it (they used to be lost)', async () => {
+    await start();
+    await maps.a!.set('k', new Doc().put('n', 1));
+    await net.settled();
+    const { backup } = roles('k');
+    const mine = (await backup.get('k')) as Doc;
+    expect(backup.entryInfo('k')?.role).to.equal('primary');
+    mine.put('n', 2);
+    await backup.replicate('k');
+    await net.settled();
+    for (const id of IDS) expect(((await maps[id]!.get('k', { promote: false })) as Doc).fields.n, `n on '${id}'`).to.equal(2);
+  });
+
+  it('promotes a proxy whose fetch is overtaken by a copy of a newer write, so changes to the value it read replicate', async () => {
+    await start();
+    await maps.a!.set('k', new Doc().put('n', 1));
+    await net.settled();
+    expect(maps.c!.entryInfo('k')?.role).to.equal('proxy');
+    // c asks the holders while a writes again, choosing c (round-robin) as the new backup: the
+    // copy reaches c before the answer to its fetch.
+    const read = maps.c!.get('k');
+    const write = maps.a!.set('k', new Doc().put('n', 2));
+    const mine = (await read) as Doc;
+    await write;
+    expect(mine.fields.n).to.equal(2);
+    expect(maps.c!.entryInfo('k')?.role, 'a read with promotion promotes').to.equal('primary');
+    mine.put('n', 3);
+    await maps.c!.replicate('k');
+    await net.settled();
+    for (const id of IDS) expect(((await maps[id]!.get('k', { promote: false })) as Doc).fields.n, `n on '${id}'`).to.equal(3);
+    assertConverged(Object.values(maps), IDS, 1);
+  });
+
+  it('answers a diff for a base it does not hold with a refusal, and never creates an entry from a diff', async () => {
+    await start();
+    await maps.a!.set('k', new Doc().put('n', 1));
+    await net.settled();
+    const { backup, proxy } = roles('k');
+    // A fake primary on a fourth member: it talks the map protocol by hand.
+    const x = net.transport('x');
+    await x.start();
+    const rpc = new RpcChannel(x, 'lrm/map/delta');
+    channels.push(rpc);
+    await rpc.ready();
+    const diff = (key: string, base: Version): unknown =>
+      mapMessageToWire({
+        type: MSG_DIFF,
+        entry: { key, version: [99, 'x', 0, 'x'], primary: 'x', backups: [backup.id, proxy.id] },
+        base,
+        diff: new ValueCodec().encode([['n', 42]]),
+      });
+    const ask = async (to: string, body: unknown): Promise<string> => {
+      const [answer] = await rpc.call(body, { mode: 'all', to: [to], timeoutMs: 1000 });
+      return answer !== undefined && 'error' in answer ? (answer.error.remoteName ?? 'error') : 'ack';
+    };
+
+    expect(await ask(backup.id, diff('k', [1, 'x', 0, 'x'])), 'a backup of another write').to.equal('DiffBaseMissingError');
+    expect(await ask(proxy.id, diff('k', [1, 'a', 0, 'a'])), 'a proxy, even given the right base').to.equal('DiffBaseMissingError');
+    expect(await ask(proxy.id, diff('unknown', [1, 'a', 0, 'a'])), 'a member that never heard of the key').to.equal('DiffBaseMissingError');
+    await net.settled();
+    expect(proxy.has('unknown'), 'no hole: the refused diff left no entry').to.equal(false);
+    expect(proxy.entryInfo('k')?.role, 'the proxy stays a proxy').to.equal('proxy');
+    expect(((await backup.get('k', { promote: false })) as Doc).fields.n, 'the backup kept its copy').to.equal(1);
+    assertConverged([maps.a!, maps.b!, maps.c!], IDS, 1);
+  });
+
+  it('sends the whole value to a backup that lacks the base (its copy was lost on the way)', async () => {
+    // a's copies of 'k' to its backup are lost once: with ack 'none' nobody notices, as when a
+    // member restarts or a frame is lost. The backup then refuses the diff and gets the value.
+    const transports: Record<string, Transport> = {};
+    const ta = net.transport('a');
+    let dropped = 0;
+    const send = ta.send.bind(ta);
+    ta.send = (to: string, frame: Uint8Array): Promise<void> => {
+      if (dropped === 0 && classifyFrame(frame) === 'MSG_BACKUP') {
+        dropped++;
+        return Promise.resolve();
+      }
+      return send(to, frame);
+    };
+    transports.a = ta;
+    await start({ ack: 'none', transports });
+    const doc = new Doc().put('n', 1).put('big', 'y'.repeat(5_000));
+    await maps.a!.set('k', doc);
+    await net.settled();
+    expect(dropped).to.equal(1);
+    const backup = maps[maps.a!.entryInfo('k')!.backups[0]!]!;
+    expect(backup.has('k'), 'the backup never got its copy').to.equal(false);
+    const before = net.stats();
+
+    doc.put('n', 2);
+    await maps.a!.replicate('k');
+    await net.settled();
+
+    const sent = delivered(before, net.stats());
+    expect(sent.MSG_DIFF?.messages, 'the diff was tried').to.equal(1);
+    expect(sent.RPC_ERROR?.messages, 'and refused').to.equal(1);
+    expect(sent.MSG_BACKUP?.messages, 'then the whole value was sent').to.equal(1);
+    const copy = (await backup.get('k', { promote: false })) as Doc;
+    expect(copy.fields.n).to.equal(2);
+    expect(copy.fields.big).to.have.length(5_000);
+    assertConverged(Object.values(maps), IDS, 1);
+  });
+
+  it('sends the whole value to a backup that cannot apply the diff, reports it there, and resolves once it holds it', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { backup } = roles('k');
+    const errors = record<[Error]>(backup, 'error');
+    const before = net.stats();
+
+    doc.put('poison', true);
+    await maps.a!.replicate('k');
+    // Resolved: the backup acknowledged the whole value, without waiting for the network to settle.
+    expect(((await backup.get('k', { promote: false })) as Doc).fields.poison).to.equal(true);
+    await net.settled();
+    errors.stop();
+
+    const sent = delivered(before, net.stats());
+    expect(sent.MSG_DIFF?.messages).to.equal(1);
+    expect(sent.MSG_BACKUP?.messages).to.equal(1);
+    expect(errors.events.map(([e]) => e)).to.have.length(1);
+    expect(errors.events[0]![0]).to.be.instanceOf(DiffApplyError);
+    expect(errors.events[0]![0].message).to.include('poisoned diff');
+  });
+
+  it('ignores a duplicate or outdated diff, and acknowledges it', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    doc.put('n', 2);
+    await maps.a!.replicate('k');
+    await net.settled();
+    const { backup } = roles('k');
+    const x = net.transport('x');
+    await x.start();
+    const rpc = new RpcChannel(x, 'lrm/map/delta');
+    channels.push(rpc);
+    await rpc.ready();
+    // The first write's version again: older than what the backup holds now.
+    const stale = mapMessageToWire({
+      type: MSG_DIFF,
+      entry: { key: 'k', version: [1, 'a', 0, 'a'], primary: 'a', backups: [backup.id] },
+      base: [0, 'a', 0, 'a'],
+      diff: new ValueCodec().encode([['n', -1]]),
+    });
+    const [answer] = await rpc.call(stale, { mode: 'all', to: [backup.id], timeoutMs: 1000 });
+    expect(answer !== undefined && 'reply' in answer && mapMessageFromWire(answer.reply).type).to.equal(MSG_ACK);
+    await net.settled();
+    expect(((await backup.get('k', { promote: false })) as Doc).fields.n).to.equal(2);
+  });
+
+  it('carries the holder\u2019s idle time to a proxy that fetches the value, so a read never makes an entry look fresh', async () => {
+    await start();
+    await maps.a!.set('k', new Doc().put('n', 1));
+    await net.settled();
+    const { proxy } = roles('k');
+    clock.time = 61_000;
+    await proxy.get('k', { promote: false });
+    expect(proxy.lastAccess('k'), 'as the holder reported it').to.equal(1_000);
+    await proxy.get('k');
+    expect(proxy.entryInfo('k')?.role).to.equal('primary');
+    expect(proxy.lastAccess('k'), 'promoted by a read: still the last use').to.equal(1_000);
+  });
+
+  it('works on a ReplicatedMap: every copy applies the diff', async () => {
+    const replicated: Record<string, ReplicatedMap<string>> = {};
+    for (const id of IDS) {
+      replicated[id] = new ReplicatedMap<string>({ name: 'delta', transport: net.transport(id) });
+      await replicated[id].start();
+      maps[id] = replicated[id] as unknown as AnyMap;
+    }
+    await net.settled();
+    const doc = new Doc().put('n', 1).put('big', 'z'.repeat(5_000));
+    await replicated.a!.set('k', doc);
+    await net.settled();
+    const before = net.stats();
+    doc.put('n', 2);
+    await replicated.a!.replicate('k');
+    await net.settled();
+    const sent = delivered(before, net.stats());
+    expect(sent.MSG_DIFF?.messages).to.equal(2);
+    expect(sent.MSG_COPY).to.equal(undefined);
+    for (const id of ['b', 'c']) expect(((await replicated[id]!.get('k')) as Doc).fields.n).to.equal(2);
+  });
+
+  it('rejects a value whose diff cannot be encoded, and changes nothing', async () => {
+    await start();
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const before = net.stats();
+    doc.put('f', () => undefined);
+    const error = await maps.a!.replicate('k').then(() => undefined, (e: unknown) => e);
+    expect((error as Error).name).to.equal('ValueEncodeError');
+    await net.settled();
+    expect(delivered(before, net.stats())).to.deep.equal({});
+    expect(doc.isDirty(), 'the changes are still pending').to.equal(true);
+    expect(((await roles('k').backup.get('k', { promote: false })) as Doc).fields.n).to.equal(1);
+  });
+});
