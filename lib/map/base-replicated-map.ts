@@ -61,6 +61,7 @@ import {
   type MapStats,
   type ReplicatedMapOptions,
 } from './map-options.js';
+import { Interner } from './interner.js';
 import { Tombstones } from './tombstones.js';
 import { LamportClock, compareVersions, nextPlacement, sameWrite, type Version } from './version.js';
 
@@ -134,6 +135,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly tombstones: Tombstones;
   private readonly clock = new LamportClock();
   private readonly selector = new BackupSelector();
+  private readonly interner = new Interner();
   /** Other members running this map, with the incarnation they started with. */
   private readonly peers = new Map<string, string>();
   private readonly incarnation = randomUUID();
@@ -947,13 +949,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       role = 'proxy';
     }
     const changedValue = entry === undefined || !sameWrite(entry.version, p.version);
+    // Shared ids and lists: a decoded message carries its own copies of them (see Interner).
+    const version = this.interner.version(p.version);
+    const primary = this.interner.id(p.primary);
+    const backups = this.interner.list(p.backups);
     if (entry === undefined) {
-      this.entries.set(p.key, new Entry(p.key, role, p.version, p.primary, [...p.backups], role === 'proxy' ? undefined : held));
+      this.entries.set(p.key, new Entry(p.key, role, version, primary, backups, role === 'proxy' ? undefined : held));
     } else {
       entry.role = role;
-      entry.version = p.version;
-      entry.primary = p.primary;
-      entry.backups = [...p.backups];
+      entry.version = version;
+      entry.primary = primary;
+      entry.backups = backups;
       // Second-hand news that makes this holder a proxy of the same value leaves it a spare copy:
       // the new holders may die before anyone else hears of them (a heal cut short by a crash),
       // and the value must not die with them (see disappeared()).
