@@ -26,7 +26,8 @@ const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0
 const failureTimeoutMs = Number(process.env['FAILURE_TIMEOUT_MS'] ?? 2000);
 const heartbeatIntervalMs = Number(process.env['HEARTBEAT_INTERVAL_MS'] ?? 500);
 const send = (m: BenchMessage): void => {
-  process.send?.(m);
+  // After the parent disconnects there is nobody to tell (and sending would throw).
+  if (process.connected) process.send?.(m);
 };
 
 const transport = new TcpTransport({ id, host: '127.0.0.1', port: 0, seeds, failureTimeoutMs, heartbeatIntervalMs });

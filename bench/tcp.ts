@@ -29,7 +29,8 @@ export class BenchMember {
   constructor(id: string, seeds: string[], env: Record<string, string> = {}) {
     this.id = id;
     this.child = fork(MEMBER, [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_CPU_PROF=dir writes a CPU profile of every member (node --cpu-prof) into dir.
+      execArgv: ['--import', 'tsx', ...(process.env['BENCH_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`])],
       env: { ...process.env, ...env, MEMBER_ID: id, SEEDS: seeds.join(',') },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -23,7 +23,8 @@ export type MemberMessage =
 const id = process.env['MEMBER_ID'] ?? 'member';
 const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0);
 const send = (m: MemberMessage): void => {
-  process.send?.(m);
+  // After the parent disconnects there is nobody to tell (and sending would throw).
+  if (process.connected) process.send?.(m);
 };
 
 const transport = new TcpTransport({
