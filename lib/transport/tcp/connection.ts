@@ -8,7 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { BackpressureError, CodecError, HandshakeError, PeerUnreachableError } from '../../errors.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { TCP_PROTOCOL_VERSION, TcpMessage, control, controlBody, header } from './wire.js';
+import { REFUSE_DUPLICATE, TCP_PROTOCOL_VERSION, TcpMessage, control, controlBody, header } from './wire.js';
 
 /** Who the peer says it is, once the handshake passed. */
 export interface PeerIdentity {
@@ -27,8 +27,14 @@ export interface ConnectionHost {
   readonly maxFrameBytes: number;
   readonly maxQueueBytes: number;
   now(): number;
-  /** The acceptor's check of a newcomer; returns a reason to refuse it, or undefined. */
+  /** The check of a newcomer's identity (on both sides); returns a reason to refuse it, or undefined. */
   admit(peer: PeerIdentity): string | undefined;
+  /**
+   * Called at the last moment a connection can still be dropped before either side uses it (the
+   * connector before its Proof, the acceptor before its Ready): returns a reason when the pair
+   * already keeps, or prefers, another connection.
+   */
+  redundant(connection: Connection): string | undefined;
   established(connection: Connection): void;
   closed(connection: Connection, error?: Error): void;
   data(connection: Connection, frame: Uint8Array): void;
@@ -151,11 +157,21 @@ export class Connection {
     if (!wasClosed || error !== undefined) this.host.closed(this, error);
   }
 
-  private refuse(reason: string): void {
-    this.write(control(TcpMessage.Refuse, [reason]));
+  /** Refuses the handshake; a `duplicate` refusal is routine and reported to nobody as an error. */
+  private refuse(reason: string, duplicate = false): void {
+    this.write(control(TcpMessage.Refuse, duplicate ? [reason, REFUSE_DUPLICATE] : [reason]));
     this.state = 'closed';
     this.end();
-    this.host.closed(this, new HandshakeError(`refused a connection: ${reason}`));
+    this.host.closed(this, duplicate ? undefined : new HandshakeError(`refused a connection: ${reason}`));
+  }
+
+  /** The peer refused: quietly if it keeps another connection with us, as a fault otherwise. */
+  private refused(body: unknown[]): void {
+    if (body[1] === REFUSE_DUPLICATE) {
+      this.close();
+      return;
+    }
+    throw new HandshakeError(`refused by ${this.peer?.id ?? 'a seed'}: ${typeof body[0] === 'string' ? body[0] : 'no reason given'}`);
   }
 
   private write(bytes: Buffer): void {
@@ -249,9 +265,20 @@ export class Connection {
         this.refuse('authentication failed: wrong cluster secret');
         return;
       }
+      // Decided only now that the peer is authenticated, and before Ready lets it use the connection.
+      const duplicate = this.host.redundant(this);
+      if (duplicate !== undefined) {
+        this.refuse(duplicate, true);
+        return;
+      }
       this.write(control(TcpMessage.Ready));
       this.state = 'established';
       this.host.established(this);
+      return;
+    }
+    // The connector may turn the connection down too (a duplicate, or an id already in use).
+    if (type === TcpMessage.Refuse && this.peer !== undefined) {
+      this.refused(body);
       return;
     }
     throw new HandshakeError(`unexpected TCP message type ${type} during the handshake`);
@@ -269,6 +296,19 @@ export class Connection {
       if (id === this.host.id) throw new HandshakeError(`reached a member with this member's own id '${id}' at ${address}`);
       this.peer = { id, incarnation, address };
       this.peerNonce = nonce;
+      // The identity checks apply to the member we dial as well: without this, dialling a second
+      // process that claims a live member's id replaced the live member's connection.
+      const reason = this.host.admit(this.peer);
+      if (reason !== undefined) {
+        this.refuse(reason);
+        return;
+      }
+      // Last moment to drop the connection before the acceptor may use it (it does on our Proof).
+      const duplicate = this.host.redundant(this);
+      if (duplicate !== undefined) {
+        this.refuse(duplicate, true);
+        return;
+      }
       this.write(control(TcpMessage.Proof, [proof(this.host.secret, 'proof', nonce, this.nonce, this.host.id, id)]));
       return;
     }
@@ -278,7 +318,8 @@ export class Connection {
       return;
     }
     if (type === TcpMessage.Refuse) {
-      throw new HandshakeError(`refused by ${this.peer?.id ?? 'a seed'}: ${typeof body[0] === 'string' ? body[0] : 'no reason given'}`);
+      this.refused(body);
+      return;
     }
     throw new HandshakeError(`unexpected TCP message type ${type} during the handshake`);
   }

@@ -231,6 +231,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       maxQueueBytes: this.options.maxQueueBytes,
       now: () => this.clock.now(),
       admit: (peer) => this.admit(peer),
+      redundant: (c) => this.redundant(c),
       established: (c) => {
         this.established(c);
       },
@@ -298,6 +299,26 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return undefined;
   }
 
+  /**
+   * Whether `c` (authenticated, not yet usable by either side) would be a second connection to its
+   * peer. Two members that dial each other at once used to establish both and then drop one,
+   * losing or reordering the frames in flight on it. The rule, the same on both sides: an
+   * established connection wins; otherwise the one opened by the smaller id (of two opened by
+   * one member, the earlier). Only authenticated connections count (established, or outgoing past
+   * the peer's Welcome): an unproven Hello claiming the peer's identity must not block the peer.
+   */
+  private redundant(c: Connection): string | undefined {
+    const peer = c.peer;
+    if (peer === undefined) return undefined;
+    const opener = (x: Connection): string => (x.direction === 'out' ? this.id : peer.id);
+    for (const o of this.open) {
+      if (o === c || o.state === 'closed' || o.peer?.id !== peer.id || o.peer.incarnation !== peer.incarnation) continue;
+      if (o.state === 'established') return `already connected to member '${peer.id}'`;
+      if (o.direction === 'out' && opener(o) <= opener(c)) return `a connection to member '${peer.id}' opened by '${opener(o)}' is under way`;
+    }
+    return undefined;
+  }
+
   private established(c: Connection): void {
     this.handshakeTimers.delete(c);
     const target = this.dialing.get(c);
@@ -344,6 +365,9 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (target !== undefined) {
       target.connecting = false;
       target.nextAttemptAt = this.clock.now() + this.backoff(target.attempts);
+      // Who answers at that address is known now (its proof passed): while it stays connected
+      // another way, tick() need not dial it again only to be turned down as a duplicate.
+      if (c.peer !== undefined) target.id = c.peer.id;
     }
     // Peer faults (bad handshake, oversize or malformed frames) are reported; plain socket errors
     // (refused, reset) are the ordinary life of a network and only end the connection.

@@ -23,7 +23,10 @@ export const TcpMessage = {
   Proof: 3,
   /** Acceptor → connector: the connection is established. */
   Ready: 4,
-  /** Either side: `[reason]`, then the connection closes. */
+  /**
+   * Either side: `[reason]` or `[reason, REFUSE_DUPLICATE]`, then the connection closes. The
+   * second form is not a fault: the members are (or are about to be) connected another way.
+   */
   Refuse: 5,
   /** Either side: nothing to say, still alive. */
   Heartbeat: 6,
@@ -32,6 +35,12 @@ export const TcpMessage = {
   /** The sender leaves the cluster now. */
   Bye: 8,
 } as const;
+/**
+ * The code a Refuse carries when the connection is only redundant: the pair keeps another one
+ * (already established, or preferred by the tie-break). Neither side reports it as an error.
+ */
+export const REFUSE_DUPLICATE = 'duplicate';
+
 /** One of {@link TcpMessage}'s values. */
 export type TcpMessage = (typeof TcpMessage)[keyof typeof TcpMessage];
 

@@ -1,0 +1,146 @@
+/**
+ * Real processes, really killed: three members (spec/cluster/member-process.ts) each run a
+ * TcpTransport and a LazyReplicatedMap 'sessions'; the primary of a batch of writes is SIGKILLed
+ * while writes are in flight, restarted under its id, and an outsider with the wrong secret tries
+ * to get in. Waits are for the members' own reports (memberDisappeared, memberAdded, errors).
+ */
+import { expect } from 'chai';
+import { waitFor } from '../helpers/deadline.js';
+import { MemberProcess, killAll } from './member-harness.js';
+
+type Session = { n: number; by: string; data: string };
+
+const valueOf = (n: number): Session => ({ n, by: 'a', data: `session-${n}-`.padEnd(120, '*') });
+const keyOf = (n: number): string => `session-${n}`;
+
+/** Starts a, then b and c seeded with the members before them; resolves once all three see each other. */
+async function threeMembers(): Promise<[MemberProcess, MemberProcess, MemberProcess]> {
+  const a = await MemberProcess.start({ id: 'a' });
+  const [b, c] = await Promise.all([
+    MemberProcess.start({ id: 'b', seeds: [a.address] }),
+    MemberProcess.start({ id: 'c', seeds: [a.address] }),
+  ]);
+  for (const m of [a, b, c]) {
+    for (const other of [a, b, c].filter((o) => o !== m)) {
+      await m.event((e) => e.event === 'memberAdded' && e.id === other.id, `memberAdded '${other.id}'`);
+    }
+  }
+  return [a, b, c];
+}
+
+/**
+ * Sends `total` sets to `writer` at once and SIGKILLs it as soon as `killAfter` of them were
+ * acknowledged, with the rest still in flight. Resolves with the numbers of the acknowledged ones.
+ */
+async function killMidWrite(writer: MemberProcess, total: number, killAfter: number): Promise<number[]> {
+  const acknowledged: number[] = [];
+  let enough: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => {
+    enough = resolve;
+  });
+  for (let n = 0; n < total; n++) {
+    writer.fire({ cmd: 'set', key: keyOf(n), value: valueOf(n) }, () => {
+      acknowledged.push(n);
+      if (acknowledged.length === killAfter) enough();
+    });
+  }
+  await reached;
+  await writer.kill();
+  // Acknowledgements the member sent before it died may still have been in the pipe: they count.
+  return acknowledged;
+}
+
+/**
+ * Checks that acknowledged writes are readable on `members`: at once, every key is served by at
+ * least one of them (a holder: its copy was acknowledged) and none serves another value; then,
+ * polled across processes with a bound, every member serves every key. A member that only holds
+ * a proxy learns of a write after its backups acknowledged it (MSG_PROXY follows the
+ * acknowledgement), so it may not know the key the moment the write resolves.
+ */
+async function expectReadable(members: MemberProcess[], keys: string[], expected: unknown[]): Promise<void> {
+  const now = (await Promise.all(members.map((m) => m.request({ cmd: 'getMany', keys, promote: false })))) as unknown[][];
+  keys.forEach((key, i) => {
+    const served = now.map((values) => values[i]);
+    expect(served.filter((v) => v !== undefined), `key ${key} on ${members.map((m) => m.id).join(', ')}`).to.deep.include(expected[i]);
+    for (const v of served) if (v !== undefined) expect(v, `key ${key}`).to.deep.equal(expected[i]);
+  });
+  for (const m of members) {
+    let unknown = keys.length;
+    await waitFor(
+      async () => {
+        const values = (await m.request({ cmd: 'getMany', keys, promote: false })) as unknown[];
+        unknown = values.filter((v) => v === undefined).length;
+        return unknown === 0;
+      },
+      { what: `'${m.id}' to know every acknowledged key`, timeoutMs: 5000, detail: () => `${unknown} of ${keys.length} unknown` },
+    );
+    expect(await m.request({ cmd: 'getMany', keys, promote: false }), `acknowledged values read on '${m.id}'`).to.deep.equal(expected);
+  }
+}
+
+describe('a cluster of member processes', function () {
+  // Forking a member that loads TypeScript takes a moment; each test stays well under this.
+  this.timeout(20_000);
+
+  afterEach(async () => {
+    await killAll();
+  });
+
+  it('keeps every acknowledged write readable on the survivors when the primary is SIGKILLed mid-write', async () => {
+    const [a, b, c] = await threeMembers();
+    const marks = [b.events.length, c.events.length];
+    // Far more writes than are acknowledged in the moment the kill takes to land (about a hundred
+    // or two): the kill always finds most of the batch in flight.
+    const acknowledged = await killMidWrite(a, 1500, 100);
+    expect(acknowledged.length).to.be.at.least(100);
+    expect(acknowledged.length, 'some writes were still in flight at the kill').to.be.lessThan(1500);
+    await b.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[0]);
+    await c.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[1]);
+
+    await expectReadable([b, c], acknowledged.map(keyOf), acknowledged.map(valueOf));
+    for (const survivor of [b, c]) expect(await survivor.request({ cmd: 'members' })).to.deep.equal(['b', 'c']);
+  });
+
+  it('lets a SIGKILLed member restart under the same id, rejoin cleanly and read every key', async () => {
+    const [a, b, c] = await threeMembers();
+    const marks = [b.events.length, c.events.length];
+    const acknowledged = await killMidWrite(a, 600, 50);
+    await b.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[0]);
+    await c.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[1]);
+
+    const rejoin = [b.events.length, c.events.length];
+    const again = await MemberProcess.start({ id: 'a', seeds: [b.address, c.address] });
+    await b.event((e) => e.event === 'memberAdded' && e.id === 'a', "memberAdded 'a' (restarted)", rejoin[0]);
+    await c.event((e) => e.event === 'memberAdded' && e.id === 'a', "memberAdded 'a' (restarted)", rejoin[1]);
+    for (const m of [again, b, c]) expect(await m.request({ cmd: 'members' }), `members at '${m.id}'`).to.deep.equal(['a', 'b', 'c']);
+
+    // Its map started, so it knows every key; reading them (with promotion) fetches the values.
+    const keys = acknowledged.map(keyOf);
+    expect(await again.request({ cmd: 'getMany', keys })).to.deep.equal(acknowledged.map(valueOf));
+    // And its own writes reach the others.
+    await again.request({ cmd: 'set', key: 'after-restart', value: 'hello' });
+    await expectReadable([b, c], ['after-restart'], ['hello']);
+    const errors = [again, b, c].flatMap((m) => m.events.filter((e) => e.event === 'error').map((e) => `${m.id}: ${JSON.stringify(e)}`));
+    expect(errors.filter((e) => e.includes('HandshakeError')), 'the restarted member was refused').to.deep.equal([]);
+  });
+
+  it('keeps out a member with the wrong secret: it cannot join, and its writes never reach the cluster', async () => {
+    const [a, b, c] = await threeMembers();
+    const marks = [a.events.length, b.events.length, c.events.length];
+    const intruder = await MemberProcess.start({ id: 'w', secret: 'not-the-secret', seeds: [a.address, b.address, c.address] });
+    const refused = await intruder.event(
+      (e) => e.event === 'error' && e.source === 'transport' && e.name === 'HandshakeError',
+      'a HandshakeError',
+    );
+    expect(refused).to.have.property('message').that.matches(/cluster secret/);
+    await intruder.request({ cmd: 'set', key: 'intruder', value: 'forged' });
+
+    expect(await intruder.request({ cmd: 'members' })).to.deep.equal(['w']);
+    for (const [i, m] of [a, b, c].entries()) {
+      expect(await m.request({ cmd: 'members' }), `members at '${m.id}'`).to.deep.equal(['a', 'b', 'c']);
+      expect(await m.request({ cmd: 'info', key: 'intruder' }), `'intruder' at '${m.id}'`).to.equal(null);
+      expect(await m.request({ cmd: 'get', key: 'intruder', promote: false })).to.equal(undefined);
+      expect(m.events.slice(marks[i]).filter((e) => e.event === 'memberAdded'), `memberAdded at '${m.id}'`).to.deep.equal([]);
+    }
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * One cluster member as its own OS process, for the multi-process specs: a TcpTransport on
+ * 127.0.0.1 (port 0) and a LazyReplicatedMap named 'sessions', driven by its parent over IPC.
+ *
+ * Environment: MEMBER_ID, SEEDS (comma-separated host:port), CLUSTER_SECRET, and optionally
+ * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS. Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
+ *
+ * Protocol: every request carries `rid`, echoed in its reply. The member reports
+ * `{ ready: true, id, address }` once its map started, and `{ event, id }` for map membership
+ * changes, `{ event: 'error', source, name, message }` for errors its transport or map reported.
+ */
+import { LazyReplicatedMap, TcpTransport } from '../../lib/index.js';
+
+/** A request from the parent. */
+export type MemberRequest =
+  | { rid: number; cmd: 'set'; key: string; value: unknown }
+  | { rid: number; cmd: 'get'; key: string; promote?: boolean }
+  | { rid: number; cmd: 'getMany'; keys: string[]; promote?: boolean }
+  | { rid: number; cmd: 'info'; key: string }
+  | { rid: number; cmd: 'members' };
+
+/** What a member tells its parent. */
+export type MemberReport =
+  | { ready: true; id: string; address: string }
+  | { rid: number; ok: true; value?: unknown }
+  | { rid: number; ok: false; error: string }
+  | { event: 'memberAdded' | 'memberDisappeared'; id: string }
+  | { event: 'error'; source: 'transport' | 'map'; name: string; message: string };
+
+const id = process.env['MEMBER_ID'] ?? 'member';
+const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0);
+const report = (m: MemberReport): void => {
+  process.send?.(m);
+};
+
+const transport = new TcpTransport({
+  id,
+  host: '127.0.0.1',
+  port: 0,
+  seeds,
+  ...(process.env['CLUSTER_SECRET'] === undefined ? {} : { secret: process.env['CLUSTER_SECRET'] }),
+  heartbeatIntervalMs: Number(process.env['HEARTBEAT_INTERVAL_MS'] ?? 100),
+  failureTimeoutMs: Number(process.env['FAILURE_TIMEOUT_MS'] ?? 1000),
+  maxReconnectDelayMs: 250,
+});
+const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000 });
+transport.on('error', (error) => {
+  report({ event: 'error', source: 'transport', name: error.name, message: error.message });
+});
+map.on('error', (error) => {
+  report({ event: 'error', source: 'map', name: error.name, message: error.message });
+});
+map.on('memberAdded', (member) => {
+  report({ event: 'memberAdded', id: member });
+});
+map.on('memberDisappeared', (member) => {
+  report({ event: 'memberDisappeared', id: member });
+});
+
+async function answer(req: MemberRequest): Promise<unknown> {
+  switch (req.cmd) {
+    case 'set':
+      await map.set(req.key, req.value);
+      return undefined;
+    case 'get':
+      return map.get(req.key, { promote: req.promote ?? true });
+    case 'getMany':
+      return Promise.all(req.keys.map((k) => map.get(k, { promote: req.promote ?? true })));
+    case 'info':
+      return map.entryInfo(req.key) ?? null;
+    case 'members':
+      return map.members();
+  }
+}
+
+process.on('message', (raw) => {
+  const req = raw as MemberRequest;
+  answer(req).then(
+    (value) => {
+      report({ rid: req.rid, ok: true, value });
+    },
+    (error: unknown) => {
+      report({ rid: req.rid, ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    },
+  );
+});
+// An orphan must not outlive its parent (the parent also kills it in afterEach).
+process.on('disconnect', () => {
+  process.exit(0);
+});
+
+/**
+ * Resolves once the transport is connected to as many members as it has seeds, or was refused by
+ * one (a wrong secret never gets in), or after `ms`. TcpTransport.start() resolves once listening
+ * and meets its seeds in the background, so a map started right after it would start alone and
+ * its start() would not wait for the cluster's keys: an application waits like this first.
+ */
+function joined(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      transport.off('peerUp', check);
+      transport.off('error', done);
+      resolve();
+    };
+    const check = (): void => {
+      if (transport.peers().length >= seeds.length) done();
+    };
+    const timer = setTimeout(done, ms);
+    transport.on('peerUp', check);
+    transport.on('error', done);
+    check();
+  });
+}
+
+await transport.start();
+await joined(Number(process.env['JOIN_WAIT_MS'] ?? 5000));
+await map.start();
+report({ ready: true, id, address: transport.address });
