@@ -251,6 +251,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
     this.lifecycle = 'starting';
     await this.open().ready();
+    // A transport that finds members in the background (TCP seeds, gossip) is given the time to
+    // meet them, so that the state asked for below comes from everyone (bounded: a seed that never
+    // answers must not hold start() up).
+    if (this.transport.joined !== undefined) await this.withDeadline(this.transport.joined());
     const targets = this.transport.peers();
     for (const t of targets) this.introducing.add(t);
     const replies = await this.request({ type: MSG_START, incarnation: this.incarnation }, targets, 'all');
@@ -1236,6 +1240,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
     }
     return undefined;
+  }
+
+  /** Waits for `promise`, or `rpcTimeoutMs`, whichever comes first; no timer is left behind. */
+  private async withDeadline(promise: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.rpcTimeoutMs);
+    });
+    try {
+      await Promise.race([promise, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private background(error: unknown): void {

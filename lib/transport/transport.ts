@@ -63,4 +63,10 @@ export interface Transport extends TransportEmitter {
   peers(): string[];
   /** Queues `frame` for `to`. Rejects when `to` is unreachable or this transport is stopped. */
   send(to: string, frame: Uint8Array): Promise<void>;
+  /**
+   * Optional: resolves once the transport has met the members it can find right now (for a
+   * transport that discovers members in the background after `start()`, such as TCP with seeds).
+   * A map waits for it, at most `rpcTimeoutMs`, before asking the others for their state.
+   */
+  joined?(): Promise<void>;
 }

@@ -89,31 +89,7 @@ process.on('disconnect', () => {
   process.exit(0);
 });
 
-/**
- * Resolves once the transport is connected to as many members as it has seeds, or was refused by
- * one (a wrong secret never gets in), or after `ms`. TcpTransport.start() resolves once listening
- * and meets its seeds in the background, so a map started right after it would start alone and
- * its start() would not wait for the cluster's keys: an application waits like this first.
- */
-function joined(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      transport.off('peerUp', check);
-      transport.off('error', done);
-      resolve();
-    };
-    const check = (): void => {
-      if (transport.peers().length >= seeds.length) done();
-    };
-    const timer = setTimeout(done, ms);
-    transport.on('peerUp', check);
-    transport.on('error', done);
-    check();
-  });
-}
-
-await transport.start();
-await joined(Number(process.env['JOIN_WAIT_MS'] ?? 5000));
+// map.start() starts the transport and waits (at most rpcTimeoutMs) until it has met its seeds
+// and the members they gossip about, so the map's start really gathers the cluster's keys.
 await map.start();
 report({ ready: true, id, address: transport.address });

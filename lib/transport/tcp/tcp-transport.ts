@@ -193,6 +193,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     this.server = undefined;
     this.bound = undefined;
     this.lifecycle = 'stopped';
+    this.checkJoined();
     for (const p of peers) this.emit('peerDown', p);
     this.emit('close');
   }
@@ -234,15 +235,18 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       redundant: (c) => this.redundant(c),
       established: (c) => {
         this.established(c);
+        this.checkJoined();
       },
       closed: (c, error) => {
         this.closed(c, error);
+        this.checkJoined();
       },
       data: (c, frame) => {
         // Only the connection kept for a peer delivers: a superseded one may still drain.
         if (c.peer !== undefined && this.links.get(c.peer.id) === c) this.emit('message', c.peer.id, frame);
       },
-      gossip: (_c, members) => {
+      gossip: (c, members) => {
+        this.gossiped.add(c);
         this.learn(members);
       },
     };
@@ -317,6 +321,38 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       if (o.direction === 'out' && opener(o) <= opener(c)) return `a connection to member '${peer.id}' opened by '${opener(o)}' is under way`;
     }
     return undefined;
+  }
+
+  /**
+   * Resolves once the members this one can find now have been tried: every seed answered or failed
+   * once, every member learned by gossip was dialled, and every peer connected so far has said
+   * whom it knows. Maps wait for it before asking for the map's state, so `map.start()` really
+   * knows every key. Resolves at once without seeds; never rejects (callers bound the wait).
+   */
+  joined(): Promise<void> {
+    if (this.discoveryDone()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.joinWaiters.push(resolve);
+    });
+  }
+
+  private readonly gossiped = new WeakSet<Connection>();
+  private joinWaiters: Array<() => void> = [];
+
+  private discoveryDone(): boolean {
+    if (this.lifecycle !== 'running') return this.lifecycle === 'stopped' || this.lifecycle === 'stopping';
+    for (const c of this.links.values()) if (!this.gossiped.has(c)) return false;
+    for (const t of this.targets.values()) {
+      const linked = t.id !== undefined && (t.id === this.id || this.links.has(t.id));
+      if (!linked && (t.attempts === 0 || t.connecting)) return false;
+    }
+    return true;
+  }
+
+  /** Wakes `joined()` callers when discovery has gone quiet. */
+  private checkJoined(): void {
+    if (this.joinWaiters.length === 0 || !this.discoveryDone()) return;
+    for (const resolve of this.joinWaiters.splice(0)) resolve();
   }
 
   private established(c: Connection): void {
@@ -441,5 +477,6 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       if (t.connecting || now < t.nextAttemptAt) continue;
       this.dial(t);
     }
+    this.checkJoined();
   }
 }

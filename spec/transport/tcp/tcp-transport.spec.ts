@@ -6,6 +6,7 @@
  * detector where exact timing is the point. Members played by hand come from raw-peer.ts.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +173,34 @@ describe('TcpTransport', () => {
       expect(b.peers()).to.deep.equal(['c']);
       expect(c.peers()).to.deep.equal(['b']);
       await roundTrip(b, c, 5);
+    });
+
+    it('resolves joined() only once it has met its seed and the members the seed gossiped about', async () => {
+      const a = member('a');
+      await a.start();
+      const b = member('b', { seeds: [a.address] });
+      await b.start();
+      await within(once<PeerArgs>(a, 'peerUp', (id) => id === 'b'), EVENT_MS, 'a to meet b');
+      // c is seeded with a alone: b is known to it only through a's gossip.
+      const c = member('c', { seeds: [a.address] });
+      await c.start();
+      await within(c.joined(), EVENT_MS, 'c to finish joining');
+      expect(c.peers()).to.deep.equal(['a', 'b']);
+    });
+
+    it('resolves joined() at once without seeds, and after one failed attempt for a seed nobody answers', async () => {
+      const alone = member('alone');
+      await alone.start();
+      await within(alone.joined(), EVENT_MS, 'a member without seeds to be joined');
+      // A port that was free a moment ago: nobody listens there.
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise<void>((resolve) => probe.close(() => { resolve(); }));
+      const hopeful = member('hopeful', { seeds: [`127.0.0.1:${port}`] });
+      await hopeful.start();
+      await within(hopeful.joined(), EVENT_MS, 'a member whose seed is down to be joined');
+      expect(hopeful.peers()).to.deep.equal([]);
     });
 
     it('shows a stopped member to its peers at once (goodbye), long before the failure timeout', async () => {
