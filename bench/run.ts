@@ -15,6 +15,9 @@ import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover) runs a subset while iterating.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
   console.log(s);
 };
@@ -23,109 +26,121 @@ out(`# Benchmark run ${new Date().toISOString()}`);
 out(`Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB${quick ? ' (quick run)' : ''}`);
 out();
 
-const read = await readPath(quick ? 2000 : 10_000, quick ? 5 : 20);
-const write = await writePath(quick ? 5000 : 30_000, 64);
-out('## In one process (in-memory network)');
-out();
-out(
-  markdownTable(
-    ['measure', 'lazy-replicated-map', 'anchor', 'ratio', 'goal'],
-    [
-      ['`get` on the primary vs awaited `Map.get` (ops/s)', read.mapOpsPerSec, read.nativeOpsPerSec, `${read.ratio.toFixed(2)}×`, '≤ 2×'],
-      ['`set`, 3 members, 1 backup, 64 in flight vs floor (ops/s)', write.mapOpsPerSec, write.floorOpsPerSec, `${write.ratio.toFixed(2)}×`, '≤ 5×'],
-    ],
-  ),
-);
-out();
-out(`In-memory \`set\` latency at 64 in flight: p50 ${write.p50Ms.toFixed(2)} ms, p99 ${write.p99Ms.toFixed(2)} ms.`);
-out();
+if (section('memory')) {
+  const read = await readPath(quick ? 2000 : 10_000, quick ? 5 : 20);
+  const write = await writePath(quick ? 5000 : 30_000, 64);
+  out('## In one process (in-memory network)');
+  out();
+  out(
+    markdownTable(
+      ['measure', 'lazy-replicated-map', 'anchor', 'ratio', 'goal'],
+      [
+        ['`get` on the primary vs awaited `Map.get` (ops/s)', read.mapOpsPerSec, read.nativeOpsPerSec, `${read.ratio.toFixed(2)}×`, '≤ 2×'],
+        ['`set`, 3 members, 1 backup, 64 in flight vs floor (ops/s)', write.mapOpsPerSec, write.floorOpsPerSec, `${write.ratio.toFixed(2)}×`, '≤ 5×'],
+      ],
+    ),
+  );
+  out();
+  out(`In-memory \`set\` latency at 64 in flight: p50 ${write.p50Ms.toFixed(2)} ms, p99 ${write.p99Ms.toFixed(2)} ms.`);
+  out();
 
-const bytes = await bytesPerWrite(quick ? [2, 4, 8] : [2, 4, 8, 16], quick ? 50 : 200);
-out('## Bytes on the wire per write (4 KiB values)');
-out();
-const first = bytes[0];
-out(
-  markdownTable(
-    ['members', 'LazyReplicatedMap', 'ReplicatedMap', 'lazy vs lazy at 2 members'],
-    bytes.map((r) => [String(r.members), r.lazy, r.replicated, `${(r.lazy / (first?.lazy ?? r.lazy)).toFixed(2)}×`]),
-  ),
-);
-out();
-if (writeDocs) {
-  writeFileSync(new URL('../docs/bytes-per-write.svg', import.meta.url), bytesChart(bytes));
-  out('(chart written to docs/bytes-per-write.svg)');
+}
+if (section('bytes')) {
+  const bytes = await bytesPerWrite(quick ? [2, 4, 8] : [2, 4, 8, 16], quick ? 50 : 200);
+  out('## Bytes on the wire per write (4 KiB values)');
+  out();
+  const first = bytes[0];
+  out(
+    markdownTable(
+      ['members', 'LazyReplicatedMap', 'ReplicatedMap', 'lazy vs lazy at 2 members'],
+      bytes.map((r) => [String(r.members), r.lazy, r.replicated, `${(r.lazy / (first?.lazy ?? r.lazy)).toFixed(2)}×`]),
+    ),
+  );
+  out();
+  if (writeDocs) {
+    writeFileSync(new URL('../docs/bytes-per-write.svg', import.meta.url), bytesChart(bytes));
+    out('(chart written to docs/bytes-per-write.svg)');
+    out();
+  }
+
+}
+if (section('heap')) {
+  const heap = await heapPerKey(quick ? 20_000 : 100_000);
+  out(`## Heap per key at ${quick ? '20k' : '100k'} keys (32-character keys, 300-byte values)`);
+  out();
+  out(
+    markdownTable(
+      ['role', 'bytes per key', 'minus Map slot and key string'],
+      [
+        ['primary', heap.primary, heap.primary - heap.nativeMap - heap.keyString],
+        ['backup', heap.backup, heap.backup - heap.nativeMap - heap.keyString],
+        ['proxy', heap.proxy, heap.proxy - heap.nativeMap - heap.keyString],
+        ['plain `Map` slot (key and value shared)', heap.nativeMap, '–'],
+      ],
+    ),
+  );
+  out();
+
+}
+if (section('rehoming')) {
+  const rehome = await rehoming(quick ? [10_000, 50_000] : [10_000, 100_000, 1_000_000]);
+  out('## Re-homing after a crash (3 members, the crashed member was primary of every entry)');
+  out();
+  out(markdownTable(['entries', 'ms to settle', 'messages', 'ms per 10k entries'], rehome.map((r) => [r.entries, r.ms, String(r.messages), r.msPer10k])));
+  out();
+
+}
+if (section('tcp')) {
+  out('## Over TCP: three member processes on 127.0.0.1 vs a Redis server on loopback');
+  out();
+  const members = await benchCluster();
+  const loader = members[0];
+  if (loader === undefined) throw new Error('no member');
+  const total = quick ? 5000 : 20_000;
+  const mapSet1 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 1, valueBytes: 300, prefix: 's1-' });
+  const mapSet64 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 64, valueBytes: 300, prefix: 's64-' });
+  const mapGet = await loader.request<Throughput>({ cmd: 'load', op: 'get', total: total * 10, concurrency: 1, valueBytes: 300, prefix: 'g-' });
+  for (const m of members) await m.stop();
+  const redis = await startRedis();
+  const rows: Array<Array<string | number>> = [];
+  const row = (name: string, mine: Throughput, theirs: Throughput | undefined, goal: string): void => {
+    rows.push([
+      name,
+      mine.opsPerSec,
+      `${mine.p50Ms.toFixed(3)} / ${mine.p99Ms.toFixed(3)}`,
+      theirs?.opsPerSec ?? 'not installed',
+      theirs === undefined ? '–' : `${theirs.p50Ms.toFixed(3)} / ${theirs.p99Ms.toFixed(3)}`,
+      theirs === undefined ? '–' : `${(mine.opsPerSec / theirs.opsPerSec).toFixed(2)}×`,
+      goal,
+    ]);
+  };
+  if (redis === undefined) out('redis-server is not installed (apt-get install redis-server): the Redis columns are empty.');
+  const redisSet1 = redis === undefined ? undefined : await redisLoad(redis.port, 'set', total, 1, 300);
+  const redisSet64 = redis === undefined ? undefined : await redisLoad(redis.port, 'set', total, 64, 300);
+  const redisGet = redis === undefined ? undefined : await redisLoad(redis.port, 'get', total, 1, 300);
+  await redis?.stop();
+  row('`set`, 1 acknowledged backup, 1 in flight', mapSet1, redisSet1, '≥ 1.0× Redis SET');
+  row('`set`, 1 acknowledged backup, 64 in flight', mapSet64, redisSet64, '≥ 1.0× Redis SET');
+  row('`get` on the primary, 1 in flight', mapGet, redisGet, '≥ 20× Redis GET');
+  out(markdownTable(['measure (300-byte values)', 'map ops/s', 'map p50 / p99 ms', 'Redis ops/s', 'Redis p50 / p99 ms', 'ratio', 'goal'], rows));
+  out();
+
+}
+if (section('failover')) {
+  out('## Failover over TCP: from a member lost to every one of its keys served again (2000 keys)');
+  out();
+  const kill = await failover('SIGKILL', {});
+  const hangDefault = await failover('SIGSTOP', {});
+  const hangTuned = await failover('SIGSTOP', { FAILURE_TIMEOUT_MS: '500', HEARTBEAT_INTERVAL_MS: '100' });
+  out(
+    markdownTable(
+      ['how the member is lost', 'failure timeout', 'declared gone after (ms)', 'all keys served after (ms)', 'goal'],
+      [
+        ['SIGKILL (the OS closes its sockets)', '2000 ms (default)', kill.detectMs, kill.servedMs, '≤ timeout + 100 ms'],
+        ['SIGSTOP (hung: sockets stay open)', '2000 ms (default)', hangDefault.detectMs, hangDefault.servedMs, '≤ 2100 ms'],
+        ['SIGSTOP (hung: sockets stay open)', '500 ms (tuned)', hangTuned.detectMs, hangTuned.servedMs, '≤ 600 ms'],
+      ],
+    ),
+  );
   out();
 }
-
-const heap = await heapPerKey(quick ? 20_000 : 100_000);
-out(`## Heap per key at ${quick ? '20k' : '100k'} keys (32-character keys, 300-byte values)`);
-out();
-out(
-  markdownTable(
-    ['role', 'bytes per key', 'minus Map slot and key string'],
-    [
-      ['primary', heap.primary, heap.primary - heap.nativeMap - heap.keyString],
-      ['backup', heap.backup, heap.backup - heap.nativeMap - heap.keyString],
-      ['proxy', heap.proxy, heap.proxy - heap.nativeMap - heap.keyString],
-      ['plain `Map` slot (key and value shared)', heap.nativeMap, '–'],
-    ],
-  ),
-);
-out();
-
-const rehome = await rehoming(quick ? [10_000, 50_000] : [10_000, 100_000, 1_000_000]);
-out('## Re-homing after a crash (3 members, the crashed member was primary of every entry)');
-out();
-out(markdownTable(['entries', 'ms to settle', 'messages', 'ms per 10k entries'], rehome.map((r) => [r.entries, r.ms, String(r.messages), r.msPer10k])));
-out();
-
-out('## Over TCP: three member processes on 127.0.0.1 vs a Redis server on loopback');
-out();
-const members = await benchCluster();
-const loader = members[0];
-if (loader === undefined) throw new Error('no member');
-const total = quick ? 5000 : 20_000;
-const mapSet1 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 1, valueBytes: 300, prefix: 's1-' });
-const mapSet64 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 64, valueBytes: 300, prefix: 's64-' });
-const mapGet = await loader.request<Throughput>({ cmd: 'load', op: 'get', total: total * 10, concurrency: 1, valueBytes: 300, prefix: 'g-' });
-for (const m of members) await m.stop();
-const redis = await startRedis();
-const rows: Array<Array<string | number>> = [];
-const row = (name: string, mine: Throughput, theirs: Throughput | undefined, goal: string): void => {
-  rows.push([
-    name,
-    mine.opsPerSec,
-    `${mine.p50Ms.toFixed(3)} / ${mine.p99Ms.toFixed(3)}`,
-    theirs?.opsPerSec ?? 'not installed',
-    theirs === undefined ? '–' : `${theirs.p50Ms.toFixed(3)} / ${theirs.p99Ms.toFixed(3)}`,
-    theirs === undefined ? '–' : `${(mine.opsPerSec / theirs.opsPerSec).toFixed(2)}×`,
-    goal,
-  ]);
-};
-if (redis === undefined) out('redis-server is not installed (apt-get install redis-server): the Redis columns are empty.');
-const redisSet1 = redis === undefined ? undefined : await redisLoad(redis.port, 'set', total, 1, 300);
-const redisSet64 = redis === undefined ? undefined : await redisLoad(redis.port, 'set', total, 64, 300);
-const redisGet = redis === undefined ? undefined : await redisLoad(redis.port, 'get', total, 1, 300);
-await redis?.stop();
-row('`set`, 1 acknowledged backup, 1 in flight', mapSet1, redisSet1, '≥ 1.0× Redis SET');
-row('`set`, 1 acknowledged backup, 64 in flight', mapSet64, redisSet64, '≥ 1.0× Redis SET');
-row('`get` on the primary, 1 in flight', mapGet, redisGet, '≥ 20× Redis GET');
-out(markdownTable(['measure (300-byte values)', 'map ops/s', 'map p50 / p99 ms', 'Redis ops/s', 'Redis p50 / p99 ms', 'ratio', 'goal'], rows));
-out();
-
-out('## Failover over TCP: from a member lost to every one of its keys served again (2000 keys)');
-out();
-const kill = await failover('SIGKILL', {});
-const hangDefault = await failover('SIGSTOP', {});
-const hangTuned = await failover('SIGSTOP', { FAILURE_TIMEOUT_MS: '500', HEARTBEAT_INTERVAL_MS: '100' });
-out(
-  markdownTable(
-    ['how the member is lost', 'failure timeout', 'declared gone after (ms)', 'all keys served after (ms)', 'goal'],
-    [
-      ['SIGKILL (the OS closes its sockets)', '2000 ms (default)', kill.detectMs, kill.servedMs, '≤ timeout + 100 ms'],
-      ['SIGSTOP (hung: sockets stay open)', '2000 ms (default)', hangDefault.detectMs, hangDefault.servedMs, '≤ 2100 ms'],
-      ['SIGSTOP (hung: sockets stay open)', '500 ms (tuned)', hangTuned.detectMs, hangTuned.servedMs, '≤ 600 ms'],
-    ],
-  ),
-);
-out();

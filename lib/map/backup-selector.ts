@@ -13,8 +13,8 @@ export class BackupSelector {
    * Picks up to `count` distinct members of `candidates` (sorted), skipping those in `exclude`.
    * Successive calls continue where the last one stopped.
    */
-  select(candidates: readonly string[], count: number, exclude: ReadonlySet<string> = new Set()): string[] {
-    const pool = candidates.filter((c) => !exclude.has(c));
+  select(candidates: readonly string[], count: number, exclude?: ReadonlySet<string>): string[] {
+    const pool = exclude === undefined || exclude.size === 0 ? candidates : candidates.filter((c) => !exclude.has(c));
     const chosen: string[] = [];
     if (pool.length === 0 || count <= 0) return chosen;
     const start = this.next % pool.length;

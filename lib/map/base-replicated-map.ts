@@ -63,6 +63,7 @@ import {
 } from './map-options.js';
 import { Interner } from './interner.js';
 import { Tombstones } from './tombstones.js';
+import { WriteCoalescer } from './write-coalescer.js';
 import { LamportClock, compareVersions, nextPlacement, sameWrite, type Version } from './version.js';
 
 /** Lifecycle of a map on one member. */
@@ -138,6 +139,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly interner = new Interner();
   /** Other members running this map, with the incarnation they started with. */
   private readonly peers = new Map<string, string>();
+  /** `peers`' ids, sorted; `undefined` after a membership change (see memberList). */
+  private sortedPeers: readonly string[] | undefined;
   private readonly incarnation = randomUUID();
   /** Members a `MSG_START` is on its way to: one introduction at a time is enough. */
   private readonly introducing = new Set<string>();
@@ -167,6 +170,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly met = new Map<string, string>();
   /** Publications under way; a graceful stop lets them finish before it says goodbye. */
   private readonly inflight = new Set<Promise<void>>();
+  /** Writes of `set` waiting to be published together. */
+  private readonly writes = new WriteCoalescer<Entry>((entries) => this.publish(entries));
   private lifecycle: MapState = 'new';
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -307,6 +312,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.lifecycle = 'stopped';
     this.entries.clear();
     this.peers.clear();
+    this.sortedPeers = undefined;
     this.emit('stopped');
     void this.channel?.close();
   }
@@ -465,7 +471,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const bytes = this.codec.encode(value);
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
-    await this.ready();
+    // A running map writes at once: no turn of the event loop between the call and the write.
+    if (this.lifecycle !== 'running') await this.ready();
     // stop() may have begun while the await above yielded: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
@@ -485,8 +492,24 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.lastAccess = this.now();
     entry.backups = this.selector.select(this.memberList(), this.wanted());
     this.emit('entrySet', key, 'local');
-    await this.published(entry, this.publish([entry]));
+    await this.published(entry, this.publishWrite(entry));
     return this;
+  }
+
+  /**
+   * Publishes a write, together with the other writes made while earlier ones are still being
+   * acknowledged (see {@link WriteCoalescer}). A graceful stop waits for a group not sent yet.
+   */
+  private publishWrite(entry: Entry): Promise<void> {
+    const done = this.writes.add(entry);
+    if (!this.inflight.has(done)) {
+      this.inflight.add(done);
+      const settle = (): void => {
+        this.inflight.delete(done);
+      };
+      done.then(settle, settle);
+    }
+    return done;
   }
 
   /**
@@ -568,9 +591,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return Math.min(this.flavour.desiredBackups(this.peers.size), this.peers.size);
   }
 
-  /** Other live members, sorted. */
-  private memberList(): string[] {
-    return [...this.peers.keys()].sort();
+  /** Other live members, sorted (kept between membership changes: every write asks for it). */
+  private memberList(): readonly string[] {
+    this.sortedPeers ??= [...this.peers.keys()].sort();
+    return this.sortedPeers;
   }
 
   private roleFor(primary: string, backups: readonly string[]): EntryRole {
@@ -816,6 +840,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Same id, new incarnation: the member restarted and lost what it held.
     if (known !== undefined) this.disappeared(id);
     this.peers.set(id, incarnation);
+    this.sortedPeers = undefined;
     this.met.set(id, incarnation);
     this.emit('memberAdded', id);
     this.rebackup();
@@ -843,6 +868,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private disappeared(id: string): void {
     this.stateSent.delete(id);
     if (!this.peers.delete(id)) return;
+    this.sortedPeers = undefined;
     this.emit('memberDisappeared', id);
     const republish: Entry[] = [];
     const handover = new Map<string, Placement[]>();

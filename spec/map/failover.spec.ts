@@ -141,11 +141,14 @@ describe('LazyReplicatedMap failover', () => {
   it('loses no acknowledged set when the primary crashes while 100 sets are in flight', async () => {
     // Random delivery delays spread the acknowledgements over many rounds, so the crash (at the
     // 30th acknowledgement) finds sets acknowledged, sets half-published and sets not yet sent.
+    // The sets go in waves of 10, one turn of the event loop apart: writes made in one turn while
+    // others are in flight are published as one group, and the waves keep ten groups in flight.
     c = await cluster(['a', 'b', 'c', 'd'], { backups: 1, netOptions: { delay: { min: 0, max: 8 } } });
     const acknowledged = new Map<string, number>();
     const rejected: unknown[] = [];
     const pending: Promise<void>[] = [];
     for (let i = 0; i < 100; i++) {
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
       const key = `a${i}`;
       pending.push(
         c.maps.a!.set(key, i).then(

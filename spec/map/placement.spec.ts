@@ -83,6 +83,25 @@ describe('LazyReplicatedMap placement', () => {
     expect(after.messages - before.messages).to.equal(5);
   });
 
+  it('publishes writes made together as one group: one MSG_BACKUP per backup and one MSG_PROXY per member', async () => {
+    c = await cluster(['a', 'b', 'c', 'd']);
+    const { maps, net } = c;
+    const before = net.stats();
+    // The first set leaves at once; the other 63, made while it is in flight, go as one group.
+    await Promise.all(Array.from({ length: 64 }, (_, i) => maps.a!.set(`k${i}`, i)));
+    await net.settled();
+    const after = net.stats();
+
+    // Two groups, each to at most three backups (round-robin) and three proxies.
+    expect(delta(before, after, 'MSG_BACKUP')).to.be.at.most(2 * 3);
+    expect(delta(before, after, 'MSG_PROXY')).to.be.at.most(2 * 3);
+    assertConverged(Object.values(maps), ['a', 'b', 'c', 'd'], 1);
+    for (let i = 0; i < 64; i++) {
+      const { backups } = maps.a!.entryInfo(`k${i}`)!;
+      expect(await maps[backups[0]!]!.get(`k${i}`, { promote: false }), `copy of k${i} on its backup`).to.equal(i);
+    }
+  });
+
   it('moves the primary to the member that overwrites a key, and every member agrees on the new placement', async () => {
     c = await cluster(['a', 'b', 'c', 'd']);
     const { maps, net } = c;
