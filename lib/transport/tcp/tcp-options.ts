@@ -110,8 +110,8 @@ export interface TcpTransportOptions {
    */
   heartbeatIntervalMs?: number;
   /**
-   * A member silent for this long (milliseconds) is declared gone. Detection takes at most this
-   * plus one heartbeat interval.
+   * A member silent for this long (milliseconds) is declared gone, at most a twentieth of it
+   * later (the detector checks every `min(heartbeatIntervalMs / 2, failureTimeoutMs / 20)`).
    * @default 2000
    */
   failureTimeoutMs?: number;

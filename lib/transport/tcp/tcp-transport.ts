@@ -155,9 +155,13 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (addr === null || typeof addr === 'string') throw new TransportConfigError('server has no TCP address');
     this.bound = `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     this.lifecycle = 'running';
+    // The failure detector looks at every tick: a member is declared gone at most one tick after
+    // its timeout, so the tick is a twentieth of the timeout (never more than half a heartbeat
+    // interval, so idle connections get their heartbeats in time).
+    const tickMs = Math.max(5, Math.floor(Math.min(this.options.heartbeatIntervalMs / 2, this.options.failureTimeoutMs / 20)));
     this.ticker = this.clock.setInterval(() => {
       this.tick();
-    }, Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 2)));
+    }, tickMs);
     this.tick();
   }
 
