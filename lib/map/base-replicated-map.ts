@@ -64,7 +64,7 @@ import {
 import { Interner } from './interner.js';
 import { Tombstones } from './tombstones.js';
 import { WriteCoalescer } from './write-coalescer.js';
-import { LamportClock, compareVersions, nextPlacement, sameWrite, type Version } from './version.js';
+import { LamportClock, compareVersions, nextPlacement, type Version } from './version.js';
 
 /** Lifecycle of a map on one member. */
 export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -423,7 +423,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       // The entry came here while we were fetching: what is here now is at least as new. Read it
       // as from a holder, promotion included: a caller that changes the value and replicates it
       // must be its primary, or the change is silently lost.
-      if (compareVersions(entry.version, copy.version) >= 0) {
+      if (entry.compare(copy.version) >= 0) {
         const value = this.decoded(entry);
         if (promote && entry.role !== 'primary') {
           this.promote(entry, 'read');
@@ -437,7 +437,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // expired session must not come back to life by being read through another member.
     const lastAccess = copy.idleMs === undefined ? undefined : this.now() - copy.idleMs;
     if (entry.bytes === undefined) entry.lastAccess = lastAccess;
-    if (promote && compareVersions(copy.version, entry.version) >= 0) {
+    if (promote && entry.compare(copy.version) <= 0) {
       entry.bytes = copy.bytes;
       entry.version = copy.version;
       entry.value = value;
@@ -664,7 +664,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       const latest = this.publications.get(entry);
       if (latest === undefined || latest === done) return;
-      if (entry.role !== 'primary' || !sameWrite(entry.version, write) || this.entries.get(entry.key) !== entry) return;
+      if (entry.role !== 'primary' || !entry.sameWrite(write) || this.entries.get(entry.key) !== entry) return;
       done = latest;
       await done;
     }
@@ -673,7 +673,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private async distribute(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
     const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set(), diff: diffs?.get(entry) }));
     const current = (p: Publication): boolean =>
-      this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.version === p.version;
+      this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
 
     if (this.ackMode === 'none') {
       void this.sendCopies(pubs, false);
@@ -799,7 +799,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     for (const e of this.entries.values()) {
       if (e.role !== 'primary') continue;
       const announced = this.announced.get(e);
-      if (announced !== undefined && sameWrite(announced.version, e.version)) owned.push(announced);
+      if (announced !== undefined && e.sameWrite(announced.version)) owned.push(announced);
     }
     return owned;
   }
@@ -933,7 +933,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     const entry = this.entries.get(p.key);
     if (entry !== undefined) {
-      const order = compareVersions(entry.version, p.version);
+      const order = entry.compare(p.version);
       // The same placement may come twice: first without the value (a state snapshot or proxy
       // message that overtook the copy, which made this member a mere proxy), then with it. The
       // copy must still be taken, or the primary counts on a backup that holds nothing.
@@ -963,7 +963,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         // Every holder named is already gone here. A placement of the value held here changes
         // nothing that matters: keep what is known. One of a newer write means the key is lost,
         // as if its holders had disappeared now (see disappeared()); no stale proxy is kept.
-        if (entry === undefined || (entry.bytes !== undefined && sameWrite(entry.version, p.version))) return false;
+        if (entry === undefined || (entry.bytes !== undefined && entry.sameWrite(p.version))) return false;
         this.entries.delete(p.key);
         this.emit('entryRemoved', p.key as K, 'lost');
         return true;
@@ -971,20 +971,21 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     let role = this.roleFor(p.primary, p.backups);
     let held = bytes;
-    if (held === undefined && entry?.bytes !== undefined && sameWrite(entry.version, p.version)) held = entry.bytes;
+    if (held === undefined && entry?.bytes !== undefined && entry.sameWrite(p.version)) held = entry.bytes;
     if (role !== 'proxy' && held === undefined) {
       // Named as a holder of a write we do not have (we restarted under the same id): say so,
       // and stay a proxy rather than pretend to hold it.
       this.emit('error', new ProtocolError(`named holder of key ${String(p.key)} without its value; acting as proxy`, p.primary));
       role = 'proxy';
     }
-    const changedValue = entry === undefined || !sameWrite(entry.version, p.version);
+    const changedValue = entry === undefined || !entry.sameWrite(p.version);
     // Shared ids and lists: a decoded message carries its own copies of them (see Interner).
     const version = this.interner.version(p.version);
     const primary = this.interner.id(p.primary);
     const backups = this.interner.list(p.backups);
     if (entry === undefined) {
-      this.entries.set(p.key, new Entry(p.key, role, version, primary, backups, role === 'proxy' ? undefined : held));
+      const key = this.interner.key(p.key);
+      this.entries.set(key, new Entry(key, role, version, primary, backups, role === 'proxy' ? undefined : held));
     } else {
       entry.role = role;
       entry.version = version;
@@ -1022,8 +1023,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private applyRemoval(r: Removal, origin: 'local' | 'remote', relay?: Relay): void {
     this.clock.observe(r.version);
     const entry = this.entries.get(r.key);
-    if (entry !== undefined && compareVersions(entry.version, r.version) > 0) return;
-    this.tombstones.add(r.key, r.version);
+    if (entry !== undefined && entry.compare(r.version) > 0) return;
+    this.tombstones.add(this.interner.key(r.key), r.version);
     if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1])) {
       // A delete learned second-hand (a state transfer, even from its author, or passed on): its
       // author may have died before telling everyone, so pass it on as for placements (see
@@ -1040,7 +1041,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /** Marks a copy just received as used now, if it is the copy held here. */
   private accessed(key: MapKey, version: Version): void {
     const e = this.entries.get(key);
-    if (e?.bytes !== undefined && sameWrite(e.version, version)) e.lastAccess = this.now();
+    if (e?.bytes !== undefined && e.sameWrite(version)) e.lastAccess = this.now();
   }
 
   /**
@@ -1055,7 +1056,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const relay: Relay = { from, secondHand: false, notices: new Map(), removals: new Map() };
     const held = this.entries.get(p.key);
     const dead = this.tombstones.get(p.key);
-    const order = held === undefined ? -1 : compareVersions(held.version, p.version);
+    const order = held === undefined ? -1 : held.compare(p.version);
     if ((dead !== undefined && compareVersions(dead, p.version) >= 0) || order > 0 || (order === 0 && held?.bytes !== undefined)) {
       // Deleted since, overtaken by a newer write, or a duplicate: what applyPlacement does with a
       // copy of that version (nothing, or tell the primary) is what this diff deserves.
@@ -1063,7 +1064,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.sendNotices(relay);
       return;
     }
-    if (held?.bytes === undefined || !sameWrite(held.version, base)) {
+    if (held?.bytes === undefined || !held.sameWrite(base)) {
       throw new DiffBaseMissingError(
         `member '${this.id}' holds ${held?.bytes === undefined ? 'no copy' : `version ${held.version.join('/')}`} of key ${String(p.key)}, not the diff's base ${base.join('/')}`,
         p.key,

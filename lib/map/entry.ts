@@ -4,7 +4,7 @@
  * @module
  */
 import type { MapKey, Placement } from '../codec/map-messages.js';
-import type { Version } from './version.js';
+import { compareIds, type Version } from './version.js';
 
 /**
  * What this member holds of a key.
@@ -28,36 +28,114 @@ export interface EntryInfo {
 /** Placeholder for "not decoded yet": a value may legitimately be `undefined`. */
 export const NOT_DECODED: unique symbol = Symbol('not decoded');
 
+/** What only a holder (or a proxy that fetched the value) keeps; see {@link Entry}. */
+class HolderState {
+  role: EntryRole = 'proxy';
+  bytes: Uint8Array | undefined = undefined;
+  value: unknown = NOT_DECODED;
+  lastAccess: number | undefined = undefined;
+}
+
 /**
  * A member's record of one key. Holders keep the encoded `bytes` (as they travel); only a primary
  * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more.
+ *
+ * Most entries of a large map are proxies, so a proxy is kept small: its version is four fields
+ * rather than a tuple object, and the role, bytes, value and last access live in a separate
+ * object that a plain proxy does not have. The accessors below hide both.
  */
 export class Entry {
   readonly key: MapKey;
-  role: EntryRole;
-  version: Version;
+  /** The parts of {@link version}. */
+  private writeClock: number;
+  private writer: string;
+  private placeSeq: number;
+  private placer: string;
   primary: string;
   backups: readonly string[];
+  private held: HolderState | undefined;
+
+  constructor(key: MapKey, role: EntryRole, version: Version, primary: string, backups: readonly string[], bytes?: Uint8Array) {
+    this.key = key;
+    this.writeClock = version[0];
+    this.writer = version[1];
+    this.placeSeq = version[2];
+    this.placer = version[3];
+    this.primary = primary;
+    this.backups = backups;
+    this.held = undefined;
+    this.role = role;
+    this.bytes = bytes;
+  }
+
+  /** This member's role for the key. */
+  get role(): EntryRole {
+    return this.held?.role ?? 'proxy';
+  }
+
+  set role(role: EntryRole) {
+    if (this.held !== undefined) {
+      this.held.role = role;
+      this.release();
+    } else if (role !== 'proxy') this.hold().role = role;
+  }
+
+  /** The version of the state known here (a new tuple on every read: compare with {@link compare}). */
+  get version(): Version {
+    return [this.writeClock, this.writer, this.placeSeq, this.placer];
+  }
+
+  set version(v: Version) {
+    this.writeClock = v[0];
+    this.writer = v[1];
+    this.placeSeq = v[2];
+    this.placer = v[3];
+  }
+
   /** The encoded value; `undefined` on a proxy. */
-  bytes: Uint8Array | undefined;
+  get bytes(): Uint8Array | undefined {
+    return this.held?.bytes;
+  }
+
+  set bytes(bytes: Uint8Array | undefined) {
+    if (this.held !== undefined) {
+      this.held.bytes = bytes;
+      this.release();
+    } else if (bytes !== undefined) this.hold().bytes = bytes;
+  }
+
   /** The decoded value, or {@link NOT_DECODED}. */
-  value: unknown;
+  get value(): unknown {
+    return this.held === undefined ? NOT_DECODED : this.held.value;
+  }
+
+  set value(value: unknown) {
+    if (this.held !== undefined) this.held.value = value;
+    else if (value !== NOT_DECODED) this.hold().value = value;
+  }
+
   /**
    * When this member last saw the entry used, by the map's clock: written or replicated here, or a
    * copy, diff or access notice received from its primary. On a proxy, as the holder that answered
    * its last fetch reported it. `undefined` when not known. Expiry (sessions) is built on it.
    */
-  lastAccess: number | undefined;
+  get lastAccess(): number | undefined {
+    return this.held?.lastAccess;
+  }
 
-  constructor(key: MapKey, role: EntryRole, version: Version, primary: string, backups: readonly string[], bytes?: Uint8Array) {
-    this.key = key;
-    this.role = role;
-    this.version = version;
-    this.primary = primary;
-    this.backups = backups;
-    this.bytes = bytes;
-    this.value = NOT_DECODED;
-    this.lastAccess = undefined;
+  set lastAccess(at: number | undefined) {
+    if (this.held !== undefined) this.held.lastAccess = at;
+    else if (at !== undefined) this.hold().lastAccess = at;
+  }
+
+  /** Negative, zero or positive as this entry's version is older than, the same as, or newer than `v`. */
+  compare(v: Version): number {
+    return this.writeClock - v[0] || compareIds(this.writer, v[1]) || this.placeSeq - v[2] || compareIds(this.placer, v[3]);
+  }
+
+  /** True when this entry holds the same write as `v`, whatever its placement. */
+  sameWrite(v: Version): boolean {
+    return this.writeClock === v[0] && this.writer === v[1];
   }
 
   /** The members that hold the value, primary first. */
@@ -68,5 +146,16 @@ export class Entry {
   /** This entry's placement, as sent in `MSG_PROXY`. */
   placement(): Placement {
     return { key: this.key, version: this.version, primary: this.primary, backups: this.backups };
+  }
+
+  private hold(): HolderState {
+    this.held = new HolderState();
+    return this.held;
+  }
+
+  /** Drops the holder state of an entry that became a plain proxy again. */
+  private release(): void {
+    const h = this.held;
+    if (h !== undefined && h.role === 'proxy' && h.bytes === undefined && h.value === NOT_DECODED && h.lastAccess === undefined) this.held = undefined;
   }
 }

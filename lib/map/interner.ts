@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { MapKey } from '../codec/map-messages.js';
 import type { Version } from './version.js';
 
 /** Canonical member ids, backup lists and versions for one map. */
@@ -16,8 +17,18 @@ export class Interner {
   id(id: string): string {
     const known = this.ids.get(id);
     if (known !== undefined) return known;
-    this.ids.set(id, id);
-    return id;
+    const own = ownString(id);
+    this.ids.set(own, own);
+    return own;
+  }
+
+  /**
+   * A key to keep: a string key decoded from a message is a slice of one string that cbor-x built
+   * for the whole message, and keeping the slice keeps that string alive; this returns a copy of
+   * its own (32-character keys: 89 bytes each as slices, 56 as copies).
+   */
+  key(key: MapKey): MapKey {
+    return typeof key === 'string' ? ownString(key) : key;
   }
 
   /** A shared, frozen copy of a list of member ids. */
@@ -31,12 +42,23 @@ export class Interner {
     return list;
   }
 
-  /** A version whose member ids are the canonical copies. */
+  /** The version with the canonical copies of its member ids (an entry keeps the ids, not the tuple). */
   version(v: Version): Version {
     const writer = this.id(v[1]);
     const placer = this.id(v[3]);
-    return writer === v[1] && placer === v[3] && Object.isFrozen(v) ? v : Object.freeze([v[0], writer, v[2], placer] as const);
+    return writer === v[1] && placer === v[3] ? v : [v[0], writer, v[2], placer];
   }
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+
+/**
+ * A flat copy of `s`, sharing nothing with the string it may be a slice of. V8 slices strings of 13
+ * characters or more; a property name is stored flat and interned, and `for...in` hands it back.
+ */
+function ownString(s: string): string {
+  if (s.length < 13) return s;
+  const holder: Record<string, true> = { [s]: true };
+  for (const name in holder) return name;
+  return s;
+}

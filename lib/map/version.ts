@@ -9,7 +9,8 @@ import type { Version } from '../codec/map-messages.js';
 
 export type { Version };
 
-function compareIds(a: string, b: string): number {
+/** Orders member ids (plain code-unit order, the same on every member). */
+export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
