@@ -62,12 +62,16 @@ import {
   type ReplicatedMapOptions,
 } from './map-options.js';
 import { Interner } from './interner.js';
+import { chunked, copySize, placementSize, removalSize } from './message-size.js';
 import { Tombstones } from './tombstones.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import { LamportClock, compareVersions, nextPlacement, type Version } from './version.js';
 
 /** Lifecycle of a map on one member. */
 export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Entries published together at most when many are re-homed at once (see publishAll). */
+const PUBLISH_SLICE = 10_000;
 
 /** Prefix of the RPC channel each map talks on; reserved for the library. */
 export const MAP_CHANNEL_PREFIX = 'lrm/map/';
@@ -77,9 +81,9 @@ interface Publication {
   readonly entry: Entry;
   version: Version;
   /** Backups that acknowledged this write (they hold the bytes). */
-  readonly confirmed: Set<string>;
+  confirmed: Set<string> | undefined;
   /** Members tried as backup in this publication (never tried twice). */
-  readonly tried: Set<string>;
+  tried: Set<string> | undefined;
   /** The write as a diff, for the holders of its base (see `replicate`); others get the whole value. */
   readonly diff?: DiffPlan | undefined;
 }
@@ -296,10 +300,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const alone = [...this.entries.values()].filter((e) => e.role === 'primary' && !e.backups.some((b) => this.peers.has(b)));
     if (alone.length > 0 && this.peers.size > 0) {
       for (const e of alone) {
-        e.backups = this.selector.select(this.memberList(), Math.max(1, this.wanted()));
+        e.backups = this.interner.list(this.selector.select(this.memberList(), Math.max(1, this.wanted())));
         e.version = nextPlacement(e.version, this.id);
       }
-      await this.publish(alone);
+      await this.publishAll(alone);
     }
     await this.request({ type: MSG_STOP }, [...this.peers.keys()], 'all');
     this.halt();
@@ -490,7 +494,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.bytes = bytes;
     entry.value = value;
     entry.lastAccess = this.now();
-    entry.backups = this.selector.select(this.memberList(), this.wanted());
+    entry.backups = this.interner.list(this.selector.select(this.memberList(), this.wanted()));
     this.emit('entrySet', key, 'local');
     await this.published(entry, this.publishWrite(entry));
     return this;
@@ -548,7 +552,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.bytes = bytes;
     entry.version = this.clock.tick(this.id);
     entry.lastAccess = this.now();
-    entry.backups = entry.backups.filter((b) => this.peers.has(b));
+    entry.backups = this.interner.list(entry.backups.filter((b) => this.peers.has(b)));
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
     await this.published(entry, this.publish([entry], plan));
   }
@@ -582,7 +586,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // here: a join or heal under way) are told too; if this member left before their start
     // reached it, nobody else would tell them.
     const targets = new Set([...this.peers.keys(), ...this.transport.peers()]);
-    await this.request({ type: MSG_REMOVE, removals }, [...targets], 'all');
+    await Promise.all(this.sendRemovals([...targets], removals, 'all'));
   }
 
   // ---------------------------------------------------------------- roles
@@ -623,7 +627,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.primary = this.id;
     entry.version = nextPlacement(entry.version, this.id);
     const wanted = this.wanted();
-    entry.backups = [...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))].slice(0, wanted);
+    entry.backups = this.interner.list([...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))].slice(0, wanted));
     if (why === 'read') this.counters.promotions++;
     else this.counters.failovers++;
     this.emit('promoted', entry.key as K);
@@ -645,6 +649,26 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     };
     done.then(settle, settle);
     return done;
+  }
+
+  /**
+   * Publishes many entries at once (a failover, a member that gains a peer, a graceful leave) in
+   * slices of {@link PUBLISH_SLICE}, one after the other. A publication keeps its entries' state
+   * until every backup answered; a million at a time kept so much alive that garbage collection
+   * made re-homing a million entries cost twice per entry what 100k cost.
+   */
+  private publishAll(entries: Entry[]): Promise<void> {
+    if (entries.length <= PUBLISH_SLICE) return this.publish(entries);
+    const all = (async () => {
+      for (let i = 0; i < entries.length; i += PUBLISH_SLICE) await this.publish(entries.slice(i, i + PUBLISH_SLICE));
+    })();
+    // A graceful stop waits for the slices not started yet too.
+    this.inflight.add(all);
+    const settle = (): void => {
+      this.inflight.delete(all);
+    };
+    all.then(settle, settle);
+    return all;
   }
 
   /**
@@ -671,7 +695,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   private async distribute(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
-    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: new Set(), tried: new Set(), diff: diffs?.get(entry) }));
+    // The sets are made when first needed: a failover publishes 100k entries at a time.
+    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: undefined, tried: undefined, diff: diffs?.get(entry) }));
     const current = (p: Publication): boolean =>
       this.entries.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
 
@@ -684,11 +709,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         for (const p of pubs.filter(current)) {
           const lost = p.entry.backups.filter((b) => failed.has(b) || !this.peers.has(b));
           if (lost.length === 0) continue;
+          p.tried ??= new Set();
           for (const b of lost) p.tried.add(b);
           const keep = p.entry.backups.filter((b) => !lost.includes(b));
           const exclude = new Set([...keep, ...p.tried]);
           const extra = this.selector.select(this.memberList(), this.wanted() - keep.length, exclude);
-          p.entry.backups = [...keep, ...extra];
+          p.entry.backups = this.interner.list([...keep, ...extra]);
           p.entry.version = nextPlacement(p.entry.version, this.id);
           p.version = p.entry.version;
         }
@@ -698,16 +724,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // older placement of this publication learn the final one too.
     const proxies = new Map<string, Placement[]>();
     for (const p of pubs.filter(current)) {
-      this.announced.set(p.entry, p.entry.placement());
+      const placement = p.entry.placement();
+      this.announced.set(p.entry, placement);
       for (const m of this.peers.keys()) {
         if (p.entry.backups.includes(m)) continue;
         let list = proxies.get(m);
         if (list === undefined) proxies.set(m, (list = []));
-        list.push(p.entry.placement());
+        list.push(placement);
       }
     }
     for (const [member, placements] of proxies) {
-      void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+      void this.sendPlacements(member, placements, 'none');
     }
   }
 
@@ -725,9 +752,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     for (const p of pubs) {
       const bytes = p.entry.bytes;
       if (bytes === undefined) continue;
+      const placement = p.entry.placement();
       for (const b of p.entry.backups) {
-        const placement = p.entry.placement();
-        if (p.confirmed.has(b)) {
+        if (p.confirmed?.has(b) === true) {
           push(moves, b, placement);
         } else if (p.diff?.holders.has(b) === true) {
           push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
@@ -744,8 +771,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         const copyList = copies.get(b) ?? [];
         const moveList = moves.get(b) ?? [];
         const requests: Promise<RpcResponse[]>[] = [];
-        if (copyList.length > 0) requests.push(this.request({ type: this.flavour.copyMessage, entries: copyList }, [b], acked ? 'all' : 'none'));
-        if (moveList.length > 0) requests.push(this.request({ type: MSG_PROXY, entries: moveList }, [b], acked ? 'all' : 'none'));
+        for (const entries of chunked(copyList, copySize)) requests.push(this.request({ type: this.flavour.copyMessage, entries }, [b], acked ? 'all' : 'none'));
+        requests.push(...this.sendPlacements(b, moveList, acked ? 'all' : 'none'));
         for (const { pub, diff } of diffs.get(b) ?? []) {
           const sent = this.sendDiff(b, pub, diff);
           if (acked) requests.push(sent);
@@ -753,7 +780,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         }
         const results = await Promise.all(requests);
         const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
-        if (ok) for (const p of sentTo.get(b) ?? []) p.confirmed.add(b);
+        if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
         else failed.add(b);
       }),
     );
@@ -828,9 +855,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private pushState(to: string, incarnation: string): void {
     this.stateSent.set(to, incarnation);
     const removals = this.tombstones.list();
-    if (removals.length > 0) void this.request({ type: MSG_REMOVE, removals }, [to], 'none');
+    void this.sendRemovals([to], removals, 'none');
     const owned = this.ownedPlacements();
-    if (owned.length > 0) void this.request({ type: MSG_PROXY, entries: owned }, [to], 'none');
+    void this.sendPlacements(to, owned, 'none');
   }
 
   private added(id: string, incarnation: string): void {
@@ -853,11 +880,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     for (const e of this.entries.values()) {
       if (e.role !== 'primary' || e.backups.length >= wanted) continue;
       const keep = e.backups.filter((b) => this.peers.has(b));
-      e.backups = [...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))];
+      e.backups = this.interner.list([...keep, ...this.selector.select(this.memberList(), wanted - keep.length, new Set(keep))]);
       e.version = nextPlacement(e.version, this.id);
       short.push(e);
     }
-    if (short.length > 0) void this.publish(short).catch((error: unknown) => { this.background(error); });
+    if (short.length > 0) void this.publishAll(short).catch((error: unknown) => { this.background(error); });
   }
 
   /**
@@ -899,13 +926,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         }
       } else if (e.role === 'primary') {
         const keep = e.backups.filter((b) => this.peers.has(b));
-        e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
+        e.backups = this.interner.list([...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))]);
         e.version = nextPlacement(e.version, this.id);
         republish.push(e);
       }
     }
-    if (republish.length > 0) void this.publish(republish).catch((error: unknown) => { this.background(error); });
-    for (const [member, placements] of handover) void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+    if (republish.length > 0) void this.publishAll(republish).catch((error: unknown) => { this.background(error); });
+    for (const [member, placements] of handover) void this.sendPlacements(member, placements, 'none');
   }
 
   /** Makes this member primary of an entry whose primary is gone (it holds the value); the caller publishes. */
@@ -914,7 +941,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     e.primary = this.id;
     e.version = nextPlacement(e.version, this.id);
     const keep = e.backups.filter((b) => b !== this.id && this.peers.has(b));
-    e.backups = [...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))];
+    e.backups = this.interner.list([...keep, ...this.selector.select(this.memberList(), this.wanted() - keep.length, new Set(keep))]);
     this.counters.failovers++;
     this.emit('promoted', e.key as K);
   }
@@ -1099,10 +1126,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private sendNotices(relay: Relay): void {
     // Deletes first: a placement passed on with them may be older than one of them.
     for (const [member, removals] of relay.removals) {
-      void this.request({ type: MSG_REMOVE, removals }, [member], 'none');
+      void this.sendRemovals([member], removals, 'none');
     }
     for (const [member, placements] of relay.notices) {
-      void this.request({ type: MSG_PROXY, entries: placements }, [member], 'none');
+      void this.sendPlacements(member, placements, 'none');
     }
   }
 
@@ -1221,6 +1248,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (error instanceof StoppedError) return [];
       throw error;
     }
+  }
+
+  /** Sends placements to a member, in messages of bounded size (see {@link chunked}); one promise per message. */
+  private sendPlacements(to: string, placements: readonly Placement[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
+    return chunked(placements, placementSize).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
+  }
+
+  /** Sends deletes to members, in messages of bounded size; one promise per message. */
+  private sendRemovals(to: readonly string[], removals: readonly Removal[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
+    return chunked(removals, removalSize).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
   }
 
   /** Fetches an entry's value from its holders: first reply wins; retried once if holders died meanwhile. */

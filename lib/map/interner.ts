@@ -34,7 +34,8 @@ export class Interner {
   /** A shared, frozen copy of a list of member ids. */
   list(ids: readonly string[]): readonly string[] {
     if (ids.length === 0) return EMPTY;
-    const key = ids.join('\0');
+    // One backup is the common case: its id is the key, no string is built on the write path.
+    const key = ids.length === 1 ? (ids[0] as string) : ids.join('\0');
     const known = this.lists.get(key);
     if (known !== undefined) return known;
     const list = Object.freeze(ids.map((i) => this.id(i)));

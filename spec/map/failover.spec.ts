@@ -204,6 +204,29 @@ describe('LazyReplicatedMap failover', () => {
     for (let i = 0; i < 200; i++) expect(values.get(i)).to.equal(`v${i}`);
   });
 
+  it('re-homes 12 MB of values in messages of about 1 MiB, so no TCP peer refuses a frame as too large', async () => {
+    c = await cluster(['a', 'b', 'c'], { backups: 1 });
+    const value = 'x'.repeat(100_000);
+    await Promise.all(Array.from({ length: 120 }, (_, i) => c!.maps.a!.set(`k${i}`, `${i}:${value}`)));
+    await c.net.settled();
+    let largest = 0;
+    const watch = (_from: string, frame: Uint8Array): void => {
+      largest = Math.max(largest, frame.byteLength);
+    };
+    for (const id of ['b', 'c']) c.net.transport(id).on('message', watch);
+    const before = typeCount(c, 'MSG_BACKUP');
+
+    c.net.crash('a');
+    await c.net.settled();
+
+    // 12 MB in one message would exceed TcpTransport's default maxFrameBytes (16 MiB) at 160 entries.
+    expect(largest, 'largest message delivered').to.be.at.most(1024 * 1024 + 100_100);
+    expect(typeCount(c, 'MSG_BACKUP') - before, 'messages for 12 MB of copies').to.be.within(12, 16);
+    const survivors = ['b', 'c'];
+    assertConverged(live(c, survivors), survivors, 1);
+    for (let i = 0; i < 120; i++) expect(await c.maps.b!.get(`k${i}`, { promote: false })).to.equal(`${i}:${value}`);
+  });
+
   it('keeps every value of a member that stops gracefully while holding many primaries', async () => {
     c = await cluster(['a', 'b', 'c', 'd'], { backups: 1 });
     await Promise.all(Array.from({ length: 60 }, (_, i) => c!.maps.a!.set(`k${i}`, i)));
