@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { bytesPerWrite, heapPerKey, readPath, rehoming, writePath } from './in-process.js';
 import { markdownTable } from './measure.js';
-import { benchCluster, failover, redisLoad, startRedis } from './tcp.js';
+import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import type { Throughput } from './measure.js';
 import { bytesChart } from './svg-chart.js';
 
@@ -101,6 +101,9 @@ if (section('tcp')) {
   const mapSet64 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 64, valueBytes: 300, prefix: 's64-' });
   const mapGet = await loader.request<Throughput>({ cmd: 'load', op: 'get', total: total * 10, concurrency: 1, valueBytes: 300, prefix: 'g-' });
   for (const m of members) await m.stop();
+  // The floor under an acknowledged write: one round trip between two Node processes, no library.
+  const floor1 = await nodeRoundTrip(total, 1, 300);
+  const floor64 = await nodeRoundTrip(total, 64, 300);
   const redis = await startRedis();
   const rows: Array<Array<string | number>> = [];
   const row = (name: string, mine: Throughput, theirs: Throughput | undefined, goal: string): void => {
@@ -122,6 +125,8 @@ if (section('tcp')) {
   row('`set`, 1 acknowledged backup, 1 in flight', mapSet1, redisSet1, '≥ 1.0× Redis SET');
   row('`set`, 1 acknowledged backup, 64 in flight', mapSet64, redisSet64, '≥ 1.0× Redis SET');
   row('`get` on the primary, 1 in flight', mapGet, redisGet, '≥ 20× Redis GET');
+  row('floor: one Node-to-Node round trip, no library, 1 in flight', floor1, redisSet1, '(anchor)');
+  row('floor: one Node-to-Node round trip, no library, 64 in flight', floor64, redisSet64, '(anchor)');
   out(markdownTable(['measure (300-byte values)', 'map ops/s', 'map p50 / p99 ms', 'Redis ops/s', 'Redis p50 / p99 ms', 'ratio', 'goal'], rows));
   out();
 

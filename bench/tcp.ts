@@ -6,7 +6,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BenchMessage, BenchRequest } from './member.js';
@@ -15,6 +15,7 @@ import { throughput, type Throughput } from './measure.js';
 type Command = BenchRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 const MEMBER = fileURLToPath(new URL('./member.ts', import.meta.url));
+const ECHO_PEER = fileURLToPath(new URL('./echo-peer.ts', import.meta.url));
 
 /** A forked benchmark member. */
 export class BenchMember {
@@ -160,5 +161,44 @@ export async function failover(signal: 'SIGKILL' | 'SIGSTOP', env: Record<string
       if (signal === 'SIGSTOP') m.child.kill('SIGCONT');
       await m.stop();
     }
+  }
+}
+
+/**
+ * One round trip between two Node processes on loopback with the same payload and concurrency,
+ * and no library code: a message out, a 20-byte acknowledgement back. The floor under a `set`
+ * acknowledged by one backup, measured on the same machine in the same run.
+ */
+export async function nodeRoundTrip(total: number, concurrency: number, valueBytes: number): Promise<Throughput> {
+  const peer = fork(ECHO_PEER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const [port] = (await once(peer, 'message')) as [number];
+    const socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await once(socket, 'connect');
+    const message = Buffer.alloc(4 + valueBytes + 30, 2);
+    message.writeUInt32BE(valueBytes + 30, 0);
+    const waiting: Array<() => void> = [];
+    let buffered = 0;
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.length;
+      while (buffered >= 24) {
+        buffered -= 24;
+        waiting.shift()?.();
+      }
+    });
+    const run = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        socket.write(message);
+      });
+    await throughput(Math.min(2000, total), concurrency, run);
+    const result = await throughput(total, concurrency, run);
+    socket.destroy();
+    return result;
+  } finally {
+    const exited = once(peer, 'exit');
+    peer.disconnect();
+    await exited;
   }
 }
