@@ -653,14 +653,24 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /**
    * Publishes many entries at once (a failover, a member that gains a peer, a graceful leave) in
-   * slices of {@link PUBLISH_SLICE}, one after the other. A publication keeps its entries' state
-   * until every backup answered; a million at a time kept so much alive that garbage collection
+   * slices of {@link PUBLISH_SLICE}, one after the other, while the map runs. A publication keeps
+   * its entries' state until every backup answered; a million at a time kept so much alive that garbage collection
    * made re-homing a million entries cost twice per entry what 100k cost.
    */
   private publishAll(entries: Entry[]): Promise<void> {
-    if (entries.length <= PUBLISH_SLICE) return this.publish(entries);
+    // While leaving, everything goes out now: the member halts as soon as its goodbye is
+    // acknowledged, and a slice not sent by then would leave its entries to nobody.
+    if (entries.length <= PUBLISH_SLICE || this.lifecycle !== 'running') return this.publish(entries);
     const all = (async () => {
-      for (let i = 0; i < entries.length; i += PUBLISH_SLICE) await this.publish(entries.slice(i, i + PUBLISH_SLICE));
+      // A slice that fails must not keep the later ones from being published: the first error is
+      // thrown once all of them were tried.
+      let failure: { error: unknown } | undefined;
+      for (let i = 0; i < entries.length; i += PUBLISH_SLICE) {
+        await this.publish(entries.slice(i, i + PUBLISH_SLICE)).catch((error: unknown) => {
+          failure ??= { error };
+        });
+      }
+      if (failure !== undefined) throw failure.error;
     })();
     // A graceful stop waits for the slices not started yet too.
     this.inflight.add(all);

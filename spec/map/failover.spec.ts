@@ -227,6 +227,28 @@ describe('LazyReplicatedMap failover', () => {
     for (let i = 0; i < 120; i++) expect(await c.maps.b!.get(`k${i}`, { promote: false })).to.equal(`${i}:${value}`);
   });
 
+  for (const when of ['while it publishes them in slices', 'before it heard of the crash'] as const) {
+    it(`hands every one of 12k re-homed primaries over when their new primary stops ${when}`, async function () {
+      this.timeout(20_000);
+      c = await cluster(['a', 'b', 'c'], { backups: 1 });
+      for (let i = 0; i < 24_000; i += 1000) await Promise.all(Array.from({ length: 1000 }, (_, j) => c!.maps.a!.set(i + j, i + j)));
+      await c.net.settled();
+      const heard = new Promise<void>((resolve) => c!.maps.b!.once('memberDisappeared', () => { resolve(); }));
+
+      // b takes over its half (12k), published in two slices of at most 10k while it runs.
+      c.net.crash('a');
+      if (when === 'while it publishes them in slices') await heard;
+      const stopping = c.maps.b!.stop();
+      await c.net.settled();
+      await stopping;
+      await c.net.settled();
+
+      expect(c.maps.c!.size).to.equal(24_000);
+      expect(c.maps.c!.stats().entries.primary, 'c owns every key').to.equal(24_000);
+      for (const i of [0, 9_999, 10_000, 19_999, 23_999]) expect(await c.maps.c!.get(i)).to.equal(i);
+    });
+  }
+
   it('keeps every value of a member that stops gracefully while holding many primaries', async () => {
     c = await cluster(['a', 'b', 'c', 'd'], { backups: 1 });
     await Promise.all(Array.from({ length: 60 }, (_, i) => c!.maps.a!.set(`k${i}`, i)));
