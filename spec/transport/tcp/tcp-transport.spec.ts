@@ -371,9 +371,31 @@ describe('TcpTransport', () => {
       const period = clock.period;
       for (let step = 0; step < 100 && detection.after === undefined; step++) clock.advance(period);
       expect(downs.events).to.deep.equal([['mute']]);
-      expect(detection.after).to.be.greaterThan(DEFAULT_FAILURE_TIMEOUT_MS).and.at.most(DEFAULT_FAILURE_TIMEOUT_MS + DEFAULT_HEARTBEAT_INTERVAL_MS);
+      // The detector looks 20 times per timeout (at most every half heartbeat interval).
+      expect(detection.after).to.be.greaterThan(DEFAULT_FAILURE_TIMEOUT_MS).and.at.most(DEFAULT_FAILURE_TIMEOUT_MS * 1.05);
+      expect(DEFAULT_FAILURE_TIMEOUT_MS * 1.05).to.be.at.most(DEFAULT_FAILURE_TIMEOUT_MS + DEFAULT_HEARTBEAT_INTERVAL_MS / 2);
       expect(detection.after).to.be.lessThan(3000);
       expect(a.peers()).to.deep.equal([]);
+      await a.stop();
+      expect(clock.pending, 'intervals left running after stop()').to.equal(0);
+    });
+
+    it('declares a silent member gone at most a twentieth of a tuned timeout late (fake clock)', async () => {
+      const clock = new FakeClock();
+      const a = new TcpTransport({ id: 'a', clock, failureTimeoutMs: 500, heartbeatIntervalMs: 100 });
+      created.push(a);
+      await a.start();
+      const up = once<PeerArgs>(a, 'peerUp');
+      await within(dialAsMember(a.address, { id: 'mute' }), EVENT_MS, 'the handshake');
+      await within(up, EVENT_MS, 'peerUp');
+      const silentSince = clock.now();
+      let after: number | undefined;
+      a.on('peerDown', () => {
+        after ??= clock.now() - silentSince;
+      });
+      for (let step = 0; step < 1000 && after === undefined; step++) clock.advance(1);
+      // Half a heartbeat interval (the old tick) would allow up to 550 ms.
+      expect(after).to.be.greaterThan(500).and.at.most(525);
       await a.stop();
       expect(clock.pending, 'intervals left running after stop()').to.equal(0);
     });
