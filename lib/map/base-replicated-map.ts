@@ -505,15 +505,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * acknowledged (see {@link WriteCoalescer}). A graceful stop waits for a group not sent yet.
    */
   private publishWrite(entry: Entry): Promise<void> {
-    const done = this.writes.add(entry);
-    if (!this.inflight.has(done)) {
-      this.inflight.add(done);
-      const settle = (): void => {
-        this.inflight.delete(done);
-      };
-      done.then(settle, settle);
-    }
-    return done;
+    return this.track(this.writes.add(entry));
   }
 
   /**
@@ -643,19 +635,26 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
     const done = this.distribute(entries, diffs);
     for (const e of entries) this.publications.set(e, done);
-    this.inflight.add(done);
-    const settle = (): void => {
-      this.inflight.delete(done);
-    };
-    done.then(settle, settle);
-    return done;
+    return this.track(done);
+  }
+
+  /** Counts `work` as under way until it settles: a graceful stop waits for it. */
+  private track(work: Promise<void>): Promise<void> {
+    if (!this.inflight.has(work)) {
+      this.inflight.add(work);
+      const settle = (): void => {
+        this.inflight.delete(work);
+      };
+      work.then(settle, settle);
+    }
+    return work;
   }
 
   /**
    * Publishes many entries at once (a failover, a member that gains a peer, a graceful leave) in
    * slices of {@link PUBLISH_SLICE}, one after the other, while the map runs. A publication keeps
-   * its entries' state until every backup answered; a million at a time kept so much alive that garbage collection
-   * made re-homing a million entries cost twice per entry what 100k cost.
+   * its entries' state until every backup answered; a million at a time kept so much alive that
+   * garbage collection made re-homing a million entries cost twice per entry what 100k cost.
    */
   private publishAll(entries: Entry[]): Promise<void> {
     // While leaving, everything goes out now: the member halts as soon as its goodbye is
@@ -673,12 +672,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (failure !== undefined) throw failure.error;
     })();
     // A graceful stop waits for the slices not started yet too.
-    this.inflight.add(all);
-    const settle = (): void => {
-      this.inflight.delete(all);
-    };
-    all.then(settle, settle);
-    return all;
+    return this.track(all);
   }
 
   /**
