@@ -7,6 +7,8 @@
  */
 import { Encoder } from 'cbor-x';
 import { CodecError, ValueEncodeError } from '../errors.js';
+import { hasStrayBreak } from './cbor-well-formed.js';
+import './exact-dates.js';
 
 /** Version of the wire protocol. A frame of another version is rejected with a {@link CodecError}. */
 export const PROTOCOL_VERSION = 1;
@@ -60,6 +62,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * {@link CodecError}; nothing else escapes.
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
+  if (hasStrayBreak(bytes)) throw new CodecError(`frame is not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
   let raw: unknown;
   try {
     raw = encoder.decode(bytes);

@@ -6,6 +6,8 @@
  */
 import { Encoder, addExtension } from 'cbor-x';
 import { ClassRegistrationError, CodecError, ValueEncodeError } from '../errors.js';
+import { hasStrayBreak } from './cbor-well-formed.js';
+import './exact-dates.js';
 
 /** The lowest tag `ValueCodec.register` accepts: cbor-x leaves tags above 40500 to applications. */
 export const MIN_CLASS_TAG = 40_501;
@@ -118,18 +120,14 @@ export class ValueCodec {
    * @throws {CodecError} when the bytes are not valid CBOR.
    */
   decode(bytes: Uint8Array): unknown {
-    let value: unknown;
+    // Before cbor-x: releases disagree on stray breaks (see cbor-well-formed.ts).
+    if (hasStrayBreak(bytes)) throw new CodecError(`value bytes are not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
     try {
-      value = this.encoder.decode(bytes);
+      return this.encoder.decode(bytes);
     } catch (error) {
       throw new CodecError(`value bytes are not valid CBOR (${bytes.length} bytes)`, { cause: error });
     }
-    // cbor-x returns its internal "break" marker (an empty object) for a stray 0xff byte.
-    if (value === this.breakMarker) throw new CodecError('value bytes are a lone CBOR break, not a value');
-    return value;
   }
-
-  private readonly breakMarker: unknown = this.encoder.decode(Uint8Array.of(0xff));
 }
 
 /** The codec maps use unless given another. */

@@ -77,7 +77,8 @@ describe('frame codec', () => {
 
   describe('decodeFrame rejections', () => {
     it('rejects bytes that are not CBOR, keeping the parser error as cause', () => {
-      const error = codecError(new Uint8Array([0xff, 0xff, 0xff]));
+      // 0x1c: reserved additional information, which no CBOR decoder accepts.
+      const error = codecError(new Uint8Array([0x1c, 0x00, 0x00]));
       expect(error.message).to.equal('frame is not valid CBOR (3 bytes)');
       expect(error.cause).to.be.instanceOf(Error);
     });

@@ -38,6 +38,21 @@ describe('ValueCodec', () => {
       expect((back as Date).toISOString()).to.equal('2024-02-29T12:30:15.250Z');
     });
 
+    // cbor-x alone reads these back 1 ms off: it multiplies float seconds by 1000 and rounds.
+    for (const iso of ['+142271-06-28T00:42:07.855Z', '+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '-000001-12-31T23:59:59.999Z']) {
+      it(`round-trips the Date ${iso} to the millisecond`, () => {
+        const back = roundTrip(new Date(iso));
+        expect(back).to.be.instanceOf(Date);
+        expect((back as Date).toISOString()).to.equal(iso);
+      });
+    }
+
+    it('round-trips an invalid Date as an invalid Date', () => {
+      const back = roundTrip(new Date(NaN));
+      expect(back).to.be.instanceOf(Date);
+      expect((back as Date).getTime()).to.be.NaN;
+    });
+
     it('round-trips a Map as a Map, non-string keys included', () => {
       const back = roundTrip(new Map<unknown, unknown>([[1, 'one'], ['1', 'string one'], ['k', { v: [1] }]]));
       expect(back).to.be.instanceOf(Map);
