@@ -11,7 +11,7 @@ export type MemberRequest =
   | { id: number; cmd: 'set'; key: string; value: unknown }
   | { id: number; cmd: 'get'; key: string; promote: boolean }
   | { id: number; cmd: 'info'; keys: string[] }
-  | { id: number; cmd: 'members' }
+  | { id: number; cmd: 'members'; atLeast: number }
   | { id: number; cmd: 'stop' };
 
 /** What a member tells its parent. */
@@ -53,6 +53,22 @@ map.on('error', (error) => {
 await map.start();
 send({ type: 'ready', id, address: transport.address });
 
+/**
+ * The members once there are at least `n`. The check and the listener are set up in one turn,
+ * so a member that arrived before the request is seen by the check, and one after by the listener.
+ */
+function membersAtLeast(n: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (map.members().length < n) return;
+      map.off('memberAdded', check);
+      resolve(map.members());
+    };
+    map.on('memberAdded', check);
+    check();
+  });
+}
+
 process.on('message', (raw) => {
   const req = raw as MemberRequest;
   void (async () => {
@@ -69,7 +85,7 @@ process.on('message', (raw) => {
           result = Object.fromEntries(req.keys.map((k) => [k, map.entryInfo(k) ?? null]));
           break;
         case 'members':
-          result = map.members();
+          result = await membersAtLeast(req.atLeast);
           break;
         case 'stop':
           await map.stop();
@@ -85,5 +101,7 @@ process.on('message', (raw) => {
 });
 // The parent went away: so does this member.
 process.on('disconnect', () => {
+  // A graceful hand-over if it can be had quickly; an orphan never outlives its parent for long.
+  setTimeout(() => process.exit(1), 3000).unref();
   void map.stop().finally(() => process.exit(0));
 });

@@ -21,6 +21,7 @@ class Member {
   readonly id: string;
   address = '';
   private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
   private nextRequest = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly listeners = new Set<(m: MemberMessage) => void>();
@@ -32,16 +33,23 @@ class Member {
       env: { ...process.env, MEMBER_ID: id, SEEDS: seeds.join(','), CLUSTER_SECRET: SECRET },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => { resolve(); }));
     this.child.on('message', (raw) => {
       const m = raw as MemberMessage;
       if (m.type === 'reply') {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
-        if (m.error !== undefined) p?.reject(new Error(m.error));
+        if (m.error !== undefined) p?.reject(new Error(`member ${this.id}: ${m.error}`));
         else p?.resolve(m.result);
       }
       if (m.type === 'ready') this.address = m.address;
       for (const l of [...this.listeners]) l(m);
+    });
+    // A member that dies unasked fails whatever was waiting on it, at once.
+    this.child.once('exit', (code, signal) => {
+      const gone = new Error(`member ${this.id} exited (${signal ?? `code ${String(code)}`})`);
+      for (const p of this.pending.values()) p.reject(gone);
+      this.pending.clear();
     });
   }
 
@@ -49,45 +57,61 @@ class Member {
     return this.child.pid;
   }
 
-  /** Resolves with the first message that `match` accepts, or rejects after `WAIT_MS`. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first message that `match` accepts; rejects after `WAIT_MS` or when the member exits. */
   waitFor(what: string, match: (m: MemberMessage) => boolean): Promise<MemberMessage> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.listeners.delete(listener);
-        reject(new Error(`member ${this.id}: no '${what}' within ${WAIT_MS} ms`));
-      }, WAIT_MS);
+    return deadline(`member ${this.id}: no '${what}'`, new Promise((resolve, reject) => {
       const listener = (m: MemberMessage): void => {
         if (!match(m)) return;
-        clearTimeout(timer);
         this.listeners.delete(listener);
         resolve(m);
       };
       this.listeners.add(listener);
-    });
+      void this.exited.then(() => {
+        if (this.listeners.delete(listener)) reject(new Error(`member ${this.id} exited before '${what}'`));
+      });
+    }));
   }
 
+  /** Sends a command; its reply, or a rejection after `WAIT_MS` or when the member exits. */
   request<T>(command: Command): Promise<T> {
     const id = this.nextRequest++;
-    return new Promise<T>((resolve, reject) => {
+    return deadline(`member ${this.id}: no reply to '${command.cmd}'`, new Promise<T>((resolve, reject) => {
+      if (!this.alive) {
+        reject(new Error(`member ${this.id} is not running`));
+        return;
+      }
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.child.send({ ...command, id });
-    });
+    }));
   }
 
-  kill(): Promise<void> {
-    return new Promise((resolve) => {
-      this.child.once('exit', () => {
-        resolve();
-      });
-      this.child.kill('SIGKILL');
-    });
+  async kill(): Promise<void> {
+    if (this.alive) this.child.kill('SIGKILL');
+    await this.exited;
   }
 
+  /** A graceful stop (the member hands its entries over); SIGKILL if it does not exit in time. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => { resolve(); }));
+    if (!this.alive) return;
     await this.request({ cmd: 'stop' }).catch(() => undefined);
-    await exited;
+    await deadline(`member ${this.id}: no exit after stop`, this.exited).catch(() => this.kill());
+  }
+}
+
+/** `work`, or a rejection naming `what` once `WAIT_MS` passed; the timer never outlives the race. */
+async function deadline<T>(what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { reject(new Error(`${what} within ${WAIT_MS} ms`)); }, WAIT_MS);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -95,8 +119,12 @@ const say = (line = ''): void => {
   console.log(line);
 };
 
+/** Every member process started; all of them are stopped or killed before the demo ends. */
+const all: Member[] = [];
+
 async function start(id: string, seeds: string[]): Promise<Member> {
   const m = new Member(id, seeds);
+  all.push(m); // before anything can fail, so a failure kills it too
   await m.waitFor('ready', (msg) => msg.type === 'ready');
   return m;
 }
@@ -131,22 +159,13 @@ async function table(members: Member[], keys: string[]): Promise<void> {
   say();
 }
 
-const all: Member[] = [];
 try {
   say('Starting three member processes on 127.0.0.1 (each its own OS process, one TCP port each)...');
   const a = await start('a', []);
-  all.push(a);
-  const b = await start('b', [a.address]);
-  const c = await start('c', [a.address]);
-  all.push(b, c);
+  const [b, c] = await Promise.all([start('b', [a.address]), start('c', [a.address])]);
   // b and c only know a's address; gossip introduces them to each other.
-  await Promise.all(all.map(async (m) => {
-    for (;;) {
-      const members = await m.request<string[]>({ cmd: 'members' });
-      if (members.length === 3) return;
-      await m.waitFor('memberAdded', (msg) => msg.type === 'event' && msg.event === 'memberAdded');
-    }
-  }));
+  // Asked of each member's state (not of events that may have passed before we listened).
+  await Promise.all(all.map((m) => m.request<string[]>({ cmd: 'members', atLeast: 3 })));
   say(`Cluster formed: a at ${a.address}, b at ${b.address}, c at ${c.address} (b and c found each other through gossip).`);
   say();
 
@@ -185,6 +204,10 @@ try {
   }
   say();
   say('Every acknowledged session survived the loss of a member. No Redis, no database: just the members.');
-} finally {
   await Promise.all(all.map((m) => m.stop()));
+} catch (error) {
+  // Never leave a member behind, and never end a failed demo with exit code 0.
+  await Promise.all(all.map((m) => m.kill()));
+  console.error(`\nThe demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
 }
