@@ -56,6 +56,15 @@ export class TransportConfigError extends LazyReplicatedMapError {
   override name = 'TransportConfigError';
 }
 
+/**
+ * Discovery found no member address: every DNS query failed or returned nothing. The message names
+ * the query and the servers asked; `cause` holds the resolver's error. The transport retries on
+ * its next attempt, so members that appear in DNS later are still found.
+ */
+export class DiscoveryError extends LazyReplicatedMapError {
+  override name = 'DiscoveryError';
+}
+
 /** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
 export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';

@@ -45,6 +45,7 @@ export {
   type ReplicatedMapOptions,
 } from './map/map-options.js';
 export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
+export { dnsSeeds, type DnsSeedQuery, type DnsSeedOptions, type SeedSource } from './transport/tcp/dns-seeds.js';
 export {
   DEFAULT_FAILURE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
