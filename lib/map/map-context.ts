@@ -51,29 +51,10 @@ export interface MapCounters {
 /** The events collaborators raise; the map (the facade) is the emitter. */
 export type MapEmitter = Pick<EventEmitter<MapEvents>, 'emit'>;
 
-/** Settings of a {@link MapContext}. */
-export interface MapContextOptions {
-  /** The map's name. */
-  readonly name: string;
-  /** This member's id. */
-  readonly id: string;
-  /** What the kind of map decides. */
-  readonly flavour: MapFlavour;
-  /** Deadline of every request, in milliseconds. */
-  readonly rpcTimeoutMs: number;
-  /** What a write waits for. */
-  readonly ackMode: AckMode;
-  /** The value codec. */
-  readonly codec: ValueCodec;
-  /** The wall clock of tombstones and last access, in milliseconds. */
-  readonly now: () => number;
-  /** How long a delete is remembered, in milliseconds. */
+/** Settings of a {@link MapContext}: its fields of the same names, and how long a delete is remembered (ms). */
+export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events'> & {
   readonly tombstoneTtlMs: number;
-  /** The map's live members. */
-  readonly members: Membership;
-  /** Where events go. */
-  readonly events: MapEmitter;
-}
+};
 
 /** The state of one map on one member, shared by its collaborators. */
 export class MapContext {

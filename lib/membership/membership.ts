@@ -1,7 +1,8 @@
 /**
  * Who is alive, as one member sees it: the members its transport can reach, and among them the
- * members that run a given map, each with the incarnation it started with. The map asks this
- * object, never the transport, so "who is there" has one answer per map.
+ * members that run a given map, each with the incarnation it started with. Maps and RPC channels
+ * ask this object, never the transport, so "who is there" is answered in one place. A channel
+ * uses only the reachable part; a map keeps its own members here too.
  *
  * @module
  */
