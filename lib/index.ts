@@ -6,14 +6,15 @@
  */
 export * from './errors.js';
 export type { Transport, TransportEvents, TransportEmitter } from './transport/transport.js';
-export { InMemoryNetwork } from './transport/memory/in-memory-network.js';
+export { InMemoryNetwork } from './in-memory-network.js';
 export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
 export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
-export { classifyFrame } from './codec/frame-classifier.js';
+export { frameClassifier, type BodyNamer, type FrameClassifier } from './codec/frame-classifier.js';
+export { classifyFrame, MAP_CHANNEL_PREFIX } from './map/map-channel.js';
 export * from './codec/message-types.js';
 export {
   mapMessageFromWire,

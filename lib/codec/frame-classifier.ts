@@ -1,11 +1,11 @@
 /**
  * Names the kind of a frame for traffic statistics (for example, the in-memory network's
- * `stats().byType`): the map message type for map traffic, the frame kind otherwise.
+ * `stats().byType`): the frame kind (`RPC_REQUEST`, ...), or a name the layer that owns the
+ * frame's channel gives its body. The codec knows envelopes, not what runs on which channel.
  *
  * @module
  */
 import { FrameKind, decodeFrame } from './frame.js';
-import { MESSAGE_TYPE_NAMES } from './message-types.js';
 
 const KIND_NAMES: Readonly<Record<number, string>> = {
   [FrameKind.Request]: 'RPC_REQUEST',
@@ -15,15 +15,26 @@ const KIND_NAMES: Readonly<Record<number, string>> = {
   [FrameKind.NoChannel]: 'RPC_NO_CHANNEL',
 };
 
-/** The name of a frame's kind: `MSG_BACKUP`, `MSG_PROXY`, ... for map messages, `RPC_*` otherwise; `undefined` if undecodable. */
-export function classifyFrame(bytes: Uint8Array): string | undefined {
-  try {
-    const frame = decodeFrame(bytes);
-    if (Array.isArray(frame.body) && typeof frame.body[0] === 'number' && frame.channel.startsWith('lrm/map/')) {
-      return MESSAGE_TYPE_NAMES[frame.body[0]] ?? KIND_NAMES[frame.kind];
+/**
+ * Names the body of a frame on `channel`, or `undefined` to name the frame by its kind. Given by
+ * the layer that knows what travels on its channels (the map names its messages `MSG_*`).
+ */
+export type BodyNamer = (channel: string, body: unknown) => string | undefined;
+
+/** Names a frame for statistics; `undefined` when the bytes are no frame. */
+export type FrameClassifier = (bytes: Uint8Array) => string | undefined;
+
+/**
+ * A classifier that names frames by kind (`RPC_REQUEST`, `RPC_REPLY`, ...), or by what
+ * `nameBody` says of their body when it says anything.
+ */
+export function frameClassifier(nameBody?: BodyNamer): FrameClassifier {
+  return (bytes) => {
+    try {
+      const frame = decodeFrame(bytes);
+      return nameBody?.(frame.channel, frame.body) ?? KIND_NAMES[frame.kind];
+    } catch {
+      return undefined;
     }
-    return KIND_NAMES[frame.kind];
-  } catch {
-    return undefined;
-  }
+  };
 }

@@ -24,4 +24,14 @@ export class BackupSelector {
     this.next = (start + chosen.length) % Number.MAX_SAFE_INTEGER;
     return chosen;
   }
+
+  /**
+   * Completes a list of backups: `keep` (still live, in its order) stays, and members of
+   * `candidates` not in `keep` nor in `tried` are chosen round-robin until there are `wanted`.
+   */
+  refill(candidates: readonly string[], keep: readonly string[], wanted: number, tried?: ReadonlySet<string>): string[] {
+    const exclude = new Set(keep);
+    if (tried !== undefined) for (const t of tried) exclude.add(t);
+    return [...keep, ...this.select(candidates, wanted - keep.length, exclude)];
+  }
 }

@@ -14,6 +14,7 @@ import {
   type RpcResponse,
 } from '../errors.js';
 import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
+import { Membership } from '../membership/membership.js';
 import type { Transport } from '../transport/transport.js';
 import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
 import { PendingCall } from './pending-call.js';
@@ -68,6 +69,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   readonly transport: Transport;
   private readonly handler: RpcHandler | undefined;
   private readonly router: ChannelRouter;
+  /** Who is reachable: the default targets of a call. */
+  private readonly members: Membership;
   private readonly started: Promise<void>;
   private readonly calls = new Map<number, ActiveCall>();
   private nextId = 1;
@@ -100,6 +103,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.name = name;
     this.handler = handler;
     this.router = ChannelRouter.of(transport);
+    this.members = new Membership(transport);
     this.started = this.router.register(name, this.endpoint);
     // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
     this.started.catch(() => undefined);
@@ -127,7 +131,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.assertOpen();
     const mode = options.mode ?? 'all';
     const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-    const targets = [...new Set(options.to ?? this.transport.peers())].filter((t) => t !== this.transport.id);
+    const targets = [...new Set(options.to ?? this.members.reachable())].filter((t) => t !== this.transport.id);
 
     if (mode === 'none') {
       // Delivered, but not waited for: not even for the transport to accept the frames.

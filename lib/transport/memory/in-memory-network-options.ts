@@ -28,8 +28,10 @@ export interface InMemoryNetworkOptions {
    */
   reorder?: boolean;
   /**
-   * Names the kind of a frame for {@link NetworkStats.byType}. The default reads this library's
-   * frame header; return `undefined` to count a frame only in the totals.
+   * Names the kind of a frame for {@link NetworkStats.byType}; return `undefined` to count a frame
+   * only in the totals. The network never reads frames itself: without `classify` every frame
+   * counts only in the totals. The package's `InMemoryNetwork` defaults it to `classifyFrame`
+   * (frames named `MSG_*` and `RPC_*`).
    */
   classify?: (frame: Uint8Array) => string | undefined;
 }

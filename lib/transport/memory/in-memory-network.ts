@@ -9,7 +9,6 @@
  * @module
  */
 import { PeerUnreachableError, TransportConfigError, TransportStoppedError } from '../../errors.js';
-import { classifyFrame } from '../../codec/frame-classifier.js';
 import { InMemoryTransport, type InMemoryFabric } from './in-memory-transport.js';
 import type { InMemoryNetworkOptions, NetworkStats } from './in-memory-network-options.js';
 import { SeededRandom } from './seeded-random.js';
@@ -42,7 +41,9 @@ export class InMemoryNetwork {
   private readonly transports = new Map<string, InMemoryTransport>();
   private readonly running = new Set<string>();
   private readonly random: SeededRandom;
-  private readonly options: Required<Omit<InMemoryNetworkOptions, 'seed'>>;
+  private readonly options: Required<Omit<InMemoryNetworkOptions, 'seed' | 'classify'>>;
+  /** Names frames for `stats().byType`; the network itself never reads them. */
+  private readonly classify: ((frame: Uint8Array) => string | undefined) | undefined;
   private groups: Map<string, number> | undefined;
   private queue: Pending[] = [];
   private readonly lastDue = new Map<string, number>();
@@ -72,8 +73,8 @@ export class InMemoryNetwork {
       dropRate: options.dropRate ?? 0,
       duplicateRate: options.duplicateRate ?? 0,
       reorder: options.reorder ?? false,
-      classify: options.classify ?? classifyFrame,
     };
+    this.classify = options.classify;
   }
 
   /**
@@ -289,7 +290,7 @@ export class InMemoryNetwork {
     if (!this.reachable(item.from, item.to)) return;
     this.totals.messages++;
     this.totals.bytes += item.frame.byteLength;
-    const type = this.options.classify(item.frame);
+    const type = this.classify?.(item.frame);
     if (type !== undefined) {
       const s = (this.totals.byType[type] ??= { messages: 0, bytes: 0 });
       s.messages++;

@@ -1,0 +1,179 @@
+/**
+ * The state one map shares with its collaborators (publication, promotion, failover, state
+ * transfer, reconciliation, message handler): entries, tombstones, clock, interner, members,
+ * counters and options. Each collaborator declares the slice of it that it uses.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'eventemitter3';
+import { StoppedError } from '../errors.js';
+import { MESSAGE_TYPE_NAMES, type MSG_BACKUP, type MSG_COPY } from '../codec/message-types.js';
+import type { MapKey } from '../codec/map-messages.js';
+import type { ValueCodec } from '../codec/value-codec.js';
+import type { Membership } from '../membership/membership.js';
+import type { RpcChannel } from '../rpc/rpc-channel.js';
+import { BackupSelector } from './backup-selector.js';
+import { NOT_DECODED, type Entry, type EntryRole } from './entry.js';
+import { Interner } from './interner.js';
+import type { AckMode, MapEvents } from './map-options.js';
+import { Tombstones } from './tombstones.js';
+import { LamportClock } from './version.js';
+
+/** Lifecycle of a map on one member. */
+export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** What the subclasses decide. */
+export interface MapFlavour {
+  /** Copies each entry wants besides the primary, given the number of other members. */
+  desiredBackups(otherMembers: number): number;
+  /** The role name of a non-primary holder. */
+  readonly holderRole: 'backup' | 'copy';
+  /** The message that carries copies. */
+  readonly copyMessage: typeof MSG_BACKUP | typeof MSG_COPY;
+  /** Whether `get` makes this member primary by default. */
+  readonly promoteOnRead: boolean;
+}
+
+/** Counters behind `map.stats()`. */
+export interface MapCounters {
+  /** Messages sent, by type name. */
+  readonly sent: Record<string, number>;
+  /** Messages received, by type name. */
+  readonly received: Record<string, number>;
+  /** Promotions by a read. */
+  promotions: number;
+  /** Promotions because a primary disappeared. */
+  failovers: number;
+  /** Requests whose deadline passed. */
+  rpcTimeouts: number;
+}
+
+/** The events collaborators raise; the map (the facade) is the emitter. */
+export type MapEmitter = Pick<EventEmitter<MapEvents>, 'emit'>;
+
+/** Settings of a {@link MapContext}: its fields of the same names, and how long a delete is remembered (ms). */
+export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events'> & {
+  readonly tombstoneTtlMs: number;
+};
+
+/** The state of one map on one member, shared by its collaborators. */
+export class MapContext {
+  /** The map's name. */
+  readonly name: string;
+  /** This member's id. */
+  readonly id: string;
+  /** What the kind of map decides. */
+  readonly flavour: MapFlavour;
+  /** Deadline of every request, in milliseconds. */
+  readonly rpcTimeoutMs: number;
+  /** What a write waits for. */
+  readonly ackMode: AckMode;
+  /** The value codec. */
+  readonly codec: ValueCodec;
+  /** The wall clock of tombstones and of entries' last access. */
+  readonly now: () => number;
+  /** The map's live members. */
+  readonly members: Membership;
+  /** Where events go. */
+  readonly events: MapEmitter;
+  /** Every key known here, in any role. */
+  readonly entries = new Map<MapKey, Entry>();
+  /** Deletes remembered. */
+  readonly tombstones: Tombstones;
+  /** The version clock. */
+  readonly clock = new LamportClock();
+  /** Shares ids, keys and lists between entries. */
+  readonly interner = new Interner();
+  /** Counters behind `map.stats()`. */
+  readonly counters: MapCounters = { sent: {}, received: {}, promotions: 0, failovers: 0, rpcTimeouts: 0 };
+  /**
+   * Members that received this member's state (the reply to their `MSG_START`) for their current
+   * incarnation and stayed members since. A member dropped and re-added meanwhile (a late
+   * `peerDown` that overtook nothing but arrived after its start) missed what changed here in
+   * between, and must get the state again.
+   */
+  readonly stateSent = new Map<string, string>();
+  /** Where the map is in its life. */
+  lifecycle: MapState = 'new';
+  /** The map's channel, once opened. */
+  channel: RpcChannel | undefined;
+  private readonly selector = new BackupSelector();
+
+  /** @param options see {@link MapContextOptions}. */
+  constructor(options: MapContextOptions) {
+    this.name = options.name;
+    this.id = options.id;
+    this.flavour = options.flavour;
+    this.rpcTimeoutMs = options.rpcTimeoutMs;
+    this.ackMode = options.ackMode;
+    this.codec = options.codec;
+    this.now = options.now;
+    this.members = options.members;
+    this.events = options.events;
+    this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
+  }
+
+  /** The map's channel. @throws {StoppedError} before `start()`. */
+  get rpc(): RpcChannel {
+    if (this.channel === undefined) throw new StoppedError(`map '${this.name}' is not started: await map.start() first`);
+    return this.channel;
+  }
+
+  /** True while the map serves (or is joining). */
+  get serving(): boolean {
+    return this.lifecycle === 'running' || this.lifecycle === 'starting';
+  }
+
+  /** Backups each entry wants now. */
+  wanted(): number {
+    const others = this.members.size;
+    return Math.min(this.flavour.desiredBackups(others), others);
+  }
+
+  /**
+   * Backups for an entry owned here: the live ones of `current` stay, the rest are chosen
+   * round-robin (never one in `tried`) up to `wanted`. The one rule of every (re)placement.
+   */
+  chooseBackups(current: readonly string[], wanted = this.wanted(), tried?: ReadonlySet<string>): readonly string[] {
+    const keep = current.filter((b) => this.members.has(b));
+    return this.interner.list(this.selector.refill(this.members.sorted(), keep, wanted, tried));
+  }
+
+  /** This member's role in a placement. */
+  roleFor(primary: string, backups: readonly string[]): EntryRole {
+    if (primary === this.id) return 'primary';
+    return backups.includes(this.id) ? this.flavour.holderRole : 'proxy';
+  }
+
+  /** The value of an entry held here, decoded once for an owner. */
+  decoded(entry: Entry): unknown {
+    if (entry.value === NOT_DECODED) {
+      if (entry.bytes === undefined) return undefined;
+      const value = this.codec.decode(entry.bytes);
+      // Only an owner keeps the decoded value: a backup's memory is its bytes.
+      if (entry.role === 'primary') entry.value = value;
+      return value;
+    }
+    return entry.value;
+  }
+
+  /** Lets `work` run on; a failure becomes an `'error'` event, since nobody awaits it. */
+  background(work: Promise<unknown>): void {
+    void work.catch((error: unknown) => {
+      this.events.emit('error', error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  /** Counts a message of `type` in `counter`, by its Tomcat name. */
+  count(counter: Record<string, number>, type: number): void {
+    const name = MESSAGE_TYPE_NAMES[type] ?? String(type);
+    counter[name] = (counter[name] ?? 0) + 1;
+  }
+}
+
+/** Appends `item` to the list under `key`, creating the list. */
+export function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+  let list = map.get(key);
+  if (list === undefined) map.set(key, (list = []));
+  list.push(item);
+}

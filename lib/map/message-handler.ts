@@ -1,0 +1,148 @@
+/**
+ * The message handler: every message a peer sends a map arrives here, is decoded, counted and
+ * handed to the collaborator that deals with it. Replies go back through the map's RPC channel.
+ *
+ * @module
+ */
+import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../errors.js';
+import { mapMessageFromWire, type HeldCopy, type MapMessage } from '../codec/map-messages.js';
+import {
+  MESSAGE_TYPE_NAMES,
+  MSG_ACCESS,
+  MSG_ACK,
+  MSG_BACKUP,
+  MSG_COPY,
+  MSG_DIFF,
+  MSG_PING,
+  MSG_PROXY,
+  MSG_REMOVE,
+  MSG_RETRIEVE_BACKUP,
+  MSG_START,
+  MSG_STATE,
+  MSG_STOP,
+  MSG_VALUE,
+} from '../codec/message-types.js';
+import type { Failover } from './failover.js';
+import type { MapContext } from './map-context.js';
+import type { Messenger } from './messenger.js';
+import type { Reconciler } from './reconciliation.js';
+import type { StateTransfer } from './state-transfer.js';
+
+/** The slice of the map's state the handler uses. */
+export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'now' | 'counters' | 'count' | 'events'>;
+
+/** The collaborators the handler dispatches to. */
+export interface MessageHandlerParts {
+  /** Encodes replies. */
+  readonly messenger: Messenger;
+  /** Applies copies, diffs, placements and deletes. */
+  readonly reconciler: Reconciler;
+  /** Answers starts. */
+  readonly transfer: StateTransfer;
+  /** Handles goodbyes. */
+  readonly failover: Failover;
+}
+
+/** Dispatches the messages peers send a map. */
+export class MessageHandler {
+  private readonly state: MessageHandlerState;
+  private readonly parts: MessageHandlerParts;
+  /**
+   * Peer faults the handler already reported. It reports and then throws them (so a request gets
+   * an error reply); for a one-way message the channel reports the throw again, and one bad
+   * message must make one 'error'.
+   */
+  private readonly reported = new WeakSet<Error>();
+
+  /**
+   * @param state see {@link MessageHandlerState}.
+   * @param parts see {@link MessageHandlerParts}.
+   */
+  constructor(state: MessageHandlerState, parts: MessageHandlerParts) {
+    this.state = state;
+    this.parts = parts;
+  }
+
+  /** True when `error` came from {@link handle} and was reported as an `'error'` already. */
+  wasReported(error: Error): boolean {
+    return this.reported.has(error);
+  }
+
+  /** The RPC handler: every message a peer sends this map. Returns the reply, or throws an error reply. */
+  handle(request: unknown, from: string): unknown {
+    const { state, parts } = this;
+    let message: MapMessage;
+    try {
+      message = mapMessageFromWire(request);
+    } catch (error) {
+      throw this.report(new ProtocolError(`dropped a message from '${from}': ${(error as CodecError).message}`, from, { cause: error }));
+    }
+    state.count(state.counters.received, message.type);
+    if (state.lifecycle === 'stopped') throw new StoppedError(`map '${state.name}' is stopped`);
+    switch (message.type) {
+      case MSG_BACKUP:
+      case MSG_COPY:
+        this.assertNotLeaving();
+        parts.reconciler.applyCopies(message.entries, from);
+        return this.ack();
+      case MSG_DIFF:
+        this.assertNotLeaving();
+        parts.reconciler.applyDiff(message, from);
+        return this.ack();
+      case MSG_PROXY:
+        parts.reconciler.applyPlacements(message.entries, from);
+        return this.ack();
+      case MSG_REMOVE:
+        parts.reconciler.applyRemovals(message.removals, from);
+        return this.ack();
+      case MSG_RETRIEVE_BACKUP: {
+        const e = state.entries.get(message.key);
+        // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
+        // waiting for a member that does hold the value instead of settling on this one.
+        if (e?.bytes === undefined) throw new RetrieveError(`member '${state.id}' holds no value for key ${String(message.key)}`, message.key);
+        const copy: HeldCopy = { version: e.version, bytes: e.bytes };
+        return parts.messenger.wire({
+          type: MSG_VALUE,
+          key: message.key,
+          copy: e.lastAccess === undefined ? copy : { ...copy, idleMs: Math.max(0, Math.round(state.now() - e.lastAccess)) },
+        });
+      }
+      case MSG_START:
+        if (state.lifecycle !== 'running' && state.lifecycle !== 'starting') throw new StoppedError(`map '${state.name}' is leaving`);
+        return parts.transfer.answerStart(from, message.incarnation);
+      case MSG_STOP:
+        parts.failover.disappeared(from);
+        return this.ack();
+      case MSG_PING:
+        // Nothing in this library sends it; it stays answered for peers that do.
+        return this.ack();
+      case MSG_ACCESS:
+        // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
+        for (const key of message.keys) {
+          const e = state.entries.get(key);
+          if (e?.bytes !== undefined) e.lastAccess = state.now();
+        }
+        return this.ack();
+      case MSG_STATE:
+      case MSG_ACK:
+      case MSG_VALUE:
+        throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));
+    }
+  }
+
+  /** A leaving member takes no more copies: their primary must choose another backup. */
+  private assertNotLeaving(): void {
+    if (this.state.lifecycle === 'stopping') throw new StoppedError(`map '${this.state.name}' on '${this.state.id}' is leaving`);
+  }
+
+  private ack(): unknown[] {
+    return this.parts.messenger.wire({ type: MSG_ACK });
+  }
+
+  /** Reports a peer fault as an `'error'` once; the caller throws it as the error reply. */
+  private report(error: ProtocolError): ProtocolError {
+    this.reported.add(error);
+    this.state.events.emit('error', error);
+    return error;
+  }
+}

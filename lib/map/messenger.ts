@@ -1,0 +1,69 @@
+/**
+ * How a map talks to its peers over its RPC channel: requests with the map's deadline, counted by
+ * type, whose timeouts come back as "no reply"; placements and deletes cut into messages of
+ * bounded size.
+ *
+ * @module
+ */
+import { RpcTimeoutError, StoppedError, type RpcResponse } from '../errors.js';
+import { mapMessageToWire, type MapMessage, type Placement, type Removal } from '../codec/map-messages.js';
+import { MSG_PROXY, MSG_REMOVE } from '../codec/message-types.js';
+import type { RpcCallOptions, RpcReplyMode } from '../rpc/rpc-options.js';
+import type { MapContext } from './map-context.js';
+import { chunked, placementSize, removalSize } from './message-size.js';
+
+/** The slice of the map's state the messenger uses. */
+export type MessengerState = Pick<MapContext, 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count'>;
+
+/** Sends the map's messages and counts them. */
+export class Messenger {
+  private readonly state: MessengerState;
+
+  /** @param state see {@link MessengerState}. */
+  constructor(state: MessengerState) {
+    this.state = state;
+  }
+
+  /** A map message as sent on the wire (a reply included), counted as sent. */
+  wire(message: MapMessage): unknown[] {
+    this.state.count(this.state.counters.sent, message.type);
+    return mapMessageToWire(message);
+  }
+
+  /** The options of every map request: the map's deadline, and no stack capture (nobody reads it). */
+  callOptions(to: readonly string[], mode: RpcReplyMode): RpcCallOptions {
+    return { mode, to, timeoutMs: this.state.rpcTimeoutMs, stackAtCallSite: false };
+  }
+
+  /**
+   * The replies that did arrive before a request's deadline passed (counted as a timeout).
+   * @throws `error` itself when it is not an {@link RpcTimeoutError}.
+   */
+  timedOut(error: unknown): RpcResponse[] {
+    if (!(error instanceof RpcTimeoutError)) throw error;
+    this.state.counters.rpcTimeouts++;
+    return error.replies;
+  }
+
+  /** Sends a map message; failures (timeouts included) come back as "no reply" from that target. */
+  async request(message: MapMessage, to: readonly string[], mode: RpcReplyMode): Promise<RpcResponse[]> {
+    if (to.length === 0) return [];
+    for (let i = 0; i < to.length; i++) this.state.count(this.state.counters.sent, message.type);
+    try {
+      return await this.state.rpc.call(mapMessageToWire(message), this.callOptions(to, mode));
+    } catch (error) {
+      if (error instanceof StoppedError) return [];
+      return this.timedOut(error);
+    }
+  }
+
+  /** Sends placements to a member, in messages of bounded size (see {@link chunked}); one promise per message. */
+  sendPlacements(to: string, placements: readonly Placement[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
+    return chunked(placements, placementSize).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
+  }
+
+  /** Sends deletes to members, in messages of bounded size; one promise per message. */
+  sendRemovals(to: readonly string[], removals: readonly Removal[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
+    return chunked(removals, removalSize).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Promotion: a member becomes primary of an entry, by a read (Tomcat: a `get` on a backup or a
+ * proxy) or because the primary disappeared (failover). A proxy fetches the value first from a
+ * member holding it (`MSG_RETRIEVE_BACKUP`, first reply wins).
+ *
+ * @module
+ */
+import { ProtocolError, RetrieveError, type RpcResponse } from '../errors.js';
+import { mapMessageFromWire, mapMessageToWire, type HeldCopy } from '../codec/map-messages.js';
+import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
+import type { Entry } from './entry.js';
+import type { MapContext } from './map-context.js';
+import type { Messenger } from './messenger.js';
+import type { Publisher } from './publication.js';
+import { nextPlacement } from './version.js';
+
+/** The slice of the map's state promotion uses. */
+export type PromotionState = Pick<
+  MapContext,
+  'id' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'chooseBackups' | 'decoded' | 'background'
+>;
+
+/** Makes this member primary of entries, and fetches values it does not hold. */
+export class Promotion {
+  private readonly state: PromotionState;
+  private readonly messenger: Messenger;
+  private readonly publisher: Publisher;
+
+  /**
+   * @param state see {@link PromotionState}.
+   * @param messenger asks holders for values.
+   * @param publisher publishes an entry promoted by a read.
+   */
+  constructor(state: PromotionState, messenger: Messenger, publisher: Publisher) {
+    this.state = state;
+    this.messenger = messenger;
+    this.publisher = publisher;
+  }
+
+  /**
+   * Makes this member primary of an entry it holds the value of, with new backups: after a read
+   * all are chosen afresh (Tomcat re-publishes from the reader); on failover the live ones stay.
+   * The caller publishes.
+   */
+  claim(entry: Entry, why: 'read' | 'failover'): void {
+    const { state } = this;
+    entry.role = 'primary';
+    entry.primary = state.id;
+    entry.version = nextPlacement(entry.version, state.id);
+    entry.backups = state.chooseBackups(why === 'failover' ? entry.backups : []);
+    if (why === 'read') state.counters.promotions++;
+    else state.counters.failovers++;
+    state.events.emit('promoted', entry.key);
+  }
+
+  /** A read made this member primary: claim the entry and publish it. */
+  promote(entry: Entry): void {
+    // A read that completes while this member leaves must not make it primary: the entry would be
+    // published after its MSG_STOP and left with a departed primary.
+    if (!this.state.serving) return;
+    this.claim(entry, 'read');
+    this.state.background(this.publisher.publish([entry]));
+  }
+
+  /** The value of an entry held here; promotes this member when asked to and not primary yet. */
+  readHeld(entry: Entry, promote: boolean): unknown {
+    const value = this.state.decoded(entry);
+    if (promote && entry.role !== 'primary') {
+      this.promote(entry);
+      // The owner keeps the value it handed out: in-place changes to it followed by replicate()
+      // must be what replicate() sends, not a fresh decode of the old bytes.
+      if (entry.primary === this.state.id) entry.value = value;
+    }
+    return value;
+  }
+
+  /** The value fetched for a proxy; when promoting, the copy becomes this member's own. */
+  adoptFetched(entry: Entry, copy: HeldCopy, promote: boolean): unknown {
+    const { state } = this;
+    const value = state.codec.decode(copy.bytes);
+    // The holder's idle time, not the time of this read: a read is no use (replicate() is), and an
+    // expired session must not come back to life by being read through another member.
+    const lastAccess = copy.idleMs === undefined ? undefined : state.now() - copy.idleMs;
+    if (entry.bytes === undefined) entry.lastAccess = lastAccess;
+    if (promote && entry.compare(copy.version) <= 0) {
+      entry.bytes = copy.bytes;
+      entry.version = copy.version;
+      entry.value = value;
+      entry.lastAccess = lastAccess;
+      state.clock.observe(copy.version);
+      this.promote(entry);
+    }
+    return value;
+  }
+
+  /** Fetches an entry's value from its holders: first reply wins; retried once if holders died meanwhile. */
+  async retrieve(entry: Entry): Promise<HeldCopy | undefined> {
+    const { state } = this;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const current = state.entries.get(entry.key);
+      if (current === undefined) return undefined;
+      const holders = current.holders().filter((m) => state.members.has(m));
+      if (holders.length === 0) return undefined;
+      let timedOut = false;
+      let replies: RpcResponse[];
+      try {
+        replies = await state.rpc.call(mapMessageToWire({ type: MSG_RETRIEVE_BACKUP, key: entry.key }), this.messenger.callOptions(holders, 'first'));
+      } catch (error) {
+        replies = this.messenger.timedOut(error);
+        timedOut = true;
+      }
+      state.count(state.counters.sent, MSG_RETRIEVE_BACKUP);
+      for (const r of replies) {
+        if (!('reply' in r)) continue;
+        try {
+          const m = mapMessageFromWire(r.reply);
+          if (m.type === MSG_VALUE && m.copy !== undefined) return m.copy;
+        } catch (error) {
+          state.events.emit('error', new ProtocolError(`bad value reply from '${r.from}'`, r.from, { cause: error }));
+        }
+      }
+      const stillThere = holders.filter((m) => state.members.has(m));
+      if (stillThere.length === holders.length) {
+        if (timedOut) {
+          throw new RetrieveError(
+            `no holder of key ${String(entry.key)} (${holders.join(', ')}) answered within ${state.rpcTimeoutMs} ms: raise rpcTimeoutMs if members are slow`,
+            entry.key,
+          );
+        }
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+}

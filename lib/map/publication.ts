@@ -1,0 +1,282 @@
+/**
+ * Publication: an entry owned here goes to its backups (copies or diffs, acknowledged, retried on
+ * other members when a backup fails) and then, as a placement, to everyone else.
+ *
+ * @module
+ */
+import { StoppedError, type RpcResponse } from '../errors.js';
+import type { EntryCopy, EntryDiff, Placement } from '../codec/map-messages.js';
+import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
+import type { Entry } from './entry.js';
+import { push, type MapContext } from './map-context.js';
+import { chunked, copySize } from './message-size.js';
+import type { Messenger } from './messenger.js';
+import { nextPlacement, type Version } from './version.js';
+import { WriteCoalescer } from './write-coalescer.js';
+
+/** Entries published together at most when many are re-homed at once (see publishAll). */
+const PUBLISH_SLICE = 10_000;
+
+/** A write sent as a diff: the encoded changes, the version they apply to, and who holds that version. */
+export interface DiffPlan {
+  /** The version the diff applies to. */
+  readonly base: Version;
+  /** The encoded changes. */
+  readonly bytes: Uint8Array;
+  /** The backups when the diff was made: they hold (or are being sent) the base. */
+  readonly holders: ReadonlySet<string>;
+}
+
+/** An entry being published by its primary, and the version this publication is about. */
+interface Publication {
+  readonly entry: Entry;
+  version: Version;
+  /** Backups that acknowledged this write (they hold the bytes). */
+  confirmed: Set<string> | undefined;
+  /** Members tried as backup in this publication (never tried twice). */
+  tried: Set<string> | undefined;
+  /** The write as a diff, for the holders of its base (see `replicate`); others get the whole value. */
+  readonly diff?: DiffPlan | undefined;
+}
+
+/** The slice of the map's state publication uses. */
+export type PublicationState = Pick<
+  MapContext,
+  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background'
+>;
+
+/** Publishes entries owned here, and remembers what it published. */
+export class Publisher {
+  private readonly state: PublicationState;
+  private readonly messenger: Messenger;
+  /** The newest publication of each entry, so a write can wait for the one that superseded it. */
+  private readonly publications = new WeakMap<Entry, Promise<void>>();
+  /**
+   * The last placement of each owned entry whose publication completed (its backups acknowledged,
+   * everyone else was told). The state snapshot of a join or heal sends these, not a placement
+   * still being published: that one may name backups that never get the copy (the primary dies
+   * first), and the newcomer would keep a proxy that no live member can ever serve or correct.
+   */
+  private readonly announced = new WeakMap<Entry, Placement>();
+  /** Publications under way; a graceful stop lets them finish before it says goodbye. */
+  private readonly inflight = new Set<Promise<void>>();
+  /** Writes of `set` waiting to be published together. */
+  private readonly writes = new WriteCoalescer<Entry>((entries) => this.publish(entries));
+
+  /**
+   * @param state see {@link PublicationState}.
+   * @param messenger sends the copies and placements.
+   */
+  constructor(state: PublicationState, messenger: Messenger) {
+    this.state = state;
+    this.messenger = messenger;
+  }
+
+  /** The placement last announced for `entry` (see {@link announced}). */
+  lastAnnounced(entry: Entry): Placement | undefined {
+    return this.announced.get(entry);
+  }
+
+  /** True while some publication is under way. */
+  get busy(): boolean {
+    return this.inflight.size > 0;
+  }
+
+  /** Waits for the publications under way now to settle. */
+  drain(): Promise<unknown> {
+    return Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * Publishes a write, together with the other writes made while earlier ones are still being
+   * acknowledged (see {@link WriteCoalescer}). A graceful stop waits for a group not sent yet.
+   */
+  publishWrite(entry: Entry): Promise<void> {
+    return this.track(this.writes.add(entry));
+  }
+
+  /**
+   * Sends entries this member owns to their backups and, once those acknowledged, their new
+   * placement to everyone else. A backup that does not take its copy is replaced by the next
+   * member; an entry never names a backup that did not acknowledge (so a proxy's holders really
+   * hold the value). One message per member per round, however many entries.
+   */
+  publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
+    const done = this.distribute(entries, diffs);
+    for (const e of entries) this.publications.set(e, done);
+    return this.track(done);
+  }
+
+  /** Tells the holders of an entry that it is still in use (Tomcat: `MSG_ACCESS`); nothing is written. */
+  async access(entry: Entry): Promise<void> {
+    const holders = entry.backups.filter((b) => this.state.members.has(b));
+    await this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, holders, this.state.ackMode === 'none' ? 'none' : 'all');
+  }
+
+  /** Counts `work` as under way until it settles: a graceful stop waits for it. */
+  track(work: Promise<void>): Promise<void> {
+    if (!this.inflight.has(work)) {
+      this.inflight.add(work);
+      const settle = (): void => {
+        this.inflight.delete(work);
+      };
+      work.then(settle, settle);
+    }
+    return work;
+  }
+
+  /**
+   * Publishes many entries at once (a failover, a member that gains a peer, a graceful leave) in
+   * slices of {@link PUBLISH_SLICE}, one after the other, while the map runs. A publication keeps
+   * its entries' state until every backup answered; a million at a time kept so much alive that
+   * garbage collection made re-homing a million entries cost twice per entry what 100k cost.
+   */
+  publishAll(entries: Entry[]): Promise<void> {
+    // While leaving, everything goes out now: the member halts as soon as its goodbye is
+    // acknowledged, and a slice not sent by then would leave its entries to nobody.
+    if (entries.length <= PUBLISH_SLICE || this.state.lifecycle !== 'running') return this.publish(entries);
+    const all = (async () => {
+      // A slice that fails must not keep the later ones from being published: the first error is
+      // thrown once all of them were tried.
+      let failure: { error: unknown } | undefined;
+      for (let i = 0; i < entries.length; i += PUBLISH_SLICE) {
+        await this.publish(entries.slice(i, i + PUBLISH_SLICE)).catch((error: unknown) => {
+          failure ??= { error };
+        });
+      }
+      if (failure !== undefined) throw failure.error;
+    })();
+    // A graceful stop waits for the slices not started yet too.
+    return this.track(all);
+  }
+
+  /**
+   * Waits until the write in `entry` is held by its backups. A failover or re-backup that starts
+   * while the first publication waits takes it over (and the first one gives up), so follow the
+   * newest publication of the same write: `set` must not resolve before a live backup holds it.
+   */
+  async published(entry: Entry, first: Promise<void>): Promise<void> {
+    const write = entry.version;
+    let done = first;
+    await done;
+    for (;;) {
+      // The map halted (its transport crashed) before every backup acknowledged: the publication
+      // gave up, the write may be lost, so it must not look acknowledged.
+      if (this.state.lifecycle === 'stopped') {
+        throw new StoppedError(`map '${this.state.name}' on member '${this.state.id}' stopped before the write of key ${String(entry.key)} was acknowledged`);
+      }
+      const latest = this.publications.get(entry);
+      if (latest === undefined || latest === done) return;
+      if (entry.role !== 'primary' || !entry.sameWrite(write) || this.state.entries.get(entry.key) !== entry) return;
+      done = latest;
+      await done;
+    }
+  }
+
+  private async distribute(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
+    const { entries: known, members } = this.state;
+    // The sets are made when first needed: a failover publishes 100k entries at a time.
+    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: undefined, tried: undefined, diff: diffs?.get(entry) }));
+    const current = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
+
+    if (this.state.ackMode === 'none') {
+      void this.sendCopies(pubs, false);
+    } else {
+      for (let round = 0; round <= members.size + 1; round++) {
+        const failed = await this.sendCopies(pubs.filter(current), true);
+        if (failed.size === 0) break;
+        for (const p of pubs.filter(current)) {
+          const lost = p.entry.backups.filter((b) => failed.has(b) || !members.has(b));
+          if (lost.length === 0) continue;
+          p.tried ??= new Set();
+          for (const b of lost) p.tried.add(b);
+          const keep = p.entry.backups.filter((b) => !lost.includes(b));
+          p.entry.backups = this.state.chooseBackups(keep, undefined, p.tried);
+          p.entry.version = nextPlacement(p.entry.version, this.state.id);
+          p.version = p.entry.version;
+        }
+      }
+    }
+    // Everyone not holding a copy learns where the entries now live; backups confirmed under an
+    // older placement of this publication learn the final one too.
+    const proxies = new Map<string, Placement[]>();
+    for (const p of pubs.filter(current)) {
+      const placement = p.entry.placement();
+      this.announced.set(p.entry, placement);
+      for (const m of members.ids()) {
+        if (p.entry.backups.includes(m)) continue;
+        push(proxies, m, placement);
+      }
+    }
+    for (const [member, placements] of proxies) {
+      void this.messenger.sendPlacements(member, placements, 'none');
+    }
+  }
+
+  /**
+   * Sends each publication's copy to its backups that have not confirmed it, one message per
+   * backup. Returns the backups that did not acknowledge. Backups that confirmed an older
+   * placement of the same write get the new placement (no bytes) instead; holders of the base of
+   * a diff get the diff.
+   */
+  private async sendCopies(pubs: Publication[], acked: boolean): Promise<Set<string>> {
+    const copies = new Map<string, EntryCopy[]>();
+    const moves = new Map<string, Placement[]>();
+    const diffs = new Map<string, { pub: Publication; diff: EntryDiff }[]>();
+    const sentTo = new Map<string, Publication[]>();
+    for (const p of pubs) {
+      const bytes = p.entry.bytes;
+      if (bytes === undefined) continue;
+      const placement = p.entry.placement();
+      for (const b of p.entry.backups) {
+        if (p.confirmed?.has(b) === true) {
+          push(moves, b, placement);
+        } else if (p.diff?.holders.has(b) === true) {
+          push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
+        } else {
+          push(copies, b, { ...placement, bytes });
+        }
+        push(sentTo, b, p);
+      }
+    }
+    const failed = new Set<string>();
+    const targets = new Set([...copies.keys(), ...moves.keys(), ...diffs.keys()]);
+    const mode = acked ? 'all' : 'none';
+    await Promise.all(
+      [...targets].map(async (b) => {
+        const copyList = copies.get(b) ?? [];
+        const moveList = moves.get(b) ?? [];
+        const requests: Promise<RpcResponse[]>[] = [];
+        for (const entries of chunked(copyList, copySize)) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
+        requests.push(...this.messenger.sendPlacements(b, moveList, mode));
+        for (const { pub, diff } of diffs.get(b) ?? []) {
+          const sent = this.sendDiff(b, pub, diff);
+          if (acked) requests.push(sent);
+          else this.state.background(sent);
+        }
+        const results = await Promise.all(requests);
+        const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
+        if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
+        else failed.add(b);
+      }),
+    );
+    return failed;
+  }
+
+  /**
+   * Sends one diff to one holder of its base. A holder that refuses it (it lacks the base: a
+   * restart, a lost copy, a proxy) gets the whole value instead, so no holder is left with an empty
+   * or wrong copy (Tomcat's hole). Resolves to the replies of whichever message it took.
+   */
+  private async sendDiff(to: string, pub: Publication, diff: EntryDiff): Promise<RpcResponse[]> {
+    // Always a request, even with ack 'none': a refusal must come back to be repaired.
+    const replies = await this.messenger.request({ type: MSG_DIFF, ...diff }, [to], 'all');
+    if (!replies.some((r) => r.from === to && 'error' in r)) return replies;
+    const bytes = pub.entry.bytes;
+    // The entry was deleted or demoted meanwhile: there is nothing of this member's left to send.
+    if (bytes === undefined || pub.entry.role !== 'primary' || this.state.entries.get(pub.entry.key) !== pub.entry) return [];
+    // The current placement and bytes, read together: a newer write since is sent whole, never
+    // the diff's bytes under another version.
+    return this.messenger.request({ type: this.state.flavour.copyMessage, entries: [{ ...pub.entry.placement(), bytes }] }, [to], 'all');
+  }
+}

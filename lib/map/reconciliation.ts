@@ -1,0 +1,257 @@
+/**
+ * Reconciliation: what a member does with the placements, copies, diffs and deletes its peers
+ * send. Of two versions of a key the higher one wins, a delete newer than a write keeps the key
+ * dead, and news learned second-hand is passed on so that no member keeps a stale placement.
+ *
+ * @module
+ */
+import { DiffApplyError, DiffBaseMissingError, ProtocolError } from '../errors.js';
+import type { EntryCopy, EntryDiff, MapKey, Placement, Removal } from '../codec/map-messages.js';
+import { isDeltaValue } from './delta-value.js';
+import { Entry, NOT_DECODED } from './entry.js';
+import type { Failover } from './failover.js';
+import { push, type MapContext } from './map-context.js';
+import type { Messenger } from './messenger.js';
+import { compareVersions, type Version } from './version.js';
+
+/** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
+export interface Relay {
+  /** The member the placements came from. */
+  readonly from: string;
+  /** Whether they are second-hand: a state transfer, or sent by a member other than their primary. */
+  secondHand: boolean;
+  /** Placements to pass on, by member. */
+  readonly notices: Map<string, Placement[]>;
+  /** Deletes to pass on, by member. */
+  readonly removals: Map<string, Removal[]>;
+}
+
+/** A relay for news from `from`, with nothing to pass on yet. */
+export function newRelay(from: string, secondHand: boolean): Relay {
+  return { from, secondHand, notices: new Map(), removals: new Map() };
+}
+
+/** The slice of the map's state reconciliation uses. */
+export type ReconciliationState = Pick<
+  MapContext,
+  'id' | 'entries' | 'tombstones' | 'clock' | 'interner' | 'codec' | 'now' | 'members' | 'events' | 'roleFor'
+>;
+
+/** Applies what peers say to the entries held here, by version. */
+export class Reconciler {
+  private readonly state: ReconciliationState;
+  private readonly messenger: Messenger;
+  private readonly failover: Failover;
+
+  /**
+   * @param state see {@link ReconciliationState}.
+   * @param messenger passes second-hand news on.
+   * @param failover takes over an entry whose primary turns out to be gone.
+   */
+  constructor(state: ReconciliationState, messenger: Messenger, failover: Failover) {
+    this.state = state;
+    this.messenger = messenger;
+    this.failover = failover;
+  }
+
+  /** Copies from their primary (`MSG_BACKUP`, `MSG_COPY`): each is adopted if newer, and marked used. */
+  applyCopies(copies: readonly EntryCopy[], from: string): void {
+    const relay = newRelay(from, false);
+    for (const c of copies) {
+      this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote', relay);
+      this.accessed(c.key, c.version);
+    }
+    this.sendNotices(relay);
+  }
+
+  /** Placements (`MSG_PROXY`); one sent by someone other than its primary is relayed news (see applyPlacement). */
+  applyPlacements(placements: readonly Placement[], from: string): void {
+    const relay = newRelay(from, false);
+    for (const p of placements) {
+      relay.secondHand = p.primary !== from;
+      this.applyPlacement(p, undefined, 'remote', relay);
+    }
+    this.sendNotices(relay);
+  }
+
+  /** Deletes (`MSG_REMOVE`); second-hand unless sent by the delete's author (see applyRemoval). */
+  applyRemovals(removals: readonly Removal[], from: string): void {
+    const relay = newRelay(from, false);
+    for (const r of removals) this.applyRemoval(r, 'remote', relay);
+    this.sendNotices(relay);
+  }
+
+  /** Adopts a placement (and its copy, if given) when it is newer than what is known here. */
+  applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote', relay?: Relay): boolean {
+    this.state.clock.observe(p.version);
+    const dead = this.state.tombstones.get(p.key);
+    if (dead !== undefined && compareVersions(dead, p.version) >= 0) {
+      // A primary publishes a key deleted since (the delete reached it only second-hand, or not
+      // at all): tell it, for the same reason as below.
+      if (relay !== undefined && relay.from === p.primary && relay.from !== dead[1]) push(relay.removals, relay.from, { key: p.key, version: dead });
+      return false;
+    }
+    const entry = this.state.entries.get(p.key);
+    if (entry !== undefined) {
+      const order = entry.compare(p.version);
+      // The same placement may come twice: first without the value (a state snapshot or proxy
+      // message that overtook the copy, which made this member a mere proxy), then with it. The
+      // copy must still be taken, or the primary counts on a backup that holds nothing.
+      const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.state.roleFor(p.primary, p.backups) !== 'proxy';
+      if (order > 0 && relay !== undefined && relay.from === p.primary && entry.primary !== p.primary) {
+        // A primary publishes a write older than one known here (a concurrent write it has not
+        // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
+        // this member, and keep the key, after the newer write's holders die and it is dropped here.
+        push(relay.notices, relay.from, entry.placement());
+      }
+      if (order > 0 || (order === 0 && !missingCopy)) return false;
+    }
+    const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
+    if (relay?.secondHand === true) {
+      // Second-hand news (a state transfer, or a placement relayed by a member other than its
+      // primary) may be all that is left of a write: its primary can die before telling anyone
+      // else. Members that learn of it drop the key when its holders die; members that did not
+      // would keep the older placement forever. So the news is passed on to the primary it
+      // replaces here and, by that primary, to every member (the primary may be met before it is
+      // a member here again: a join's replies come in any order).
+      if (before !== undefined && before.primary !== p.primary) {
+        const targets = before.role === 'primary' ? this.state.members.ids() : [before.primary];
+        for (const m of targets) if (m !== relay.from && m !== p.primary && m !== this.state.id) push(relay.notices, m, p);
+      }
+      const live = (m: string): boolean => m === this.state.id || m === relay.from || this.state.members.has(m);
+      if (![p.primary, ...p.backups].some(live)) {
+        // Every holder named is already gone here. A placement of the value held here changes
+        // nothing that matters: keep what is known. One of a newer write means the key is lost,
+        // as if its holders had disappeared now (see disappeared()); no stale proxy is kept.
+        if (entry === undefined || (entry.bytes !== undefined && entry.sameWrite(p.version))) return false;
+        this.state.entries.delete(p.key);
+        this.state.events.emit('entryRemoved', p.key, 'lost');
+        return true;
+      }
+    }
+    let role = this.state.roleFor(p.primary, p.backups);
+    let held = bytes;
+    if (held === undefined && entry?.bytes !== undefined && entry.sameWrite(p.version)) held = entry.bytes;
+    if (role !== 'proxy' && held === undefined) {
+      // Named as a holder of a write we do not have (we restarted under the same id): say so,
+      // and stay a proxy rather than pretend to hold it.
+      this.state.events.emit('error', new ProtocolError(`named holder of key ${String(p.key)} without its value; acting as proxy`, p.primary));
+      role = 'proxy';
+    }
+    const changedValue = entry === undefined || !entry.sameWrite(p.version);
+    // Shared ids and lists: a decoded message carries its own copies of them (see Interner).
+    const version = this.state.interner.version(p.version);
+    const primary = this.state.interner.id(p.primary);
+    const backups = this.state.interner.list(p.backups);
+    if (entry === undefined) {
+      const key = this.state.interner.key(p.key);
+      this.state.entries.set(key, new Entry(key, role, version, primary, backups, role === 'proxy' ? undefined : held));
+    } else {
+      entry.role = role;
+      entry.version = version;
+      entry.primary = primary;
+      entry.backups = backups;
+      // Second-hand news that makes this holder a proxy of the same value leaves it a spare copy:
+      // the new holders may die before anyone else hears of them (a heal cut short by a crash),
+      // and the value must not die with them (see disappeared()).
+      entry.bytes = role === 'proxy' && relay?.secondHand !== true ? undefined : held;
+      if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
+    }
+    this.state.tombstones.delete(p.key);
+    if (changedValue) this.state.events.emit('entrySet', p.key, origin);
+    const adopted = this.state.entries.get(p.key);
+    // From its own primary, a placement names a gone primary when it arrives after that member's
+    // goodbye (a reordering network); a member not met yet is merely not introduced yet.
+    const departed = relay !== undefined && (p.primary !== relay.from || this.state.members.wasMet(p.primary));
+    if (departed && adopted !== undefined && p.primary !== this.state.id && !this.state.members.has(p.primary)) this.failover.primaryGone(adopted);
+    return true;
+  }
+
+  /** Adopts a delete unless a newer write is known here; remembers it as a tombstone. */
+  applyRemoval(r: Removal, origin: 'local' | 'remote', relay?: Relay): void {
+    this.state.clock.observe(r.version);
+    const entry = this.state.entries.get(r.key);
+    if (entry !== undefined && entry.compare(r.version) > 0) return;
+    this.state.tombstones.add(this.state.interner.key(r.key), r.version);
+    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1])) {
+      // A delete learned second-hand (a state transfer, even from its author, or passed on): its
+      // author may have died before telling everyone, so pass it on as for placements (see
+      // applyPlacement).
+      const targets = entry.role === 'primary' ? this.state.members.ids() : [entry.primary];
+      for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) push(relay.removals, m, r);
+    }
+    if (entry !== undefined) {
+      this.state.entries.delete(r.key);
+      this.state.events.emit('entryRemoved', r.key, 'deleted');
+    }
+  }
+
+  /** Marks a copy just received as used now, if it is the copy held here. */
+  accessed(key: MapKey, version: Version): void {
+    const e = this.state.entries.get(key);
+    if (e?.bytes !== undefined && e.sameWrite(version)) e.lastAccess = this.state.now();
+  }
+
+  /**
+   * Applies a diff from a primary to the copy held here: decode, `applyDiff`, encode, store, as a
+   * copy of the new write would be stored. Throws (the primary then sends the whole value) rather
+   * than create an entry from a diff alone.
+   * @throws {DiffBaseMissingError} when this member holds no copy of the diff's base.
+   * @throws {DiffApplyError} when the copy is not a `DeltaValue` here, or its `applyDiff` threw.
+   */
+  applyDiff(message: EntryDiff, from: string): void {
+    const { entry: p, base } = message;
+    const relay = newRelay(from, false);
+    const held = this.state.entries.get(p.key);
+    const dead = this.state.tombstones.get(p.key);
+    const order = held === undefined ? -1 : held.compare(p.version);
+    if ((dead !== undefined && compareVersions(dead, p.version) >= 0) || order > 0 || (order === 0 && held?.bytes !== undefined)) {
+      // Deleted since, overtaken by a newer write, or a duplicate: what applyPlacement does with a
+      // copy of that version (nothing, or tell the primary) is what this diff deserves.
+      this.applyPlacement(p, undefined, 'remote', relay);
+      this.sendNotices(relay);
+      return;
+    }
+    if (held?.bytes === undefined || !held.sameWrite(base)) {
+      throw new DiffBaseMissingError(
+        `member '${this.state.id}' holds ${held?.bytes === undefined ? 'no copy' : `version ${held.version.join('/')}`} of key ${String(p.key)}, not the diff's base ${base.join('/')}`,
+        p.key,
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      const value = this.state.codec.decode(held.bytes);
+      if (!isDeltaValue(value)) throw new TypeError('the copy held here does not decode to a DeltaValue: register its class with ValueCodec.register on every member');
+      value.applyDiff(this.state.codec.decode(message.diff));
+      bytes = this.state.codec.encode(value);
+    } catch (error) {
+      const e = new DiffApplyError(`cannot apply the diff of key ${String(p.key)} from '${from}': ${error instanceof Error ? error.message : String(error)}`, p.key, { cause: error });
+      // A member that cannot apply diffs is misconfigured: say so here, where it can be fixed.
+      this.state.events.emit('error', e);
+      throw e;
+    }
+    this.applyPlacement(p, bytes, 'remote', relay);
+    this.accessed(p.key, p.version);
+    this.sendNotices(relay);
+  }
+
+  /** Adopts a state transfer (a join's or heal's `MSG_STATE`): deletes first, then placements. */
+  mergeState(placements: readonly Placement[], tombstones: readonly Removal[], from: string): void {
+    // A state transfer is second-hand even from the primary: it reaches only the one who asked.
+    const relay = newRelay(from, true);
+    for (const r of tombstones) this.applyRemoval(r, 'remote', relay);
+    for (const p of placements) this.applyPlacement(p, undefined, 'remote', relay);
+    this.sendNotices(relay);
+  }
+
+  /** Passes on second-hand placements (see applyPlacement), one message per member. */
+  sendNotices(relay: Relay): void {
+    // Deletes first: a placement passed on with them may be older than one of them.
+    for (const [member, removals] of relay.removals) {
+      void this.messenger.sendRemovals([member], removals, 'none');
+    }
+    for (const [member, placements] of relay.notices) {
+      void this.messenger.sendPlacements(member, placements, 'none');
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Who is alive, as one member sees it: the members its transport can reach, and among them the
+ * members that run a given map, each with the incarnation it started with. Maps and RPC channels
+ * ask this object, never the transport, so "who is there" is answered in one place. A channel
+ * uses only the reachable part; a map keeps its own members here too.
+ *
+ * @module
+ */
+
+/** The slice of a transport that knows who is reachable (every {@link Transport} has it). */
+export interface MemberSource {
+  /** Ids of the live other members, sorted. */
+  peers(): string[];
+  /** Optional: resolves once the transport met the members it can find right now. */
+  joined?(): Promise<void>;
+}
+
+/**
+ * The live members of one map on this member (this member excluded), by incarnation, and the
+ * transport's reachable members they are drawn from.
+ */
+export class Membership {
+  private readonly source: MemberSource;
+  /** Other members running the map, with the incarnation they started with (insertion order is send order). */
+  private readonly live = new Map<string, string>();
+  /** `live`'s ids, sorted; `undefined` after a change (every write asks for it). */
+  private sortedIds: readonly string[] | undefined;
+  /** The incarnation each member had when last added (kept after it disappears). */
+  private readonly met = new Map<string, string>();
+
+  /** @param source the transport whose reachable members this map's members are drawn from. */
+  constructor(source: MemberSource) {
+    this.source = source;
+  }
+
+  /** Members the transport reaches now, whether or not they run the map yet (sorted). */
+  reachable(): string[] {
+    return this.source.peers();
+  }
+
+  /**
+   * Resolves once the transport met the members it can find (at most `timeoutMs`), or
+   * `undefined` for a transport that meets its members at start: the caller must not wait then.
+   */
+  discovered(timeoutMs: number): Promise<void> | undefined {
+    if (this.source.joined === undefined) return undefined;
+    return withDeadline(this.source.joined(), timeoutMs);
+  }
+
+  /** Number of other live members of the map. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** True when `id` is a live member of the map. */
+  has(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  /** The incarnation `id` is live with, or `undefined`. */
+  incarnation(id: string): string | undefined {
+    return this.live.get(id);
+  }
+
+  /** The other live members, in the order they were added. */
+  ids(): string[] {
+    return [...this.live.keys()];
+  }
+
+  /** The other live members, sorted (cached between changes). */
+  sorted(): readonly string[] {
+    this.sortedIds ??= [...this.live.keys()].sort();
+    return this.sortedIds;
+  }
+
+  /** Records `id` as live with `incarnation`. */
+  add(id: string, incarnation: string): void {
+    this.live.set(id, incarnation);
+    this.sortedIds = undefined;
+    this.met.set(id, incarnation);
+  }
+
+  /** Forgets a live member; false when it was not one. */
+  remove(id: string): boolean {
+    if (!this.live.delete(id)) return false;
+    this.sortedIds = undefined;
+    return true;
+  }
+
+  /** Forgets every live member (the map stopped); who was met is kept. */
+  clear(): void {
+    this.live.clear();
+    this.sortedIds = undefined;
+  }
+
+  /** The incarnation `id` had when last added, even if it is gone since. */
+  metIncarnation(id: string): string | undefined {
+    return this.met.get(id);
+  }
+
+  /** True when `id` was ever a member here: a member not met is merely not introduced yet. */
+  wasMet(id: string): boolean {
+    return this.met.has(id);
+  }
+}
+
+/** Waits for `promise`, or `timeoutMs`, whichever comes first; no timer is left behind. */
+async function withDeadline(promise: Promise<void>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { Tombstones } from '../../lib/map/tombstones.js';
+import type { Version } from '../../lib/map/version.js';
+
+const v = (clock: number, writer = 'a'): Version => [clock, writer, 0, writer];
+
+describe('Tombstones', () => {
+  let time: number;
+  const now = (): number => time;
+  beforeEach(() => {
+    time = 1000;
+  });
+
+  it('remembers the version of a delete by key', () => {
+    const t = new Tombstones(60_000, now);
+    t.add('k', v(3));
+    expect(t.get('k')).to.deep.equal(v(3));
+    expect(t.get('other')).to.equal(undefined);
+    expect(t.size).to.equal(1);
+  });
+
+  it('keeps the newer of two deletes of one key, whichever comes first', () => {
+    const t = new Tombstones(60_000, now);
+    t.add('k', v(5));
+    t.add('k', v(4));
+    expect(t.get('k')).to.deep.equal(v(5));
+    t.add('k', v(5, 'b'));
+    expect(t.get('k'), 'the writer id breaks a tie').to.deep.equal(v(5, 'b'));
+  });
+
+  it('tells keys 1 and "1" apart', () => {
+    const t = new Tombstones(60_000, now);
+    t.add(1, v(1));
+    expect(t.get('1')).to.equal(undefined);
+    expect(t.get(1)).to.deep.equal(v(1));
+  });
+
+  it('forgets a key that was written again', () => {
+    const t = new Tombstones(60_000, now);
+    t.add('k', v(1));
+    t.delete('k');
+    expect(t.get('k')).to.equal(undefined);
+    expect(t.list()).to.deep.equal([]);
+  });
+
+  it('lists every remembered delete as a removal, oldest first', () => {
+    const t = new Tombstones(60_000, now);
+    t.add('a', v(1));
+    time += 10;
+    t.add('b', v(2));
+    expect(t.list()).to.deep.equal([
+      { key: 'a', version: v(1) },
+      { key: 'b', version: v(2) },
+    ]);
+  });
+
+  it('drops deletes older than its ttl, by the injected clock, without a timer', () => {
+    const t = new Tombstones(100, now);
+    t.add('old', v(1));
+    time += 60;
+    t.add('young', v(2));
+    time += 40;
+    expect(t.list().map((r) => r.key), 'exactly ttl old is expired').to.deep.equal(['young']);
+    expect(t.get('old')).to.equal(undefined);
+    time += 100;
+    t.sweep();
+    expect(t.size).to.equal(0);
+  });
+
+  it('restarts the age of a key whose delete is replaced by a newer one', () => {
+    const t = new Tombstones(100, now);
+    t.add('k', v(1));
+    t.add('other', v(1));
+    time += 90;
+    t.add('k', v(2));
+    time += 20;
+    expect(t.list()).to.deep.equal([{ key: 'k', version: v(2) }]);
+  });
+});
