@@ -65,6 +65,14 @@ export class DiscoveryError extends LazyReplicatedMapError {
   override name = 'DiscoveryError';
 }
 
+/**
+ * A channel name under the library's reserved prefix (`lrm/`, where maps talk) was given to
+ * `new RpcChannel`. Choose a name that does not start with `lrm/`.
+ */
+export class ReservedChannelNameError extends LazyReplicatedMapError {
+  override name = 'ReservedChannelNameError';
+}
+
 /** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
 export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';
@@ -134,7 +142,11 @@ export class StoppedError extends LazyReplicatedMapError {
   override name = 'StoppedError';
 }
 
-/** A map was used before `start()` resolved. Await `map.start()` first. */
+/**
+ * A synchronous read (`has`, `size`, `keys`, `entryInfo`, `lastAccess`) of a map whose `start()`
+ * was never called: it has not met its members and knows no key. Await `map.start()` first; the
+ * asynchronous calls (`get`, `set`, `delete`, ...) start the map themselves.
+ */
 export class NotStartedError extends LazyReplicatedMapError {
   override name = 'NotStartedError';
 }

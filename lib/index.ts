@@ -9,7 +9,7 @@ export type { Transport, TransportEvents, TransportEmitter } from './transport/t
 export { InMemoryNetwork } from './in-memory-network.js';
 export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
-export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS } from './rpc/rpc-channel.js';
+export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
 export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';

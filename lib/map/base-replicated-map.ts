@@ -9,12 +9,12 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { StoppedError } from '../errors.js';
+import { NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_STOP } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
-import { RpcChannel } from '../rpc/rpc-channel.js';
+import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, type EntryInfo } from './entry.js';
@@ -82,7 +82,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Opens the map's channel: from then on this member answers for the map. */
   private open(): RpcChannel {
-    const rpc = new RpcChannel(this.transport, mapChannelName(this.name), (request, from) => this.handler.handle(request, from));
+    const rpc = openLibraryChannel(this.transport, mapChannelName(this.name), (request, from) => this.handler.handle(request, from));
     rpc.on('error', (error) => {
       if (!this.handler.wasReported(error)) this.emit('error', error);
     });
@@ -188,6 +188,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
   }
 
+  /**
+   * For the synchronous reads: before `start()` the map has not met its members and knows no
+   * key, so an answer such as `has(k) === false` would be a silent lie.
+   */
+  private assertStarted(): void {
+    this.assertUsable();
+    if (this.ctx.lifecycle === 'new') {
+      throw new NotStartedError(`map '${this.name}' on member '${this.id}' is not started, so it knows no keys yet: await map.start() first (async calls such as get and set start it themselves)`);
+    }
+  }
+
   private async ready(): Promise<void> {
     this.assertUsable();
     if (this.ctx.lifecycle === 'new') await this.start();
@@ -204,27 +215,27 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Number of keys of the whole map known here, in any role. */
   get size(): number {
-    this.assertUsable();
+    this.assertStarted();
     return this.ctx.entries.size;
   }
 
   /** True when `key` is known here, in any role. */
   has(key: K): boolean {
     assertKey(key);
-    this.assertUsable();
+    this.assertStarted();
     return this.ctx.entries.has(key);
   }
 
   /** The keys known here. */
   keys(): IterableIterator<K> {
-    this.assertUsable();
+    this.assertStarted();
     return [...this.ctx.entries.keys()][Symbol.iterator]() as IterableIterator<K>;
   }
 
   /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
   entryInfo(key: K): EntryInfo | undefined {
     assertKey(key);
-    this.assertUsable();
+    this.assertStarted();
     const e = this.ctx.entries.get(key);
     if (e === undefined) return undefined;
     return { role: e.role, primary: e.primary, backups: [...e.backups] };
@@ -239,7 +250,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   lastAccess(key: K): number | undefined {
     assertKey(key);
-    this.assertUsable();
+    this.assertStarted();
     return this.ctx.entries.get(key)?.lastAccess;
   }
 

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import {
+  ReservedChannelNameError,
   ProtocolError,
   RpcAbortedError,
   RpcRemoteError,
@@ -51,6 +52,26 @@ interface ActiveCall {
   settled: boolean;
 }
 
+/** Channel names under this prefix belong to the library: maps talk on `lrm/map/<name>`. */
+export const RESERVED_CHANNEL_PREFIX = 'lrm/';
+
+/** Set only while {@link openLibraryChannel} constructs a channel. */
+let openingLibraryChannel = false;
+
+/**
+ * Opens a channel under the reserved prefix, for the library's own layers (the maps). Not exported
+ * from the package: applications get {@link ReservedChannelNameError} for such names.
+ * @internal
+ */
+export function openLibraryChannel(transport: Transport, name: string, handler?: RpcHandler): RpcChannel {
+  openingLibraryChannel = true;
+  try {
+    return new RpcChannel(transport, name, handler);
+  } finally {
+    openingLibraryChannel = false;
+  }
+}
+
 /**
  * A named request/reply channel. Every member that opens a channel of the same name on its
  * transport answers its requests with `handler`.
@@ -95,10 +116,16 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * Opens the channel and starts the transport if it is not started.
    * @param transport the member's transport, shared with maps and other channels.
    * @param name the channel's name; names starting with `lrm/` are reserved for the library.
+   * @throws {ReservedChannelNameError} for a name starting with `lrm/`.
+   * @throws {ChannelInUseError} when a channel or map of that name already runs on the transport.
    * @param handler answers requests; without one, this member answers that it has no such channel.
    */
   constructor(transport: Transport, name: string, handler?: RpcHandler) {
     super();
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError(`an RPC channel needs a non-empty string name, got ${typeof name === 'string' ? "''" : typeof name}`);
+    if (name.startsWith(RESERVED_CHANNEL_PREFIX) && !openingLibraryChannel) {
+      throw new ReservedChannelNameError(`RPC channel name '${name}' starts with '${RESERVED_CHANNEL_PREFIX}', which is reserved for the library's own channels (maps talk on '${RESERVED_CHANNEL_PREFIX}map/<name>'): choose another name`);
+    }
     this.transport = transport;
     this.name = name;
     this.handler = handler;

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import {
   FrameKind,
+  InMemoryNetwork,
+  NotStartedError,
   LazyReplicatedMap,
   ProtocolError,
   RpcChannel,
@@ -291,6 +293,20 @@ describe('LazyReplicatedMap API', () => {
     await c.net.settled();
     expect(c.maps.a!.members()).to.deep.equal(['a', 'c']);
     expect(await c.maps.c!.get('k')).to.equal('v');
+  });
+
+  it('refuses synchronous reads before start() with a NotStartedError, and async calls start it', async () => {
+    const net = new InMemoryNetwork();
+    const map = new LazyReplicatedMap<string, number>({ name: 'early', transport: net.transport('solo') });
+    extra.push(map);
+    for (const read of [() => map.has('k'), () => map.size, () => map.keys(), () => map.entryInfo('k'), () => map.lastAccess('k')]) {
+      const error = thrown(read);
+      expect(error).to.be.instanceOf(NotStartedError);
+      expect((error as Error).message).to.include('await map.start()');
+    }
+    await map.set('k', 1);
+    expect(map.state).to.equal('running');
+    expect(map.has('k')).to.equal(true);
   });
 
   it('rejects calls with a StoppedError once its member crashed', async () => {

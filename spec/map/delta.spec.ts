@@ -16,6 +16,7 @@ import {
   type Transport,
   type Version,
 } from '../../lib/index.js';
+import { openLibraryChannel } from '../../lib/rpc/rpc-channel.js';
 import { record } from '../helpers/events.js';
 import { assertConverged, assertSameValues } from './invariants.js';
 
@@ -258,7 +259,7 @@ describe('DeltaValue replication (map.replicate)', () => {
     // A fake primary on a fourth member: it talks the map protocol by hand.
     const x = net.transport('x');
     await x.start();
-    const rpc = new RpcChannel(x, 'lrm/map/delta');
+    const rpc = openLibraryChannel(x, 'lrm/map/delta'); // posing as a map peer
     channels.push(rpc);
     await rpc.ready();
     const diff = (key: string, base: Version): unknown =>
@@ -355,7 +356,7 @@ describe('DeltaValue replication (map.replicate)', () => {
     const { backup } = roles('k');
     const x = net.transport('x');
     await x.start();
-    const rpc = new RpcChannel(x, 'lrm/map/delta');
+    const rpc = openLibraryChannel(x, 'lrm/map/delta'); // posing as a map peer
     channels.push(rpc);
     await rpc.ready();
     // The first write's version again: older than what the backup holds now.

@@ -3,6 +3,8 @@ import {
   ChannelInUseError,
   FrameKind,
   InMemoryNetwork,
+  LazyReplicatedMap,
+  ReservedChannelNameError,
   ProtocolError,
   RpcAbortedError,
   RpcChannel,
@@ -56,6 +58,20 @@ async function cluster(handlers: Record<string, RpcHandler | null>, name = 'q'):
 }
 
 describe('RpcChannel', () => {
+  it('refuses names under the reserved lrm/ prefix, and empty names, with errors that say what to change', () => {
+    const net = new InMemoryNetwork();
+    const t = net.transport('a');
+    for (const name of ['lrm/map/sessions', 'lrm/anything']) {
+      const error = thrown(() => new RpcChannel(t, name));
+      expect(error).to.be.instanceOf(ReservedChannelNameError);
+      expect((error as Error).message).to.include(`'${name}'`).and.include('choose another name');
+    }
+    expect(thrown(() => new RpcChannel(t, ''))).to.be.instanceOf(TypeError);
+    // A map, the library's own user of the prefix, still opens its channel there.
+    const map = new LazyReplicatedMap({ name: 'sessions', transport: t });
+    return map.start().then(() => map.stop());
+  });
+
   describe("mode 'all'", () => {
     it('resolves with one reply per other member once every one answered', async () => {
       const { rpc } = await cluster({ a: answeredBy('a'), b: answeredBy('b'), c: answeredBy('c'), d: answeredBy('d') });
