@@ -82,7 +82,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Opens the map's channel: from then on this member answers for the map. */
   private open(): RpcChannel {
-    const rpc = openLibraryChannel(this.transport, mapChannelName(this.name), (request, from) => this.handler.handle(request, from));
+    const rpc = openLibraryChannel(this.transport, mapChannelName(this.name), (request, from, wantsReply) => this.handler.handle(request, from, wantsReply));
     rpc.on('error', (error) => {
       if (!this.handler.wasReported(error)) this.emit('error', error);
     });

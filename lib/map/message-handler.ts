@@ -68,8 +68,11 @@ export class MessageHandler {
     return this.reported.has(error);
   }
 
-  /** The RPC handler: every message a peer sends this map. Returns the reply, or throws an error reply. */
-  handle(request: unknown, from: string): unknown {
+  /**
+   * The RPC handler: every message a peer sends this map. Returns the reply, or throws an error
+   * reply. A one-way message (`wantsReply` false) gets no acknowledgement, and none is counted.
+   */
+  handle(request: unknown, from: string, wantsReply = true): unknown {
     const { state, parts } = this;
     let message: MapMessage;
     try {
@@ -84,17 +87,17 @@ export class MessageHandler {
       case MSG_COPY:
         this.assertNotLeaving();
         parts.reconciler.applyCopies(message.entries, from);
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_DIFF:
         this.assertNotLeaving();
         parts.reconciler.applyDiff(message, from);
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_PROXY:
         parts.reconciler.applyPlacements(message.entries, from);
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_REMOVE:
         parts.reconciler.applyRemovals(message.removals, from);
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_RETRIEVE_BACKUP: {
         const e = state.entries.get(message.key);
         // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
@@ -112,17 +115,17 @@ export class MessageHandler {
         return parts.transfer.answerStart(from, message.incarnation);
       case MSG_STOP:
         parts.failover.disappeared(from);
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_PING:
         // Nothing in this library sends it; it stays answered for peers that do.
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_ACCESS:
         // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
         for (const key of message.keys) {
           const e = state.entries.get(key);
           if (e?.bytes !== undefined) e.lastAccess = state.now();
         }
-        return this.ack();
+        return this.ack(wantsReply);
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:
@@ -135,8 +138,9 @@ export class MessageHandler {
     if (this.state.lifecycle === 'stopping') throw new StoppedError(`map '${this.state.name}' on '${this.state.id}' is leaving`);
   }
 
-  private ack(): unknown[] {
-    return this.parts.messenger.wire({ type: MSG_ACK });
+  /** An acknowledgement, built (and counted as sent) only when the sender waits for one. */
+  private ack(wantsReply: boolean): unknown[] | undefined {
+    return wantsReply ? this.parts.messenger.wire({ type: MSG_ACK }) : undefined;
   }
 
   /** Reports a peer fault as an `'error'` once; the caller throws it as the error reply. */

@@ -336,7 +336,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
     let reply: unknown;
     try {
-      reply = await this.handler(frame.body, from);
+      reply = await this.handler(frame.body, from, wantsReply);
     } catch (error) {
       if (!wantsReply) {
         this.emit('error', error instanceof Error ? error : new Error(String(error)));

@@ -33,8 +33,12 @@ export interface RpcCallOptions {
   stackAtCallSite?: boolean;
 }
 
-/** Handles one request: its return value (or promise) is the reply; a throw answers with an error. */
-export type RpcHandler = (request: unknown, from: string) => unknown;
+/**
+ * Handles one request: its return value (or promise) is the reply; a throw answers with an error.
+ * `wantsReply` is false for a one-way request (mode `'none'`): whatever it returns is dropped, so
+ * a handler can skip building a reply.
+ */
+export type RpcHandler = (request: unknown, from: string, wantsReply: boolean) => unknown;
 
 /** Events of an {@link RpcChannel}. */
 export interface RpcChannelEvents {

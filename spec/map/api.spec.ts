@@ -205,6 +205,18 @@ describe('LazyReplicatedMap API', () => {
     for (const id of IDS) expect(c.maps[id]!.stats().promotions).to.equal(0);
   });
 
+  it('counts as sent exactly the MSG_ACKs that crossed the network', async () => {
+    c = await cluster(['a', 'b', 'c', 'd']);
+    for (let i = 0; i < 20; i++) await c.maps[IDS[i % IDS.length]!]!.set(`k${i}`, i);
+    await c.maps.b!.get('k0');
+    await c.maps.d!.delete('k1');
+    await c.net.settled();
+    const delivered = c.net.stats().byType['MSG_ACK']?.messages ?? 0;
+    const counted = Object.values(c.maps).reduce((sum, m) => sum + (m.stats().sent['MSG_ACK'] ?? 0), 0);
+    expect(delivered).to.be.greaterThan(0);
+    expect(counted).to.equal(delivered);
+  });
+
   it('treats the keys 1 and "1" as different keys', async () => {
     c = await cluster(IDS);
     await c.maps.a!.set(1, 'number');
