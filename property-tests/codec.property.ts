@@ -36,7 +36,10 @@ const RUNS = 300;
 
 const memberId = fc.string({ minLength: 1, maxLength: 6 });
 const mapKey = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)));
-const version = fc.tuple(fc.nat(), memberId, fc.nat(), memberId);
+const version = fc.oneof(
+  fc.tuple(fc.nat(), memberId, fc.nat(), memberId),
+  fc.tuple(fc.nat(), memberId, fc.nat(), memberId, fc.integer({ min: 1, max: 2 ** 40 }), memberId),
+);
 const placement = fc.record({ key: mapKey, version, primary: memberId, backups: fc.array(memberId, { maxLength: 3 }) });
 const copy = fc.record({ key: mapKey, version, primary: memberId, backups: fc.array(memberId, { maxLength: 3 }), bytes: fc.uint8Array({ maxLength: 32 }) });
 const removal = fc.record({ key: mapKey, version });

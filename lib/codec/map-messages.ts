@@ -29,12 +29,22 @@ import {
 export type MapKey = string | number;
 
 /**
- * Version of an entry's state, totally ordered: `[writeClock, writer, placeSeq, placer]`.
- * A write takes a Lamport tick (`writeClock`, tie-broken by `writer`); a change of roles without a
- * new value (promotion, failover) keeps the write and bumps `placeSeq` (tie-broken by `placer`),
- * so a re-homing never outranks a newer write.
+ * Version of an entry's state, totally ordered:
+ * `[writeClock, writer, placeSeq, placer, update?, updater?]`, compared as
+ * `writeClock, writer, update, updater, placeSeq, placer`.
+ * - A write that places a key anew (a new key, or a write on a member that was not its primary)
+ *   takes a Lamport tick (`writeClock`, tie-broken by `writer`), which every member hears of.
+ * - A new value written on the primary where the key already lives (an update in place: `set` on
+ *   the primary, `replicate`) keeps the tick and bumps `update`, naming its `updater` (both absent
+ *   when `update` is 0). Only the holders hear of it, and any member's next tick outranks it.
+ *   The updater keeps two primaries of one write (a partition) from making equal versions of
+ *   different values.
+ * - A change of roles without a new value (promotion, failover) keeps the value and bumps
+ *   `placeSeq` (tie-broken by `placer`), so a re-homing never outranks a newer value.
  */
-export type Version = readonly [writeClock: number, writer: string, placeSeq: number, placer: string];
+export type Version =
+  | readonly [writeClock: number, writer: string, placeSeq: number, placer: string]
+  | readonly [writeClock: number, writer: string, placeSeq: number, placer: string, update: number, updater: string];
 
 /** Where an entry lives, as of `version`. */
 export interface Placement {
@@ -184,8 +194,13 @@ function bytes(raw: unknown, where: string): Uint8Array {
 
 function version(raw: unknown, where: string): Version {
   const v = array(raw, where);
-  if (v.length !== 4) fail(`${where} is not a 4-part version`);
-  return [count(v[0], `${where}.writeClock`), memberId(v[1], `${where}.writer`), count(v[2], `${where}.placeSeq`), memberId(v[3], `${where}.placer`)];
+  if (v.length !== 4 && v.length !== 6) fail(`${where} is not a 4- or 6-part version`);
+  const parts = [count(v[0], `${where}.writeClock`), memberId(v[1], `${where}.writer`), count(v[2], `${where}.placeSeq`), memberId(v[3], `${where}.placer`)] as const;
+  if (v.length === 4) return parts;
+  const update = count(v[4], `${where}.update`);
+  // One form for each version, so equal versions look equal: no update is written as none.
+  if (update === 0) fail(`${where}.update is 0: a version without updates has 4 parts`);
+  return [...parts, update, memberId(v[5], `${where}.updater`)];
 }
 
 function placement(raw: unknown, where: string): Placement {

@@ -19,7 +19,7 @@ import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, type EntryInfo } from './entry.js';
 import { Failover } from './failover.js';
-import { MapContext, type MapFlavour, type MapState } from './map-context.js';
+import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
@@ -27,6 +27,7 @@ import { Messenger } from './messenger.js';
 import { Promotion } from './promotion.js';
 import { Publisher } from './publication.js';
 import { Reconciler } from './reconciliation.js';
+import { nextPlacement, nextUpdate } from './version.js';
 import { StateTransfer } from './state-transfer.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
@@ -322,20 +323,30 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
     this.assertUsable();
-    const version = this.ctx.clock.tick(this.id);
-    this.ctx.tombstones.delete(key);
     let entry = this.ctx.entries.get(key);
-    if (entry === undefined) {
-      entry = new Entry(key, 'primary', version, this.id, [], bytes);
-      this.ctx.entries.set(key, entry);
+    if (entry?.role === 'primary') {
+      // An update in place: the key stays where it lives, its live backups keep their places (the
+      // missing ones are refilled), and only the holders hear of it. The version keeps its tick
+      // (see Version), so any member's next write or delete still outranks it.
+      const backups = this.ctx.chooseBackups(entry.backups);
+      entry.version = sameMembers(backups, entry.backups) ? nextUpdate(entry.version, this.id) : nextPlacement(nextUpdate(entry.version, this.id), this.id);
+      entry.backups = backups;
+    } else {
+      // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
+      const version = this.ctx.clock.tick(this.id);
+      this.ctx.tombstones.delete(key);
+      if (entry === undefined) {
+        entry = new Entry(key, 'primary', version, this.id, [], bytes);
+        this.ctx.entries.set(key, entry);
+      }
+      entry.role = 'primary';
+      entry.primary = this.id;
+      entry.version = version;
+      entry.backups = this.ctx.chooseBackups([]);
     }
-    entry.role = 'primary';
-    entry.primary = this.id;
-    entry.version = version;
     entry.bytes = bytes;
     entry.value = value;
     entry.lastAccess = this.ctx.now();
-    entry.backups = this.ctx.chooseBackups([]);
     this.emit('entrySet', key, 'local');
     await this.publisher.published(entry, this.publisher.publishWrite(entry));
     return this;
@@ -375,9 +386,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     delta?.resetDiff();
     const base = entry.version;
     entry.bytes = bytes;
-    entry.version = this.ctx.clock.tick(this.id);
+    // An update in place (see set): the holders hear of it, the proxies need not.
+    const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
+    entry.version = sameMembers(backups, entry.backups) ? nextUpdate(base, this.id) : nextPlacement(nextUpdate(base, this.id), this.id);
     entry.lastAccess = this.ctx.now();
-    entry.backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
+    entry.backups = backups;
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
     await this.publisher.published(entry, this.publisher.publish([entry], plan));
   }

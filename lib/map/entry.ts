@@ -4,7 +4,7 @@
  * @module
  */
 import type { MapKey, Placement } from '../codec/map-messages.js';
-import { compareIds, type Version } from './version.js';
+import { compareIds, updateOf, updaterOf, version as makeVersion, type Version } from './version.js';
 
 /**
  * What this member holds of a key.
@@ -40,7 +40,7 @@ class HolderState {
  * A member's record of one key. Holders keep the encoded `bytes` (as they travel); only a primary
  * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more.
  *
- * Most entries of a large map are proxies, so a proxy is kept small: its version is four fields
+ * Most entries of a large map are proxies, so a proxy is kept small: its version is six fields
  * rather than a tuple object, and the role, bytes, value and last access live in a separate
  * object that a plain proxy does not have. The accessors below hide both.
  */
@@ -51,6 +51,8 @@ export class Entry {
   private writer: string;
   private placeSeq: number;
   private placer: string;
+  private update: number;
+  private updater: string;
   primary: string;
   backups: readonly string[];
   private held: HolderState | undefined;
@@ -61,6 +63,8 @@ export class Entry {
     this.writer = version[1];
     this.placeSeq = version[2];
     this.placer = version[3];
+    this.update = updateOf(version);
+    this.updater = updaterOf(version);
     this.primary = primary;
     this.backups = backups;
     this.held = undefined;
@@ -82,7 +86,7 @@ export class Entry {
 
   /** The version of the state known here (a new tuple on every read: compare with {@link compare}). */
   get version(): Version {
-    return [this.writeClock, this.writer, this.placeSeq, this.placer];
+    return makeVersion(this.writeClock, this.writer, this.placeSeq, this.placer, this.update, this.updater);
   }
 
   set version(v: Version) {
@@ -90,6 +94,8 @@ export class Entry {
     this.writer = v[1];
     this.placeSeq = v[2];
     this.placer = v[3];
+    this.update = updateOf(v);
+    this.updater = updaterOf(v);
   }
 
   /** The encoded value; `undefined` on a proxy. */
@@ -130,11 +136,23 @@ export class Entry {
 
   /** Negative, zero or positive as this entry's version is older than, the same as, or newer than `v`. */
   compare(v: Version): number {
-    return this.writeClock - v[0] || compareIds(this.writer, v[1]) || this.placeSeq - v[2] || compareIds(this.placer, v[3]);
+    return (
+      this.writeClock - v[0] ||
+      compareIds(this.writer, v[1]) ||
+      this.update - updateOf(v) ||
+      compareIds(this.updater, updaterOf(v)) ||
+      this.placeSeq - v[2] ||
+      compareIds(this.placer, v[3])
+    );
   }
 
-  /** True when this entry holds the same write as `v`, whatever its placement. */
+  /** True when this entry holds the same value as `v` (write and update), whatever its placement. */
   sameWrite(v: Version): boolean {
+    return this.writeClock === v[0] && this.writer === v[1] && this.update === updateOf(v) && this.updater === updaterOf(v);
+  }
+
+  /** True when `v` descends from the same placing write as this entry (see {@link sameLineage}). */
+  sameLineage(v: Version): boolean {
     return this.writeClock === v[0] && this.writer === v[1];
   }
 

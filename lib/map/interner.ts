@@ -6,7 +6,7 @@
  * @module
  */
 import type { MapKey } from '../codec/map-messages.js';
-import type { Version } from './version.js';
+import { updateOf, updaterOf, version, type Version } from './version.js';
 
 /** Canonical member ids, backup lists and versions for one map. */
 export class Interner {
@@ -47,7 +47,8 @@ export class Interner {
   version(v: Version): Version {
     const writer = this.id(v[1]);
     const placer = this.id(v[3]);
-    return writer === v[1] && placer === v[3] ? v : [v[0], writer, v[2], placer];
+    const updater = v.length === 6 ? this.id(v[5]) : '';
+    return writer === v[1] && placer === v[3] && updater === updaterOf(v) ? v : version(v[0], writer, v[2], placer, updateOf(v), updater);
   }
 }
 

@@ -56,6 +56,11 @@ export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rp
   readonly tombstoneTtlMs: number;
 };
 
+/** True when both lists name the same members in the same order (interned lists are usually the same array). */
+export function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((m, i) => m === b[i]));
+}
+
 /** The state of one map on one member, shared by its collaborators. */
 export class MapContext {
   /** The map's name. */

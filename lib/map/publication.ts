@@ -8,10 +8,10 @@ import { StoppedError, type RpcResponse } from '../errors.js';
 import type { EntryCopy, EntryDiff, Placement } from '../codec/map-messages.js';
 import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
-import { push, type MapContext } from './map-context.js';
+import { push, sameMembers, type MapContext } from './map-context.js';
 import { chunked, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
-import { nextPlacement, type Version } from './version.js';
+import { nextPlacement, sameLineage, type Version } from './version.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** Entries published together at most when many are re-homed at once (see publishAll). */
@@ -44,6 +44,14 @@ export type PublicationState = Pick<
   MapContext,
   'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background'
 >;
+
+/**
+ * True when `b` is `a` with at most a newer value written in place: the same placing write, the
+ * same change of roles, the same primary and backups. Proxies need not hear of such a change.
+ */
+function samePlacement(a: Placement, b: Placement): boolean {
+  return sameLineage(a.version, b.version) && a.version[2] === b.version[2] && a.version[3] === b.version[3] && a.primary === b.primary && sameMembers(a.backups, b.backups);
+}
 
 /** Publishes entries owned here, and remembers what it published. */
 export class Publisher {
@@ -197,20 +205,27 @@ export class Publisher {
         }
       }
     }
-    // Everyone not holding a copy learns where the entries now live; backups confirmed under an
-    // older placement of this publication learn the final one too.
+    // Everyone not holding a copy learns where the entries now live, when that changed: a key
+    // placed anew, moved or re-backed-up. An update in place (same primary and backups) stays
+    // between the holders; the proxies' older version still names where the value lives.
     const proxies = new Map<string, Placement[]>();
     for (const p of pubs.filter(current)) {
+      const before = this.announced.get(p.entry);
       const placement = p.entry.placement();
       this.announced.set(p.entry, placement);
+      if (before !== undefined && samePlacement(before, placement)) continue;
       for (const m of members.ids()) {
         if (p.entry.backups.includes(m)) continue;
         push(proxies, m, placement);
       }
     }
-    for (const [member, placements] of proxies) {
-      void this.messenger.sendPlacements(member, placements, 'none');
-    }
+    // Read-your-writes: the write resolves once every live member knows where the key lives, so a
+    // get anywhere finds it (Tomcat sends its proxy messages synchronously for the same reason).
+    // A member that disappears meanwhile is not waited for; with `ack: 'none'` nothing is.
+    const mode = this.state.ackMode === 'none' ? 'none' : 'all';
+    const told: Promise<RpcResponse[]>[] = [];
+    for (const [member, placements] of proxies) told.push(...this.messenger.sendPlacements(member, placements, mode));
+    if (mode === 'all') await Promise.all(told);
   }
 
   /**

@@ -98,15 +98,29 @@ export class Reconciler {
       // message that overtook the copy, which made this member a mere proxy), then with it. The
       // copy must still be taken, or the primary counts on a backup that holds nothing.
       const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.state.roleFor(p.primary, p.backups) !== 'proxy';
-      if (order > 0 && relay !== undefined && relay.from === p.primary && entry.primary !== p.primary) {
-        // A primary publishes a write older than one known here (a concurrent write it has not
-        // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
-        // this member, and keep the key, after the newer write's holders die and it is dropped here.
-        push(relay.notices, relay.from, entry.placement());
+      if (order > 0 && relay !== undefined && entry.primary !== p.primary) {
+        if (entry.role === 'primary') {
+          // The owner of a newer value hears of an older placement naming another primary (a
+          // read promotion or failover that raced its update, or such news passed on). Its
+          // updates in place reached only its holders, so every member that took the older
+          // placement would keep a wrong primary: tell them all, not only its sender.
+          for (const m of this.state.members.ids()) push(relay.notices, m, entry.placement());
+        } else if (relay.from === p.primary) {
+          // A primary publishes a write older than one known here (a concurrent write it has not
+          // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
+          // this member, and keep the key, after the newer write's holders die and it is dropped here.
+          push(relay.notices, relay.from, entry.placement());
+        }
       }
       if (order > 0 || (order === 0 && !missingCopy)) return false;
     }
     const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
+    if (relay !== undefined && !relay.secondHand && before?.role === 'primary' && p.primary !== this.state.id) {
+      // First-hand news that this member is primary no longer: a newer value from the new
+      // primary, perhaps an update in place that only its holders heard of. This member had
+      // told others it was primary (a promotion, a failover), so it tells them all that it is not.
+      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
+    }
     if (relay?.secondHand === true) {
       // Second-hand news (a state transfer, or a placement relayed by a member other than its
       // primary) may be all that is left of a write: its primary can die before telling anyone

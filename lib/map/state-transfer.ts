@@ -95,15 +95,16 @@ export class StateTransfer {
 
   /**
    * The placements of the entries owned here, for a state transfer. An entry whose publication is
-   * under way is sent as last announced for the same write, or not at all: the newcomer is a peer
-   * before that publication ends, and its final MSG_PROXY reaches it.
+   * under way is sent as last announced for the same placing write, or not at all: the newcomer is
+   * a peer before that publication ends, and its final MSG_PROXY reaches it. An update in place
+   * under way leaves the placement as announced (only its `update` is older, as on every proxy).
    */
   private ownedPlacements(): Placement[] {
     const owned: Placement[] = [];
     for (const e of this.state.entries.values()) {
       if (e.role !== 'primary') continue;
       const announced = this.parts.publisher.lastAnnounced(e);
-      if (announced !== undefined && e.sameWrite(announced.version)) owned.push(announced);
+      if (announced !== undefined && e.sameLineage(announced.version)) owned.push(announced);
     }
     return owned;
   }

@@ -59,6 +59,10 @@ const samples: Record<string, MapMessage> = {
   'MSG_VALUE with a copy and its idle time': { type: MSG_VALUE, key: 2, copy: { version: version(2, 'b'), bytes: new Uint8Array([4]), idleMs: 1500 } },
   'MSG_VALUE without a copy': { type: MSG_VALUE, key: 'k', copy: undefined },
   MSG_DIFF: { type: MSG_DIFF, entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+  'MSG_PROXY with versions updated in place': {
+    type: MSG_PROXY,
+    entries: [{ key: 'k', version: [3, 'a', 1, 'b', 7, 'b'], primary: 'b', backups: ['a'] }],
+  },
 };
 
 /** The message as a peer receives it: wire form, inside a frame, through CBOR and back. */
@@ -119,7 +123,10 @@ describe('map messages', () => {
       const memberId = fc.string({ minLength: 1, maxLength: 6 });
       // -0 crosses CBOR as 0, the same map key (Map uses SameValueZero): exclude it, as the property suite does.
       const mapKey = fc.oneof(fc.string({ maxLength: 8 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)), fc.integer());
-      const versionArb = fc.tuple(fc.nat(), memberId, fc.nat(), memberId);
+      const versionArb = fc.oneof(
+        fc.tuple(fc.nat(), memberId, fc.nat(), memberId),
+        fc.tuple(fc.nat(), memberId, fc.nat(), memberId, fc.integer({ min: 1, max: 2 ** 40 }), memberId),
+      );
       const placementArb = fc.record({ key: mapKey, version: versionArb, primary: memberId, backups: fc.array(memberId, { maxLength: 3 }) });
       const copyArb = fc.record({
         key: mapKey,
@@ -223,6 +230,11 @@ describe('map messages', () => {
         'v1',
         [1, 'a', 0],
         [1, 'a', 0, 'a', 'extra'],
+        [1, 'a', 0, 'a', 2],
+        [1, 'a', 0, 'a', 0, 'b'],
+        [1, 'a', 0, 'a', -1, 'b'],
+        [1, 'a', 0, 'a', 2, ''],
+        [1, 'a', 0, 'a', 2, 'b', 'extra'],
         [-1, 'a', 0, 'a'],
         [1.5, 'a', 0, 'a'],
         [2 ** 53, 'a', 0, 'a'],
@@ -294,7 +306,7 @@ describe('map messages', () => {
       rejected([MSG_DIFF, 'k', v, new Uint8Array(1)]);
       rejected([MSG_DIFF, ['k', v, 'a', []], v, 'diff']);
       rejected([MSG_DIFF, ['k', v, 'a', []], v, null]);
-      expect(rejected([MSG_DIFF, ['k', v, 'a', []], [1, 'a', 0], new Uint8Array(1)]).message).to.equal('malformed map message: base is not a 4-part version');
+      expect(rejected([MSG_DIFF, ['k', v, 'a', []], [1, 'a', 0], new Uint8Array(1)]).message).to.equal('malformed map message: base is not a 4- or 6-part version');
     });
 
     it('names the offending field in the message', () => {

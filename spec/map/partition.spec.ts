@@ -34,8 +34,9 @@ describe('LazyReplicatedMap partitions', () => {
       }
       await c.maps.d!.set('before0', 'right side');
       await c.maps.e!.set('shared', 'right 1');
-      // The left side writes the shared key more often: its Lamport clock ends higher, so its write wins.
-      for (let i = 1; i <= 20; i++) await c.maps.c!.set('shared', `left ${i}`);
+      // The left side places the shared key more often (each write on the member that is not its
+      // primary is a Lamport tick; updates in place are not): its version ends higher, so it wins.
+      for (let i = 1; i <= 20; i++) await c.maps[i % 2 === 0 ? 'b' : 'c']!.set('shared', `left ${i}`);
       await c.net.settled();
 
       c.net.heal();
@@ -145,7 +146,9 @@ describe('LazyReplicatedMap partitions', () => {
     c.net.partition(left, right);
     await c.net.settled();
     await c.maps[b2]!.delete('k');
-    for (let i = 1; i <= 5; i++) await c.maps.a!.set('k', `w${i}`);
+    // Each write moves the key between the two members of the left side, so each takes a Lamport
+    // tick and the last one outranks the delete (updates in place on one primary would not).
+    for (let i = 1; i <= 5; i++) await c.maps[i % 2 === 0 ? 'a' : b1]!.set('k', `w${i}`);
     await c.net.settled();
     c.net.heal();
     await c.net.settled();
@@ -275,18 +278,22 @@ describe('LazyReplicatedMap partitions', () => {
     await c.maps.a!.set('k', 'initial');
     await c.net.settled();
 
+    const holders = [c.maps.a!.entryInfo('k')!.primary, ...c.maps.a!.entryInfo('k')!.backups];
     c.net.partition(['a'], ['b'], ['c']);
     await c.net.settled();
-    await c.maps.a!.set('k', 'a');
-    await c.maps.c!.set('k', 'c');
-    for (let i = 1; i <= 3; i++) await c.maps.b!.set('k', `b${i}`);
+    const outsider = ids.find((id) => !holders.includes(id))!;
+    // Each member alone writes k. The two holders (the primary, and the backup promoted by the
+    // failover) update the initial write in place, however often; the third member places the key
+    // anew, a Lamport tick past the initial write, which outranks every update in place of it.
+    for (const id of holders) for (let i = 1; i <= 3; i++) await c.maps[id]!.set('k', `${id}${i}`);
+    await c.maps[outsider]!.set('k', outsider);
     await c.net.settled();
     c.net.heal();
     await c.net.settled();
 
     assertConverged(live(c, ids), ids, 1);
     const values = await assertSameValues(live(c, ids), ids);
-    expect(values.get('k')).to.equal('b3');
+    expect(values.get('k')).to.equal(outsider);
   });
 
   for (const seed of [1, 2, 3]) {

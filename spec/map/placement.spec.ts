@@ -78,9 +78,9 @@ describe('LazyReplicatedMap placement', () => {
     }
     expect(delta(before, after, 'MSG_BACKUP')).to.equal(1);
     expect(delta(before, after, 'MSG_PROXY')).to.equal(3);
-    // The backup's acknowledgement is the only reply: proxies are told, not asked.
-    expect(box.received('a', 'MSG_ACK')).to.equal(1);
-    expect(after.messages - before.messages).to.equal(5);
+    // Read-your-writes: the backup and every proxy acknowledge before set() resolves.
+    expect(box.received('a', 'MSG_ACK')).to.equal(4);
+    expect(after.messages - before.messages).to.equal(8);
   });
 
   it('publishes writes made together as one group: one MSG_BACKUP per backup and one MSG_PROXY per member', async () => {
