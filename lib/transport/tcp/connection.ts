@@ -8,7 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { BackpressureError, CodecError, HandshakeError, PeerUnreachableError } from '../../errors.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { REFUSE_DUPLICATE, TCP_PROTOCOL_VERSION, TcpMessage, control, controlBody, header } from './wire.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, REFUSE_DUPLICATE, TCP_PROTOCOL_VERSION, TcpMessage, control, controlBody, header } from './wire.js';
 
 /** Who the peer says it is, once the handshake passed. */
 export interface PeerIdentity {
@@ -79,7 +79,8 @@ export class Connection {
     this.socket = socket;
     this.direction = direction;
     this.host = host;
-    this.decoder = new FrameDecoder(host.maxFrameBytes);
+    // Until the peer has authenticated it may send only handshake-sized messages.
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES, 'the limit before the handshake completes');
     this.lastHeard = host.now();
     this.lastSent = host.now();
     socket.setNoDelay(true);
@@ -233,6 +234,14 @@ export class Connection {
     else this.connectorStep(type, body);
   }
 
+  private establish(): void {
+    this.state = 'established';
+    // Authenticated: from the next message on, the peer may send frames up to the real limit.
+    this.decoder.maxFrameBytes = this.host.maxFrameBytes;
+    this.decoder.limitName = 'option maxFrameBytes';
+    this.host.established(this);
+  }
+
   /** The acceptor's side: Hello → Welcome, Proof → Ready. Nothing else is allowed before Ready. */
   private acceptorStep(type: number, body: unknown[]): void {
     if (type === TcpMessage.Hello && this.peer === undefined) {
@@ -272,8 +281,7 @@ export class Connection {
         return;
       }
       this.write(control(TcpMessage.Ready));
-      this.state = 'established';
-      this.host.established(this);
+      this.establish();
       return;
     }
     // The connector may turn the connection down too (a duplicate, or an id already in use).
@@ -313,8 +321,7 @@ export class Connection {
       return;
     }
     if (type === TcpMessage.Ready && this.peer !== undefined) {
-      this.state = 'established';
-      this.host.established(this);
+      this.establish();
       return;
     }
     if (type === TcpMessage.Refuse) {

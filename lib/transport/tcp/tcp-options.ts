@@ -33,6 +33,8 @@ export const DEFAULT_FAILURE_TIMEOUT_MS = 2000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000;
 /** Longest wait between two attempts to reach a seed or a lost member, in milliseconds. */
 export const DEFAULT_MAX_RECONNECT_DELAY_MS = 5000;
+/** Incoming connections allowed to be in their handshake at once, by default. */
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 64;
 /** How long a lost member (gone without saying goodbye) is retried before it is forgotten, in milliseconds. */
 export const DEFAULT_FORGET_AFTER_MS = 60_000;
 
@@ -116,10 +118,18 @@ export interface TcpTransportOptions {
    */
   failureTimeoutMs?: number;
   /**
-   * Time allowed for a handshake, in milliseconds.
+   * Time allowed for a handshake, in milliseconds; a connection that has not authenticated by
+   * then is closed.
    * @default 3000
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Incoming connections that may be in their handshake (not yet authenticated) at once; a
+   * connection beyond it is closed at once. Bounds what strangers can make this member hold:
+   * each pending connection buffers at most a handshake-sized message (4 KiB).
+   * @default 64
+   */
+  maxPendingConnections?: number;
   /**
    * Longest wait between two reconnection attempts, in milliseconds (backoff doubles up to it).
    * @default 5000

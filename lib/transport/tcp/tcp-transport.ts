@@ -18,6 +18,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_PENDING_CONNECTIONS,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_RECONNECT_DELAY_MS,
   systemClock,
@@ -105,6 +106,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
       failureTimeoutMs: options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
       maxReconnectDelayMs: options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS,
       forgetAfterMs: options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS,
     };
@@ -258,6 +260,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
 
   private accept(socket: Socket): void {
     if (this.lifecycle !== 'running') {
+      socket.destroy();
+      return;
+    }
+    // Strangers may open connections without ever authenticating: beyond the cap, a new one is
+    // closed before it can cost anything (its bytes are never read).
+    let pending = 0;
+    for (const c of this.open) if (c.direction === 'in' && c.state === 'handshaking') pending++;
+    if (pending >= this.options.maxPendingConnections) {
       socket.destroy();
       return;
     }

@@ -11,6 +11,13 @@ import { CodecError } from '../../errors.js';
 /** Version of the TCP wire format, checked at the handshake. */
 export const TCP_PROTOCOL_VERSION = 1;
 
+/**
+ * Largest payload a peer may send before it has authenticated, in bytes. The handshake's
+ * messages are a few hundred bytes; anything bigger from a stranger is refused at its length
+ * prefix, so an unauthenticated connection never makes this member buffer more than this.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4096;
+
 /** Message types of the TCP wire format. */
 export const TcpMessage = {
   /** A library frame. */
