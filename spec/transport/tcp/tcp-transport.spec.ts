@@ -209,7 +209,7 @@ describe('TcpTransport', () => {
       await b.start();
       const [[aError], [bError]] = await within(Promise.all([aRefused, bRefused]), EVENT_MS, 'HandshakeErrors on both sides');
       expect(aError.message).to.match(/cluster 'green' is not 'blue'/);
-      expect(bError.message).to.match(/refused by a seed: cluster 'green' is not 'blue'/);
+      expect(bError.message).to.match(/refused by the member at 127\.0\.0\.1:\d+: cluster 'green' is not 'blue'; set the same `cluster` option on every member/);
       expect(a.peers()).to.deep.equal([]);
       expect(b.peers()).to.deep.equal([]);
       expect(ups.map((u) => u.events)).to.deep.equal([[], []]);
