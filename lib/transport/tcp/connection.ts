@@ -109,7 +109,8 @@ export class Connection implements HandshakeLink {
 
   /** Opens the handshake (the connector speaks first). */
   hello(): void {
-    this.handshake.hello();
+    // A dial that connects after the transport began to stop has nothing to say.
+    if (this.state === 'handshaking') this.handshake.hello();
   }
 
   /** Sends a control message (the handshake's). */

@@ -92,7 +92,7 @@ export class Discovery {
     // Who answers at that address is known now (its proof passed): while it stays connected
     // another way, tick() need not dial it again only to be turned down as a duplicate.
     if (c.peer !== undefined && !(error instanceof AuthenticationError)) target.id = c.peer.id;
-    if (error === undefined) return;
+    if (error === undefined || !this.host.running()) return;
     target.lastError = error;
     // A seed that cannot be reached is worth one report (its handshake errors are reported anyway).
     if (target.seed && !target.reported && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {

@@ -79,9 +79,12 @@ describe('TcpTransport against unauthenticated connections', () => {
     await within(Promise.all(extra.map(closedSocket)), EVENT_MS, 'a to close the connections beyond the cap');
     // Accepted in order: the four before them were accepted first and are still open.
     expect(pending.map((s) => s.closed)).to.deep.equal([false, false, false, false]);
+    expect(a.stats().handshakeFailures.pendingLimit).to.equal(2);
+    expect(a.stats().connections).to.deep.equal({ open: 4, pending: 4, established: 0 });
 
     clock.advance(1000 + clock.period);
     await within(Promise.all(pending.map(closedSocket)), EVENT_MS, 'a to close the connections past their handshake deadline');
+    expect(a.stats().handshakeFailures.timeout).to.equal(4);
     const up = record(a, 'peerUp');
     await within(dialAsMember(a.address, { id: 'honest' }), EVENT_MS, 'a handshake once the pending connections are gone');
     expect(up.events).to.deep.equal([['honest']]);
