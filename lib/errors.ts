@@ -83,9 +83,83 @@ export class FrameTooLargeError extends LazyReplicatedMapError {
   override name = 'FrameTooLargeError';
 }
 
-/** A peer failed the handshake (wrong secret, wrong cluster, other protocol version, same id). It was not admitted. */
+/**
+ * A TCP handshake failed (wrong secret, wrong cluster, other protocol version, same id, or a
+ * malformed message): the peer was not admitted. Both members of the handshake report it.
+ */
 export class HandshakeError extends LazyReplicatedMapError {
   override name = 'HandshakeError';
+  /** Who the peer is, as far as the handshake got: `member 'id' at host:port`, or its address. */
+  readonly peer: string;
+  constructor(message: string, peer = 'unknown peer', options?: ErrorOptions) {
+    super(message, options);
+    this.peer = peer;
+  }
+}
+
+/**
+ * The two members of a TCP handshake do not share the cluster secret: one has another `secret`,
+ * or only one has a `secret` at all. Give every member the same `secret` option.
+ */
+export class AuthenticationError extends HandshakeError {
+  override name = 'AuthenticationError';
+}
+
+/**
+ * A member's id is already taken: by a live member with another incarnation, or by this member
+ * itself (a member reached its own address under another name). Give every member its own `id`.
+ */
+export class DuplicateIdError extends HandshakeError {
+  override name = 'DuplicateIdError';
+}
+
+/** The peer belongs to another cluster (option `cluster`) or speaks another TCP protocol version. */
+export class ClusterMismatchError extends HandshakeError {
+  override name = 'ClusterMismatchError';
+}
+
+/**
+ * A seed could not be reached: nobody listens there, the name does not resolve, or what answers
+ * did not complete the handshake in time. The seed is retried in the background with backoff;
+ * this is reported once until the seed answers again. Check the option `seeds`.
+ */
+export class SeedUnreachableError extends LazyReplicatedMapError {
+  override name = 'SeedUnreachableError';
+  /** The seed's address, as given in `seeds`. */
+  readonly seed: string;
+  constructor(message: string, seed: string, options?: ErrorOptions) {
+    super(message, options);
+    this.seed = seed;
+  }
+}
+
+/**
+ * A `seeds` function returned an entry that is not a `host:port` address, or threw or rejected.
+ * The entry is skipped; reported once per distinct entry. (A static `seeds` array with such an
+ * entry makes the constructor throw instead.)
+ */
+export class InvalidSeedError extends TransportConfigError {
+  override name = 'InvalidSeedError';
+  /** The offending entry (undefined when the function itself failed). */
+  readonly seed: unknown;
+  constructor(message: string, seed: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.seed = seed;
+  }
+}
+
+/**
+ * A transport with `mustJoin` met no other member within `joinTimeoutMs`: `start()` rejected and
+ * the transport stopped. Check `seeds`, `secret` and `cluster`, or raise `joinTimeoutMs`.
+ */
+export class JoinTimeoutError extends LazyReplicatedMapError {
+  override name = 'JoinTimeoutError';
+  /** The seeds that were tried. */
+  readonly seeds: readonly string[];
+  constructor(message: string, seeds: readonly string[], options?: ErrorOptions) {
+    super(message, options);
+    this.seeds = seeds;
+  }
 }
 
 /** A peer does not read fast enough: more than `maxQueueBytes` are waiting for it. Slow down, or raise the limit. */

@@ -47,11 +47,17 @@ export {
 } from './map/map-options.js';
 export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
 export { dnsSeeds, type DnsSeedQuery, type DnsSeedOptions, type SeedSource } from './transport/tcp/dns-seeds.js';
+export type { TcpStats, HandshakeFailureReason } from './transport/tcp/tcp-stats.js';
 export {
   DEFAULT_FAILURE_TIMEOUT_MS,
+  DEFAULT_FORGET_AFTER_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_JOIN_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_PENDING_CONNECTIONS,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_MAX_RECONNECT_DELAY_MS,
   type TcpClock,
   type TcpTlsOptions,
   type TcpTransportOptions,

@@ -1,39 +1,26 @@
 /**
- * One TCP (or TLS) connection to a peer: its handshake, its framing, and its write path with
- * coalescing and backpressure.
+ * One TCP (or TLS) connection to a peer: its framing, its write path with coalescing and
+ * backpressure, and its life; the handshake itself is in handshake.ts.
  *
  * @module
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { BackpressureError, CodecError, HandshakeError, PeerUnreachableError } from '../../errors.js';
+import { BackpressureError, CodecError, PeerUnreachableError, type HandshakeError } from '../../errors.js';
+import { agreedFailureTimeout } from './failure-detector.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { REFUSE_DUPLICATE, TCP_PROTOCOL_VERSION, TcpMessage, control, controlBody, header } from './wire.js';
+import { Handshake, type HandshakeHost, type HandshakeLink, type PeerIdentity, type Refusal } from './handshake.js';
+import type { TcpCounters } from './tcp-stats.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, TcpMessage, control, controlBody, header, type HandshakeTerms } from './wire.js';
 
-/** Who the peer says it is, once the handshake passed. */
-export interface PeerIdentity {
-  readonly id: string;
-  readonly incarnation: string;
-  readonly address: string;
-}
+export type { PeerIdentity } from './handshake.js';
 
 /** What a connection needs from its transport. */
-export interface ConnectionHost {
-  readonly id: string;
-  readonly incarnation: string;
-  readonly address: string;
-  readonly cluster: string;
-  readonly secret: string;
+export interface ConnectionHost extends Omit<HandshakeHost, 'redundant'> {
+  readonly counters: TcpCounters;
   readonly maxFrameBytes: number;
   readonly maxQueueBytes: number;
   now(): number;
-  /** The check of a newcomer's identity (on both sides); returns a reason to refuse it, or undefined. */
-  admit(peer: PeerIdentity): string | undefined;
-  /**
-   * Called at the last moment a connection can still be dropped before either side uses it (the
-   * connector before its Proof, the acceptor before its Ready): returns a reason when the pair
-   * already keeps, or prefers, another connection.
-   */
+  /** See {@link HandshakeHost.redundant}. */
   redundant(connection: Connection): string | undefined;
   established(connection: Connection): void;
   closed(connection: Connection, error?: Error): void;
@@ -44,22 +31,17 @@ export interface ConnectionHost {
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshaking' | 'established' | 'closed';
 
-function proof(secret: string, label: string, ...parts: string[]): Buffer {
-  // The label keeps a connector's proof from being replayed as an acceptor's, and vice versa.
-  return createHmac('sha256', secret).update([label, ...parts].join('\0')).digest();
-}
-
-function sameProof(a: Buffer, b: unknown): boolean {
-  return b instanceof Uint8Array && b.length === a.length && timingSafeEqual(a, b);
-}
-
 /** A connection to one peer. */
-export class Connection {
+export class Connection implements HandshakeLink {
   /** Who initiated it: this member (`'out'`) or the peer (`'in'`). */
   readonly direction: 'in' | 'out';
-  /** The peer, once the handshake passed. */
-  peer: PeerIdentity | undefined;
+  /** How the peer is named before it says who it is: the address dialled, or the socket's. */
+  readonly remote: string;
   state: ConnectionState = 'handshaking';
+  /** What the peer said of itself in the handshake (its heartbeat timing), once established. */
+  peerTerms: HandshakeTerms | undefined;
+  /** When the connection was opened, by the host's clock (its handshake deadline runs from it). */
+  readonly openedAt: number;
   /** When something last arrived, by the host's clock. */
   lastHeard: number;
   /** When something was last sent, by the host's clock. */
@@ -68,19 +50,28 @@ export class Connection {
   saidBye = false;
   /** Replaced by another connection to the same peer: its end is not a peer going away. */
   superseded = false;
+  /** Turned down in its handshake (by either side) only because the pair keeps another one. */
+  redundant = false;
   private readonly socket: Socket;
   private readonly host: ConnectionHost;
   private readonly decoder: FrameDecoder;
-  private readonly nonce = randomBytes(16).toString('hex');
-  private peerNonce = '';
+  private readonly handshake: Handshake;
   private corked = false;
 
-  constructor(socket: Socket, direction: 'in' | 'out', host: ConnectionHost) {
+  /**
+   * @param remote for an outgoing connection the address dialled; for an incoming one, defaults
+   *   to the socket's remote address.
+   */
+  constructor(socket: Socket, direction: 'in' | 'out', host: ConnectionHost, remote?: string) {
     this.socket = socket;
     this.direction = direction;
     this.host = host;
-    this.decoder = new FrameDecoder(host.maxFrameBytes);
-    this.lastHeard = host.now();
+    this.remote = remote ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.handshake = new Handshake(direction, { ...host, redundant: () => host.redundant(this) }, this);
+    // Until the peer has authenticated it may send only handshake-sized messages.
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES, 'the limit before the handshake completes');
+    this.openedAt = host.now();
+    this.lastHeard = this.openedAt;
     this.lastSent = host.now();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -103,9 +94,28 @@ export class Connection {
     this.endTimer ??= setTimeout(() => this.socket.destroy(), 1000);
   }
 
+  /** The peer, once its Hello or Welcome was read (authenticated once established). */
+  get peer(): PeerIdentity | undefined {
+    return this.handshake.peer;
+  }
+
+  /**
+   * Silence after which the peer is declared gone: the larger of both members' `failureTimeoutMs`
+   * (exchanged at the handshake), so neither flaps when their settings differ.
+   */
+  get failureTimeoutMs(): number {
+    return agreedFailureTimeout(this.host.terms.failureTimeoutMs, this.peerTerms?.failureTimeoutMs);
+  }
+
   /** Opens the handshake (the connector speaks first). */
   hello(): void {
-    this.write(control(TcpMessage.Hello, [this.host.cluster, TCP_PROTOCOL_VERSION, this.host.id, this.host.incarnation, this.host.address, this.nonce]));
+    // A dial that connects after the transport began to stop has nothing to say.
+    if (this.state === 'handshaking') this.handshake.hello();
+  }
+
+  /** Sends a control message (the handshake's). */
+  sendControl(type: TcpMessage, body?: readonly unknown[]): void {
+    this.write(control(type, body));
   }
 
   /**
@@ -120,6 +130,8 @@ export class Connection {
         `${this.socket.writableLength} bytes are waiting for member '${this.peer?.id ?? '?'}' (limit ${this.host.maxQueueBytes}, option maxQueueBytes): it does not read fast enough`,
       );
     }
+    this.host.counters.framesOut++;
+    this.host.counters.bytesOut += frame.byteLength;
     this.cork();
     this.socket.write(header(TcpMessage.Data, frame.byteLength));
     this.socket.write(frame);
@@ -157,21 +169,21 @@ export class Connection {
     if (!wasClosed || error !== undefined) this.host.closed(this, error);
   }
 
-  /** Refuses the handshake; a `duplicate` refusal is routine and reported to nobody as an error. */
-  private refuse(reason: string, duplicate = false): void {
-    this.write(control(TcpMessage.Refuse, duplicate ? [reason, REFUSE_DUPLICATE] : [reason]));
+  /** Refuses the handshake and reports `error` (a duplicate is routine: no error). */
+  refuse(refusal: Refusal, error: HandshakeError | undefined): void {
+    this.redundant = error === undefined;
+    this.write(control(TcpMessage.Refuse, [refusal.reason, refusal.code]));
     this.state = 'closed';
-    this.end();
-    this.host.closed(this, duplicate ? undefined : new HandshakeError(`refused a connection: ${reason}`));
+    // Closed as soon as the refusal is handed to the system: a refused peer that does not read
+    // (a stranger) must not keep the connection open until it does.
+    this.socket.end(() => this.socket.destroy());
+    this.host.closed(this, error);
   }
 
-  /** The peer refused: quietly if it keeps another connection with us, as a fault otherwise. */
-  private refused(body: unknown[]): void {
-    if (body[1] === REFUSE_DUPLICATE) {
-      this.close();
-      return;
-    }
-    throw new HandshakeError(`refused by ${this.peer?.id ?? 'a seed'}: ${typeof body[0] === 'string' ? body[0] : 'no reason given'}`);
+  /** The peer refused the handshake. */
+  refused(error: HandshakeError | undefined): void {
+    this.redundant = error === undefined;
+    this.close(error);
   }
 
   private write(bytes: Buffer): void {
@@ -213,6 +225,8 @@ export class Connection {
     if (this.state === 'established') {
       switch (type) {
         case TcpMessage.Data:
+          this.host.counters.framesIn++;
+          this.host.counters.bytesIn += payload.length;
           this.host.data(this, payload);
           return;
         case TcpMessage.Heartbeat:
@@ -228,100 +242,17 @@ export class Connection {
           throw new CodecError(`unexpected TCP message type ${type} on an established connection`);
       }
     }
-    const body = controlBody(type === TcpMessage.Data ? Buffer.alloc(0) : payload);
-    if (this.direction === 'in') this.acceptorStep(type, body);
-    else this.connectorStep(type, body);
+    this.handshake.step(type, controlBody(type === TcpMessage.Data ? Buffer.alloc(0) : payload));
   }
 
-  /** The acceptor's side: Hello → Welcome, Proof → Ready. Nothing else is allowed before Ready. */
-  private acceptorStep(type: number, body: unknown[]): void {
-    if (type === TcpMessage.Hello && this.peer === undefined) {
-      const [cluster, version, id, incarnation, address, nonce] = body;
-      if (typeof id !== 'string' || typeof incarnation !== 'string' || typeof address !== 'string' || typeof nonce !== 'string') {
-        throw new HandshakeError('malformed hello');
-      }
-      if (cluster !== this.host.cluster) {
-        this.refuse(`cluster '${String(cluster)}' is not '${this.host.cluster}'`);
-        return;
-      }
-      if (version !== TCP_PROTOCOL_VERSION) {
-        this.refuse(`protocol version ${String(version)} is not ${TCP_PROTOCOL_VERSION}`);
-        return;
-      }
-      this.peer = { id, incarnation, address };
-      this.peerNonce = nonce;
-      const reason = this.host.admit(this.peer);
-      if (reason !== undefined) {
-        this.refuse(reason);
-        return;
-      }
-      const p = proof(this.host.secret, 'welcome', this.peerNonce, this.nonce, this.host.id, id);
-      this.write(control(TcpMessage.Welcome, [this.host.id, this.host.incarnation, this.host.address, this.nonce, p]));
-      return;
-    }
-    if (type === TcpMessage.Proof && this.peer !== undefined) {
-      const expected = proof(this.host.secret, 'proof', this.nonce, this.peerNonce, this.peer.id, this.host.id);
-      if (!sameProof(expected, body[0])) {
-        this.refuse('authentication failed: wrong cluster secret');
-        return;
-      }
-      // Decided only now that the peer is authenticated, and before Ready lets it use the connection.
-      const duplicate = this.host.redundant(this);
-      if (duplicate !== undefined) {
-        this.refuse(duplicate, true);
-        return;
-      }
-      this.write(control(TcpMessage.Ready));
-      this.state = 'established';
-      this.host.established(this);
-      return;
-    }
-    // The connector may turn the connection down too (a duplicate, or an id already in use).
-    if (type === TcpMessage.Refuse && this.peer !== undefined) {
-      this.refused(body);
-      return;
-    }
-    throw new HandshakeError(`unexpected TCP message type ${type} during the handshake`);
-  }
-
-  /** The connector's side: Welcome → Proof, Ready → established, Refuse → closed. */
-  private connectorStep(type: number, body: unknown[]): void {
-    if (type === TcpMessage.Welcome && this.peer === undefined) {
-      const [id, incarnation, address, nonce, p] = body;
-      if (typeof id !== 'string' || typeof incarnation !== 'string' || typeof address !== 'string' || typeof nonce !== 'string') {
-        throw new HandshakeError('malformed welcome');
-      }
-      const expected = proof(this.host.secret, 'welcome', this.nonce, nonce, id, this.host.id);
-      if (!sameProof(expected, p)) throw new HandshakeError(`member '${id}' at ${address} does not know the cluster secret`);
-      if (id === this.host.id) throw new HandshakeError(`reached a member with this member's own id '${id}' at ${address}`);
-      this.peer = { id, incarnation, address };
-      this.peerNonce = nonce;
-      // The identity checks apply to the member we dial as well: without this, dialling a second
-      // process that claims a live member's id replaced the live member's connection.
-      const reason = this.host.admit(this.peer);
-      if (reason !== undefined) {
-        this.refuse(reason);
-        return;
-      }
-      // Last moment to drop the connection before the acceptor may use it (it does on our Proof).
-      const duplicate = this.host.redundant(this);
-      if (duplicate !== undefined) {
-        this.refuse(duplicate, true);
-        return;
-      }
-      this.write(control(TcpMessage.Proof, [proof(this.host.secret, 'proof', nonce, this.nonce, this.host.id, id)]));
-      return;
-    }
-    if (type === TcpMessage.Ready && this.peer !== undefined) {
-      this.state = 'established';
-      this.host.established(this);
-      return;
-    }
-    if (type === TcpMessage.Refuse) {
-      this.refused(body);
-      return;
-    }
-    throw new HandshakeError(`unexpected TCP message type ${type} during the handshake`);
+  /** The handshake passed on both sides. */
+  establish(_peer: PeerIdentity, terms: HandshakeTerms): void {
+    this.state = 'established';
+    this.peerTerms = terms;
+    // Authenticated: from the next message on, the peer may send frames up to the real limit.
+    this.decoder.maxFrameBytes = this.host.maxFrameBytes;
+    this.decoder.limitName = 'option maxFrameBytes';
+    this.host.established(this);
   }
 }
 

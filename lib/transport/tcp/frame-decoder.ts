@@ -16,11 +16,21 @@ export interface StreamMessage {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private readonly maxFrameBytes: number;
+  /**
+   * Largest payload accepted now. A connection lowers it until its peer has authenticated, so a
+   * stranger cannot make this member buffer a large frame (see `HANDSHAKE_MAX_FRAME_BYTES`).
+   */
+  maxFrameBytes: number;
+  /** Says which limit a too-large frame broke, and which option governs it. */
+  limitName: string;
 
-  /** @param maxFrameBytes largest payload accepted. */
-  constructor(maxFrameBytes: number) {
+  /**
+   * @param maxFrameBytes largest payload accepted.
+   * @param limitName how the error message names the limit.
+   */
+  constructor(maxFrameBytes: number, limitName = 'option maxFrameBytes') {
     this.maxFrameBytes = maxFrameBytes;
+    this.limitName = limitName;
   }
 
   /**
@@ -38,7 +48,7 @@ export class FrameDecoder {
       const length = head.readUInt32BE(0);
       if (length === 0) throw new CodecError('TCP message with zero length');
       if (length - 1 > this.maxFrameBytes) {
-        throw new FrameTooLargeError(`peer announced a ${length - 1}-byte frame; the limit is ${this.maxFrameBytes} (option maxFrameBytes)`);
+        throw new FrameTooLargeError(`peer announced a ${length - 1}-byte frame; the limit is ${this.maxFrameBytes} (${this.limitName})`);
       }
       if (this.buffered < 4 + length) return out;
       const whole = this.take(4 + length);

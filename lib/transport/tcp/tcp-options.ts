@@ -33,6 +33,10 @@ export const DEFAULT_FAILURE_TIMEOUT_MS = 2000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000;
 /** Longest wait between two attempts to reach a seed or a lost member, in milliseconds. */
 export const DEFAULT_MAX_RECONNECT_DELAY_MS = 5000;
+/** Incoming connections allowed to be in their handshake at once, by default. */
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 64;
+/** How long `start()` waits to meet another member with `mustJoin`, in milliseconds. */
+export const DEFAULT_JOIN_TIMEOUT_MS = 10_000;
 /** How long a lost member (gone without saying goodbye) is retried before it is forgotten, in milliseconds. */
 export const DEFAULT_FORGET_AFTER_MS = 60_000;
 
@@ -71,10 +75,28 @@ export interface TcpTransportOptions {
   port?: number;
   /**
    * `host:port` addresses of members to contact first, retried in the background until they
-   * answer. A function is called on every attempt (useful when addresses are learned late).
+   * answer. A function (returning an array or a promise of one) is called on every attempt,
+   * useful when addresses are learned late (DNS). An array entry that is not a `host:port`
+   * address makes the constructor throw a `RangeError`; a function's bad entry is skipped and
+   * reported as an `InvalidSeedError`. A seed that cannot be reached is reported as a
+   * `SeedUnreachableError` (once until it answers) and retried.
    * @default []
    */
-  seeds?: readonly string[] | (() => readonly string[]);
+  seeds?: readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+  /**
+   * Make `start()` resolve only once this member is connected to another member, and reject
+   * with `JoinTimeoutError` (stopping the transport) when none was met within `joinTimeoutMs`.
+   * For deployments where a member must never run alone (its writes would have no backup). Do
+   * not set it on the member that founds the cluster. Without it, `start()` resolves once
+   * listening and a member whose seeds never answer runs alone.
+   * @default false
+   */
+  mustJoin?: boolean;
+  /**
+   * With `mustJoin`: how long `start()` waits to meet another member, in milliseconds.
+   * @default 10000
+   */
+  joinTimeoutMs?: number;
   /**
    * Address other members should use to reach this one, when it differs from the bound one
    * (containers, NAT).
@@ -105,21 +127,33 @@ export interface TcpTransportOptions {
    */
   maxQueueBytes?: number;
   /**
-   * Heartbeat interval in milliseconds.
+   * Heartbeat interval in milliseconds: a connection idle this long sends a heartbeat. At most
+   * half of `failureTimeoutMs`.
    * @default 500
    */
   heartbeatIntervalMs?: number;
   /**
    * A member silent for this long (milliseconds) is declared gone, at most a twentieth of it
    * later (the detector checks every `min(heartbeatIntervalMs / 2, failureTimeoutMs / 20)`).
+   * Members exchange it at the handshake and each pair uses the larger of its two values, so
+   * members with different settings do not declare each other gone between heartbeats.
+   * At least twice `heartbeatIntervalMs`.
    * @default 2000
    */
   failureTimeoutMs?: number;
   /**
-   * Time allowed for a handshake, in milliseconds.
+   * Time allowed for a handshake, in milliseconds; a connection that has not authenticated by
+   * then is closed.
    * @default 3000
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Incoming connections that may be in their handshake (not yet authenticated) at once; a
+   * connection beyond it is closed at once. Bounds what strangers can make this member hold:
+   * each pending connection buffers at most a handshake-sized message (4 KiB).
+   * @default 64
+   */
+  maxPendingConnections?: number;
   /**
    * Longest wait between two reconnection attempts, in milliseconds (backoff doubles up to it).
    * @default 5000
@@ -130,6 +164,9 @@ export interface TcpTransportOptions {
    * @default 60000
    */
   forgetAfterMs?: number;
-  /** Timers (tests may pass fakes). @default Node's timers */
+  /**
+   * Timers (tests may pass fakes).
+   * @default Node's timers
+   */
   clock?: TcpClock;
 }

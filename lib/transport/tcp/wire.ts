@@ -9,23 +9,30 @@ import { Encoder } from 'cbor-x';
 import { CodecError } from '../../errors.js';
 
 /** Version of the TCP wire format, checked at the handshake. */
-export const TCP_PROTOCOL_VERSION = 1;
+export const TCP_PROTOCOL_VERSION = 2;
+
+/**
+ * Largest payload a peer may send before it has authenticated, in bytes. The handshake's
+ * messages are a few hundred bytes; anything bigger from a stranger is refused at its length
+ * prefix, so an unauthenticated connection never makes this member buffer more than this.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4096;
 
 /** Message types of the TCP wire format. */
 export const TcpMessage = {
   /** A library frame. */
   Data: 0,
-  /** Connector → acceptor: `[cluster, version, id, incarnation, address, nonce]`. */
+  /** Connector → acceptor: `[cluster, version, id, incarnation, address, nonce, terms]`. */
   Hello: 1,
-  /** Acceptor → connector: `[id, incarnation, address, nonce, proof]`. */
+  /** Acceptor → connector: `[id, incarnation, address, nonce, proof, terms]`. */
   Welcome: 2,
   /** Connector → acceptor: `[proof]`. */
   Proof: 3,
   /** Acceptor → connector: the connection is established. */
   Ready: 4,
   /**
-   * Either side: `[reason]` or `[reason, REFUSE_DUPLICATE]`, then the connection closes. The
-   * second form is not a fault: the members are (or are about to be) connected another way.
+   * Either side: `[reason, code]` (a {@link RefuseCode}), then the connection closes. The code
+   * `REFUSE_DUPLICATE` is not a fault: the members are (or are about to be) connected another way.
    */
   Refuse: 5,
   /** Either side: nothing to say, still alive. */
@@ -40,6 +47,39 @@ export const TcpMessage = {
  * (already established, or preferred by the tie-break). Neither side reports it as an error.
  */
 export const REFUSE_DUPLICATE = 'duplicate';
+
+/**
+ * Why a handshake was refused, so the refused side can report a typed error: `secret` (the
+ * proofs did not match), `id` (the id is taken), `cluster` (another cluster name), `version`
+ * (another protocol version), `malformed`, or `duplicate` (not a fault, see `REFUSE_DUPLICATE`).
+ */
+export type RefuseCode = typeof REFUSE_DUPLICATE | 'secret' | 'id' | 'cluster' | 'version' | 'malformed';
+
+/**
+ * What each member tells the other in its Hello or Welcome, as `[heartbeatIntervalMs,
+ * failureTimeoutMs, hasSecret]`: its heartbeat timing, so both detect failures with timings both
+ * tolerate, and whether it has a secret at all, so a missing secret is named as such.
+ */
+export interface HandshakeTerms {
+  readonly heartbeatIntervalMs: number;
+  readonly failureTimeoutMs: number;
+  readonly hasSecret: boolean;
+}
+
+/** The wire form of {@link HandshakeTerms}. */
+export function termsToWire(terms: HandshakeTerms): [number, number, boolean] {
+  return [terms.heartbeatIntervalMs, terms.failureTimeoutMs, terms.hasSecret];
+}
+
+/** Reads {@link HandshakeTerms}; undefined when malformed. */
+export function termsFromWire(wire: unknown): HandshakeTerms | undefined {
+  if (!Array.isArray(wire)) return undefined;
+  const [heartbeatIntervalMs, failureTimeoutMs, hasSecret] = wire as unknown[];
+  if (typeof heartbeatIntervalMs !== 'number' || !(heartbeatIntervalMs > 0) || !Number.isFinite(heartbeatIntervalMs)) return undefined;
+  if (typeof failureTimeoutMs !== 'number' || !(failureTimeoutMs > 0) || !Number.isFinite(failureTimeoutMs)) return undefined;
+  if (typeof hasSecret !== 'boolean') return undefined;
+  return { heartbeatIntervalMs, failureTimeoutMs, hasSecret };
+}
 
 /** One of {@link TcpMessage}'s values. */
 export type TcpMessage = (typeof TcpMessage)[keyof typeof TcpMessage];

@@ -24,6 +24,18 @@ export interface RawIdentity {
   incarnation?: string;
   /** The address it advertises. @default '127.0.0.1:1' (nobody should dial it) */
   address?: string;
+  /**
+   * The heartbeat timing it announces, `[heartbeatIntervalMs, failureTimeoutMs]`. The default is
+   * shorter than any member's, so the member under test detects failures on its own timing.
+   * @default [1, 2]
+   */
+  timing?: [number, number];
+}
+
+/** The terms a raw member announces in its Hello or Welcome (see wire.ts). */
+function termsOf(me: RawIdentity): [number, number, boolean] {
+  const [heartbeatIntervalMs, failureTimeoutMs] = me.timing ?? [1, 2];
+  return [heartbeatIntervalMs, failureTimeoutMs, (me.secret ?? '') !== ''];
 }
 
 /** The peer as a handshake revealed it. */
@@ -175,7 +187,7 @@ export interface RawHello {
 export async function helloAsMember(address: string, me: RawIdentity): Promise<RawHello> {
   const c = new RawConnection(await rawSocket(address));
   const nonce = randomBytes(16).toString('hex');
-  c.sendControl(TcpMessage.Hello, [me.cluster ?? DEFAULT_CLUSTER, TCP_PROTOCOL_VERSION, me.id, me.incarnation ?? randomUUID(), me.address ?? '127.0.0.1:1', nonce]);
+  c.sendControl(TcpMessage.Hello, [me.cluster ?? DEFAULT_CLUSTER, TCP_PROTOCOL_VERSION, me.id, me.incarnation ?? randomUUID(), me.address ?? '127.0.0.1:1', nonce, termsOf(me)]);
   const welcome = await c.next(TcpMessage.Welcome, TcpMessage.Refuse);
   if (welcome.type === TcpMessage.Refuse) throw refusalOf(welcome);
   const [id, incarnation, peerAddress, peerNonce] = controlBody(welcome.payload) as [string, string, string, string];
@@ -268,7 +280,7 @@ export class RawMember {
     c.peer = peer;
     const nonce = randomBytes(16).toString('hex');
     const secret = this.me.secret ?? '';
-    c.sendControl(TcpMessage.Welcome, [this.me.id, this.me.incarnation, this.me.address ?? this.address, nonce, proofOf(secret, 'welcome', peerNonce, nonce, this.me.id, id)]);
+    c.sendControl(TcpMessage.Welcome, [this.me.id, this.me.incarnation, this.me.address ?? this.address, nonce, proofOf(secret, 'welcome', peerNonce, nonce, this.me.id, id), termsOf(this.me)]);
     return {
       connection: c,
       peer,

@@ -1,0 +1,91 @@
+/**
+ * The transport's clockwork, on an injectable clock: heartbeats on idle links, the failure
+ * detector (a peer silent past the failure timeout the pair agreed on is declared gone),
+ * handshake deadlines, and the discovery's (re)connection attempts.
+ *
+ * @module
+ */
+import type { Connection } from './connection.js';
+import type { LinkTable } from './links.js';
+import type { TcpClock } from './tcp-options.js';
+import type { TcpCounters } from './tcp-stats.js';
+
+/** What the detector needs from its transport. */
+export interface FailureDetectorHost {
+  readonly clock: TcpClock;
+  readonly links: LinkTable;
+  readonly counters: TcpCounters;
+  readonly heartbeatIntervalMs: number;
+  readonly failureTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  /** Runs after the checks on every tick (discovery). */
+  afterTick(): void;
+}
+
+/**
+ * The agreed failure timeout of a link: the larger of the two members' `failureTimeoutMs`. Each
+ * member's own is at least twice its heartbeat interval, so both tolerate the other's interval.
+ */
+export function agreedFailureTimeout(own: number, peer: number | undefined): number {
+  return Math.max(own, peer ?? 0);
+}
+
+/** Heartbeats, failure detection and handshake deadlines, every tick. */
+export class FailureDetector {
+  private ticker: unknown;
+  private readonly host: FailureDetectorHost;
+
+  constructor(host: FailureDetectorHost) {
+    this.host = host;
+  }
+
+  /**
+   * The detector looks at every tick: a member is declared gone at most one tick after its
+   * timeout, so the tick is a twentieth of the timeout (never more than half a heartbeat
+   * interval, so idle connections get their heartbeats in time).
+   */
+  get tickMs(): number {
+    const h = this.host;
+    return Math.max(5, Math.floor(Math.min(h.heartbeatIntervalMs / 2, h.failureTimeoutMs / 20)));
+  }
+
+  start(): void {
+    this.ticker = this.host.clock.setInterval(() => {
+      this.tick();
+    }, this.tickMs);
+    this.tick();
+  }
+
+  stop(): void {
+    if (this.ticker !== undefined) this.host.clock.clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  tick(): void {
+    const { clock, links, counters } = this.host;
+    const now = clock.now();
+    for (const c of [...links.links.values()]) {
+      if (now - c.lastHeard > c.failureTimeoutMs) {
+        counters.peersDeclaredDown++;
+        c.close();
+      } else {
+        c.heartbeat(this.host.heartbeatIntervalMs);
+      }
+    }
+    for (const c of [...links.open]) if (c.state === 'handshaking' && now - c.openedAt > this.host.handshakeTimeoutMs) this.expire(c);
+    this.host.afterTick();
+  }
+
+  private expire(c: Connection): void {
+    c.close(new HandshakeTimeout(`no handshake within ${this.host.handshakeTimeoutMs} ms (option handshakeTimeoutMs)`));
+  }
+}
+
+/**
+ * Why a connection was closed in its handshake by the deadline. Not a peer fault worth an
+ * `'error'` event (strangers and slow dials are routine): it is counted, and reported only for a
+ * seed, as its `SeedUnreachableError`'s cause.
+ */
+export class HandshakeTimeout extends Error {
+  override name = 'HandshakeTimeout';
+}
