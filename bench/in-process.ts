@@ -120,6 +120,28 @@ export async function bytesPerWrite(sizes = [2, 4, 8, 16], writes = 200): Promis
   return rows;
 }
 
+/**
+ * Messages and bytes per update in place (a new 4 KiB value written on the primary of a key that
+ * already lives there), by cluster size: with read-your-writes only placing writes reach the
+ * proxies, so this should not grow with the cluster.
+ */
+export async function updateInPlaceCost(sizes = [3, 8, 16], updates = 200): Promise<Array<{ members: number; messages: number; bytes: number }>> {
+  const rows: Array<{ members: number; messages: number; bytes: number }> = [];
+  for (const members of sizes) {
+    const { net, maps } = await cluster(members, 'lazy');
+    const writer = maps[0] as AnyMap;
+    await writer.set('session', text(4096, 1));
+    await net.settled();
+    const before = net.stats();
+    for (let i = 0; i < updates; i++) await writer.set('session', text(4096, i + 2));
+    await net.settled();
+    const after = net.stats();
+    rows.push({ members, messages: (after.messages - before.messages) / updates, bytes: (after.bytes - before.bytes) / updates });
+    await stopAll(maps);
+  }
+  return rows;
+}
+
 /** Heap per key by role at `count` keys (32-character keys, 300-byte values). */
 export async function heapPerKey(count = 100_000): Promise<{ primary: number; backup: number; proxy: number; nativeMap: number; keyString: number }> {
   const keys = Array.from({ length: count }, (_, i) => text(32, i + 1));

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { bytesPerWrite, heapPerKey, readPath, rehoming, writePath } from './in-process.js';
+import { bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, writePath } from './in-process.js';
 import { markdownTable } from './measure.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import type { Throughput } from './measure.js';
@@ -56,6 +56,11 @@ if (section('bytes')) {
       bytes.map((r) => [String(r.members), r.lazy, r.replicated, `${(r.lazy / (first?.lazy ?? r.lazy)).toFixed(2)}×`]),
     ),
   );
+  out();
+  const updates = await updateInPlaceCost([3, 8, 16], quick ? 50 : 200);
+  out('Updates in place (a new 4 KiB value on the primary of a key that already lives there):');
+  out();
+  out(markdownTable(['members', 'messages per update', 'bytes per update'], updates.map((r) => [String(r.members), r.messages, r.bytes])));
   out();
   if (writeDocs) {
     writeFileSync(new URL('../docs/bytes-per-write.svg', import.meta.url), bytesChart(bytes));

@@ -115,6 +115,19 @@ async function checkLossy(model: Model, maps: AnyMap[], keys: MapKey[]): Promise
   }
 }
 
+/**
+ * Read-your-writes (the contract): right after a write or delete resolved, before anything
+ * settles, a get on every live member returns what the model holds. Not across a partition (the
+ * other side cannot know) and not in lossy runs (a write may be lost with its holders).
+ */
+async function readsAgree(m: Model, r: Real, key: MapKey): Promise<void> {
+  if (m.lossy || m.partition !== undefined) return;
+  const expected = m.data.get(key);
+  for (const id of m.live) {
+    expect(await mapOf(r, id).get(key, { promote: false }), `right after the write, get ${typeof key} ${String(key)} on ${id}`).to.deep.equal(expected);
+  }
+}
+
 class SetCommand implements Cmd {
   constructor(readonly who: number, readonly key: MapKey, readonly value: unknown) {}
   check(m: Readonly<Model>): boolean {
@@ -126,6 +139,7 @@ class SetCommand implements Cmd {
     await mapOf(r, at(side, this.who)).set(this.key, value);
     m.data.set(this.key, value);
     if (m.lossy) m.written.set(this.key, m.seq - 1);
+    await readsAgree(m, r, this.key);
     await check(m, r);
   }
   toString(): string {
@@ -143,6 +157,7 @@ class DeleteCommand implements Cmd {
     await mapOf(r, at(side, this.who)).delete(this.key);
     m.data.delete(this.key);
     if (m.lossy) m.written.set(this.key, 'deleted');
+    await readsAgree(m, r, this.key);
     await check(m, r);
   }
   toString(): string {
