@@ -26,6 +26,7 @@ export {
   type Version,
   type Placement,
   type EntryCopy,
+  type EntryExpiry,
   type EntryDiff,
   type HeldCopy,
   type Removal,
@@ -40,6 +41,7 @@ export {
   DEFAULT_TOMBSTONE_TTL_MS,
   type AckMode,
   type GetOptions,
+  type SetOptions,
   type LazyReplicatedMapOptions,
   type MapEvents,
   type MapStats,
@@ -62,3 +64,4 @@ export {
   type TcpTlsOptions,
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
+export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR, type ExpiryTimers } from './map/expiry.js';

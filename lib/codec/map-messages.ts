@@ -54,10 +54,25 @@ export interface Placement {
   readonly backups: readonly string[];
 }
 
+/**
+ * An entry's expiry as its sender knows it, in durations rather than instants, so members' clocks
+ * need not agree: each receiver counts from the moment the message arrives.
+ */
+export interface EntryExpiry {
+  /** Milliseconds until the entry's time to live runs out; absent when it has none. */
+  readonly ttlMs?: number;
+  /** The entry's idle limit in milliseconds; absent when it has none. */
+  readonly maxIdleMs?: number;
+  /** Milliseconds since the sender last saw the entry used; absent when it does not know. */
+  readonly idleMs?: number;
+}
+
 /** A placement with the entry's encoded value. */
 export interface EntryCopy extends Placement {
   /** The value, CBOR-encoded once by the writer and forwarded as-is. */
   readonly bytes: Uint8Array;
+  /** How long the entry lives, when it expires at all. */
+  readonly expiry?: EntryExpiry | undefined;
 }
 
 /** A key deleted at `version`. */
@@ -87,6 +102,10 @@ export interface HeldCopy {
    * its own clock; absent when it does not know. Relative, so members' clocks need not agree.
    */
   readonly idleMs?: number;
+  /** Milliseconds until the entry's time to live runs out, by the holder's clock; absent when it has none. */
+  readonly ttlMs?: number;
+  /** The entry's idle limit in milliseconds; absent when it has none. */
+  readonly maxIdleMs?: number;
 }
 
 /** Every message a map sends or answers with. */
@@ -124,7 +143,10 @@ export function isMapKey(key: unknown): key is MapKey {
 }
 
 const placementWire = (p: Placement): unknown[] => [p.key, p.version, p.primary, p.backups];
-const copyWire = (c: EntryCopy): unknown[] => [c.key, c.version, c.primary, c.backups, c.bytes];
+/** `[ttlMs, maxIdleMs, idleMs]`, `null` for an absent part. */
+const expiryWire = (e: EntryExpiry): unknown[] => [e.ttlMs ?? null, e.maxIdleMs ?? null, e.idleMs ?? null];
+const copyWire = (c: EntryCopy): unknown[] =>
+  c.expiry === undefined ? [c.key, c.version, c.primary, c.backups, c.bytes] : [c.key, c.version, c.primary, c.backups, c.bytes, expiryWire(c.expiry)];
 const removalWire = (r: Removal): unknown[] => [r.key, r.version];
 
 /** The wire form of a map message: a positional array. */
@@ -153,7 +175,9 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
     case MSG_VALUE:
       return message.copy === undefined
         ? [message.type, message.key, null, null, null]
-        : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null];
+        : message.copy.ttlMs === undefined && message.copy.maxIdleMs === undefined
+          ? [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null]
+          : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null, message.copy.ttlMs ?? null, message.copy.maxIdleMs ?? null];
     case MSG_DIFF:
       return [message.type, placementWire(message.entry), message.base, message.diff];
     case MSG_STOP:
@@ -214,10 +238,25 @@ function placement(raw: unknown, where: string): Placement {
   };
 }
 
+/** An optional duration: `null` is absent. */
+function duration(raw: unknown, where: string): number | undefined {
+  return raw === null ? undefined : count(raw, where);
+}
+
+function expiry(raw: unknown, where: string): EntryExpiry {
+  const e = array(raw, where);
+  if (e.length !== 3) fail(`${where} is not an expiry`);
+  const ttlMs = duration(e[0], `${where}.ttlMs`);
+  const maxIdleMs = duration(e[1], `${where}.maxIdleMs`);
+  const idleMs = duration(e[2], `${where}.idleMs`);
+  return { ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxIdleMs === undefined ? {} : { maxIdleMs }), ...(idleMs === undefined ? {} : { idleMs }) };
+}
+
 function entryCopy(raw: unknown, where: string): EntryCopy {
   const c = array(raw, where);
-  if (c.length !== 5) fail(`${where} is not an entry copy`);
-  return { ...placement(c.slice(0, 4), where), bytes: bytes(c[4], `${where}.bytes`) };
+  if (c.length !== 5 && c.length !== 6) fail(`${where} is not an entry copy`);
+  const copy = { ...placement(c.slice(0, 4), where), bytes: bytes(c[4], `${where}.bytes`) };
+  return c.length === 6 ? { ...copy, expiry: expiry(c[5], `${where}.expiry`) } : copy;
 }
 
 function removal(raw: unknown, where: string): Removal {
@@ -266,11 +305,24 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       arity(wire, 2, 'MSG_ACCESS');
       return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`)) };
     case MSG_VALUE: {
-      arity(wire, 5, 'MSG_VALUE');
+      // Without expiry parts (5) or with them (7).
+      if (wire.length !== 7) arity(wire, 5, 'MSG_VALUE');
       const k = key(wire[1], 'key');
       if (wire[2] === null && wire[3] === null && wire[4] === null) return { type, key: k, copy: undefined };
-      const copy = { version: version(wire[2], 'version'), bytes: bytes(wire[3], 'bytes') };
-      return { type, key: k, copy: wire[4] === null ? copy : { ...copy, idleMs: count(wire[4], 'idleMs') } };
+      const idleMs = duration(wire[4], 'idleMs');
+      const ttlMs = duration(wire[5] ?? null, 'ttlMs');
+      const maxIdleMs = duration(wire[6] ?? null, 'maxIdleMs');
+      return {
+        type,
+        key: k,
+        copy: {
+          version: version(wire[2], 'version'),
+          bytes: bytes(wire[3], 'bytes'),
+          ...(idleMs === undefined ? {} : { idleMs }),
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...(maxIdleMs === undefined ? {} : { maxIdleMs }),
+        },
+      };
     }
     case MSG_DIFF:
       arity(wire, 4, 'MSG_DIFF');

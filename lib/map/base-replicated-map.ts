@@ -11,17 +11,18 @@
 import { EventEmitter } from 'eventemitter3';
 import { NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
-import { MSG_STOP } from '../codec/message-types.js';
+import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, type EntryInfo } from './entry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, assertExpiry, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
-import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions } from './map-options.js';
+import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { Promotion } from './promotion.js';
@@ -49,6 +50,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly reconciler: Reconciler;
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
+  private readonly expiry: Expiry;
+  /** The map-wide expiry of writes that name none. */
+  private readonly defaults: ExpiryOptions;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
 
@@ -57,6 +61,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (typeof options.name !== 'string' || options.name.length === 0) {
       throw new TypeError('map option `name` must be a non-empty string');
     }
+    assertExpiry(options.ttlMs, 'ttlMs');
+    assertExpiry(options.maxIdleMs, 'maxIdleMs');
+    const sweep = options.expirySweepIntervalMs;
+    if (sweep !== undefined && (!Number.isSafeInteger(sweep) || sweep < 0)) {
+      throw new RangeError(`\`expirySweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: sweep only when sweep() is called), got ${String(sweep)}`);
+    }
+    this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
     const ctx = new MapContext({
@@ -78,7 +89,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
     this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover });
-    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover });
+    this.expiry = new Expiry(
+      ctx,
+      {
+        access: (entry) => this.publisher.access(entry),
+        remove: (keys) => this.remove(keys),
+        expired: (key) => this.emit('expired', key as K),
+      },
+      options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
+      options.timers ?? NODE_TIMERS,
+    );
+    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry });
   }
 
   /** Opens the map's channel: from then on this member answers for the map. */
@@ -140,7 +161,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const replies = await this.transfer.ask(targets);
     this.transfer.answered(targets, replies);
     // stop() or a transport crash may have come while the replies were awaited.
-    if (this.state === 'starting') this.ctx.lifecycle = 'running';
+    if (this.state === 'starting') {
+      this.ctx.lifecycle = 'running';
+      this.expiry.start();
+    }
     return this;
   }
 
@@ -163,6 +187,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return;
     }
     this.ctx.lifecycle = 'stopping';
+    this.expiry.stop();
     // Publications that began before stop() (a write, a promotion, a failover) finish first: a
     // copy or placement sent after MSG_STOP (or overtaking it) names a primary that is gone.
     while (this.publisher.busy) await this.publisher.drain();
@@ -177,6 +202,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private halt(): void {
     if (this.ctx.lifecycle === 'stopped') return;
     this.ctx.lifecycle = 'stopped';
+    this.expiry.stop();
     this.ctx.entries.clear();
     this.ctx.members.clear();
     this.emit('stopped');
@@ -282,11 +308,33 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.role === 'primary') return this.ctx.decoded(entry) as V;
-    if (entry.role !== 'proxy' && entry.bytes !== undefined) return this.promotion.readHeld(entry, promote) as V;
+    if (entry.role === 'primary') {
+      if (!expires(entry)) return this.ctx.decoded(entry) as V;
+      if (!alive(entry, this.ctx.now())) {
+        // Expired: never returned. Deleted everywhere now rather than at the next sweep.
+        this.ctx.background(this.expiry.sweep());
+        return undefined;
+      }
+      this.expiry.used(entry);
+      return this.ctx.decoded(entry) as V;
+    }
+    // A copy held here is served unless it may have expired: then the primary, which knows the
+    // last use, answers through the fetch below.
+    if (entry.role !== 'proxy' && entry.bytes !== undefined && (!expires(entry) || alive(entry, this.ctx.now()))) {
+      const value = this.promotion.readHeld(entry, promote);
+      if (expires(entry)) {
+        // readHeld may have made this member primary.
+        const now = this.ctx.entries.get(key);
+        if (now?.role === 'primary') this.expiry.used(now);
+        else this.useElsewhere(entry);
+      }
+      return value as V;
+    }
     const copy = await this.promotion.retrieve(entry);
     entry = this.ctx.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
+    // A use on any member counts: a member that read without becoming primary tells the primary.
+    if (!promote && copy.maxIdleMs !== undefined) this.useElsewhere(entry);
     // The entry came here while we were fetching: what is here now is at least as new. Read it
     // as from a holder, promotion included: a caller that changes the value and replicates it
     // must be its primary, or the change is silently lost.
@@ -312,8 +360,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
    */
-  async set(key: K, value: V): Promise<this> {
+  async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
+    assertExpiry(options.ttlMs, 'ttlMs');
+    assertExpiry(options.maxIdleMs, 'maxIdleMs');
     const bytes = this.ctx.codec.encode(value);
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
@@ -346,7 +396,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     entry.bytes = bytes;
     entry.value = value;
-    entry.lastAccess = this.ctx.now();
+    stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
     this.emit('entrySet', key, 'local');
     await this.publisher.published(entry, this.publisher.publishWrite(entry));
     return this;
@@ -377,6 +427,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const delta = isDeltaValue(value) ? value : undefined;
     if (delta !== undefined && !complete && !delta.isDirty()) {
       entry.lastAccess = this.ctx.now();
+      entry.accessSent = entry.lastAccess;
       await this.publisher.access(entry);
       return;
     }
@@ -389,10 +440,49 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // An update in place (see set): the holders hear of it, the proxies need not.
     const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
     entry.version = sameMembers(backups, entry.backups) ? nextUpdate(base, this.id) : nextPlacement(nextUpdate(base, this.id), this.id);
+    // A use, and the copies or diffs tell the backups so. Its time to live runs on: a change in
+    // place is not a new write of the entry.
     entry.lastAccess = this.ctx.now();
+    entry.accessSent = entry.lastAccess;
     entry.backups = backups;
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
     await this.publisher.published(entry, this.publisher.publish([entry], plan));
+  }
+
+  /**
+   * Counts as a use of `key` for its `maxIdleMs`, without reading or moving the value. On the
+   * primary it sends nothing (the backups hear of uses only when due); elsewhere it tells the
+   * primary. Resolves to whether the key was known here and not expired.
+   * @throws {TypeError} for a key that is not a string or a finite number.
+   */
+  async touch(key: K): Promise<boolean> {
+    assertKey(key);
+    await this.ready();
+    const entry = this.ctx.entries.get(key);
+    if (entry === undefined) return false;
+    if (entry.role === 'primary') {
+      if (!alive(entry, this.ctx.now())) return false;
+      this.expiry.used(entry);
+      return true;
+    }
+    const replies = await this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all');
+    return replies.some((r) => 'reply' in r);
+  }
+
+  /**
+   * Deletes, on every member, the expired entries this member is primary of (and copies held here
+   * whose primary's deadline surely passed). Runs every `expirySweepIntervalMs` by itself; call it
+   * to sweep now (with `expirySweepIntervalMs: 0`, or a fake clock). Resolves to the number deleted.
+   */
+  sweep(): Promise<number> {
+    this.assertUsable();
+    return this.expiry.sweep();
+  }
+
+  /** Tells the primary of an expiring entry read here (without becoming primary) that it was used. */
+  private useElsewhere(entry: Entry): void {
+    if (entry.role === 'primary' || entry.maxIdleMs === undefined) return;
+    this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 
   /** Deletes `key` on every member. Resolves to whether the key was known here. */

@@ -34,6 +34,12 @@ class HolderState {
   bytes: Uint8Array | undefined = undefined;
   value: unknown = NOT_DECODED;
   lastAccess: number | undefined = undefined;
+  /** See {@link Entry.expiresAt}. */
+  expiresAt: number | undefined = undefined;
+  /** See {@link Entry.maxIdleMs}. */
+  maxIdleMs: number | undefined = undefined;
+  /** See {@link Entry.accessSent}. */
+  accessSent: number | undefined = undefined;
 }
 
 /**
@@ -132,6 +138,36 @@ export class Entry {
   set lastAccess(at: number | undefined) {
     if (this.held !== undefined) this.held.lastAccess = at;
     else if (at !== undefined) this.hold().lastAccess = at;
+  }
+
+  /** When the entry's time to live runs out, by this member's clock; `undefined` when it has none. */
+  get expiresAt(): number | undefined {
+    return this.held?.expiresAt;
+  }
+
+  set expiresAt(at: number | undefined) {
+    if (this.held !== undefined) this.held.expiresAt = at;
+    else if (at !== undefined) this.hold().expiresAt = at;
+  }
+
+  /** The entry's idle limit in milliseconds; `undefined` when it has none. */
+  get maxIdleMs(): number | undefined {
+    return this.held?.maxIdleMs;
+  }
+
+  set maxIdleMs(ms: number | undefined) {
+    if (this.held !== undefined) this.held.maxIdleMs = ms;
+    else if (ms !== undefined) this.hold().maxIdleMs = ms;
+  }
+
+  /** On a primary: when its backups last heard that the entry was used (see expiry.ts). */
+  get accessSent(): number | undefined {
+    return this.held?.accessSent;
+  }
+
+  set accessSent(at: number | undefined) {
+    if (this.held !== undefined) this.held.accessSent = at;
+    else if (at !== undefined) this.hold().accessSent = at;
   }
 
   /** Negative, zero or positive as this entry's version is older than, the same as, or newer than `v`. */

@@ -6,6 +6,7 @@
 import type { Transport } from '../transport/transport.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
+import type { ExpiryTimers } from './expiry.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
@@ -45,8 +46,39 @@ export interface ReplicatedMapOptions {
   tombstoneTtlMs?: number;
   /** The value codec. @default the shared cbor-x codec */
   codec?: ValueCodec;
-  /** The wall clock for tombstone expiry (tests inject a fake). @default Date.now */
+  /** The wall clock for tombstones, last use and expiry (tests inject a fake). @default Date.now */
   now?: () => number;
+  /**
+   * Map-wide time to live of entries whose `set` names none, in milliseconds: an entry expires
+   * this long after its write.
+   * @default none: entries do not expire
+   */
+  ttlMs?: number;
+  /**
+   * Map-wide idle limit of entries whose `set` names none, in milliseconds: an entry expires this
+   * long after its last `get`, `set` or `touch` on any member.
+   * @default none: entries do not expire
+   */
+  maxIdleMs?: number;
+  /**
+   * How often the primary deletes its expired entries from every member, in milliseconds. 0: only
+   * when `map.sweep()` is called. Expired entries are never returned either way.
+   * @default 1000
+   */
+  expirySweepIntervalMs?: number;
+  /** Timers the expiry sweep runs on (tests inject fakes). @default Node's timers, unref'd */
+  timers?: ExpiryTimers;
+}
+
+/** Options of `set`: expiry of this write, overriding the map's defaults. */
+export interface SetOptions {
+  /** The entry expires this long after this write, in milliseconds. @default the map's `ttlMs` */
+  ttlMs?: number;
+  /**
+   * The entry expires this long after its last `get`, `set` or `touch` on any member, in milliseconds.
+   * @default the map's `maxIdleMs`
+   */
+  maxIdleMs?: number;
 }
 
 /** Settings of a {@link LazyReplicatedMap}. */
@@ -78,6 +110,8 @@ export interface MapEvents<K extends MapKey = MapKey> {
   promoted: (key: K) => void;
   /** A key's value changed here (`origin`: this member's write, or a peer's). */
   entrySet: (key: K, origin: 'local' | 'remote') => void;
+  /** An entry this member is primary of expired; its delete on every member follows. */
+  expired: (key: K) => void;
   /** A key was deleted, or lost with every copy. */
   entryRemoved: (key: K, reason: 'deleted' | 'lost') => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */

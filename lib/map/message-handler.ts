@@ -22,6 +22,7 @@ import {
   MSG_STOP,
   MSG_VALUE,
 } from '../codec/message-types.js';
+import { alive, expiryOf, type Expiry } from './expiry.js';
 import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
@@ -41,6 +42,8 @@ export interface MessageHandlerParts {
   readonly transfer: StateTransfer;
   /** Handles goodbyes. */
   readonly failover: Failover;
+  /** Counts uses of expiring entries. */
+  readonly expiry: Expiry;
 }
 
 /** Dispatches the messages peers send a map. */
@@ -101,14 +104,23 @@ export class MessageHandler {
       case MSG_RETRIEVE_BACKUP: {
         const e = state.entries.get(message.key);
         // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
-        // waiting for a member that does hold the value instead of settling on this one.
+        // waiting for a member that does hold the value instead of settling on this one. So is a
+        // copy this member cannot prove alive (see expiry.ts): the primary answers for it.
         if (e?.bytes === undefined) throw new RetrieveError(`member '${state.id}' holds no value for key ${String(message.key)}`, message.key);
-        const copy: HeldCopy = { version: e.version, bytes: e.bytes };
-        return parts.messenger.wire({
-          type: MSG_VALUE,
-          key: message.key,
-          copy: e.lastAccess === undefined ? copy : { ...copy, idleMs: Math.max(0, Math.round(state.now() - e.lastAccess)) },
-        });
+        const now = state.now();
+        if (!alive(e, now)) throw new RetrieveError(`member '${state.id}' holds key ${String(message.key)} only as expired, or maybe expired`, message.key);
+        // A read on any member is a use.
+        if (e.role === 'primary') parts.expiry.used(e);
+        const expiry = expiryOf(e, now);
+        const idleMs = e.lastAccess === undefined ? undefined : Math.max(0, Math.round(now - e.lastAccess));
+        const copy: HeldCopy = {
+          version: e.version,
+          bytes: e.bytes,
+          ...(idleMs === undefined ? {} : { idleMs }),
+          ...(expiry?.ttlMs === undefined ? {} : { ttlMs: expiry.ttlMs }),
+          ...(expiry?.maxIdleMs === undefined ? {} : { maxIdleMs: expiry.maxIdleMs }),
+        };
+        return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy });
       }
       case MSG_START:
         if (state.lifecycle !== 'running' && state.lifecycle !== 'starting') throw new StoppedError(`map '${state.name}' is leaving`);
@@ -121,9 +133,12 @@ export class MessageHandler {
         return this.ack(wantsReply);
       case MSG_ACCESS:
         // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
+        // From the primary: its backups mark their copies used. To the primary (a touch or read on
+        // another member): a use, which the primary passes on to its backups when due.
         for (const key of message.keys) {
           const e = state.entries.get(key);
-          if (e?.bytes !== undefined) e.lastAccess = state.now();
+          if (e?.role === 'primary') parts.expiry.used(e);
+          else if (e?.bytes !== undefined) e.lastAccess = state.now();
         }
         return this.ack(wantsReply);
       case MSG_STATE:

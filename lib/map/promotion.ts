@@ -12,6 +12,7 @@ import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publication.js';
+import { adoptExpiry, assumeUnreportedUse } from './expiry.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state promotion uses. */
@@ -49,7 +50,10 @@ export class Promotion {
     entry.version = nextPlacement(entry.version, state.id);
     entry.backups = state.chooseBackups(why === 'failover' ? entry.backups : []);
     if (why === 'read') state.counters.promotions++;
-    else state.counters.failovers++;
+    else {
+      state.counters.failovers++;
+      assumeUnreportedUse(entry, state.now());
+    }
     state.events.emit('promoted', entry.key);
   }
 
@@ -78,15 +82,14 @@ export class Promotion {
   adoptFetched(entry: Entry, copy: HeldCopy, promote: boolean): unknown {
     const { state } = this;
     const value = state.codec.decode(copy.bytes);
-    // The holder's idle time, not the time of this read: a read is no use (replicate() is), and an
-    // expired session must not come back to life by being read through another member.
-    const lastAccess = copy.idleMs === undefined ? undefined : state.now() - copy.idleMs;
-    if (entry.bytes === undefined) entry.lastAccess = lastAccess;
+    const now = state.now();
+    // The holder checked the copy alive before answering; this read is a use of it.
+    if (entry.bytes === undefined) entry.lastAccess = now;
     if (promote && entry.compare(copy.version) <= 0) {
       entry.bytes = copy.bytes;
       entry.version = copy.version;
       entry.value = value;
-      entry.lastAccess = lastAccess;
+      adoptExpiry(entry, { ...(copy.ttlMs === undefined ? {} : { ttlMs: copy.ttlMs }), ...(copy.maxIdleMs === undefined ? {} : { maxIdleMs: copy.maxIdleMs }), idleMs: 0 }, now);
       state.clock.observe(copy.version);
       this.promote(entry);
     }

@@ -8,6 +8,7 @@ import { StoppedError, type RpcResponse } from '../errors.js';
 import type { EntryCopy, EntryDiff, Placement } from '../codec/map-messages.js';
 import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
+import { expiryOf } from './expiry.js';
 import { push, sameMembers, type MapContext } from './map-context.js';
 import { chunked, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
@@ -42,7 +43,7 @@ interface Publication {
 /** The slice of the map's state publication uses. */
 export type PublicationState = Pick<
   MapContext,
-  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background'
+  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background' | 'now'
 >;
 
 /**
@@ -239,17 +240,19 @@ export class Publisher {
     const moves = new Map<string, Placement[]>();
     const diffs = new Map<string, { pub: Publication; diff: EntryDiff }[]>();
     const sentTo = new Map<string, Publication[]>();
+    const now = this.state.now();
     for (const p of pubs) {
       const bytes = p.entry.bytes;
       if (bytes === undefined) continue;
       const placement = p.entry.placement();
+      const expiry = expiryOf(p.entry, now);
       for (const b of p.entry.backups) {
         if (p.confirmed?.has(b) === true) {
           push(moves, b, placement);
         } else if (p.diff?.holders.has(b) === true) {
           push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
         } else {
-          push(copies, b, { ...placement, bytes });
+          push(copies, b, expiry === undefined ? { ...placement, bytes } : { ...placement, bytes, expiry });
         }
         push(sentTo, b, p);
       }
@@ -292,6 +295,8 @@ export class Publisher {
     if (bytes === undefined || pub.entry.role !== 'primary' || this.state.entries.get(pub.entry.key) !== pub.entry) return [];
     // The current placement and bytes, read together: a newer write since is sent whole, never
     // the diff's bytes under another version.
-    return this.messenger.request({ type: this.state.flavour.copyMessage, entries: [{ ...pub.entry.placement(), bytes }] }, [to], 'all');
+    const expiry = expiryOf(pub.entry, this.state.now());
+    const copy = expiry === undefined ? { ...pub.entry.placement(), bytes } : { ...pub.entry.placement(), bytes, expiry };
+    return this.messenger.request({ type: this.state.flavour.copyMessage, entries: [copy] }, [to], 'all');
   }
 }

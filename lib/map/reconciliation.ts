@@ -12,6 +12,7 @@ import { Entry, NOT_DECODED } from './entry.js';
 import type { Failover } from './failover.js';
 import { push, type MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
+import { adoptExpiry } from './expiry.js';
 import { compareVersions, type Version } from './version.js';
 
 /** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
@@ -59,7 +60,10 @@ export class Reconciler {
     const relay = newRelay(from, false);
     for (const c of copies) {
       this.applyPlacement(c, Uint8Array.prototype.slice.call(c.bytes), 'remote', relay);
-      this.accessed(c.key, c.version);
+      // The copy held here is this one: take its expiry (a copy is news of a use, or of the
+      // primary's idea of the last one when re-homing).
+      const e = this.state.entries.get(c.key);
+      if (e?.bytes !== undefined && e.sameWrite(c.version)) adoptExpiry(e, c.expiry, this.state.now());
     }
     this.sendNotices(relay);
   }
