@@ -30,7 +30,7 @@ import type { Reconciler } from './reconciliation.js';
 import type { StateTransfer } from './state-transfer.js';
 
 /** The slice of the map's state the handler uses. */
-export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'now' | 'counters' | 'count' | 'events'>;
+export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background'>;
 
 /** The collaborators the handler dispatches to. */
 export interface MessageHandlerParts {
@@ -108,7 +108,11 @@ export class MessageHandler {
         // copy this member cannot prove alive (see expiry.ts): the primary answers for it.
         if (e?.bytes === undefined) throw new RetrieveError(`member '${state.id}' holds no value for key ${String(message.key)}`, message.key);
         const now = state.now();
-        if (!alive(e, now)) throw new RetrieveError(`member '${state.id}' holds key ${String(message.key)} only as expired, or maybe expired`, message.key);
+        if (!alive(e, now)) {
+          // Expired on its primary: nobody gets it, and it goes from every member now.
+          if (e.role === 'primary') state.background(parts.expiry.sweep());
+          throw new RetrieveError(`member '${state.id}' holds key ${String(message.key)} only as expired, or maybe expired`, message.key);
+        }
         // A read on any member is a use.
         if (e.role === 'primary') parts.expiry.used(e);
         const expiry = expiryOf(e, now);

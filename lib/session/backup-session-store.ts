@@ -1,58 +1,73 @@
 /**
- * An express-session store on a {@link LazyReplicatedMap}: what Tomcat's `BackupManager` does for
- * servlet sessions. Each session lives on the member that last served it (its primary) and on
- * `backups` others; a request that changes one attribute replicates that attribute only; a member
- * that dies takes no session with it.
+ * A session store on a {@link LazyReplicatedMap}: what Tomcat's `BackupManager` does for servlet
+ * sessions, for express-session, @fastify/session and koa-session alike. Each session lives on the
+ * member that last served it (its primary) and on `backups` others; a request that changes one
+ * attribute replicates that attribute only; a request that only reads sends nothing; a member
+ * that dies takes no session with it. Expiry is the map's own.
  *
  * @module
  */
 import { isDeepStrictEqual } from 'node:util';
-import { Store, type SessionData } from 'express-session';
-import { defaultValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
+import { defaultValueCodec } from '../codec/value-codec.js';
 import { StoppedError } from '../errors.js';
+import type { SetOptions } from '../map/map-options.js';
+import { RequestBaselines } from './request-baselines.js';
 import { assertRoute, newSessionId } from './session-id.js';
-import {
-  BACKUP_LIFETIME_FACTOR,
-  DEFAULT_SESSION_TTL_MS,
-  DEFAULT_SWEEP_INTERVAL_MS,
-  type BackupSessionStoreOptions,
-  type SessionMap,
-  type SweepTimers,
-} from './session-store-options.js';
+import { cookieExpiry, cookieMaxAge, sessionExpiry } from './session-lifetime.js';
+import { DEFAULT_SESSION_TTL_MS, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
 import { SessionValue } from './session-value.js';
+import { StoreBase } from './store-base.js';
 
-/** A request's view of a session's attributes when it loaded it: the values as stored then. */
-type Baseline = ReadonlyMap<string, unknown>;
+/**
+ * A session as frameworks hand it to a store: its attributes, and (express, fastify) a `cookie`
+ * object whose `originalMaxAge`/`maxAge`/`expires` give its lifetime.
+ */
+export interface StoredSession {
+  cookie?: object;
+  // Attributes are the application's: any value the codec encodes.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [attribute: string]: any;
+}
+
+/** A callback in the node style: `(error, result)`. */
+type Callback<T> = (error: unknown, result?: T) => void;
 
 /** Marks an attribute a request removed. */
 const REMOVED: unique symbol = Symbol('removed');
 
-/** Node's timers, unref'd: a sweep timer never keeps a process alive. */
-const nodeTimers: SweepTimers = {
-  setInterval(callback, ms) {
-    const handle = setInterval(callback, ms);
-    handle.unref();
-    return handle;
-  },
-  clearInterval(handle) {
-    clearInterval(handle as NodeJS.Timeout);
-  },
-};
+/**
+ * Splits a store call's trailing arguments: the callback (the last argument, when it is a function)
+ * and koa-session's `maxAge` (a number in second place; `'session'` means a browser-session cookie).
+ */
+function callArgs<T>(rest: readonly unknown[]): { callback: Callback<T> | undefined; maxAge: number | undefined } {
+  const last = rest[rest.length - 1];
+  const callback = typeof last === 'function' ? (last as Callback<T>) : undefined;
+  const first = rest[0];
+  return { callback, maxAge: typeof first === 'number' && Number.isFinite(first) ? first : undefined };
+}
 
 /**
- * Calls an express-session callback once `work` settles, outside the promise chain: a callback
- * that throws is an uncaught exception, as with any callback API, not a rejected promise.
+ * Runs `work` for a store method: with a callback, calls it once `work` settles, outside the
+ * promise chain (a callback that throws is an uncaught exception, as with any callback API), and
+ * returns nothing to await; without one, returns the promise.
  */
-function settle<T>(work: Promise<T>, callback: ((error: unknown, value?: T) => void) | undefined): void {
+function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise<T> | undefined {
+  if (callback === undefined) return work;
   work.then(
     (value) => {
-      if (callback !== undefined) process.nextTick(callback, null, value);
+      process.nextTick(callback, null, value);
     },
     (error: unknown) => {
-      if (callback !== undefined) process.nextTick(callback, error);
+      process.nextTick(callback, error);
     },
   );
+  return undefined;
+}
+
+/** A session's attributes: its own enumerable properties but the cookie. */
+function attributesOf(session: StoredSession): Map<string, unknown> {
+  return new Map(Object.entries(session).filter(([name]) => name !== 'cookie'));
 }
 
 /** The fields of a session cookie (express-session's `Cookie` or a plain object), without the unset ones. */
@@ -61,31 +76,33 @@ function cookieFields(cookie: unknown): Map<string, unknown> {
   const withJson = cookie as { toJSON?: () => unknown };
   const data = typeof withJson.toJSON === 'function' ? withJson.toJSON() : cookie;
   if (typeof data !== 'object' || data === null) return new Map();
-  return new Map(Object.entries(data).filter(([, v]) => v !== undefined));
-}
-
-/** A session's attributes: its own enumerable properties but the cookie. */
-function attributesOf(session: SessionData): Map<string, unknown> {
-  return new Map(Object.entries(session).filter(([name]) => name !== 'cookie'));
+  const fields = new Map(Object.entries(data).filter(([, v]) => v !== undefined));
+  // A cookie with a relative lifetime has an `expires` that moves with every request: it is not
+  // stored (it would make every request a write), but given back as now plus the lifetime.
+  if (cookieMaxAge(data) !== undefined) fields.delete('expires');
+  return fields;
 }
 
 /**
- * A real express-session `Store` that keeps sessions in a {@link LazyReplicatedMap}, so any
- * express app behind a load balancer keeps its sessions when a member dies.
+ * A session store that keeps sessions in a {@link LazyReplicatedMap}, so an app behind a load
+ * balancer keeps its sessions when a member dies. It is an express-session `Store` (when
+ * express-session is installed), and every method also returns a promise when called without a
+ * callback, with the arguments koa-session passes, so koa-session and @fastify/session use it as is.
  *
- * - **Placement.** A session lives on the member that served its last request (its primary; a
- *   request elsewhere moves it there) and on the map's `backups` others. Session ids end with the
- *   member's route (`genid`), so a sticky load balancer sends requests where the session lives.
- * - **Deltas.** A request that changes attributes sends the backups those attributes only
- *   (`MSG_DIFF`); a request that changes nothing sends an access notice (`MSG_ACCESS`).
- * - **Concurrency.** Each save sends what its request changed compared to what it loaded, so two
+ * - **Placement.** A session lives on the member that served its last request (a request
+ *   elsewhere moves it there) and on the map's `backups` others. Ids end with the member's route
+ *   (`genid`), so a sticky load balancer sends requests where the session lives.
+ * - **Cost.** A request that changes attributes sends the backups those attributes only
+ *   (`MSG_DIFF`); a request that reads sends nothing (the map replicates uses lazily).
+ * - **Concurrency.** A save sends what its request changed compared to what it loaded, so two
  *   requests that change different attributes of one session both keep their change; of two
- *   changes of one attribute the later save wins. Requests on different members at once:
- *   the later write of the session wins.
- * - **Expiry.** A session lives its cookie's `maxAge` (or `ttlMs`) after its last use, and is never
- *   returned after that. The primary sweeps it; a backup sweeps only after twice as long (Tomcat
- *   does the same), so a failover never drops a live session.
- * - `all()` and `length()` move no session (no promotion).
+ *   changes of one attribute the later save wins. Requests on different members at once: the
+ *   later write of the session wins.
+ * - **Expiry**, by the map: a cookie's `maxAge` is how long the session lives after its last use
+ *   (after its last save with `disableTouch`); a cookie `expires` alone is when it ends; neither:
+ *   `ttlMs`. A session past its expiry, or whose stored cookie `expires` has passed, is never
+ *   returned by any member, and its primary deletes it everywhere within a second.
+ * - `all()`, `length()` and `ids()` move no session (no promotion).
  *
  * @example
  * ```ts
@@ -101,207 +118,146 @@ function attributesOf(session: SessionData): Map<string, unknown> {
  * app.use(session({ store, secret, genid: (req) => store.genid(req), resave: false, saveUninitialized: false }));
  * ```
  */
-export class BackupSessionStore extends Store {
+export class BackupSessionStore extends StoreBase {
   /** The map the sessions live in. */
   readonly map: SessionMap;
   /** This member's route, the suffix of the ids it generates. */
   readonly route: string;
-  private readonly ttlMs: number;
-  private readonly now: () => number;
-  private readonly timers: SweepTimers;
-  private readonly timer: unknown;
-  /** Session data handed to express-session by `get`, with the attributes as stored then. */
-  private readonly loaded = new WeakMap<object, Baseline>();
-  /** Each request's `Session` object, with what it believes the store holds (see `save`). */
-  private readonly baselines = new WeakMap<object, Baseline>();
-  /** Lifetimes of sessions held here, so a sweep need not decode every backup copy each time. */
-  private readonly lifetimes = new Map<MapKey, number>();
-  private readonly forget = (key: MapKey): void => {
-    this.lifetimes.delete(key);
-  };
-  private sweeping: Promise<number> | undefined;
+  /** Whether `touch` does nothing (sessions then live their lifetime after their last save). */
+  readonly disableTouch: boolean;
+  private readonly fallbackLifetime: (session: unknown) => number;
+  private readonly wallClock: () => number;
+  private readonly baselines: RequestBaselines;
   private closed = false;
 
-  /** @param options see {@link BackupSessionStoreOptions}. */
+  // Inherited from express-session's Store when it is installed (express calls them).
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  /** express-session's `Store#regenerate` (present when express-session is installed). */
+  declare regenerate: (req: any, callback: (error?: any) => any) => void;
+  /** express-session's `Store#load` (present when express-session is installed). */
+  declare load: (sid: string, callback: (error: any, session?: any) => any) => void;
+  /** express-session's `Store#createSession` (present when express-session is installed). */
+  declare createSession: (req: any, session: any) => any;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+
+  /**
+   * @param options see {@link BackupSessionStoreOptions}.
+   * @throws {TypeError} for a malformed route.
+   * @throws {RangeError} for a `ttlMs` that is not a number of milliseconds > 0 or a function.
+   */
   constructor(options: BackupSessionStoreOptions) {
     super();
     assertRoute(options.route);
-    const ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
-    if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs) || ttlMs <= 0) {
-      throw new TypeError(`session store option \`ttlMs\` must be a number of milliseconds > 0, got ${String(ttlMs)}`);
-    }
-    const every = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    if (!Number.isSafeInteger(every) || every < 0) {
-      throw new TypeError(`session store option \`sweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: no timer), got ${String(every)}`);
+    const ttl = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
+    if (typeof ttl === 'number') {
+      if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${String(ttl)}`);
+      this.fallbackLifetime = () => ttl;
+    } else if (typeof ttl === 'function') {
+      this.fallbackLifetime = (session) => {
+        const ms = ttl(session as StoredSession);
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`session store option \`ttlMs\` returned ${String(ms)}, not a number of milliseconds`);
+        return ms;
+      };
+    } else {
+      throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${typeof ttl}`);
     }
     this.map = options.map;
     this.route = options.route;
-    this.ttlMs = ttlMs;
-    this.now = options.now ?? Date.now;
-    this.timers = options.timers ?? nodeTimers;
-    // A session's lifetime changes only with a write of it, and every write passes here as one of these.
-    this.map.on('entrySet', this.forget);
-    this.map.on('entryRemoved', this.forget);
-    this.timer = every > 0 ? this.timers.setInterval(() => { this.sweepInBackground(); }, every) : undefined;
+    this.disableTouch = options.disableTouch ?? false;
+    this.wallClock = options.now ?? Date.now;
+    this.baselines = new RequestBaselines(this.wallClock);
   }
 
   /**
    * A new session id: 192 random bits (base64url), a `.`, and this member's route. Pass it to
-   * express-session: `genid: (req) => store.genid(req)`.
+   * the framework (`genid: (req) => store.genid(req)` for express-session, `idGenerator` for
+   * @fastify/session, `genid` for koa-session).
    */
   genid(_request?: unknown): string {
     return newSessionId(this.route);
   }
 
-  // ---------------------------------------------------------------- express-session's Store
-
-  /** Loads a session (making this member its primary); `null` when unknown or expired. */
-  override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
-    settle(this.fetch(sid), callback);
+  /**
+   * Loads a session (making this member its primary); `null` when unknown or expired.
+   * `get(sid, callback)` (express, fastify) or `await get(sid, maxAge?, options?)` (koa).
+   */
+  get(sid: string, callback: Callback<StoredSession | null>): void;
+  get(sid: string, maxAge?: unknown, options?: unknown): Promise<StoredSession | null>;
+  get(sid: string, ...rest: unknown[]): Promise<StoredSession | null> | undefined {
+    return settle(this.fetch(sid), callArgs<StoredSession | null>(rest).callback);
   }
 
   /**
-   * Saves a session. When this member holds its previous version, only the attributes this
-   * request changed are replicated (see the class notes on concurrency).
+   * Saves a session. When this member holds its previous version, only the attributes this request
+   * changed are replicated. `set(sid, session, callback?)` or `await set(sid, session, maxAge?, options?)`.
    */
-  override set(sid: string, session: SessionData, callback?: (error?: unknown) => void): void {
-    settle(this.save(sid, session), callback);
+  set(sid: string, session: StoredSession, callback?: Callback<undefined>): void;
+  set(sid: string, session: StoredSession, maxAge?: unknown, options?: unknown): Promise<undefined>;
+  set(sid: string, session: StoredSession, ...rest: unknown[]): Promise<undefined> | undefined {
+    const { callback, maxAge } = callArgs<undefined>(rest);
+    return settle(this.save(sid, session, maxAge), callback);
   }
 
   /** Deletes a session on every member. */
-  override destroy(sid: string, callback?: (error?: unknown) => void): void {
-    settle(this.remove(sid), callback);
+  destroy(sid: string, callback?: Callback<undefined>): void;
+  destroy(sid: string, ...rest: unknown[]): Promise<undefined>;
+  destroy(sid: string, ...rest: unknown[]): Promise<undefined> | undefined {
+    return settle(this.remove(sid), callArgs<undefined>(rest).callback);
   }
 
   /**
-   * Marks a session used (express-session calls it for requests that changed nothing): its expiry
-   * moves, and its backups receive an access notice, not the session.
+   * Marks a session used (express-session calls it for requests that changed nothing): its idle
+   * time starts again. Sends nothing from the session's primary. Nothing with `disableTouch`.
    */
-  override touch(sid: string, session: SessionData, callback?: (error?: unknown) => void): void {
-    settle(this.use(sid, session), callback);
+  touch(sid: string, session: StoredSession, callback?: Callback<undefined>): void;
+  touch(sid: string, session: StoredSession, maxAge?: unknown, options?: unknown): Promise<undefined>;
+  touch(sid: string, session: StoredSession, ...rest: unknown[]): Promise<undefined> | undefined {
+    const { callback, maxAge } = callArgs<undefined>(rest);
+    return settle(this.use(sid, session, maxAge), callback);
   }
 
   /** Every live session by id, read where they are without moving any. */
-  override all(callback: (error: unknown, sessions?: Record<string, SessionData> | null) => void): void {
-    settle(this.collect().then((found) => Object.fromEntries(found.map(([sid, value]) => [sid, this.dataOf(value)]))), callback);
+  all(callback: Callback<Record<string, StoredSession>>): void;
+  all(): Promise<Record<string, StoredSession>>;
+  all(...rest: unknown[]): Promise<Record<string, StoredSession>> | undefined {
+    const work = this.collect().then((found) => Object.fromEntries(found.map(([sid, value]) => [sid, this.dataOf(value)])));
+    return settle(work, callArgs<Record<string, StoredSession>>(rest).callback);
   }
 
   /** The number of live sessions, counted without moving any. */
-  override length(callback: (error: unknown, length?: number) => void): void {
-    settle(this.collect().then((found) => found.length), callback);
+  length(callback: Callback<number>): void;
+  length(): Promise<number>;
+  length(...rest: unknown[]): Promise<number> | undefined {
+    return settle(this.collect().then((found) => found.length), callArgs<number>(rest).callback);
+  }
+
+  /** The ids of the live sessions, without moving any. */
+  ids(callback: Callback<string[]>): void;
+  ids(): Promise<string[]>;
+  ids(...rest: unknown[]): Promise<string[]> | undefined {
+    return settle(this.collect().then((found) => found.map(([sid]) => sid)), callArgs<string[]>(rest).callback);
   }
 
   /** Deletes every session on every member. */
-  override clear(callback?: (error?: unknown) => void): void {
-    settle(this.removeAll(), callback);
+  clear(callback?: Callback<undefined>): void;
+  clear(): Promise<undefined>;
+  clear(...rest: unknown[]): Promise<undefined> | undefined {
+    return settle(this.removeAll(), callArgs<undefined>(rest).callback);
   }
 
-  /**
-   * Keeps, for the session express-session builds from data `get` returned, the attributes as
-   * they were loaded: `set` compares against them to find what the request changed.
-   */
-  override createSession(...args: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
-    const [, data] = args;
-    const session = super.createSession(...args);
-    const baseline = this.loaded.get(data);
-    if (baseline !== undefined) this.baselines.set(session, baseline);
-    return session;
-  }
-
-  // ---------------------------------------------------------------- expiry
-
-  /**
-   * Deletes, on every member, the expired sessions held here: those this member is primary of
-   * after their lifetime, those it backs up after {@link BACKUP_LIFETIME_FACTOR} lifetimes.
-   * Resolves to the number deleted. Runs every `sweepIntervalMs` by itself.
-   */
-  async sweep(): Promise<number> {
+  /** Deletes expired sessions now, as the map's sweep does every second. Resolves to the number deleted. */
+  sweep(): Promise<number> {
     this.assertOpen();
-    let removed = 0;
-    for (const key of [...this.map.keys()]) {
-      if (typeof key !== 'string') continue;
-      const role = this.map.entryInfo(key)?.role;
-      const last = this.map.lastAccess(key);
-      if (role === undefined || role === 'proxy' || last === undefined) continue;
-      const lifetime = await this.lifetimeOf(key);
-      if (lifetime === undefined) continue;
-      const factor = role === 'primary' ? 1 : BACKUP_LIFETIME_FACTOR;
-      if (this.now() < last + factor * lifetime) continue;
-      await this.map.delete(key);
-      removed++;
-    }
-    return removed;
+    return this.map.sweep();
   }
 
-  /**
-   * Stops the sweep timer and detaches from the map. Calls afterwards fail with
-   * {@link StoppedError}. The map is not stopped: it may serve other users.
-   */
+  /** Detaches from the map: later calls fail with {@link StoppedError}. The map is not stopped. */
   close(): void {
-    if (this.closed) return;
     this.closed = true;
-    if (this.timer !== undefined) this.timers.clearInterval(this.timer);
-    this.map.off('entrySet', this.forget);
-    this.map.off('entryRemoved', this.forget);
-    this.lifetimes.clear();
+    this.baselines.clear();
   }
 
-  private sweepInBackground(): void {
-    if (this.closed || this.sweeping !== undefined) return;
-    this.sweeping = this.sweep();
-    this.sweeping.then(
-      () => { this.sweeping = undefined; },
-      (error: unknown) => {
-        this.sweeping = undefined;
-        this.report(error);
-      },
-    );
-  }
-
-  /** Reports a background failure: on 'error' when someone listens (node's emitter throws otherwise), else as a process warning. */
-  private report(error: unknown): void {
-    const e = error instanceof Error ? error : new Error(String(error));
-    if (this.listenerCount('error') > 0) this.emit('error', e);
-    else process.emitWarning(e);
-  }
-
-  /** True when `value`, stored under `sid`, has not been used for `factor` lifetimes. */
-  private expired(sid: string, value: SessionValue, factor: number): boolean {
-    const last = this.map.lastAccess(sid);
-    const lifetime = value.maxInactiveMs ?? this.ttlMs;
-    return last !== undefined && this.now() >= last + factor * lifetime;
-  }
-
-  /** The lifetime of a session held here, decoded once per write of it. */
-  private async lifetimeOf(key: string): Promise<number | undefined> {
-    const known = this.lifetimes.get(key);
-    if (known !== undefined) return known;
-    const value = await this.map.get(key, { promote: false });
-    if (!(value instanceof SessionValue)) return undefined;
-    const lifetime = value.maxInactiveMs ?? this.ttlMs;
-    this.lifetimes.set(key, lifetime);
-    return lifetime;
-  }
-
-  /**
-   * How long a session lives unused, from its cookie: `originalMaxAge` (express-session's
-   * `maxAge`), else `maxAge`, else what is left until `expires`, else `ttlMs`. A cookie's times
-   * are by the wall clock (`Date.now`), whatever `now` the store was given.
-   */
-  private lifetime(cookie: unknown): number {
-    if (typeof cookie === 'object' && cookie !== null) {
-      const { originalMaxAge, maxAge, expires } = cookie as { originalMaxAge?: unknown; maxAge?: unknown; expires?: unknown };
-      if (typeof originalMaxAge === 'number' && !Number.isNaN(originalMaxAge)) return originalMaxAge;
-      if (typeof maxAge === 'number' && !Number.isNaN(maxAge)) return maxAge;
-      if (expires instanceof Date || typeof expires === 'string' || typeof expires === 'number') {
-        const at = new Date(expires).getTime();
-        if (Number.isFinite(at)) return at - Date.now();
-      }
-    }
-    return this.ttlMs;
-  }
-
-  // ---------------------------------------------------------------- the work behind the callbacks
+  // ---------------------------------------------------------------- the work behind the methods
 
   private assertOpen(): void {
     if (this.closed) throw new StoppedError(`session store of member '${this.map.id}' is closed: create a new one`);
@@ -312,61 +268,67 @@ export class BackupSessionStore extends Store {
     this.assertOpen();
     if (!this.map.has(sid)) return undefined;
     // Promotes: the member serving the session's requests should own it (Tomcat does the same).
+    // The map never returns an expired entry; a stored absolute `expires` is checked here too.
     const value = await this.map.get(sid);
     if (!(value instanceof SessionValue)) return undefined;
-    if (this.expired(sid, value, 1)) {
+    const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+    if (expires !== undefined && expires <= this.wallClock()) {
       await this.map.delete(sid);
       return undefined;
     }
     return value;
   }
 
-  private async fetch(sid: string): Promise<SessionData | null> {
+  private async fetch(sid: string): Promise<StoredSession | null> {
     const value = await this.claim(sid);
     if (value === undefined) return null;
-    const data = this.dataOf(value);
     // The stored attribute values are never changed in place (save() replaces them), so the
     // baseline may share them; the request gets copies it may change.
-    this.loaded.set(data, new Map(value.entries('attribute')));
-    return data;
+    this.baselines.loaded(sid, new Map(value.entries('attribute')));
+    return this.dataOf(value);
   }
 
-  /** The session as express-session wants it: attributes and `cookie`, all fresh copies. */
-  private dataOf(value: SessionValue): SessionData {
+  /** The session as frameworks want it: fresh copies of its attributes and, if it had one, its cookie. */
+  private dataOf(value: SessionValue): StoredSession {
     const copy = this.clone(value) as SessionValue;
-    const data = Object.fromEntries(copy.entries('attribute')) as Record<string, unknown>;
-    data.cookie = Object.fromEntries(copy.entries('cookie'));
-    return data as unknown as SessionData;
+    const data: StoredSession = Object.fromEntries(copy.entries('attribute'));
+    const cookie = copy.entries('cookie');
+    if (cookie.length > 0) {
+      const fields = Object.fromEntries(cookie) as Record<string, unknown>;
+      const maxAge = cookieMaxAge(fields);
+      // A relative lifetime runs from this use, as the framework itself will count it.
+      if (maxAge !== undefined) fields.expires = new Date(this.wallClock() + maxAge).toISOString();
+      data.cookie = fields;
+    }
+    return data;
   }
 
   private clone(value: unknown): unknown {
     return defaultValueCodec.decode(defaultValueCodec.encode(value));
   }
 
-  private async save(sid: string, session: SessionData): Promise<void> {
-    const maxInactiveMs = this.lifetime(session.cookie);
-    if (maxInactiveMs <= 0) {
-      await this.remove(sid);
-      return;
-    }
+  private expiryOf(session: StoredSession, frameworkMaxAge: number | undefined): SetOptions | 'expired' {
+    return sessionExpiry(session, frameworkMaxAge, this.fallbackLifetime, this.disableTouch, this.wallClock());
+  }
+
+  private async save(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
+    this.assertOpen();
+    const expiry = this.expiryOf(session, frameworkMaxAge);
+    if (expiry === 'expired') return this.remove(sid);
     const incoming = attributesOf(session);
     const cookie = cookieFields(session.cookie);
     const current = await this.claim(sid);
     if (current === undefined) {
       const value = new SessionValue();
-      const stored = new Map<string, unknown>();
-      for (const [name, v] of incoming) stored.set(name, this.clone(v));
-      for (const [name, v] of stored) value.set('attribute', name, v);
+      for (const [name, v] of incoming) value.set('attribute', name, this.clone(v));
       for (const [name, v] of cookie) value.set('cookie', name, this.clone(v));
-      value.maxInactiveMs = maxInactiveMs;
-      await this.map.set(sid, value);
-      this.lifetimes.set(sid, maxInactiveMs);
-      this.baselines.set(session, stored);
-      return;
+      value.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
+      await this.map.set(sid, value, expiry);
+      return undefined;
     }
     // What this request changed, against what it loaded: changes other requests saved meanwhile
     // to other attributes are left alone. Without a load (a direct call), against what is stored.
-    const before = this.baselines.get(session) ?? new Map(current.entries('attribute'));
+    const before = this.baselines.take(sid, incoming) ?? new Map(current.entries('attribute'));
     const changes = new Map<string, unknown>();
     for (const [name, v] of incoming) {
       if (!before.has(name) || !isDeepStrictEqual(before.get(name), v)) changes.set(name, this.clone(v));
@@ -376,68 +338,77 @@ export class BackupSessionStore extends Store {
     for (const [name, v] of cookie) if (!isDeepStrictEqual(current.get('cookie', name), v)) cookieChanges.set(name, this.clone(v));
     for (const [name] of current.entries('cookie')) if (!cookie.has(name)) cookieChanges.set(name, REMOVED);
     // Everything is cloned (and so encodable) before the stored session changes.
-    const after = new Map(before);
     for (const [name, v] of changes) {
-      if (v === REMOVED) {
-        current.remove('attribute', name);
-        after.delete(name);
-      } else {
-        current.set('attribute', name, v);
-        after.set(name, v);
-      }
+      if (v === REMOVED) current.remove('attribute', name);
+      else current.set('attribute', name, v);
     }
     for (const [name, v] of cookieChanges) {
       if (v === REMOVED) current.remove('cookie', name);
       else current.set('cookie', name, v);
     }
-    if (current.maxInactiveMs !== maxInactiveMs) current.maxInactiveMs = maxInactiveMs;
-    this.lifetimes.set(sid, maxInactiveMs);
-    // Normally the load made this member primary and `current` is the map's own value. If a newer
-    // write elsewhere overtook the load (a request on another member), write the merged session
-    // whole: replicate() would do nothing on a member that is not primary, and lose this save.
-    if (this.map.entryInfo(sid)?.role === 'primary') await this.map.replicate(sid);
-    else await this.map.set(sid, current);
-    // A second save of the same request sends only what changed after this one.
-    this.baselines.set(session, after);
+    // A save is a use (an idle limit starts again) or a write (a time to live starts again). On
+    // the primary, with the same idle limit, the diff alone does that; otherwise the whole session
+    // goes with its new expiry. A newer write elsewhere that overtook the load also takes the
+    // whole session: replicate() does nothing on a member that is not primary, and would lose it.
+    if (this.map.entryInfo(sid)?.role === 'primary' && sameLifetime(current, expiry)) {
+      await this.map.replicate(sid);
+    } else {
+      current.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
+      await this.map.set(sid, current, expiry);
+    }
+    return undefined;
   }
 
-  private async use(sid: string, session: SessionData): Promise<void> {
+  private async use(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
+    this.assertOpen();
+    this.baselines.ended(sid, attributesOf(session));
+    if (this.disableTouch) return undefined;
+    const expiry = this.expiryOf(session, frameworkMaxAge);
+    if (expiry === 'expired') return this.remove(sid);
     const current = await this.claim(sid);
-    if (current === undefined) return;
-    const maxInactiveMs = this.lifetime(session.cookie);
-    if (maxInactiveMs <= 0) {
-      await this.remove(sid);
-      return;
+    if (current === undefined) return undefined;
+    // The same lifetime: a use, which the map replicates lazily (nothing sent from the primary).
+    // Another one (the cookie's maxAge changed): the session is written with it.
+    if (sameLifetime(current, expiry)) await this.map.touch(sid);
+    else {
+      current.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
+      await this.map.set(sid, current, expiry);
     }
-    if (current.maxInactiveMs !== maxInactiveMs) {
-      current.maxInactiveMs = maxInactiveMs;
-      this.lifetimes.set(sid, maxInactiveMs);
-    }
-    // Clean: an access notice to the backups. A changed lifetime: a diff of that one field.
-    await this.map.replicate(sid);
+    return undefined;
   }
 
-  private async remove(sid: string): Promise<void> {
+  private async remove(sid: string): Promise<undefined> {
     this.assertOpen();
+    this.baselines.forget(sid);
     await this.map.delete(sid);
-    this.lifetimes.delete(sid);
+    return undefined;
   }
 
-  private async removeAll(): Promise<void> {
+  private async removeAll(): Promise<undefined> {
     this.assertOpen();
+    this.baselines.clear();
     await this.map.clear();
-    this.lifetimes.clear();
+    return undefined;
   }
 
   /** Every live session, read where it is held or fetched, without moving any (no promotion). */
   private async collect(): Promise<[string, SessionValue][]> {
     this.assertOpen();
     const found: [string, SessionValue][] = [];
-    for (const key of [...this.map.keys()]) {
+    const now = this.wallClock();
+    for (const key of [...this.map.keys()] as MapKey[]) {
       if (typeof key !== 'string') continue;
       const value = await this.map.get(key, { promote: false });
-      if (value instanceof SessionValue && !this.expired(key, value, 1)) found.push([key, value]);
+      if (!(value instanceof SessionValue)) continue;
+      const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+      if (expires === undefined || expires > now) found.push([key, value]);
     }
     return found;
   }
 }
+
+/** True when a stored session was written with the lifetime `expiry` gives (kept in its `maxInactiveMs`). */
+function sameLifetime(value: SessionValue, expiry: SetOptions): boolean {
+  return expiry.maxIdleMs !== undefined && value.maxInactiveMs === expiry.maxIdleMs;
+}
+

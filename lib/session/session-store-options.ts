@@ -5,19 +5,10 @@
  */
 import type { MapKey } from '../codec/map-messages.js';
 import type { EntryInfo } from '../map/entry.js';
-import type { GetOptions } from '../map/map-options.js';
+import type { GetOptions, SetOptions } from '../map/map-options.js';
 
 /** How long a session lives unused when its cookie sets no lifetime, in milliseconds (one day). */
 export const DEFAULT_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
-/** How often the store sweeps expired sessions, in milliseconds (Tomcat: every 60 s by default). */
-export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
-/**
- * How many lifetimes a backup keeps a session unused before it sweeps it (Tomcat: twice as long).
- * A backup hears of use a little later than the primary, and may miss a notice; a live session
- * must not be swept by its backup.
- */
-export const BACKUP_LIFETIME_FACTOR = 2;
-
 /**
  * The map the store keeps sessions in: a `LazyReplicatedMap<string, unknown>` (or a
  * `ReplicatedMap`) fits. Method syntax keeps parameters bivariant, so maps of wider key and value
@@ -28,8 +19,12 @@ export interface SessionMap {
   readonly id: string;
   /** The value of `key`; promotes this member to its primary unless `promote: false`. */
   get(key: string, options?: GetOptions): Promise<unknown>;
-  /** Stores a value whole, making this member its primary. */
-  set(key: string, value: unknown): Promise<unknown>;
+  /** Stores a value whole, making this member its primary, with the expiry given. */
+  set(key: string, value: unknown, options?: SetOptions): Promise<unknown>;
+  /** Counts as a use of `key` for its idle limit. */
+  touch(key: string): Promise<boolean>;
+  /** Deletes the expired entries this member is primary of, now. */
+  sweep(): Promise<number>;
   /** Deletes `key` on every member. */
   delete(key: string): Promise<boolean>;
   /** Deletes every key on every member. */
@@ -42,19 +37,6 @@ export interface SessionMap {
   keys(): IterableIterator<MapKey>;
   /** This member's role for `key`, and where it lives. */
   entryInfo(key: string): EntryInfo | undefined;
-  /** When this member last saw `key` used, by the map's clock. */
-  lastAccess(key: string): number | undefined;
-  /** The map's `entrySet` and `entryRemoved` events: a key's value changed here, or the key is gone. */
-  on(event: 'entrySet' | 'entryRemoved', listener: (key: MapKey, detail: string) => void): unknown;
-  off(event: 'entrySet' | 'entryRemoved', listener: (key: MapKey, detail: string) => void): unknown;
-}
-
-/** The timer the store sweeps with; tests inject a fake. */
-export interface SweepTimers {
-  /** Calls `callback` every `ms` milliseconds; must not keep the process alive. */
-  setInterval(callback: () => void, ms: number): unknown;
-  /** Stops what `setInterval` returned. */
-  clearInterval(handle: unknown): void;
 }
 
 /** Settings of a {@link BackupSessionStore}. */
@@ -67,23 +49,21 @@ export interface BackupSessionStoreOptions {
    */
   route: string;
   /**
-   * How long a session lives unused when its cookie sets no lifetime (no `maxAge`, no `expires`),
-   * in milliseconds. A cookie's `maxAge` wins: each session lives `maxAge` after its last use.
+   * How long a session lives when neither its cookie nor the framework sets a lifetime, in
+   * milliseconds, or a function of the session that says so (connect-redis's `ttl`, in ms). A
+   * cookie's `maxAge` wins, then its `expires`.
    * @default 86400000 (one day)
    */
-  ttlMs?: number;
+  ttlMs?: number | ((session: { cookie?: object; [attribute: string]: unknown }) => number);
   /**
-   * How often expired sessions are swept, in milliseconds; `0` sweeps only when `sweep()` is
-   * called. The timer never keeps the process alive, and `close()` stops it.
-   * @default 60000
+   * Make `touch` do nothing, as connect-redis's `disableTouch`: a session then lives its lifetime
+   * after its last save, not after its last use, and requests that only read write nothing.
+   * @default false
    */
-  sweepIntervalMs?: number;
+  disableTouch?: boolean;
   /**
-   * The wall clock, in milliseconds. Pass the clock the map was given (its `now` option): expiry
-   * compares it with the map's last-access times.
+   * The wall clock, in milliseconds: cookie times are compared with it.
    * @default Date.now
    */
   now?: () => number;
-  /** The sweep timer. @default Node's `setInterval` (unref'd) and `clearInterval` */
-  timers?: SweepTimers;
 }

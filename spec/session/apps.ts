@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
 import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
-import { BackupSessionStore, type SweepTimers } from '../../lib/session/index.js';
+import { BackupSessionStore } from '../../lib/session/index.js';
+import type { ExpiryTimers } from '../../lib/index.js';
 
 /** A query parameter as a string ('' when absent or repeated). */
 function param(req: express.Request, name: string): string {
@@ -32,7 +33,7 @@ export class FakeClock {
 }
 
 /** A fake interval timer: records what is scheduled, runs it on demand. */
-export class FakeTimers implements SweepTimers {
+export class FakeTimers implements ExpiryTimers {
   readonly active = new Map<number, { callback: () => void; ms: number }>();
   private next = 1;
 
@@ -95,8 +96,8 @@ export interface MembersOptions {
   maxAge?: number | null;
   /** The store's ttlMs. */
   ttlMs?: number;
-  /** Sweep timers; by default no sweep timer runs (sweepIntervalMs 0). */
-  timers?: SweepTimers;
+  /** The maps' expiry sweep timers; by default no sweep timer runs (expirySweepIntervalMs 0). */
+  timers?: ExpiryTimers;
   /** Keep the sessions in ReplicatedMaps (a copy everywhere, reads do not promote). @default false */
   replicated?: boolean;
 }
@@ -115,6 +116,9 @@ function app(member: Omit<Member, 'server' | 'port'>, options: MembersOptions): 
   const maxAge = options.maxAge === undefined ? 60_000 : options.maxAge;
   a.use(
     session({
+      // It is express-session's Store at run time (extended when express-session is installed),
+      // but typed without express-session's types so koa and fastify apps need none of them.
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
       store: member.store,
       secret: 'a secret of the test suite, long enough for HMAC-256',
       genid: (req) => member.store.genid(req),
@@ -178,16 +182,19 @@ export async function members(ids: string[], options: MembersOptions = {}): Prom
   };
   try {
     for (const id of ids) {
-      const settings = { name: 'sessions', transport: net.transport(id), now: clock.now };
+      const settings = {
+        name: 'sessions',
+        transport: net.transport(id),
+        now: clock.now,
+        ...(options.timers === undefined ? { expirySweepIntervalMs: 0 } : { timers: options.timers }),
+      };
       // Same surface; typed as the lazy map so specs read members uniformly.
       const map = options.replicated === true ? (new ReplicatedMap<string>(settings) as unknown as LazyReplicatedMap<string>) : new LazyReplicatedMap<string>(settings);
       await map.start();
       const store = new BackupSessionStore({
         map,
         route: id,
-        now: clock.now,
         ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
-        ...(options.timers === undefined ? { sweepIntervalMs: 0 } : { timers: options.timers }),
       });
       const partial = { id, map, store, held: new HoldQueue() };
       const server = createServer(app(partial, options));

@@ -1,0 +1,91 @@
+/**
+ * What each request saw of a session when it loaded it, so that its save sends only what it
+ * changed and two requests that change different attributes of one session both keep their
+ * change. Frameworks hand `set` a different object from the one `get` returned (express copies it
+ * into a `Session`, koa-session serializes it), so loads are matched to saves by session id and
+ * content, not by object identity: the save is compared with the load it agrees with most.
+ *
+ * @module
+ */
+import { isDeepStrictEqual } from 'node:util';
+
+/** A session's attributes as a request loaded them. */
+export type Baseline = ReadonlyMap<string, unknown>;
+
+/** How many loads of one session are remembered (concurrent requests for one session are few). */
+const LOADS_PER_SESSION = 8;
+/** How long a load waits for its save or touch before it is forgotten (a request that saved nothing). */
+const LOAD_LIFETIME_MS = 60_000;
+
+interface Load {
+  readonly baseline: Baseline;
+  readonly at: number;
+}
+
+/** The loads of sessions on this member not yet matched to a save. */
+export class RequestBaselines {
+  private readonly loads = new Map<string, Load[]>();
+  private readonly now: () => number;
+
+  /** @param now the clock loads are aged by. */
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  /** A request loaded session `sid` with these attributes. */
+  loaded(sid: string, baseline: Baseline): void {
+    const now = this.now();
+    const list = (this.loads.get(sid) ?? []).filter((l) => now - l.at < LOAD_LIFETIME_MS);
+    list.push({ baseline, at: now });
+    if (list.length > LOADS_PER_SESSION) list.shift();
+    this.loads.set(sid, list);
+  }
+
+  /**
+   * The baseline of the load a save of `attributes` most likely came from (the one that agrees
+   * with it on the most attributes; the newest of equals), forgotten from then on; `undefined`
+   * when no load is remembered (a save without a load: compare with what is stored).
+   */
+  take(sid: string, attributes: ReadonlyMap<string, unknown>): Baseline | undefined {
+    const list = this.loads.get(sid);
+    if (list === undefined || list.length === 0) return undefined;
+    let best = list.length - 1;
+    let bestScore = -1;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const score = agreement((list[i] as Load).baseline, attributes);
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    const [chosen] = list.splice(best, 1);
+    if (list.length === 0) this.loads.delete(sid);
+    return chosen?.baseline;
+  }
+
+  /** A request ended without saving (a touch): forget its load. */
+  ended(sid: string, attributes: ReadonlyMap<string, unknown>): void {
+    this.take(sid, attributes);
+  }
+
+  /** The session is gone: forget every load of it. */
+  forget(sid: string): void {
+    this.loads.delete(sid);
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.loads.clear();
+  }
+}
+
+/** How many attributes two snapshots hold with equal values, minus those only one holds. */
+function agreement(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): number {
+  let score = 0;
+  for (const [name, v] of a) {
+    if (!b.has(name)) score--;
+    else if (isDeepStrictEqual(v, b.get(name))) score++;
+  }
+  for (const name of b.keys()) if (!a.has(name)) score--;
+  return score;
+}
