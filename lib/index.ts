@@ -62,3 +62,14 @@ export {
   type TcpTlsOptions,
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
+export {
+  DIAGNOSTICS_CHANNELS,
+  type DiagnosticsChannelName,
+  type MapOperation,
+  type MapOperationContext,
+  type RpcCallContext,
+  type MemberMessage,
+  type ClaimMessage,
+  type ExpiryMessage,
+  type PeerErrorMessage,
+} from './diagnostics/channels.js';

@@ -21,6 +21,7 @@ import { Entry, type EntryInfo } from './entry.js';
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
+import { instrumentMap } from './map-diagnostics.js';
 import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
@@ -421,6 +422,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     await Promise.all(this.messenger.sendRemovals([...targets], removals, 'all'));
   }
 }
+
+// Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
+instrumentMap(BaseReplicatedMap.prototype);
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {
