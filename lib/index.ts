@@ -73,3 +73,4 @@ export {
   type ExpiryMessage,
   type PeerErrorMessage,
 } from './diagnostics/channels.js';
+export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
