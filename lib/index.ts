@@ -65,3 +65,15 @@ export {
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
 export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR, type ExpiryTimers } from './map/expiry.js';
+export {
+  DIAGNOSTICS_CHANNELS,
+  type DiagnosticsChannelName,
+  type MapOperation,
+  type MapOperationContext,
+  type RpcCallContext,
+  type MemberMessage,
+  type ClaimMessage,
+  type ExpiryMessage,
+  type PeerErrorMessage,
+} from './diagnostics/channels.js';
+export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';

@@ -22,6 +22,8 @@ import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, assertExpiry, expi
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
+import { publishExpired } from '../diagnostics/publish.js';
+import { instrumentMap } from './map-diagnostics.js';
 import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
@@ -94,7 +96,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       {
         access: (entry) => this.publisher.access(entry),
         remove: (keys) => this.remove(keys),
-        expired: (key) => this.emit('expired', key as K),
+        expired: (key) => {
+          publishExpired(this, key);
+          this.emit('expired', key as K);
+        },
       },
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,
@@ -511,6 +516,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     await Promise.all(this.messenger.sendRemovals([...targets], removals, 'all'));
   }
 }
+
+// Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
+instrumentMap(BaseReplicatedMap.prototype);
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { publishMember } from '../diagnostics/publish.js';
 import type { Placement } from '../codec/map-messages.js';
 import type { Entry } from './entry.js';
 import { push, type MapContext } from './map-context.js';
@@ -17,7 +18,7 @@ import { nextPlacement } from './version.js';
 /** The slice of the map's state failover uses. */
 export type FailoverState = Pick<
   MapContext,
-  'id' | 'lifecycle' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background'
+  'id' | 'name' | 'lifecycle' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background'
 >;
 
 /** Re-homes entries when members come and go. */
@@ -50,6 +51,7 @@ export class Failover {
     if (known !== undefined) this.disappeared(id);
     state.members.add(id, incarnation);
     state.events.emit('memberAdded', id);
+    publishMember('added', state, id);
     this.rebackup();
   }
 
@@ -63,6 +65,7 @@ export class Failover {
     state.stateSent.delete(id);
     if (!state.members.remove(id)) return;
     state.events.emit('memberDisappeared', id);
+    publishMember('gone', state, id);
     const republish: Entry[] = [];
     const handover = new Map<string, Placement[]>();
     for (const e of [...state.entries.values()]) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { publishClaim } from '../diagnostics/publish.js';
 import { ProtocolError, RetrieveError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, mapMessageToWire, type HeldCopy } from '../codec/map-messages.js';
 import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
@@ -18,7 +19,7 @@ import { nextPlacement } from './version.js';
 /** The slice of the map's state promotion uses. */
 export type PromotionState = Pick<
   MapContext,
-  'id' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'chooseBackups' | 'decoded' | 'background'
+  'id' | 'name' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'chooseBackups' | 'decoded' | 'background'
 >;
 
 /** Makes this member primary of entries, and fetches values it does not hold. */
@@ -45,6 +46,7 @@ export class Promotion {
    */
   claim(entry: Entry, why: 'read' | 'failover'): void {
     const { state } = this;
+    const previous = entry.primary;
     entry.role = 'primary';
     entry.primary = state.id;
     entry.version = nextPlacement(entry.version, state.id);
@@ -55,6 +57,7 @@ export class Promotion {
       assumeUnreportedUse(entry, state.now());
     }
     state.events.emit('promoted', entry.key);
+    publishClaim(why, state, entry.key, previous);
   }
 
   /** A read made this member primary: claim the entry and publish it. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { instrumentRpcChannel } from './rpc-diagnostics.js';
 import { EventEmitter } from 'eventemitter3';
 import {
   ReservedChannelNameError,
@@ -158,7 +159,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.assertOpen();
     const mode = options.mode ?? 'all';
     const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-    const targets = [...new Set(options.to ?? this.members.reachable())].filter((t) => t !== this.transport.id);
+    const targets = this.targetsOf(options.to);
 
     if (mode === 'none') {
       // Delivered, but not waited for: not even for the transport to accept the frames.
@@ -224,6 +225,11 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
         this.advance(call, pending.outcome());
       });
     });
+  }
+
+  /** @internal The members a call asks: `to`, or every other live member, never this one. */
+  targetsOf(to: readonly string[] | undefined): string[] {
+    return [...new Set(to ?? this.members.reachable())].filter((t) => t !== this.transport.id);
   }
 
   /** Closes the channel: pending calls stop waiting (they time out or settle), requests are no longer answered. */
@@ -368,3 +374,6 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
   }
 }
+
+// Traced calls and 'error' events on node:diagnostics_channel (docs/observability.md).
+instrumentRpcChannel(RpcChannel.prototype);

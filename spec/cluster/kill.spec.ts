@@ -5,60 +5,8 @@
  * to get in. Waits are for the members' own reports (memberDisappeared, memberAdded, errors).
  */
 import { expect } from 'chai';
+import { expectReadable, interruptMidWrite, keyOf, threeMembers, valueOf } from './cluster-scenarios.js';
 import { MemberProcess, killAll } from './member-harness.js';
-
-type Session = { n: number; by: string; data: string };
-
-const valueOf = (n: number): Session => ({ n, by: 'a', data: `session-${n}-`.padEnd(120, '*') });
-const keyOf = (n: number): string => `session-${n}`;
-
-/** Starts a, then b and c seeded with the members before them; resolves once all three see each other. */
-async function threeMembers(): Promise<[MemberProcess, MemberProcess, MemberProcess]> {
-  const a = await MemberProcess.start({ id: 'a' });
-  const [b, c] = await Promise.all([
-    MemberProcess.start({ id: 'b', seeds: [a.address] }),
-    MemberProcess.start({ id: 'c', seeds: [a.address] }),
-  ]);
-  for (const m of [a, b, c]) {
-    for (const other of [a, b, c].filter((o) => o !== m)) {
-      await m.event((e) => e.event === 'memberAdded' && e.id === other.id, `memberAdded '${other.id}'`);
-    }
-  }
-  return [a, b, c];
-}
-
-/**
- * Sends `total` sets to `writer` at once and SIGKILLs it as soon as `killAfter` of them were
- * acknowledged, with the rest still in flight. Resolves with the numbers of the acknowledged ones.
- */
-async function killMidWrite(writer: MemberProcess, total: number, killAfter: number): Promise<number[]> {
-  const acknowledged: number[] = [];
-  let enough: () => void = () => undefined;
-  const reached = new Promise<void>((resolve) => {
-    enough = resolve;
-  });
-  for (let n = 0; n < total; n++) {
-    writer.fire({ cmd: 'set', key: keyOf(n), value: valueOf(n) }, () => {
-      acknowledged.push(n);
-      if (acknowledged.length === killAfter) enough();
-    });
-  }
-  await reached;
-  await writer.kill();
-  // Acknowledgements the member sent before it died may still have been in the pipe: they count.
-  return acknowledged;
-}
-
-/**
- * Checks that acknowledged writes are readable on `members` at once, without waiting for anything
- * to settle: read-your-writes holds for every member that was live when the write started, and
- * its failover keeps it.
- */
-async function expectReadable(members: MemberProcess[], keys: string[], expected: unknown[]): Promise<void> {
-  for (const m of members) {
-    expect(await m.request({ cmd: 'getMany', keys, promote: false }), `acknowledged values read on '${m.id}'`).to.deep.equal(expected);
-  }
-}
 
 describe('a cluster of member processes', function () {
   // Forking a member that loads TypeScript takes a moment; each test stays well under this.
@@ -73,7 +21,7 @@ describe('a cluster of member processes', function () {
     const marks = [b.events.length, c.events.length];
     // Far more writes than are acknowledged in the moment the kill takes to land (about a hundred
     // or two): the kill always finds most of the batch in flight.
-    const acknowledged = await killMidWrite(a, 1500, 100);
+    const acknowledged = await interruptMidWrite(a, 1500, 100, () => a.kill());
     expect(acknowledged.length).to.be.at.least(100);
     expect(acknowledged.length, 'some writes were still in flight at the kill').to.be.lessThan(1500);
     await b.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[0]);
@@ -86,7 +34,7 @@ describe('a cluster of member processes', function () {
   it('lets a SIGKILLed member restart under the same id, rejoin cleanly and read every key', async () => {
     const [a, b, c] = await threeMembers();
     const marks = [b.events.length, c.events.length];
-    const acknowledged = await killMidWrite(a, 600, 50);
+    const acknowledged = await interruptMidWrite(a, 600, 50, () => a.kill());
     await b.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[0]);
     await c.event((e) => e.event === 'memberDisappeared' && e.id === 'a', "memberDisappeared 'a'", marks[1]);
 

@@ -44,6 +44,8 @@ export class MemberProcess {
   output = '';
   /** Its listening address, once ready. */
   address = '';
+  /** How it exited (`code` null when killed by a signal), once it did. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
   private readonly replies = new Map<number, (r: Extract<MemberReport, { rid: number }>) => void>();
@@ -73,7 +75,8 @@ export class MemberProcess {
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', () => {
+      this.child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
         running.delete(this);
         resolve();
       });
@@ -150,6 +153,13 @@ export class MemberProcess {
       if (r.ok) onOk();
     });
     this.child.send({ ...body, rid });
+  }
+
+  /** Sends SIGTERM (a graceful stop) and resolves with how the member exited. */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill('SIGTERM');
+    await within(this.exited, START_MS, `member '${this.id}' to exit after SIGTERM`);
+    return this.exit ?? { code: null, signal: null };
   }
 
   /** SIGKILLs the member (no goodbye, sockets reset by the OS) and resolves once it exited. */

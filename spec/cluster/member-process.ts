@@ -8,8 +8,10 @@
  * Protocol: every request carries `rid`, echoed in its reply. The member reports
  * `{ ready: true, id, address }` once its map started, and `{ event, id }` for map membership
  * changes, `{ event: 'error', source, name, message }` for errors its transport or map reported.
+ * On SIGTERM it stops gracefully (stopOnSignals: the map hands its entries over, then the
+ * transport says goodbye) and exits 0.
  */
-import { LazyReplicatedMap, TcpTransport } from '../../lib/index.js';
+import { LazyReplicatedMap, TcpTransport, stopOnSignals } from '../../lib/index.js';
 
 /** A request from the parent. */
 export type MemberRequest =
@@ -92,4 +94,6 @@ process.on('disconnect', () => {
 // map.start() starts the transport and waits (at most rpcTimeoutMs) until it has met its seeds
 // and the members they gossip about, so the map's start really gathers the cluster's keys.
 await map.start();
+// Readiness only once joined: map.start() resolved, so this member knows every key of the cluster.
 report({ ready: true, id, address: transport.address });
+stopOnSignals([map, transport], { signals: ['SIGTERM'], timeoutMs: 10_000 });

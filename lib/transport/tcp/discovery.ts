@@ -18,7 +18,8 @@ export interface Target {
   readonly hostPort: HostPort;
   /** Known member id at that address, if any (seeds start unknown). */
   id: string | undefined;
-  readonly seed: boolean;
+  /** Listed by the seeds (the last answer of a seeds function); a seed is never forgotten while listed. */
+  seed: boolean;
   attempts: number;
   nextAttemptAt: number;
   /** When the member was lost; forgotten after `forgetAfterMs` (never for seeds). */
@@ -54,6 +55,8 @@ export class Discovery {
   /** The last list the seeds function gave, and whether an asynchronous one is on its way. */
   private seeds: readonly string[] = [];
   private seedsPending = false;
+  /** Whether the seeds function has answered (or failed) at least once since start. */
+  private seedsAnswered = false;
   private readonly badSeeds = new Set<string>();
 
   constructor(host: DiscoveryHost) {
@@ -68,6 +71,7 @@ export class Discovery {
   clear(): void {
     this.targets.clear();
     this.seeds = [];
+    this.seedsAnswered = false;
   }
 
   /** Seeds tried so far (for a `JoinTimeoutError`). */
@@ -156,7 +160,29 @@ export class Discovery {
       this.targets.set(address, t);
     }
     if (id !== undefined) t.id = id;
+    // An address first learned by gossip that the seeds now list is a seed from now on.
+    if (seed && !t.seed) {
+      t.seed = true;
+      t.lostAt = undefined;
+    }
     return t;
+  }
+
+  /**
+   * Seeds that the seeds function no longer lists (a member gone from DNS) stop being seeds, so
+   * they are not dialled forever: one never reached is dropped at once (DNS was its only source);
+   * one that was a member is treated like a member learned by gossip, retried while lost until
+   * `forgetAfterMs`, and dropped at once if it said goodbye.
+   */
+  private dropUnlisted(listed: ReadonlySet<string>): void {
+    const links = this.host.links.links;
+    for (const t of [...this.targets.values()]) {
+      if (!t.seed || listed.has(t.address)) continue;
+      t.seed = false;
+      const linked = t.id !== undefined && links.has(t.id);
+      if (t.id === undefined) this.targets.delete(t.address);
+      else if (!linked) t.lostAt ??= this.now;
+    }
   }
 
   private badSeed(seed: unknown, error: unknown): void {
@@ -174,17 +200,20 @@ export class Discovery {
     try {
       result = this.host.options.seeds();
     } catch (error) {
+      this.seedsAnswered = true;
       this.badSeed(`threw: ${String(error)}`, error);
       return;
     }
     if (Array.isArray(result)) {
       this.seeds = result;
+      this.seedsAnswered = true;
       return;
     }
     this.seedsPending = true;
     Promise.resolve(result).then(
       (list) => {
         this.seedsPending = false;
+        this.seedsAnswered = true;
         if (!this.host.running()) return;
         if (Array.isArray(list)) this.seeds = list;
         else this.badSeed(list, new TypeError('the `seeds` function must return an array or a promise of one'));
@@ -193,7 +222,10 @@ export class Discovery {
       },
       (error: unknown) => {
         this.seedsPending = false;
-        if (this.host.running()) this.badSeed(`rejected: ${String(error)}`, error);
+        this.seedsAnswered = true;
+        if (!this.host.running()) return;
+        this.badSeed(`rejected: ${String(error)}`, error);
+        this.checkJoined();
       },
     );
   }
@@ -212,6 +244,7 @@ export class Discovery {
       if (typeof seed !== 'string') this.badSeed(seed, new TypeError(`${String(seed)} is not a string`));
       else this.remember(seed, undefined, true);
     }
+    this.dropUnlisted(new Set(this.seeds));
     const links = this.host.links.links;
     for (const t of [...this.targets.values()]) {
       if (t.id !== undefined && (t.id === this.host.id || links.has(t.id))) continue;
@@ -238,6 +271,8 @@ export class Discovery {
 
   private done(): boolean {
     if (!this.host.running()) return this.host.ended();
+    // An asynchronous seeds function (DNS) that has not answered yet may still name members.
+    if (!this.seedsAnswered) return false;
     for (const c of this.host.links.links.values()) if (!this.gossiped.has(c)) return false;
     for (const t of this.targets.values()) {
       const linked = t.id !== undefined && (t.id === this.host.id || this.host.links.links.has(t.id));

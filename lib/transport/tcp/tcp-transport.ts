@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { publishPeerError } from '../../diagnostics/publish.js';
 import { randomUUID } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
@@ -252,6 +253,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
 
   /** Emits `error` to its listeners, or as a process warning when nobody listens: never silently. */
   private report(error: Error): void {
+    publishPeerError('transport', this.id, error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error);
   }

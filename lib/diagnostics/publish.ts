@@ -1,0 +1,54 @@
+/**
+ * Publishing on the plain channels of {@link DIAGNOSTICS_CHANNELS}. Each helper checks
+ * `hasSubscribers` first, so the call sites (one line each, in the map's collaborators and the
+ * transports) cost a property read when nobody listens.
+ *
+ * @module
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { MapKey } from '../codec/map-messages.js';
+import { DIAGNOSTICS_CHANNELS, type PeerErrorMessage } from './channels.js';
+
+const memberAdded = channel(DIAGNOSTICS_CHANNELS.memberAdded);
+const memberGone = channel(DIAGNOSTICS_CHANNELS.memberGone);
+const failover = channel(DIAGNOSTICS_CHANNELS.failover);
+const promotion = channel(DIAGNOSTICS_CHANNELS.promotion);
+const expiry = channel(DIAGNOSTICS_CHANNELS.expiry);
+const peerError = channel(DIAGNOSTICS_CHANNELS.peerError);
+
+/** Errors already published: a transport's error is relayed to every channel and map on it. */
+const publishedErrors = new WeakSet<Error>();
+
+/** The map and member a map-level message is about (a `MapContext` fits). */
+export interface MapIdentity {
+  readonly name: string;
+  readonly id: string;
+}
+
+/** A member of map `where.name` appeared (`added`) or disappeared (`gone`). */
+export function publishMember(change: 'added' | 'gone', where: MapIdentity, peer: string): void {
+  const ch = change === 'added' ? memberAdded : memberGone;
+  if (ch.hasSubscribers) ch.publish({ map: where.name, member: where.id, peer });
+}
+
+/** This member became primary of `key`, by a read or by failover, taking over from `previous`. */
+export function publishClaim(why: 'read' | 'failover', where: MapIdentity, key: MapKey, previous: string): void {
+  const ch = why === 'read' ? promotion : failover;
+  if (ch.hasSubscribers) ch.publish({ map: where.name, member: where.id, key, previous });
+}
+
+/**
+ * An entry of map `where.name` expired: for the expiry code to call once per expired entry, on the
+ * member that finds it expired (published on `lazy-replicated-map:expiry`).
+ */
+export function publishExpired(where: MapIdentity, key: MapKey): void {
+  if (expiry.hasSubscribers) expiry.publish({ map: where.name, member: where.id, key });
+}
+
+/** A fault reported on `'error'`; an error already published (relayed from below) is not published again. */
+export function publishPeerError(source: PeerErrorMessage['source'], member: string, error: Error, name?: string): void {
+  if (!peerError.hasSubscribers || publishedErrors.has(error)) return;
+  publishedErrors.add(error);
+  const message: PeerErrorMessage = name === undefined ? { source, member, error } : { source, member, name, error };
+  peerError.publish(message);
+}
