@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { commands, networkSettings, setup, teardown } from './map-model.js';
 import { QUICK_RUNS, holds } from './settings.js';
 
-function modelProperty(kind: 'lazy' | 'replicated', backups: number, faults: boolean, lossy = false): fc.IAsyncPropertyWithHooks<[{ seed: number; reorder: boolean; duplicateRate: number; members: number }, Iterable<fc.AsyncCommand<never, never>>]> {
-  return fc.asyncProperty(networkSettings, commands({ faults, lossy }) as fc.Arbitrary<Iterable<fc.AsyncCommand<never, never>>>, async (settings, cmds) => {
+function modelProperty(kind: 'lazy' | 'replicated', backups: number, faults: boolean, lossy = false, time = false): fc.IAsyncPropertyWithHooks<[{ seed: number; reorder: boolean; duplicateRate: number; members: number }, Iterable<fc.AsyncCommand<never, never>>]> {
+  return fc.asyncProperty(networkSettings, commands({ faults, lossy, time }) as fc.Arbitrary<Iterable<fc.AsyncCommand<never, never>>>, async (settings, cmds) => {
     const { model, real } = await setup(kind, backups, settings, lossy);
     try {
       await fc.asyncModelRun(() => ({ model, real }) as never, cmds);
@@ -31,6 +31,10 @@ describe('LazyReplicatedMap against a Map model', function () {
   it('keeps every acknowledged write through crashes, stops, joins, partitions and heals (backups: 2)', async () => {
     await holds(modelProperty('lazy', 2, true), QUICK_RUNS);
   });
+
+  it('expires entries at their time to live on every member, through crashes, stops, joins, partitions and heals', async () => {
+    await holds(modelProperty('lazy', 1, true, false, true), QUICK_RUNS);
+  });
 });
 
 describe('LazyReplicatedMap under any crashes (writes may be lost)', function () {
@@ -46,5 +50,9 @@ describe('ReplicatedMap against a Map model', function () {
 
   it('keeps every acknowledged write through crashes, stops, joins, partitions and heals', async () => {
     await holds(modelProperty('replicated', 0, true), QUICK_RUNS);
+  });
+
+  it('expires entries at their time to live on every member, through crashes, stops, joins, partitions and heals', async () => {
+    await holds(modelProperty('replicated', 0, true, false, true), QUICK_RUNS);
   });
 });

@@ -33,6 +33,10 @@ export interface Model {
   readonly lastRead: Map<MapKey, number>;
   /** Lossy runs: the next write's sequence number (values are tagged with it). */
   seq: number;
+  /** The fake clock every map reads, in ms. */
+  time: number;
+  /** When each key written with a time to live expires (by the fake clock). */
+  readonly deadlines: Map<MapKey, number>;
 }
 
 /** The system under test. */
@@ -41,6 +45,8 @@ export interface Real {
   readonly maps: Map<string, AnyMap>;
   readonly kind: 'lazy' | 'replicated';
   readonly backups: number;
+  /** The fake clock the maps read (`now` option); only {@link TickCommand} moves it. */
+  readonly clock: { time: number };
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>;
@@ -129,21 +135,23 @@ async function readsAgree(m: Model, r: Real, key: MapKey): Promise<void> {
 }
 
 class SetCommand implements Cmd {
-  constructor(readonly who: number, readonly key: MapKey, readonly value: unknown) {}
+  constructor(readonly who: number, readonly key: MapKey, readonly value: unknown, readonly ttlMs?: number) {}
   check(m: Readonly<Model>): boolean {
     return m.live.length > 0 && (m.partition === undefined || writerSide(m).length > 0);
   }
   async run(m: Model, r: Real): Promise<void> {
     const side = m.partition === undefined ? m.live : writerSide(m);
     const value = m.lossy ? { seq: m.seq++, v: this.value } : this.value;
-    await mapOf(r, at(side, this.who)).set(this.key, value);
+    await mapOf(r, at(side, this.who)).set(this.key, value, this.ttlMs === undefined ? {} : { ttlMs: this.ttlMs });
     m.data.set(this.key, value);
+    if (this.ttlMs === undefined) m.deadlines.delete(this.key);
+    else m.deadlines.set(this.key, m.time + this.ttlMs);
     if (m.lossy) m.written.set(this.key, m.seq - 1);
     await readsAgree(m, r, this.key);
     await check(m, r);
   }
   toString(): string {
-    return `set(#${this.who}, ${JSON.stringify(this.key)}, ${JSON.stringify(this.value)})`;
+    return `set(#${this.who}, ${JSON.stringify(this.key)}, ${JSON.stringify(this.value)}${this.ttlMs === undefined ? '' : `, { ttlMs: ${this.ttlMs} }`})`;
   }
 }
 
@@ -156,6 +164,7 @@ class DeleteCommand implements Cmd {
     const side = m.partition === undefined ? m.live : writerSide(m);
     await mapOf(r, at(side, this.who)).delete(this.key);
     m.data.delete(this.key);
+    m.deadlines.delete(this.key);
     if (m.lossy) m.written.set(this.key, 'deleted');
     await readsAgree(m, r, this.key);
     await check(m, r);
@@ -207,6 +216,7 @@ class ConcurrentCommand implements Cmd {
     expect(candidates, `the winner of a race on ${String(this.key)} is one of the writes`).to.deep.include(seen);
     if (seen === undefined) m.data.delete(this.key);
     else m.data.set(this.key, seen);
+    m.deadlines.delete(this.key);
     await check(m, r);
   }
   toString(): string {
@@ -312,19 +322,47 @@ class HealCommand implements Cmd {
   }
 }
 
+/**
+ * Time passes: entries whose time to live ran out must be gone from every `get` at once, and from
+ * every member's key set once the primaries swept (sweeps are driven here, not by timers).
+ */
+class TickCommand implements Cmd {
+  constructor(readonly ms: number) {}
+  check(m: Readonly<Model>): boolean {
+    return m.partition === undefined && !m.lossy && m.live.length > 0;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    r.clock.time += this.ms;
+    m.time += this.ms;
+    for (const [k, at] of [...m.deadlines]) {
+      if (at > m.time) continue;
+      m.deadlines.delete(k);
+      m.data.delete(k);
+      for (const id of m.live) expect(await mapOf(r, id).get(k, { promote: false }), `expired ${typeof k} ${String(k)} on ${id}, before any sweep`).to.equal(undefined);
+    }
+    for (const id of m.live) await mapOf(r, id).sweep();
+    await check(m, r);
+  }
+  toString(): string {
+    return `tick(${this.ms})`;
+  }
+}
+
 function makeMap(real: Real, id: string): AnyMap {
   const transport = real.net.transport(id);
+  const timing = { now: () => real.clock.time, expirySweepIntervalMs: 0 };
   const map =
     real.kind === 'lazy'
-      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups })
-      : new ReplicatedMap<MapKey>({ name: 'model', transport });
+      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups, ...timing })
+      : new ReplicatedMap<MapKey>({ name: 'model', transport, ...timing });
   real.maps.set(id, map);
   return map;
 }
 
 /** The commands of the model test. */
-export function commands(options: { faults: boolean; lossy?: boolean }): fc.Arbitrary<Iterable<Cmd>> {
-  const set = fc.tuple(pick, key, value).map(([w, k, v]) => new SetCommand(w, k, v));
+export function commands(options: { faults: boolean; lossy?: boolean; time?: boolean }): fc.Arbitrary<Iterable<Cmd>> {
+  const ttl = options.time === true ? fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }) : fc.constant(undefined);
+  const set = fc.tuple(pick, key, value, ttl).map(([w, k, v, t]) => new SetCommand(w, k, v, t));
   const ops: fc.Arbitrary<Cmd>[] = [
     // Listed twice: writes are what the faults must not lose, so there should be plenty of them.
     set,
@@ -344,6 +382,7 @@ export function commands(options: { faults: boolean; lossy?: boolean }): fc.Arbi
       fc.constant(new HealCommand()),
     );
   }
+  if (options.time === true) ops.push(fc.integer({ min: 1, max: 40 }).map((ms) => new TickCommand(ms)));
   if (options.lossy === true) ops.push(fc.array(pick, { minLength: 2, maxLength: 3 }).map((w) => new CrashManyCommand(w)));
   return fc.commands(ops, { maxCommands: 30, size: 'max' });
 }
@@ -364,8 +403,8 @@ export async function setup(
   lossy = false,
 ): Promise<{ model: Model; real: Real }> {
   const net = new InMemoryNetwork({ seed: settings.seed, reorder: settings.reorder, duplicateRate: settings.duplicateRate });
-  const real: Real = { net, maps: new Map(), kind, backups };
-  const model: Model = { data: new Map(), live: [], nextId: 0, partition: undefined, lossy, written: new Map(), lastRead: new Map(), seq: 0 };
+  const real: Real = { net, maps: new Map(), kind, backups, clock: { time: 0 } };
+  const model: Model = { data: new Map(), live: [], nextId: 0, partition: undefined, lossy, written: new Map(), lastRead: new Map(), seq: 0, time: 0, deadlines: new Map() };
   for (let i = 0; i < settings.members; i++) {
     const id = `m${model.nextId++}`;
     await makeMap(real, id).start();
