@@ -1,0 +1,56 @@
+/**
+ * Settings of the Keyv store, and the slice of a map it needs.
+ *
+ * @module
+ */
+import type { MapKey } from '../codec/map-messages.js';
+import type { MapState } from '../map/map-context.js';
+import type { GetOptions, SetOptions } from '../map/map-options.js';
+
+/** Between a namespace and a key in the map (`<namespace>:<key>`), as Keyv 5 writes its keys. */
+export const KEYV_NAMESPACE_SEPARATOR = ':';
+
+/**
+ * The map the store keeps Keyv's entries in: a `LazyReplicatedMap<string, unknown>` (or a
+ * `ReplicatedMap`) fits. Method syntax keeps parameters bivariant, so maps of wider key and value
+ * types fit too.
+ */
+export interface KeyvMap {
+  /** This member's id. */
+  readonly id: string;
+  /** Where the map is in its life. */
+  readonly state: MapState;
+  /** Joins the map's members; idempotent. */
+  start(): Promise<unknown>;
+  /** The value of `key`; promotes this member to its primary unless `promote: false`. */
+  get(key: string, options?: GetOptions): Promise<unknown>;
+  /** Stores a value, making this member its primary; `ttlMs` is the map's own expiry. */
+  set(key: string, value: unknown, options?: SetOptions): Promise<unknown>;
+  /** Deletes `key` on every member. */
+  delete(key: string): Promise<boolean>;
+  /** Deletes every key on every member. */
+  clear(): Promise<void>;
+  /** The keys known here. */
+  keys(): IterableIterator<MapKey>;
+  /** The map's `error` event: a peer fault or a background failure. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** Settings of a {@link KeyvStore}. */
+export interface KeyvStoreOptions {
+  /** The map holding the entries, started or not. Other users of the map should keep out of Keyv's namespaces. */
+  map: KeyvMap;
+  /**
+   * The namespace of the store's keys. Keyv sets it to its own `namespace` option, so this is
+   * only the starting value.
+   * @default undefined (no namespace: every key of the map is the store's)
+   */
+  namespace?: string;
+}
+
+/** Events of a {@link KeyvStore}. */
+export interface KeyvStoreEvents {
+  /** The map reported an error (a peer fault, a failed background operation). Keyv re-emits it. */
+  error: (error: Error) => void;
+}
