@@ -243,7 +243,9 @@ export class StateTransfer {
 
   /** Merges the states of the members that answered a start, every page of each. */
   private async welcomeAll(replies: readonly RpcResponse[]): Promise<void> {
-    await Promise.all(replies.map((r) => ('reply' in r ? this.welcome(r.from, r.reply) : undefined)));
+    const welcomes: Promise<void>[] = [];
+    for (const r of replies) if ('reply' in r) welcomes.push(this.welcome(r.from, r.reply));
+    await Promise.all(welcomes);
   }
 
   /** A member answered our start with the first page of its state: merge it, then fetch the rest. */
