@@ -49,10 +49,11 @@ export async function join(keys: number): Promise<JoinResult> {
   try {
     const ready = await next(owner);
     if (ready.type !== 'ready') throw new Error('the owner did not get ready');
-    const joiner = member({ ROLE: 'joiner', SEED: ready.address });
+    const joiner = member({ ROLE: 'joiner', SEED: ready.address, KEYS: String(keys) });
     try {
       const joined = await next(joiner);
       if (joined.type !== 'joined') throw new Error('the joiner did not join');
+      if (joined.keys !== keys) throw new Error(`the joiner knew ${joined.keys} of ${keys} keys when start() resolved`);
       return { keys, known: joined.keys, ms: Math.round(joined.ms), peakRssMiB: mib(joined.peakRssBytes), baseRssMiB: mib(joined.baseRssBytes), peakHeapMiB: mib(joined.peakHeapBytes) };
     } finally {
       joiner.kill('SIGKILL');
