@@ -312,12 +312,15 @@ class HealCommand implements Cmd {
   }
 }
 
+/** Two or three placements a page: every join and heal of the model runs in pages, faults and all. */
+const STATE_PAGE_BYTES = 100;
+
 function makeMap(real: Real, id: string): AnyMap {
   const transport = real.net.transport(id);
   const map =
     real.kind === 'lazy'
-      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups })
-      : new ReplicatedMap<MapKey>({ name: 'model', transport });
+      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups, statePageBytes: STATE_PAGE_BYTES })
+      : new ReplicatedMap<MapKey>({ name: 'model', transport, statePageBytes: STATE_PAGE_BYTES });
   real.maps.set(id, map);
   return map;
 }
