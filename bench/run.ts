@@ -9,13 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, writePath } from './in-process.js';
 import { markdownTable } from './measure.js';
+import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import type { Throughput } from './measure.js';
 import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -150,6 +151,19 @@ if (section('failover')) {
         ['SIGSTOP (hung: sockets stay open)', '2000 ms (default)', hangDefault.detectMs, hangDefault.servedMs, '≤ 2100 ms'],
         ['SIGSTOP (hung: sockets stay open)', '500 ms (tuned)', hangTuned.detectMs, hangTuned.servedMs, '≤ 600 ms'],
       ],
+    ),
+  );
+  out();
+}
+if (section('join')) {
+  out('## Join over TCP: a new member joins one that owns every key (default maxFrameBytes, pages of ~1 MiB)');
+  out();
+  const joins = [];
+  for (const keys of quick ? [100_000] : [100_000, 1_000_000]) joins.push(await join(keys));
+  out(
+    markdownTable(
+      ['keys owned', 'keys known at start()', 'start() ms', 'joiner peak RSS (MiB)', 'RSS before (MiB)', 'joiner peak heap (MiB)'],
+      joins.map((j) => [j.keys, j.known, j.ms, j.peakRssMiB, j.baseRssMiB, j.peakHeapMiB]),
     ),
   );
   out();

@@ -270,6 +270,15 @@ export class DiffApplyError extends LazyReplicatedMapError {
 }
 
 /**
+ * A member was asked for a page of a state transfer it no longer serves: the asker went away and
+ * came back, started again, or asked twice for one page. The asker's newer `MSG_START` (or its
+ * first request for the page) is answered; this one is not.
+ */
+export class StatePageGoneError extends LazyReplicatedMapError {
+  override name = 'StatePageGoneError';
+}
+
+/**
  * `ValueCodec.register` refused a class: the tag is outside the range left to applications, or
  * the tag or the class is already registered with another partner.
  */

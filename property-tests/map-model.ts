@@ -348,13 +348,16 @@ class TickCommand implements Cmd {
   }
 }
 
+/** Two or three placements a page: every join and heal of the model runs in pages, faults and all. */
+const STATE_PAGE_BYTES = 100;
+
 function makeMap(real: Real, id: string): AnyMap {
   const transport = real.net.transport(id);
   const timing = { now: () => real.clock.time, expirySweepIntervalMs: 0 };
   const map =
     real.kind === 'lazy'
-      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups, ...timing })
-      : new ReplicatedMap<MapKey>({ name: 'model', transport, ...timing });
+      ? new LazyReplicatedMap<MapKey>({ name: 'model', transport, backups: real.backups, ...timing, statePageBytes: STATE_PAGE_BYTES })
+      : new ReplicatedMap<MapKey>({ name: 'model', transport, ...timing, statePageBytes: STATE_PAGE_BYTES });
   real.maps.set(id, map);
   return map;
 }

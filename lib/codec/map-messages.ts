@@ -20,6 +20,7 @@ import {
   MSG_RETRIEVE_BACKUP,
   MSG_START,
   MSG_STATE,
+  MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
   MESSAGE_TYPE_NAMES,
@@ -119,8 +120,20 @@ export type MapMessage =
       readonly incarnation: string;
       readonly entries: readonly Placement[];
       readonly tombstones: readonly Removal[];
+      /**
+       * The transfer whose next page the receiver asks for with {@link MSG_STATE_NEXT}; absent on
+       * the last page (and on a state that fits one page).
+       */
+      readonly next?: number;
     }
   | { readonly type: typeof MSG_START; readonly incarnation: string }
+  | {
+      readonly type: typeof MSG_STATE_NEXT;
+      /** The transfer, as the previous page named it. */
+      readonly transfer: number;
+      /** The page asked for: 1 is the one after the reply to `MSG_START`. */
+      readonly page: number;
+    }
   | { readonly type: typeof MSG_STOP }
   | { readonly type: typeof MSG_COPY; readonly entries: readonly EntryCopy[] }
   | { readonly type: typeof MSG_ACCESS; readonly keys: readonly MapKey[] }
@@ -161,15 +174,16 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
       return [message.type, message.entries.map(placementWire)];
     case MSG_REMOVE:
       return [message.type, message.removals.map(removalWire)];
-    case MSG_STATE:
-      return [
-        message.type,
-        message.incarnation,
-        message.entries.map(placementWire),
-        message.tombstones.map(removalWire),
-      ];
+    case MSG_STATE: {
+      const wire: unknown[] = [message.type, message.incarnation, message.entries.map(placementWire), message.tombstones.map(removalWire)];
+      // The last page has four fields, as a whole state had before pages: one form per message.
+      if (message.next !== undefined) wire.push(message.next);
+      return wire;
+    }
     case MSG_START:
       return [message.type, message.incarnation];
+    case MSG_STATE_NEXT:
+      return [message.type, message.transfer, message.page];
     case MSG_ACCESS:
       return [message.type, message.keys];
     case MSG_VALUE:
@@ -290,17 +304,22 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_REMOVE:
       arity(wire, 2, 'MSG_REMOVE');
       return { type, removals: array(wire[1], 'removals').map((r, i) => removal(r, `removals[${i}]`)) };
-    case MSG_STATE:
-      arity(wire, 4, 'MSG_STATE');
-      return {
+    case MSG_STATE: {
+      if (wire.length !== 4 && wire.length !== 5) fail(`MSG_STATE has ${wire.length - 1} fields, expected 3, or 4 when more pages follow`);
+      const state = {
         type,
         incarnation: memberId(wire[1], 'incarnation'),
         entries: array(wire[2], 'entries').map((e, i) => placement(e, `entries[${i}]`)),
         tombstones: array(wire[3], 'tombstones').map((r, i) => removal(r, `tombstones[${i}]`)),
       };
+      return wire.length === 5 ? { ...state, next: count(wire[4], 'next') } : state;
+    }
     case MSG_START:
       arity(wire, 2, 'MSG_START');
       return { type, incarnation: memberId(wire[1], 'incarnation') };
+    case MSG_STATE_NEXT:
+      arity(wire, 3, 'MSG_STATE_NEXT');
+      return { type, transfer: count(wire[1], 'transfer'), page: count(wire[2], 'page') };
     case MSG_ACCESS:
       arity(wire, 2, 'MSG_ACCESS');
       return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`)) };

@@ -13,7 +13,10 @@ export const MSG_RETRIEVE_BACKUP = 2;
 export const MSG_PROXY = 3;
 /** Keys deleted, with the version of each delete, so late writes cannot resurrect them. Acknowledged. */
 export const MSG_REMOVE = 4;
-/** State transfer: the entries a member is primary of, and its tombstones. Reply to {@link MSG_START}. */
+/**
+ * State transfer: a page of the entries a member is primary of and of its tombstones. Reply to
+ * {@link MSG_START} (the first page) and to {@link MSG_STATE_NEXT} (the following ones).
+ */
 export const MSG_STATE = 5;
 /** A member started the map (or reappeared): "add me, tell me what you own". */
 export const MSG_START = 6;
@@ -40,6 +43,12 @@ export const MSG_VALUE = 15;
  * carrying a diff). Acknowledged; a holder without the base refuses it and gets {@link MSG_BACKUP}.
  */
 export const MSG_DIFF = 16;
+/**
+ * Asks a member for the next page of the state it began sending in its reply to a
+ * {@link MSG_START}. Answered with {@link MSG_STATE}. Pages keep every message within a
+ * transport's frame limit however many entries a member owns.
+ */
+export const MSG_STATE_NEXT = 17;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -59,4 +68,5 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_ACK]: 'MSG_ACK',
   [MSG_VALUE]: 'MSG_VALUE',
   [MSG_DIFF]: 'MSG_DIFF',
+  [MSG_STATE_NEXT]: 'MSG_STATE_NEXT',
 });

@@ -90,7 +90,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.promotion = new Promotion(ctx, this.messenger, this.publisher);
     this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
-    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover });
+    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.expiry = new Expiry(
       ctx,
       {
@@ -164,7 +164,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (discovering !== undefined) await discovering;
     const targets = this.ctx.members.reachable();
     const replies = await this.transfer.ask(targets);
-    this.transfer.answered(targets, replies);
+    await this.transfer.answered(targets, replies);
     // stop() or a transport crash may have come while the replies were awaited.
     if (this.state === 'starting') {
       this.ctx.lifecycle = 'running';

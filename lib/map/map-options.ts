@@ -44,6 +44,15 @@ export interface ReplicatedMapOptions {
    * @default 600000
    */
   tombstoneTtlMs?: number;
+  /**
+   * Estimated size of one page of a state transfer, in bytes. A member's entries and deletes reach
+   * a joining (or healed) member in pages of about this size, one page in flight at a time, so a
+   * member owning millions of entries never sends a frame larger than a peer accepts. Lower it
+   * only for a transport whose frames must stay smaller (a TCP `maxFrameBytes` below 1 MiB, a
+   * message broker's limit); every member of a map may use its own.
+   * @default 1048576 (1 MiB, as every other list the map sends)
+   */
+  statePageBytes?: number;
   /** The value codec. @default the shared cbor-x codec */
   codec?: ValueCodec;
   /** The wall clock for tombstones, last use and expiry (tests inject a fake). @default Date.now */

@@ -19,6 +19,7 @@ import {
   MSG_RETRIEVE_BACKUP,
   MSG_START,
   MSG_STATE,
+  MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
 } from '../codec/message-types.js';
@@ -129,6 +130,8 @@ export class MessageHandler {
       case MSG_START:
         if (state.lifecycle !== 'running' && state.lifecycle !== 'starting') throw new StoppedError(`map '${state.name}' is leaving`);
         return parts.transfer.answerStart(from, message.incarnation);
+      case MSG_STATE_NEXT:
+        return parts.transfer.answerNext(from, message.transfer, message.page);
       case MSG_STOP:
         parts.failover.disappeared(from);
         return this.ack(wantsReply);

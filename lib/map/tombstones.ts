@@ -51,8 +51,16 @@ export class Tombstones {
 
   /** Every remembered delete, for state transfer. */
   list(): Removal[] {
+    return [...this.live()];
+  }
+
+  /**
+   * Every remembered delete, read lazily from the live set (for a paged state transfer): a delete
+   * forgotten before its turn is skipped, one recorded meanwhile may be included.
+   */
+  *live(): Generator<Removal, void, undefined> {
     this.sweep();
-    return [...this.byKey].map(([key, t]) => ({ key, version: t.version }));
+    for (const [key, t] of this.byKey) yield { key, version: t.version };
   }
 
   /** Number of remembered deletes. */
