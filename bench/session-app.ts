@@ -97,7 +97,7 @@ app.use(
     name: 'sid',
     secret: 'the express-session secret of the sessions benchmark',
     // Ours: '<random>.<route>' so the load generator routes by suffix, as nginx would.
-    ...(store instanceof BackupSessionStore ? { genid: (req: express.Request) => (store as BackupSessionStore).genid(req) } : {}),
+    ...(store instanceof BackupSessionStore ? { genid: store.genid.bind(store) } : {}),
     resave: false,
     saveUninitialized: false,
     cookie: { maxAge: 30 * 60 * 1000 },
