@@ -192,12 +192,14 @@ if (section('sessions')) {
 if (section('scale')) {
   out('## Scale over TCP: 3, 8 and 16 member processes');
   out();
-  const scale = await scaleBench([3, 8, 16], { sets: quick ? 8000 : 32_000, keys: quick ? 500 : 2000 });
+  const scale = await scaleBench([3, 8, 16], { sets: quick ? 8000 : 32_000, keys: quick ? 200 : 500 });
   out(
     markdownTable(
       ['members', 'start-up ms (fork to every map started)', 'forming ms (to every member seeing all)', '`set` ops/s (64 in flight over all members)', '`set` p99 ms (worst member)', 'serving the keys, nobody lost (ms)', 'SIGKILL → first survivor serves all (ms)', 'SIGKILL → every survivor serves all (ms)'],
-      scale.map((r) => [String(r.members), r.startMs, r.formMs, r.setOpsPerSec, r.setP99Ms, r.servedBeforeMs, r.failoverFirstMs, r.failoverMs]),
+      scale.map((r) => [String(r.members), r.startMs, r.formMs, r.setOpsPerSec, r.setP99Ms, r.servedBeforeMs, r.failoverFirstMs, r.failoverMs].map((c) => (Number.isNaN(c) ? '–' : c))),
     ),
   );
+  out();
+  for (const r of scale) if (r.note !== undefined) out(`${String(r.members)} members: ${r.note}.`);
   out();
 }

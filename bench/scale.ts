@@ -24,9 +24,29 @@ export interface ScaleRow {
   failoverFirstMs: number;
   /** ... to every survivor serving each of them. */
   failoverMs: number;
+  /** What did not finish in time (the measures after it are NaN). */
+  note?: string;
 }
 
 const IN_FLIGHT = 64;
+
+/** Resolves as `work` does, or rejects once `ms` passed first: no step of the bench waits forever. */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what}: no answer within ${String(ms / 1000)} s`));
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+/** Progress on stderr: a 16-member size takes minutes on a busy machine. */
+const progress = (line: string): void => {
+  process.stderr.write(`scale: ${line}\n`);
+};
 
 /** Forks `n` members seeded with the first; resolves once every member sees all `n`. */
 async function formCluster(n: number, members: BenchMember[]): Promise<{ startMs: number; formMs: number }> {
@@ -67,15 +87,18 @@ async function killOne(members: BenchMember[], keys: number): Promise<{ firstMs:
   const survivors = members.slice(0, -1);
   await victim.request({ cmd: 'fill', count: keys, prefix: 'f' });
   const owned = await victim.request<string[]>({ cmd: 'primaries', prefix: 'f' });
+  progress(`${String(members.length)} members: ${victim.id} wrote ${String(keys)} keys, primary of ${String(owned.length)}`);
   if (owned.length === 0) throw new Error(`${victim.id} is primary of no key`);
   // Each survivor serves the keys once before the loss, as a running service would have: the
   // first pass through the read path is JIT compilation, no part of failing over.
   await Promise.all(survivors.map((m) => m.request({ cmd: 'serveAll', keys: owned })));
   // A second pass before the loss: what serving every key costs the survivors with nobody lost
   // (with many members most reads are proxy fetches), the baseline for the failover time.
+  progress(`${String(members.length)} members: first pass served`);
   const tWarm = performance.now();
   await Promise.all(survivors.map((m) => m.request({ cmd: 'serveAll', keys: owned })));
   const baselineMs = performance.now() - tWarm;
+  progress(`${String(members.length)} members: second pass served; SIGKILL ${victim.id}`);
   const t0 = performance.now();
   victim.child.kill('SIGKILL');
   const each = await Promise.all(
@@ -98,11 +121,25 @@ export async function scaleBench(sizes: number[], options: { sets: number; keys:
       for (const m of members) m.child.kill('SIGKILL');
     };
     process.once('exit', killAll);
+    const row: ScaleRow = { members: n, startMs: NaN, formMs: NaN, setOpsPerSec: NaN, setP99Ms: NaN, servedBeforeMs: NaN, failoverFirstMs: NaN, failoverMs: NaN };
+    rows.push(row);
     try {
-      const { startMs, formMs } = await formCluster(n, members);
-      const sets = await spreadSets(members, options.sets);
-      const failover = await killOne(members, options.keys);
-      rows.push({ members: n, startMs, formMs, setOpsPerSec: sets.opsPerSec, setP99Ms: sets.p99Ms, servedBeforeMs: failover.baselineMs, failoverFirstMs: failover.firstMs, failoverMs: failover.lastMs });
+      const formed = await within(formCluster(n, members), 30_000 * n, `${String(n)} members to form a cluster`);
+      Object.assign(row, formed);
+      progress(`${String(n)} members started in ${formed.startMs.toFixed(0)} ms, formed in ${formed.formMs.toFixed(0)} ms`);
+      const sets = await within(spreadSets(members, options.sets), 300_000, `${String(options.sets)} sets over ${String(n)} members`);
+      row.setOpsPerSec = sets.opsPerSec;
+      row.setP99Ms = sets.p99Ms;
+      progress(`${String(n)} members: ${sets.opsPerSec.toFixed(0)} sets/s`);
+      const failover = await within(killOne(members, options.keys), 240_000, `failover among ${String(n)} members`);
+      row.servedBeforeMs = failover.baselineMs;
+      row.failoverFirstMs = failover.firstMs;
+      row.failoverMs = failover.lastMs;
+      progress(`${String(n)} members: served again after ${failover.lastMs.toFixed(0)} ms`);
+    } catch (error) {
+      // The row keeps what was measured and says what did not finish; the next size still runs.
+      row.note = error instanceof Error ? error.message : String(error);
+      progress(row.note);
     } finally {
       await Promise.all(members.map((m) => m.stop()));
       process.off('exit', killAll);
