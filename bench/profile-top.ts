@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-top.ts [--top=10] file.cpuprofile...`: where the time went, as a
+ * `npx tsx bench/profile-top.ts [--top=10] [--by=package] file.cpuprofile...`: where the time went, as a
  * Markdown table of the functions with the most self time over all the given V8 CPU profiles
  * (such as the ones `BENCH_CPU_PROF=dir npm run bench -- --only=sessions` writes), aggregated by
  * function name and source location, with the package or file each one lives in. Idle samples
@@ -40,7 +40,7 @@ function locate(url: string, line: number): string {
 }
 
 /** Aggregates self time (sampled) by function and location over `files`; the `top` largest. */
-export function topSelfTime(files: string[], top = 10): SelfTime[] {
+export function topSelfTime(files: string[], top = 10, byPackage = false): SelfTime[] {
   const byKey = new Map<string, SelfTime>();
   let total = 0;
   for (const file of files) {
@@ -57,8 +57,10 @@ export function topSelfTime(files: string[], top = 10): SelfTime[] {
       const { functionName, url, lineNumber } = node.callFrame;
       const name = functionName === '' ? '(anonymous)' : functionName;
       const where = locate(url, lineNumber);
-      const key = `${name}\u0000${where}`;
-      const entry = byKey.get(key) ?? { name, where, ms: 0, share: 0 };
+      // --by=package: one row per package, per folder of lib/, or per native entry (GC, writev).
+      const group = url === '' ? name : where.startsWith('lib/') ? where.split('/').slice(0, 2).join('/') : (where.split(/\/|:/)[0] ?? where);
+      const key = byPackage ? group : `${name}\u0000${where}`;
+      const entry = byKey.get(key) ?? (byPackage ? { name: group, where: '', ms: 0, share: 0 } : { name, where, ms: 0, share: 0 });
       entry.ms += us / 1000;
       byKey.set(key, entry);
       total += us / 1000;
@@ -76,6 +78,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     console.error('usage: npx tsx bench/profile-top.ts [--top=10] file.cpuprofile...');
     process.exit(2);
   }
-  const rows = topSelfTime(files, top);
+  const rows = topSelfTime(files, top, process.argv.includes('--by=package'));
   console.log(markdownTable(['function', 'where', 'self ms', 'share of busy samples'], rows.map((r) => [`\`${r.name}\``, `\`${r.where}\``, r.ms, `${(r.share * 100).toFixed(1)}%`])));
 }

@@ -167,7 +167,7 @@ if (section('sessions')) {
     r.errors === 0 ? r.reqPerSec : `INVALID (${String(r.errors)} errors: ${r.firstError ?? ''})`,
     `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
     r.cpuMsPerRequest,
-    r.requests,
+    String(r.requests),
   ];
   const rows = [...sessions.ours, ...(sessions.redis ?? [])].map((r) => [label[r.workload], r.stack === 'ours' ? 'BackupSessionStore (3 apps, TCP)' : 'connect-redis (3 apps + redis-server)', ...cells(r)]);
   out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'requests checked'], rows));
