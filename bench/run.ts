@@ -11,12 +11,14 @@ import { bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, write
 import { markdownTable } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
+import { scaleBench } from './scale.js';
+import { sessionsBench, type SessionRow } from './sessions.js';
 import type { Throughput } from './measure.js';
 import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -166,5 +168,52 @@ if (section('join')) {
       joins.map((j) => [j.keys, j.known, j.ms, j.peakRssMiB, j.baseRssMiB, j.peakHeapMiB]),
     ),
   );
+  out();
+}
+if (section('sessions')) {
+  out('## Sessions end to end: three express apps, BackupSessionStore over TCP vs connect-redis');
+  out();
+  // BENCH_CPU_PROF=dir also profiles every app during each measured window (and slows it down).
+  const sessions = await sessionsBench({ users: 32, warmMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10_000, profileDir: process.env['BENCH_CPU_PROF'] });
+  const label = { writes: 'every request writes', readMostly: '90% read, 10% write' } as const;
+  const goals = { writes: { rps: 1.2, cpu: 1.0 }, readMostly: { rps: 2, cpu: 0.5 } } as const;
+  const cells = (r: SessionRow): Array<string | number> => [
+    r.errors === 0 ? r.reqPerSec : `INVALID (${String(r.errors)} errors: ${r.firstError ?? ''})`,
+    `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
+    r.cpuMsPerRequest,
+    String(r.requests),
+  ];
+  const rows = [...sessions.ours, ...(sessions.redis ?? [])].map((r) => [label[r.workload], r.stack === 'ours' ? 'BackupSessionStore (3 apps, TCP)' : 'connect-redis (3 apps + redis-server)', ...cells(r)]);
+  out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'requests checked'], rows));
+  out();
+  if (sessions.redis === undefined) {
+    out('redis-server is not installed (apt-get install redis-server): the connect-redis rows and the ratios are skipped.');
+  } else {
+    const ratios = sessions.ours.map((mine) => {
+      const theirs = sessions.redis?.find((r) => r.workload === mine.workload);
+      const goal = goals[mine.workload];
+      if (theirs === undefined) return [label[mine.workload], '–', '–', '–', '–'];
+      const valid = mine.errors === 0 && theirs.errors === 0;
+      const rps = mine.reqPerSec / theirs.reqPerSec;
+      const cpu = mine.cpuMsPerRequest / theirs.cpuMsPerRequest;
+      const status = !valid ? 'invalid (errors)' : rps >= goal.rps && cpu <= goal.cpu ? 'met' : 'missed';
+      return [label[mine.workload], `${rps.toFixed(2)}×`, `${cpu.toFixed(2)}×`, `≥ ${goal.rps.toFixed(1)}× req/s, ≤ ${goal.cpu.toFixed(1)}× CPU`, status];
+    });
+    out(markdownTable(['workload', 'req/s ours / connect-redis', 'CPU per request ours / connect-redis', 'goal', 'status'], ratios));
+  }
+  out();
+}
+if (section('scale')) {
+  out('## Scale over TCP: 3, 8 and 16 member processes');
+  out();
+  const scale = await scaleBench([3, 8, 16], { sets: quick ? 8000 : 32_000, keys: quick ? 200 : 500 });
+  out(
+    markdownTable(
+      ['members', 'start-up ms (fork to every map started)', 'forming ms (to every member seeing all)', '`set` ops/s (64 in flight over all members)', '`set` p99 ms (worst member)', 'serving the keys, nobody lost (ms)', 'SIGKILL → first survivor serves all (ms)', 'SIGKILL → every survivor serves all (ms)'],
+      scale.map((r) => [String(r.members), r.startMs, r.formMs, r.setOpsPerSec, r.setP99Ms, r.servedBeforeMs, r.failoverFirstMs, r.failoverMs].map((c) => (Number.isNaN(c) ? '–' : c))),
+    ),
+  );
+  out();
+  for (const r of scale) if (r.note !== undefined) out(`${String(r.members)} members: ${r.note}.`);
   out();
 }

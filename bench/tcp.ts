@@ -101,7 +101,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A private redis-server on a free loopback port, or undefined when none is installed. */
-export async function startRedis(): Promise<{ port: number; stop: () => Promise<void> } | undefined> {
+export async function startRedis(): Promise<{ port: number; pid: number; stop: () => Promise<void> } | undefined> {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const started = await new Promise<boolean>((resolve) => {
@@ -115,9 +115,11 @@ export async function startRedis(): Promise<{ port: number; stop: () => Promise<
       resolve(false);
     });
   });
-  if (!started) return undefined;
+  if (!started || child.pid === undefined) return undefined;
   return {
     port,
+    // The sessions benchmark reads its CPU time from /proc/<pid>/stat.
+    pid: child.pid,
     stop: async () => {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');

@@ -1,0 +1,149 @@
+/**
+ * How the map behaves as the cluster grows: 3, 8 and 16 member processes over TCP on 127.0.0.1
+ * (bench/member.ts), measured for cluster formation, `set` throughput and SIGKILL failover.
+ *
+ * @module
+ */
+import { BenchMember } from './tcp.js';
+import type { Throughput } from './measure.js';
+
+/** One cluster size. */
+export interface ScaleRow {
+  members: number;
+  /** From the first fork to every member's map started (process start-up, tsx, listening). */
+  startMs: number;
+  /** From the last member started to every member seeing all the others. */
+  formMs: number;
+  /** A fixed batch of `set`s spread evenly over the members, 64 in flight in all. */
+  setOpsPerSec: number;
+  /** The highest p99 of any member's writes. */
+  setP99Ms: number;
+  /** Every survivor serving each of the victim's keys with nobody lost (the same reads, before the kill). */
+  servedBeforeMs: number;
+  /** From a SIGKILL of a member that is primary of keys to the first survivor serving each of them. */
+  failoverFirstMs: number;
+  /** ... to every survivor serving each of them. */
+  failoverMs: number;
+  /** What did not finish in time (the measures after it are NaN). */
+  note?: string;
+}
+
+const IN_FLIGHT = 64;
+
+/** Resolves as `work` does, or rejects once `ms` passed first: no step of the bench waits forever. */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what}: no answer within ${String(ms / 1000)} s`));
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+/** Progress on stderr: a 16-member size takes minutes on a busy machine. */
+const progress = (line: string): void => {
+  process.stderr.write(`scale: ${line}\n`);
+};
+
+/** Forks `n` members seeded with the first; resolves once every member sees all `n`. */
+async function formCluster(n: number, members: BenchMember[]): Promise<{ startMs: number; formMs: number }> {
+  const t0 = performance.now();
+  const first = new BenchMember('m0', []);
+  members.push(first);
+  await first.ready();
+  const rest = Array.from({ length: n - 1 }, (_, i) => new BenchMember(`m${String(i + 1)}`, [first.address]));
+  members.push(...rest);
+  await Promise.all(rest.map((m) => m.ready()));
+  const started = performance.now();
+  await Promise.all(
+    members.map(async (m) => {
+      while ((await m.request<string[]>({ cmd: 'members' })).length < n) await new Promise((r) => setTimeout(r, 5));
+    }),
+  );
+  return { startMs: started - t0, formMs: performance.now() - started };
+}
+
+/** Every member writes its share of `total` (300-byte values) with its share of 64 in flight, all at once. */
+async function spreadSets(members: BenchMember[], total: number): Promise<{ opsPerSec: number; p99Ms: number }> {
+  const share = Math.ceil(total / members.length);
+  const concurrency = Math.max(1, Math.round(IN_FLIGHT / members.length));
+  const results = await Promise.all(
+    members.map((m) => m.request<Throughput>({ cmd: 'load', op: 'set', total: share, concurrency, valueBytes: 300, prefix: `${m.id}-` })),
+  );
+  // The members start their measured runs together (after equal warm-ups) but may end apart:
+  // counting every write over the slowest member's time understates rather than flatters.
+  const ops = results.reduce((sum, r) => sum + r.ops, 0);
+  const seconds = Math.max(...results.map((r) => r.seconds));
+  return { opsPerSec: ops / seconds, p99Ms: Math.max(...results.map((r) => r.p99Ms)) };
+}
+
+/** SIGKILLs the last member after it wrote `keys` keys; resolves when every survivor serves each of them. */
+async function killOne(members: BenchMember[], keys: number): Promise<{ firstMs: number; lastMs: number; baselineMs: number }> {
+  const victim = members[members.length - 1];
+  if (victim === undefined) throw new Error('no member');
+  const survivors = members.slice(0, -1);
+  await victim.request({ cmd: 'fill', count: keys, prefix: 'f' });
+  const owned = await victim.request<string[]>({ cmd: 'primaries', prefix: 'f' });
+  progress(`${String(members.length)} members: ${victim.id} wrote ${String(keys)} keys, primary of ${String(owned.length)}`);
+  if (owned.length === 0) throw new Error(`${victim.id} is primary of no key`);
+  // Each survivor serves the keys once before the loss, as a running service would have: the
+  // first pass through the read path is JIT compilation, no part of failing over.
+  await Promise.all(survivors.map((m) => m.request({ cmd: 'serveAll', keys: owned })));
+  // A second pass before the loss: what serving every key costs the survivors with nobody lost
+  // (with many members most reads are proxy fetches), the baseline for the failover time.
+  progress(`${String(members.length)} members: first pass served`);
+  const tWarm = performance.now();
+  await Promise.all(survivors.map((m) => m.request({ cmd: 'serveAll', keys: owned })));
+  const baselineMs = performance.now() - tWarm;
+  progress(`${String(members.length)} members: second pass served; SIGKILL ${victim.id}`);
+  const t0 = performance.now();
+  victim.child.kill('SIGKILL');
+  const each = await Promise.all(
+    survivors.map(async (m) => {
+      await m.request({ cmd: 'serveAll', keys: owned });
+      return performance.now() - t0;
+    }),
+  );
+  return { firstMs: Math.min(...each), lastMs: Math.max(...each), baselineMs };
+}
+
+/** The scale rows for each cluster size; every member is SIGKILLed before the next size starts. */
+export async function scaleBench(sizes: number[], options: { sets: number; keys: number }): Promise<ScaleRow[]> {
+  const rows: ScaleRow[] = [];
+  for (const n of sizes) {
+    const members: BenchMember[] = [];
+    // Should the bench die mid-size, no member outlives it (a member leaves on its own when the
+    // IPC channel closes, but a graceful leave among 16 dying members may take a while).
+    const killAll = (): void => {
+      for (const m of members) m.child.kill('SIGKILL');
+    };
+    process.once('exit', killAll);
+    const row: ScaleRow = { members: n, startMs: NaN, formMs: NaN, setOpsPerSec: NaN, setP99Ms: NaN, servedBeforeMs: NaN, failoverFirstMs: NaN, failoverMs: NaN };
+    rows.push(row);
+    try {
+      const formed = await within(formCluster(n, members), 30_000 * n, `${String(n)} members to form a cluster`);
+      Object.assign(row, formed);
+      progress(`${String(n)} members started in ${formed.startMs.toFixed(0)} ms, formed in ${formed.formMs.toFixed(0)} ms`);
+      const sets = await within(spreadSets(members, options.sets), 300_000, `${String(options.sets)} sets over ${String(n)} members`);
+      row.setOpsPerSec = sets.opsPerSec;
+      row.setP99Ms = sets.p99Ms;
+      progress(`${String(n)} members: ${sets.opsPerSec.toFixed(0)} sets/s`);
+      const failover = await within(killOne(members, options.keys), 240_000, `failover among ${String(n)} members`);
+      row.servedBeforeMs = failover.baselineMs;
+      row.failoverFirstMs = failover.firstMs;
+      row.failoverMs = failover.lastMs;
+      progress(`${String(n)} members: served again after ${failover.lastMs.toFixed(0)} ms`);
+    } catch (error) {
+      // The row keeps what was measured and says what did not finish; the next size still runs.
+      row.note = error instanceof Error ? error.message : String(error);
+      progress(row.note);
+    } finally {
+      await Promise.all(members.map((m) => m.stop()));
+      process.off('exit', killAll);
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,173 @@
+/**
+ * One express app of the sessions benchmark, in its own process: express-session on either our
+ * {@link BackupSessionStore} (a LazyReplicatedMap over TcpTransport, the apps forming one cluster)
+ * or connect-redis (node-redis against the bench's redis-server). Both apps answer the same two
+ * routes, so the load generator cannot tell them apart:
+ *
+ * - `GET /write` increments the session's counter (creating the session on first use) and answers
+ *   the new value: express-session saves the session (`store.set`).
+ * - `GET /read` answers the counter without changing anything: express-session only touches the
+ *   session (`store.touch`), as it does for most requests of a real app.
+ *
+ * Configured by environment: `APP_ID` (also the route and TCP member id), `STORE` (`ours` or
+ * `redis`), `SEEDS`, `CLUSTER_SECRET`, `REDIS_PORT`.
+ *
+ * @module
+ */
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector/promises';
+import type { AddressInfo } from 'node:net';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import session, { type Store } from 'express-session';
+import { createClient } from 'redis';
+import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
+import { BackupSessionStore } from '../lib/session/index.js';
+
+/** Commands from the parent. */
+export type SessionAppRequest =
+  | { id: number; cmd: 'members' }
+  | { id: number; cmd: 'profileStart' }
+  | { id: number; cmd: 'profileStop'; file: string }
+  | { id: number; cmd: 'stop' };
+
+/** Messages to the parent. */
+export type SessionAppMessage =
+  | { type: 'ready'; httpPort: number; clusterAddress: string }
+  | { type: 'reply'; id: number; result?: unknown; error?: string };
+
+/**
+ * What a logged-in user's session carries besides the counter (a profile, a few preferences):
+ * about 1 KB, set once when the session is created. connect-redis rewrites all of it on every
+ * save; our store sends only the attributes a request changed.
+ */
+const PROFILE = {
+  name: 'A. N. Example',
+  email: 'a.n.example@example.com',
+  roles: ['reader', 'writer'],
+  preferences: { theme: 'dark', language: 'en-GB', timezone: 'Europe/London' },
+  recent: Array.from({ length: 16 }, (_, i) => `/articles/${String(1000 + i)}/a-reasonably-long-slug-${String(i)}`),
+};
+
+const appId = process.env['APP_ID'] ?? 'app1';
+const storeKind = process.env['STORE'] === 'redis' ? 'redis' : 'ours';
+const send = (m: SessionAppMessage): void => {
+  if (process.connected) process.send?.(m);
+};
+
+let store: Store;
+let clusterAddress = '';
+let shutdown: () => Promise<void>;
+let members: () => string[] = () => [];
+if (storeKind === 'ours') {
+  const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0);
+  const transport = new TcpTransport({ id: appId, host: '127.0.0.1', port: 0, seeds, secret: process.env['CLUSTER_SECRET'] ?? '' });
+  const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups: 1 });
+  await map.start();
+  clusterAddress = transport.address;
+  const ours = new BackupSessionStore({ map, route: appId });
+  // express-session's Store at run time; typed without express-session's types (see lib/session/store-base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+  store = ours;
+  members = () => map.members();
+  shutdown = async () => {
+    ours.close();
+    await map.stop();
+  };
+} else {
+  const client = createClient({ socket: { host: '127.0.0.1', port: Number(process.env['REDIS_PORT']) } });
+  client.on('error', (error: unknown) => {
+    console.error(`${appId}: redis client:`, error);
+  });
+  await client.connect();
+  store = new RedisStore({ client });
+  shutdown = async () => {
+    await client.close();
+  };
+}
+
+/** The request's session as a bag of attributes (no global SessionData augmentation in bench/). */
+const attributes = (req: express.Request): Record<string, unknown> => req.session as unknown as Record<string, unknown>;
+
+const app = express();
+app.set('etag', false);
+app.use(
+  session({
+    store,
+    name: 'sid',
+    secret: 'the express-session secret of the sessions benchmark',
+    // Ours: '<random>.<route>' so the load generator routes by suffix, as nginx would.
+    ...(store instanceof BackupSessionStore ? { genid: store.genid.bind(store) } : {}),
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge: 30 * 60 * 1000 },
+  }),
+);
+app.get('/write', (req, res) => {
+  const s = attributes(req);
+  if (s['profile'] === undefined) s['profile'] = PROFILE;
+  const n = (typeof s['n'] === 'number' ? s['n'] : 0) + 1;
+  s['n'] = n;
+  res.type('text/plain').send(String(n));
+});
+app.get('/read', (req, res) => {
+  const n = attributes(req)['n'];
+  res.type('text/plain').send(String(typeof n === 'number' ? n : 0));
+});
+
+const server = createServer(app);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+send({ type: 'ready', httpPort: (server.address() as AddressInfo).port, clusterAddress });
+
+// BENCH_CPU_PROF: the parent profiles exactly its measured window (not startup, not warm-up).
+let profiler: InspectorSession | undefined;
+
+async function stop(): Promise<void> {
+  server.closeAllConnections();
+  server.close();
+  await shutdown();
+}
+
+process.on('message', (raw) => {
+  const req = raw as SessionAppRequest;
+  void (async () => {
+    try {
+      let result: unknown;
+      switch (req.cmd) {
+        case 'members':
+          result = members();
+          break;
+        case 'profileStart':
+          profiler = new InspectorSession();
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.start');
+          break;
+        case 'profileStop': {
+          if (profiler === undefined) throw new Error('profileStop without profileStart');
+          const { profile } = await profiler.post('Profiler.stop');
+          writeFileSync(req.file, JSON.stringify(profile));
+          profiler.disconnect();
+          profiler = undefined;
+          break;
+        }
+        case 'stop':
+          await stop();
+          break;
+      }
+      send({ type: 'reply', id: req.id, result });
+    } catch (error) {
+      send({ type: 'reply', id: req.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    }
+  })();
+});
+// The parent is gone (finished or crashed): leave, so no app outlives the benchmark.
+process.on('disconnect', () => {
+  // A graceful leave may wait for members that are leaving too; it gets a second, no more.
+  setTimeout(() => process.exit(0), 1000).unref();
+  void stop().finally(() => process.exit(0));
+});
