@@ -79,7 +79,11 @@ function cookieFields(cookie: unknown): Map<string, unknown> {
   const fields = new Map(Object.entries(data).filter(([, v]) => v !== undefined));
   // A cookie with a relative lifetime has an `expires` that moves with every request: it is not
   // stored (it would make every request a write), but given back as now plus the lifetime.
-  if (cookieMaxAge(data) !== undefined) fields.delete('expires');
+  // @fastify/session copies the `expires` it loaded into `originalExpires`: it moves likewise.
+  if (cookieMaxAge(data) !== undefined) {
+    fields.delete('expires');
+    fields.delete('originalExpires');
+  }
   return fields;
 }
 
@@ -350,8 +354,11 @@ export class BackupSessionStore extends StoreBase {
     // the primary, with the same idle limit, the diff alone does that; otherwise the whole session
     // goes with its new expiry. A newer write elsewhere that overtook the load also takes the
     // whole session: replicate() does nothing on a member that is not primary, and would lose it.
+    // A save that changed nothing (@fastify/session saves every request: `rolling`) is a use,
+    // which the map replicates lazily, as touch() does; replicate() would send an access notice.
     if (this.map.entryInfo(sid)?.role === 'primary' && sameLifetime(current, expiry)) {
-      await this.map.replicate(sid);
+      if (changes.size === 0 && cookieChanges.size === 0) await this.map.touch(sid);
+      else await this.map.replicate(sid);
     } else {
       current.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
       await this.map.set(sid, current, expiry);

@@ -169,5 +169,17 @@ describe('BackupSessionStore behind real fastify and koa apps', () => {
         await c.net.settled();
       }
     });
+
+    it('sends no map message for a request that only reads, on the session\u2019s primary', async () => {
+      c = await members(IDS, { framework: 'fastify' });
+      const browser = new Browser('fastify');
+      const sid = await login(browser, c.members.a!);
+      const primary = withRole(sid, 'primary');
+      const before = c.net.stats();
+      expect((await browser.send(primary, 'GET', '/me')).body.user).to.equal('ada');
+      await c.net.settled();
+      const after = c.net.stats();
+      expect(after.messages - before.messages, JSON.stringify(after.byType)).to.equal(0);
+    });
   });
 });
