@@ -79,7 +79,11 @@ function cookieFields(cookie: unknown): Map<string, unknown> {
   const fields = new Map(Object.entries(data).filter(([, v]) => v !== undefined));
   // A cookie with a relative lifetime has an `expires` that moves with every request: it is not
   // stored (it would make every request a write), but given back as now plus the lifetime.
-  if (cookieMaxAge(data) !== undefined) fields.delete('expires');
+  // @fastify/session copies the `expires` it loaded into `originalExpires`: it moves likewise.
+  if (cookieMaxAge(data) !== undefined) {
+    fields.delete('expires');
+    fields.delete('originalExpires');
+  }
   return fields;
 }
 
@@ -191,7 +195,7 @@ export class BackupSessionStore extends StoreBase {
    * Saves a session. When this member holds its previous version, only the attributes this request
    * changed are replicated. `set(sid, session, callback?)` or `await set(sid, session, maxAge?, options?)`.
    */
-  set(sid: string, session: StoredSession, callback?: Callback<undefined>): void;
+  set(sid: string, session: StoredSession, callback: Callback<undefined>): void;
   set(sid: string, session: StoredSession, maxAge?: unknown, options?: unknown): Promise<undefined>;
   set(sid: string, session: StoredSession, ...rest: unknown[]): Promise<undefined> | undefined {
     const { callback, maxAge } = callArgs<undefined>(rest);
@@ -199,7 +203,7 @@ export class BackupSessionStore extends StoreBase {
   }
 
   /** Deletes a session on every member. */
-  destroy(sid: string, callback?: Callback<undefined>): void;
+  destroy(sid: string, callback: Callback<undefined>): void;
   destroy(sid: string, ...rest: unknown[]): Promise<undefined>;
   destroy(sid: string, ...rest: unknown[]): Promise<undefined> | undefined {
     return settle(this.remove(sid), callArgs<undefined>(rest).callback);
@@ -209,7 +213,7 @@ export class BackupSessionStore extends StoreBase {
    * Marks a session used (express-session calls it for requests that changed nothing): its idle
    * time starts again. Sends nothing from the session's primary. Nothing with `disableTouch`.
    */
-  touch(sid: string, session: StoredSession, callback?: Callback<undefined>): void;
+  touch(sid: string, session: StoredSession, callback: Callback<undefined>): void;
   touch(sid: string, session: StoredSession, maxAge?: unknown, options?: unknown): Promise<undefined>;
   touch(sid: string, session: StoredSession, ...rest: unknown[]): Promise<undefined> | undefined {
     const { callback, maxAge } = callArgs<undefined>(rest);
@@ -239,7 +243,7 @@ export class BackupSessionStore extends StoreBase {
   }
 
   /** Deletes every session on every member. */
-  clear(callback?: Callback<undefined>): void;
+  clear(callback: Callback<undefined>): void;
   clear(): Promise<undefined>;
   clear(...rest: unknown[]): Promise<undefined> | undefined {
     return settle(this.removeAll(), callArgs<undefined>(rest).callback);
@@ -350,8 +354,11 @@ export class BackupSessionStore extends StoreBase {
     // the primary, with the same idle limit, the diff alone does that; otherwise the whole session
     // goes with its new expiry. A newer write elsewhere that overtook the load also takes the
     // whole session: replicate() does nothing on a member that is not primary, and would lose it.
+    // A save that changed nothing (@fastify/session saves every request: `rolling`) is a use,
+    // which the map replicates lazily, as touch() does; replicate() would send an access notice.
     if (this.map.entryInfo(sid)?.role === 'primary' && sameLifetime(current, expiry)) {
-      await this.map.replicate(sid);
+      if (changes.size === 0 && cookieChanges.size === 0) await this.map.touch(sid);
+      else await this.map.replicate(sid);
     } else {
       current.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
       await this.map.set(sid, current, expiry);

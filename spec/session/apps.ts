@@ -1,8 +1,9 @@
 /**
- * Real express apps for the session store specs: one per member, each with its own map over one
- * seeded in-memory network and its own BackupSessionStore, listening on 127.0.0.1 port 0. A
- * {@link Browser} keeps the session cookie across requests, as a user's browser does, and can
- * send it to any member, as a load balancer would.
+ * Real apps for the session store specs (express here; fastify and koa in their own files, with
+ * the same routes): one per member, each with its own map over one seeded in-memory network and
+ * its own BackupSessionStore, listening on 127.0.0.1 port 0. A {@link Browser} keeps the session
+ * cookies across requests, as a user's browser does, and can send them to any member, as a load
+ * balancer would.
  *
  * @module
  */
@@ -12,8 +13,10 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
 import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
-import { BackupSessionStore } from '../../lib/session/index.js';
+import { BackupSessionStore, type BackupSessionStoreOptions } from '../../lib/session/index.js';
 import type { ExpiryTimers } from '../../lib/index.js';
+import { fastifyApp } from './fastify-app.js';
+import { koaApp } from './koa-app.js';
 
 /** A query parameter as a string ('' when absent or repeated). */
 function param(req: express.Request, name: string): string {
@@ -79,15 +82,35 @@ export class HoldQueue {
   }
 }
 
-/** One member: its map, store, app and server. */
-export interface Member {
+/** The frameworks the specs run the store behind. */
+export type Framework = 'express' | 'fastify' | 'koa';
+
+/** What an app is built around: one member's map and store. */
+export interface MemberParts {
   id: string;
   map: LazyReplicatedMap<string>;
   store: BackupSessionStore;
-  server: Server;
-  port: number;
   /** Requests waiting in `/hold`. */
   held: HoldQueue;
+}
+
+/** An app listening on 127.0.0.1, and how to shut it. */
+export interface ServedApp {
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts one member's app. Every framework serves the same routes: `POST /login?user=`,
+ * `GET /me`, `POST /set?name=&value=`, `GET /attributes`, `POST /hold?name=&value=` (loads the
+ * session, then waits in {@link MemberParts.held}), `POST /logout`.
+ */
+export type AppFactory = (member: MemberParts, options: MembersOptions) => Promise<ServedApp>;
+
+/** One member: its map, store, app and server. */
+export interface Member extends MemberParts {
+  server: Server;
+  port: number;
 }
 
 /** Settings of {@link members}. */
@@ -95,7 +118,11 @@ export interface MembersOptions {
   /** The session cookie's maxAge, in ms; `null` for a browser-session cookie. @default 60000 */
   maxAge?: number | null;
   /** The store's ttlMs. */
-  ttlMs?: number;
+  ttlMs?: BackupSessionStoreOptions['ttlMs'];
+  /** The store's disableTouch. @default false */
+  disableTouch?: boolean;
+  /** The framework each member's app runs on. @default 'express' */
+  framework?: Framework;
   /** The maps' expiry sweep timers; by default no sweep timer runs (expirySweepIntervalMs 0). */
   timers?: ExpiryTimers;
   /** Keep the sessions in ReplicatedMaps (a copy everywhere, reads do not promote). @default false */
@@ -111,7 +138,24 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-function app(member: Omit<Member, 'server' | 'port'>, options: MembersOptions): express.Express {
+/** Closes a node HTTP server and its open connections. */
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+}
+
+/** Listens on 127.0.0.1, an ephemeral port. */
+export async function listen(server: Server): Promise<ServedApp> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, close: () => closeServer(server) };
+}
+
+const expressApp: AppFactory = (member, options) => listen(createServer(app(member, options)));
+
+const FACTORIES: Record<Framework, AppFactory> = { express: expressApp, fastify: fastifyApp, koa: koaApp };
+
+function app(member: MemberParts, options: MembersOptions): express.Express {
   const a = express();
   const maxAge = options.maxAge === undefined ? 60_000 : options.maxAge;
   a.use(
@@ -168,12 +212,9 @@ export async function members(ids: string[], options: MembersOptions = {}): Prom
   const net = new InMemoryNetwork({ seed: 11 });
   const clock = new FakeClock();
   const out: Record<string, Member> = {};
-  const servers: Server[] = [];
+  const served: ServedApp[] = [];
   const close = async (): Promise<void> => {
-    for (const server of servers.splice(0)) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-    }
+    for (const s of served.splice(0)) await s.close();
     for (const m of Object.values(out)) {
       m.store.close();
       if (m.map.state === 'running') await m.map.stop().catch(() => undefined);
@@ -195,13 +236,12 @@ export async function members(ids: string[], options: MembersOptions = {}): Prom
         map,
         route: id,
         ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+        ...(options.disableTouch === undefined ? {} : { disableTouch: options.disableTouch }),
       });
-      const partial = { id, map, store, held: new HoldQueue() };
-      const server = createServer(app(partial, options));
-      servers.push(server);
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      out[id] = { ...partial, server, port: (server.address() as AddressInfo).port };
+      const parts = { id, map, store, held: new HoldQueue() };
+      const s = await FACTORIES[options.framework ?? 'express'](parts, options);
+      served.push(s);
+      out[id] = { ...parts, server: s.server, port: (s.server.address() as AddressInfo).port };
     }
     await net.settled();
   } catch (error) {
@@ -217,20 +257,49 @@ export interface Answer {
   body: Record<string, unknown>;
 }
 
-/** A user agent with a cookie jar of one cookie: the session's. */
-export class Browser {
-  cookie: string | undefined;
+/** The session cookie's name, and how to read the session id from its value, per framework. */
+const SESSION_COOKIES: Record<Framework, { name: string; sid(value: string): string }> = {
+  // express-session signs as `s:<sid>.<signature>`.
+  express: { name: 'connect.sid', sid: (v) => v.slice(2, v.lastIndexOf('.')) },
+  // @fastify/cookie's signer appends `.<signature>`.
+  fastify: { name: 'sessionId', sid: (v) => v.slice(0, v.lastIndexOf('.')) },
+  // koa signs in a second cookie (`koa.sess.sig`); the value is the id itself.
+  koa: { name: 'koa.sess', sid: (v) => v },
+};
 
-  /** The session id the cookie carries (`s:<sid>.<signature>`, URL-encoded). */
-  get sid(): string | undefined {
-    if (this.cookie === undefined) return undefined;
-    const value = decodeURIComponent(this.cookie.slice(this.cookie.indexOf('=') + 1));
-    return value.slice(2, value.lastIndexOf('.'));
+/** A user agent with a cookie jar: it keeps every cookie members set, and sends them all. */
+export class Browser {
+  /** Cookie values by name, as the browser would send them. */
+  readonly jar = new Map<string, string>();
+  readonly framework: Framework;
+
+  constructor(framework: Framework = 'express') {
+    this.framework = framework;
   }
 
-  /** Sends a request to a member, with the cookie; keeps the cookie the member sets. No keep-alive. */
+  /** The Cookie header this browser sends, or `undefined` with an empty jar. */
+  get cookie(): string | undefined {
+    return this.jar.size === 0 ? undefined : [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  /** The session id its session cookie carries. */
+  get sid(): string | undefined {
+    const format = SESSION_COOKIES[this.framework];
+    const value = this.jar.get(format.name);
+    return value === undefined ? undefined : format.sid(decodeURIComponent(value));
+  }
+
+  /** Another browser with the same cookies: a second tab, or the same user retrying elsewhere. */
+  copy(): Browser {
+    const other = new Browser(this.framework);
+    for (const [name, value] of this.jar) other.jar.set(name, value);
+    return other;
+  }
+
+  /** Sends a request to a member, with the cookies; keeps the cookies the member sets. No keep-alive. */
   send(member: Member, method: 'GET' | 'POST', path: string): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
+      const cookie = this.cookie;
       const req = httpRequest(
         {
           host: '127.0.0.1',
@@ -238,14 +307,20 @@ export class Browser {
           method,
           path,
           agent: false,
-          headers: this.cookie === undefined ? {} : { cookie: this.cookie },
+          headers: cookie === undefined ? {} : { cookie },
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const set = res.headers['set-cookie']?.[0];
-            if (set !== undefined) this.cookie = set.slice(0, set.indexOf(';'));
+            for (const set of res.headers['set-cookie'] ?? []) {
+              const pair = set.slice(0, set.indexOf(';') < 0 ? undefined : set.indexOf(';'));
+              const name = pair.slice(0, pair.indexOf('='));
+              const value = pair.slice(pair.indexOf('=') + 1);
+              // A cleared cookie comes back empty (and expired).
+              if (value === '') this.jar.delete(name);
+              else this.jar.set(name, value);
+            }
             const text = Buffer.concat(chunks).toString('utf8');
             try {
               resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
