@@ -5,7 +5,7 @@
  * @module
  */
 import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../errors.js';
-import { mapMessageFromWire, type HeldCopy, type MapMessage } from '../codec/map-messages.js';
+import { mapMessageFromWire, type HeldCopy, type MapKey, type MapMessage } from '../codec/map-messages.js';
 import {
   MESSAGE_TYPE_NAMES,
   MSG_ACCESS,
@@ -138,16 +138,26 @@ export class MessageHandler {
       case MSG_PING:
         // Nothing in this library sends it; it stays answered for peers that do.
         return this.ack(wantsReply);
-      case MSG_ACCESS:
+      case MSG_ACCESS: {
         // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
         // From the primary: its backups mark their copies used. To the primary (a touch or read on
         // another member): a use, which the primary passes on to its backups when due.
+        // A use of an entry that already expired brings nothing back: the primary deletes it,
+        // and a touch that waits for the answer learns it is gone.
+        let expired: MapKey | undefined;
         for (const key of message.keys) {
           const e = state.entries.get(key);
-          if (e?.role === 'primary') parts.expiry.used(e);
-          else if (e?.bytes !== undefined) e.lastAccess = state.now();
+          if (e?.role === 'primary') {
+            if (alive(e, state.now())) parts.expiry.used(e);
+            else expired = key;
+          } else if (e?.bytes !== undefined) e.lastAccess = state.now();
+        }
+        if (expired !== undefined) {
+          state.background(parts.expiry.sweep());
+          if (wantsReply) throw new RetrieveError(`key ${String(expired)} expired on its primary '${state.id}'`, expired);
         }
         return this.ack(wantsReply);
+      }
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:

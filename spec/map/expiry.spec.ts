@@ -107,6 +107,21 @@ describe('LazyReplicatedMap expiry', () => {
     expect(await everywhere('k')).to.deep.equal([undefined, undefined, undefined]);
   });
 
+  it('answers touch() with false through any member once the entry expired, and deletes it', async () => {
+    await start();
+    await maps.a!.set('k', 'v', { maxIdleMs: 1000 });
+    const { primary, backup, proxy } = roles('k');
+    time.time = 999;
+    expect(await proxy.touch('k'), 'alive: a use').to.equal(true);
+    time.time = 1998;
+    expect(await backup.touch('k'), 'alive since the touch at 999').to.equal(true);
+    time.time = 2998;
+    expect(await proxy.touch('k'), 'expired: idle since 1998').to.equal(false);
+    expect(await primary.touch('k')).to.equal(false);
+    await net.settled();
+    for (const id of IDS) expect(maps[id]!.has('k'), `k on ${id}`).to.equal(false);
+  });
+
   it('never drops a live entry on failover, though its primary saw uses it had not reported', async () => {
     await start();
     await maps.a!.set('k', 'v', { maxIdleMs: 1000 });
