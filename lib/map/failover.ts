@@ -18,7 +18,7 @@ import { nextPlacement } from './version.js';
 /** The slice of the map's state failover uses. */
 export type FailoverState = Pick<
   MapContext,
-  'id' | 'name' | 'lifecycle' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background'
+  'id' | 'name' | 'lifecycle' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background' | 'serving'
 >;
 
 /** Re-homes entries when members come and go. */
@@ -114,6 +114,18 @@ export class Failover {
     } else if (alive.length === 0) {
       this.lost(e);
     }
+  }
+
+  /**
+   * A failover was claimed by a holder of an older value of this entry (it missed an update in
+   * place its primary made), while this member holds the newer one and knows the primary gone:
+   * this member takes over instead. Its claim outranks the other (the newer value comes first in
+   * the order of versions), so every member ends with it and with one primary.
+   */
+  outrankClaim(e: Entry): void {
+    if (!this.state.serving || e.bytes === undefined) return;
+    this.takeOver(e);
+    this.state.background(this.publisher.publish([e]));
   }
 
   /**

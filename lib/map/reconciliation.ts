@@ -109,6 +109,10 @@ export class Reconciler {
           // updates in place reached only its holders, so every member that took the older
           // placement would keep a wrong primary: tell them all, not only its sender.
           for (const m of this.state.members.ids()) push(relay.notices, m, entry.placement());
+        } else if (entry.bytes !== undefined && entry.primary !== this.state.id && entry.primary !== p.primary && this.state.members.wasMet(entry.primary) && !this.state.members.has(entry.primary)) {
+          // A failover claim of an older value: the holder that took over missed an update in
+          // place. This member has the newer value and its primary is gone, so it takes over.
+          this.failover.outrankClaim(entry);
         } else if (relay.from === p.primary) {
           // A primary publishes a write older than one known here (a concurrent write it has not
           // heard of, perhaps only from a state transfer): tell it, or it would keep counting on

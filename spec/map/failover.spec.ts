@@ -21,6 +21,26 @@ describe('LazyReplicatedMap failover', () => {
     c = undefined;
   });
 
+  it('lets the backup holding the newest update take over, when the first backup missed an update in place', async () => {
+    c = await cluster(['a', 'b', 'c', 'd'], { backups: 2 });
+    await c.maps.a!.set('k', 'v1');
+    await c.net.settled();
+    const [missed] = c.maps.a!.entryInfo('k')!.backups as [string, string];
+    // The primary's frames to the first backup are lost: the update in place reaches only the second.
+    const transport = c.net.transport('a');
+    const send = transport.send.bind(transport);
+    transport.send = (to: string, frame: Uint8Array): Promise<void> => (to === missed ? Promise.resolve() : send(to, frame));
+    const write = c.maps.a!.set('k', 'v2').catch(() => 'not acknowledged');
+    await c.net.settled();
+    c.net.crash('a');
+    await c.net.settled();
+    await write;
+    const live = ['b', 'c', 'd'];
+    expect(live.filter((id) => c!.maps[id]!.entryInfo('k')?.role === 'primary'), 'one primary').to.have.length(1);
+    assertConverged(live.map((id) => c!.maps[id]!), live, 2);
+    for (const id of live) expect(await c.maps[id]!.get('k', { promote: false }), `k on ${id}`).to.equal('v2');
+  });
+
   it('makes the backup primary when the primary crashes, chooses a new backup and updates every proxy', async () => {
     c = await cluster(['a', 'b', 'c', 'd'], { backups: 1 });
     await c.maps.a!.set('k', { n: 1 });
