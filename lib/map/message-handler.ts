@@ -150,7 +150,14 @@ export class MessageHandler {
           if (e?.role === 'primary') {
             if (alive(e, state.now())) parts.expiry.used(e);
             else expired = key;
-          } else if (e?.bytes !== undefined) e.lastAccess = state.now();
+          } else if (e !== undefined && from === e.primary) {
+            if (e.bytes !== undefined) e.lastAccess = state.now();
+          } else if (e !== undefined) {
+            // Sent here as if this member were primary (a touch or read racing a promotion): the
+            // use goes on to the primary known here. A holder does not mark its own copy, so its
+            // idea of the last use is never newer than its primary's (see expiry.ts).
+            state.background(parts.messenger.request({ type: MSG_ACCESS, keys: [key] }, [e.primary], 'none'));
+          }
         }
         if (expired !== undefined) {
           state.background(parts.expiry.sweep());

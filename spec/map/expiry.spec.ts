@@ -122,6 +122,19 @@ describe('LazyReplicatedMap expiry', () => {
     for (const id of IDS) expect(maps[id]!.has('k'), `k on ${id}`).to.equal(false);
   });
 
+  it('counts a touch sent to a primary that was just replaced: it goes on to the new primary', async () => {
+    await start();
+    await maps.a!.set('k', 'v', { maxIdleMs: 1000 });
+    const { backup, proxy } = roles('k');
+    time.time = 100;
+    expect(await backup.get('k'), 'the backup becomes primary; the proxy hears of it later').to.equal('v');
+    time.time = 900;
+    expect(await proxy.touch('k')).to.equal(true);
+    await net.settled();
+    time.time = 1500; // last use at 900
+    expect(await everywhere('k')).to.deep.equal(['v', 'v', 'v']);
+  });
+
   it('never drops a live entry on failover, though its primary saw uses it had not reported', async () => {
     await start();
     await maps.a!.set('k', 'v', { maxIdleMs: 1000 });
