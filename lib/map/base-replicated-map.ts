@@ -275,10 +275,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /**
    * When this member last saw `key` used, in milliseconds by the map's clock (the `now` option):
-   * written or replicated here (`set`, `replicate`, whatever it sent), or a copy, diff or access
-   * notice received from the key's primary. A read is not a use. On a proxy, the time the holder
-   * that answered its last fetch reported. `undefined` when the key is unknown here or its last
-   * use is not known. The session store's expiry is built on it (Tomcat: `lastAccessedTime`).
+   * written, replicated or touched here, read here (for an expiring entry: a read is a use), or a
+   * copy, diff or access notice received from the key's primary. On a proxy, when it last fetched
+   * the value. `undefined` when the key is unknown here or its last use is not known. Expiry's
+   * `maxIdleMs` is built on it (Tomcat: `lastAccessedTime`).
    */
   lastAccess(key: K): number | undefined {
     assertKey(key);

@@ -151,7 +151,7 @@ describe('LazyReplicatedMap expiry', () => {
     expect(backup.has('k')).to.equal(true);
   });
 
-  it('keeps backups from deleting a copy before the primary would, and lets them when the primary is cut off', async () => {
+  it('expires an entry at its time to live on both sides of a partition that cut its primary off', async () => {
     await start();
     await maps.a!.set('k', 'v', { ttlMs: 1000 });
     const { primary, backup } = roles('k');

@@ -282,12 +282,11 @@ describe('BackupSessionStore behind real express apps', () => {
       c.net.crash(withRole(other, 'primary').id);
       await c.net.settled();
       const survivor = Object.values(c.members).find((m) => m.map.state === 'running' && m.map.entryInfo(other)?.role === 'backup');
-      if (survivor !== undefined) {
-        c.clock.time += MAX_AGE * BACKUP_IDLE_FACTOR + 2_000 - 1;
-        expect(await survivor.store.sweep(), 'not yet').to.equal(0);
-        c.clock.time += 1;
-        expect(await survivor.store.sweep(), 'a backup whose primary is gone sweeps it once that deadline passed').to.equal(1);
-      }
+      expect(survivor, 'a member still holds a backup copy').to.not.equal(undefined);
+      c.clock.time += MAX_AGE * BACKUP_IDLE_FACTOR + 2_000 - 1;
+      expect(await survivor!.store.sweep(), 'not yet').to.equal(0);
+      c.clock.time += 1;
+      expect(await survivor!.store.sweep(), 'a backup sweeps its copy once the primary\u2019s deadline surely passed').to.equal(1);
     });
 
     it('gives a session whose cookie sets no lifetime the store\u2019s ttlMs', async () => {
