@@ -38,10 +38,12 @@ export type { EntryInfo, EntryRole } from './map/entry.js';
 export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
   DEFAULT_MAP_RPC_TIMEOUT_MS,
+  DEFAULT_STOP_WAIT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,
   type AckMode,
   type GetOptions,
   type SetOptions,
+  type StopOptions,
   type LazyReplicatedMapOptions,
   type MapEvents,
   type MapStats,
@@ -77,3 +79,4 @@ export {
   type PeerErrorMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
+export { readinessProbe, type ReadinessSource } from './lifecycle/readiness.js';

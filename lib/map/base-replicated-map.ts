@@ -9,14 +9,15 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { NotStartedError, StoppedError } from '../errors.js';
+import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
-import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
+import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
+import { Departure } from './departure.js';
 import { Entry, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, assertExpiry, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { Failover } from './failover.js';
@@ -24,7 +25,7 @@ import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-c
 import { mapChannelName } from './map-channel.js';
 import { publishExpired } from '../diagnostics/publish.js';
 import { instrumentMap } from './map-diagnostics.js';
-import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
+import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { Promotion } from './promotion.js';
@@ -53,10 +54,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
   private readonly expiry: Expiry;
+  private readonly departure: Departure;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
+  /**
+   * How long `stop()` waits for a member to hand entries to when none is there, in milliseconds
+   * (option `stopWaitMs`). `stopOnSignals` checks that its own timeout is longer.
+   */
+  readonly stopWaitMs: number;
 
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
     super();
@@ -69,6 +76,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (sweep !== undefined && (!Number.isSafeInteger(sweep) || sweep < 0)) {
       throw new RangeError(`\`expirySweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: sweep only when sweep() is called), got ${String(sweep)}`);
     }
+    const stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
+    if (!Number.isSafeInteger(stopWaitMs) || stopWaitMs < 0) {
+      throw new RangeError(`\`stopWaitMs\` must be a whole number of milliseconds >= 0 (0: never wait for a member to hand entries to), got ${String(stopWaitMs)}`);
+    }
+    this.stopWaitMs = stopWaitMs;
     this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
@@ -104,7 +116,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,
     );
-    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry });
+    this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
+    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry, departure: this.departure });
   }
 
   /** Opens the map's channel: from then on this member answers for the map. */
@@ -119,6 +132,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
       if (this.ctx.members.has(id)) this.failover.disappeared(id);
+      else this.ctx.members.remove(id); // a "leaving" heard from a member never added
+      this.departure.changed();
     });
     rpc.on('close', () => {
       this.halt();
@@ -165,25 +180,73 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const targets = this.ctx.members.reachable();
     const replies = await this.transfer.ask(targets);
     await this.transfer.answered(targets, replies);
-    // stop() or a transport crash may have come while the replies were awaited.
-    if (this.state === 'starting') {
-      this.ctx.lifecycle = 'running';
-      this.expiry.start();
-    }
+    this.joined();
     return this;
   }
 
   /**
-   * Leaves gracefully: entries this member owns alone get a copy elsewhere first, then the others
-   * are told to re-home what it held. Calls afterwards reject with {@link StoppedError}. Stops the
-   * transport only if no other map or channel uses it.
+   * The join is over: every member reachable after the discovery round answered with its whole
+   * state (or failed to within `rpcTimeoutMs`), so this member knows every key and is ready.
    */
-  stop(): Promise<void> {
-    this.stopPromise ??= this.leave();
+  private joined(): void {
+    // stop() or a transport crash may have come while the replies were awaited.
+    if (this.state !== 'starting') return;
+    this.ctx.lifecycle = 'running';
+    this.expiry.start();
+    this.emit('ready');
+  }
+
+  /**
+   * True while the map serves as a full member: it joined (every member found in one discovery
+   * round sent its state, so it knows every key) and is not stopping. What a readiness probe
+   * answers (see `readinessProbe`); false again from the moment `stop()` begins.
+   */
+  get isReady(): boolean {
+    return this.ctx.lifecycle === 'running';
+  }
+
+  /**
+   * Resolves once the map {@link isReady} (at once if it is); it does not start the map.
+   * @throws {StoppedError} when the map stops (or its start fails) before it was ready.
+   */
+  whenReady(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.ctx.lifecycle === 'stopping' || this.ctx.lifecycle === 'stopped') {
+      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: it will not be ready again`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        this.off('stopped', onStopped);
+        resolve();
+      };
+      const onStopped = (): void => {
+        this.off('ready', onReady);
+        reject(new StoppedError(`map '${this.name}' on member '${this.id}' stopped before it was ready`));
+      };
+      this.once('ready', onReady);
+      this.once('stopped', onStopped);
+    });
+  }
+
+  /**
+   * Leaves gracefully: this member tells the others it is leaving (so none counts on it), every
+   * entry it holds that no staying member holds gets a copy on one, then the others are told to
+   * re-home what it held. When no staying member is there to take them (the last member of a
+   * rolling update), it waits up to `stopWaitMs` for one to join. Calls afterwards reject with
+   * {@link StoppedError}. Stops the transport only if no other map or channel uses it.
+   *
+   * A member that never met another one (development) does not wait; if it drops entries it says
+   * so with a process warning.
+   * @throws {DataLossError} when entries were dropped because no member appeared to take them
+   *   (the map stopped all the same; the error is also emitted as `'error'`, or as a process
+   *   warning when nobody listens). Not with `discard: true`.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopPromise ??= this.leave(options);
     return this.stopPromise;
   }
 
-  private async leave(): Promise<void> {
+  private async leave(options: StopOptions): Promise<void> {
     if (this.ctx.lifecycle === 'stopped') return;
     if (this.ctx.lifecycle === 'starting') await this.startPromise?.catch(() => undefined);
     if (this.ctx.lifecycle !== 'running') {
@@ -193,14 +256,36 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     this.ctx.lifecycle = 'stopping';
     this.expiry.stop();
-    // Publications that began before stop() (a write, a promotion, a failover) finish first: a
-    // copy or placement sent after MSG_STOP (or overtaking it) names a primary that is gone.
-    while (this.publisher.busy) await this.publisher.drain();
-    const handing = this.failover.handOver();
-    if (handing !== undefined) await handing;
-    await this.messenger.request({ type: MSG_STOP }, this.ctx.members.ids(), 'all');
+    const discard = options.discard === true;
+    const { dropped, hadPeer, waitedMs } = await this.departure.leave({ waitMs: this.stopWaitMs, discard });
     this.halt();
     await this.ctx.rpc.close();
+    if (dropped > 0 && !discard) this.reportLoss(dropped, hadPeer, waitedMs);
+  }
+
+  /**
+   * Entries went with this member. A lone development member warns; one that had peers reports
+   * the loss (`'error'`, or a warning when nobody listens) and throws, so `stopOnSignals` exits
+   * non-zero.
+   */
+  private reportLoss(dropped: number, hadPeer: boolean, waitedMs: number): void {
+    const where = `map '${this.name}' on member '${this.id}'`;
+    if (!hadPeer) {
+      process.emitWarning(
+        new DataLossError(
+          `${where} stopped with ${dropped} entries and never had a peer to hand them to: they are gone. Fine in development; run more than one member (or configure a snapshot) to keep them across restarts`,
+          dropped,
+        ),
+      );
+      return;
+    }
+    const error = new DataLossError(
+      `${where} dropped ${dropped} entries on stop: no other member holding them was left, and none joined within ${waitedMs} ms (option stopWaitMs: ${this.stopWaitMs} ms). Start the replacement before stopping the last member (a rolling update with maxSurge), raise stopWaitMs, or configure a snapshot`,
+      dropped,
+    );
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+    throw error;
   }
 
   /** Stops serving at once (transport closed, crash, or end of a graceful stop). */

@@ -10,6 +10,12 @@ import type { ExpiryTimers } from './expiry.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
+/**
+ * How long `stop()` waits for a member to hand entries to when no staying member holds them, in
+ * milliseconds: below `stopOnSignals`' default `timeoutMs` (20 s), itself below Kubernetes'
+ * default grace period (30 s).
+ */
+export const DEFAULT_STOP_WAIT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
 
@@ -77,6 +83,27 @@ export interface ReplicatedMapOptions {
   expirySweepIntervalMs?: number;
   /** Timers the expiry sweep runs on (tests inject fakes). @default Node's timers, unref'd */
   timers?: ExpiryTimers;
+  /**
+   * How long `stop()` waits, in milliseconds, for a member to join when this member holds entries
+   * that no staying member holds (the last old member of a rolling update, whose replacement is
+   * still starting): the newcomer is handed them. If none joins in time, the entries are dropped
+   * and `stop()` rejects with `DataLossError`. Only a member that has had a peer waits; a lone
+   * development member stops at once (with a warning if it drops entries). 0: never wait. Keep it
+   * below `stopOnSignals`' `timeoutMs`, which checks it.
+   * @default 10000
+   */
+  stopWaitMs?: number;
+}
+
+/** Options of `stop()`. */
+export interface StopOptions {
+  /**
+   * Drop knowingly what only this member holds (tests, scripts that shut a whole cluster down,
+   * Redis' `SHUTDOWN NOSAVE`): no wait for a member to appear, no `DataLossError`, no warning.
+   * Entries that a staying member can take are still handed over.
+   * @default false
+   */
+  discard?: boolean;
 }
 
 /** Options of `set`: expiry of this write, overriding the map's defaults. */
@@ -125,6 +152,8 @@ export interface MapEvents<K extends MapKey = MapKey> {
   entryRemoved: (key: K, reason: 'deleted' | 'lost') => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */
   error: (error: Error) => void;
+  /** The map joined and is ready (see `map.isReady`). */
+  ready: () => void;
   /** The map stopped (by `stop()`, or because its transport closed). */
   stopped: () => void;
 }
