@@ -207,7 +207,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /**
    * Resolves once the map {@link isReady} (at once if it is); it does not start the map.
-   * @throws {StoppedError} when the map stops (or its start fails) before it was ready.
+   * @throws {StoppedError} when the map stops before it was ready.
+   * @throws the error of the start under way, when it fails.
    */
   whenReady(): Promise<void> {
     if (this.isReady) return Promise.resolve();
@@ -225,6 +226,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       };
       this.once('ready', onReady);
       this.once('stopped', onStopped);
+      this.startPromise?.catch((error: unknown) => {
+        this.off('ready', onReady);
+        this.off('stopped', onStopped);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      });
     });
   }
 

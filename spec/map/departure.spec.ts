@@ -3,6 +3,7 @@
  * entries to, members stopping at once never count on each other, and what is lost is reported.
  * On the in-memory network; the same with real processes is in spec/cluster/last-member.spec.ts.
  */
+import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import { DataLossError, InMemoryNetwork, LazyReplicatedMap, StoppedError } from '../../lib/index.js';
 import { once } from '../helpers/events.js';
@@ -166,6 +167,25 @@ describe('a map\'s readiness', () => {
     expect(b.isReady, 'while stopping').to.equal(false);
     await stopping;
     await a.stop({ discard: true });
+  });
+
+  it('whenReady() rejects with the error of a start that fails', async () => {
+    const failure = new Error('cannot listen');
+    const transport = Object.assign(new EventEmitter(), {
+      id: 'x',
+      start: () => Promise.reject(failure),
+      stop: () => Promise.resolve(),
+      peers: () => [],
+      send: () => Promise.resolve(),
+    });
+    const a = new LazyReplicatedMap<string, number>({ name: 'r', transport });
+    const starting = a.start().catch((e: unknown) => e);
+    const error: unknown = await a.whenReady().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.equal(failure);
+    expect(await starting).to.equal(failure);
   });
 
   it('whenReady() rejects when the map stops before it was ready', async () => {
