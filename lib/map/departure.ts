@@ -118,13 +118,14 @@ export class Departure {
         await this.handOver(owned);
         continue;
       }
+      // No staying member can take them now. A configured snapshot (issue 21) goes here, before
+      // the wait and the drop, for a lone member too: write what this member holds (with the
+      // tombstones) and break, so a member that starts with no peers loads it.
       const left = waitMs - (performance.now() - began);
       if (left <= 0) {
         dropped = orphans.length;
         break;
       }
-      // Nobody to take them yet. This is where a configured snapshot would write the orphans
-      // instead of waiting (issue 21): a member that restarts with no peers loads them.
       const from = performance.now();
       await this.change(left);
       waited += performance.now() - from;
