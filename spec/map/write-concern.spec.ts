@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { classifyFrame, InMemoryNetwork, LazyReplicatedMap, ReplicationError, ReplicatedMap, type UnderReplication } from '../../lib/index.js';
 import { record, rejection } from '../helpers/events.js';
+import { KeyvStore } from '../../lib/keyv/index.js';
+import { BackupSessionStore } from '../../lib/session/index.js';
 import { fakeMember } from './fake-member.js';
 import { cluster, type Cluster } from './helpers.js';
 
@@ -217,6 +219,16 @@ describe('LazyReplicatedMap write concern', () => {
       expect(short.events).to.have.length(1);
       expect(short.events[0]![0]).to.deep.include({ wanted: 1, held: 0 });
     });
+  });
+
+  it('makes the Keyv and session stores reject a write a live member refused, with the same error', async () => {
+    c = await cluster(['a'], { backups: 1 });
+    fakeMember(c.net.transport('b'), 'test', { refuse: { name: 'Error', message: 'no' } });
+    await c.net.settled();
+    const keyv = new KeyvStore({ map: c.maps.a! });
+    expect(await rejection(keyv.set('k', 1))).to.be.instanceOf(ReplicationError);
+    const sessions = new BackupSessionStore({ map: c.maps.a!, route: 'a' });
+    expect(await rejection(sessions.set('sid.a', { cookie: {}, user: 'ada' }))).to.be.instanceOf(ReplicationError);
   });
 
   it('keeps the ReplicatedMap promise too: a copy refused by a live member rejects the write', async () => {
