@@ -268,7 +268,10 @@ export class ReplicationError extends LazyReplicatedMapError {
   readonly keys: readonly (string | number)[];
   /** Copies the map promises besides the primary (the `backups` option, or every other member). */
   readonly wanted: number;
-  /** The members that hold a copy now (acknowledged it). */
+  /**
+   * The members that hold a copy now (acknowledged it). Empty for a re-homing of many entries
+   * (reported on `'error'`): each entry's `entryInfo` names its own.
+   */
   readonly held: readonly string[];
   /** The live members that did not take their copy, and why. */
   readonly refusals: readonly ReplicaRefusal[];
