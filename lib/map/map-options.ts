@@ -147,9 +147,9 @@ export interface MapEvents<K extends MapKey = MapKey> {
    * Entries owned here hold fewer copies than the map promises (`wanted`) because too few members
    * are live (or a live member refused and no other took the copy): a `set` or `replicate` that
    * resolved (or rejected with `ReplicationError`) with `held` copies, or a member that left or
-   * failed over with nobody to take its copies. Emitted once per entry each time its count drops
-   * below what it was last reported with; again only after the entry was fully replicated in
-   * between. Never with `ack: 'none'`. `map.stats().underReplicated` counts such entries now.
+   * failed over with nobody to take its copies. Emitted on every write that resolves short; for a
+   * re-homing, once per entry each time its count drops below what it was last reported with.
+   * Never with `ack: 'none'`. `map.stats().underReplicated` counts such entries now.
    */
   underReplicated: (info: UnderReplication<K>) => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */

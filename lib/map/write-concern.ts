@@ -1,8 +1,8 @@
 /**
  * Write concern: after a publication, what its entries hold compared with what the map promises.
- * An entry short of copies because too few members are live is reported (`'underReplicated'`,
- * once per drop of its count); one short because a live member refused its copy and no other took
- * it makes the write that waits for it reject with {@link ReplicationError}. See docs/map.md,
+ * An entry short of copies because too few members are live is reported (`'underReplicated'`:
+ * on every write a caller awaits, once per drop of its count for a re-homing); one short because
+ * a live member refused its copy and no other took it makes the write that waits for it reject with {@link ReplicationError}. See docs/map.md,
  * "Write concern". Tomcat's `BackupManager` has neither: a backup that fails leaves the entry with
  * fewer copies and nobody is told.
  *
@@ -100,7 +100,10 @@ export class WriteConcern {
       }
       const before = this.reported.get(entry);
       this.reported.set(entry, held);
-      if (before !== undefined && before <= held) continue;
+      // A caller's write that resolves short always says so (CONTRACT: "a write that resolves with
+      // fewer copies ... emits"); a re-homing nobody awaits reports an entry again only when its
+      // count drops, so a member gone with 100k entries is not re-announced on every heal round.
+      if (report === 'batch' && before !== undefined && before <= held) continue;
       let keys = short.get(held);
       if (keys === undefined) short.set(held, (keys = []));
       keys.push(entry.key);
