@@ -10,7 +10,8 @@ import { mapMessageToWire, type MapMessage, type Placement, type Removal } from 
 import { MSG_PROXY, MSG_REMOVE } from '../codec/message-types.js';
 import type { RpcCallOptions, RpcReplyMode } from '../rpc/rpc-options.js';
 import type { MapContext } from './map-context.js';
-import { chunked, placementSize, removalSize } from './message-size.js';
+import { ChannelRouter } from '../rpc/channel-router.js';
+import { MAX_MESSAGE_BYTES, chunked, placementSize, removalSize } from './message-size.js';
 
 /** The slice of the map's state the messenger uses. */
 export type MessengerState = Pick<MapContext, 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count'>;
@@ -59,11 +60,20 @@ export class Messenger {
 
   /** Sends placements to a member, in messages of bounded size (see {@link chunked}); one promise per message. */
   sendPlacements(to: string, placements: readonly Placement[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
-    return chunked(placements, placementSize).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
+    return chunked(placements, placementSize, this.listBytes()).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
   }
 
   /** Sends deletes to members, in messages of bounded size; one promise per message. */
   sendRemovals(to: readonly string[], removals: readonly Removal[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
-    return chunked(removals, removalSize).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
+    return chunked(removals, removalSize, this.listBytes()).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
+  }
+
+  /**
+   * How many (estimated) bytes of a list one message may carry: {@link MAX_MESSAGE_BYTES}, or half
+   * the smallest frame limit in the cluster when that is smaller (the sizes are estimates).
+   */
+  private listBytes(): number {
+    const limit = ChannelRouter.of(this.state.rpc.transport).frameLimit();
+    return Math.max(1, Math.min(MAX_MESSAGE_BYTES, Math.floor(limit / 2)));
   }
 }
