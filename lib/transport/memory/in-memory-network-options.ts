@@ -1,3 +1,5 @@
+import { boolean, finiteNumber, func, object, wholeNumber, type OptionRule, type OptionRules } from '../../options/validate.js';
+
 /** Settings of an {@link InMemoryNetwork}. Every random choice is drawn from `seed`. */
 export interface InMemoryNetworkOptions {
   /**
@@ -35,6 +37,33 @@ export interface InMemoryNetworkOptions {
    */
   classify?: (frame: Uint8Array) => string | undefined;
 }
+
+/** A probability: a finite number from 0 to 1. */
+const probability = finiteNumber({ min: 0, max: 1 });
+/** A number of delivery rounds. */
+const rounds = wholeNumber({ min: 0 });
+
+/** `{ min, max }` delivery rounds, `min <= max`. */
+const delayRule: OptionRule = (value, option, owner) => {
+  object(value, option, owner);
+  const { min, max } = value as { min?: unknown; max?: unknown };
+  rounds(min, `${option}.min`, owner);
+  rounds(max, `${option}.max`, owner);
+  if ((min as number) > (max as number)) throw new RangeError(`${owner} option \`${option}.min\` (${String(min)}) must not exceed \`${option}.max\` (${String(max)})`);
+};
+
+/**
+ * The rule of every option of an {@link InMemoryNetwork} (and of `configure`), checked before
+ * the network is used: one line per option.
+ */
+export const IN_MEMORY_NETWORK_OPTION_RULES: OptionRules<InMemoryNetworkOptions> = {
+  seed: wholeNumber({ min: 0, max: 2 ** 32 - 1 }),
+  delay: delayRule,
+  dropRate: probability,
+  duplicateRate: probability,
+  reorder: boolean,
+  classify: func,
+};
 
 /** Traffic delivered by an {@link InMemoryNetwork} so far. */
 export interface NetworkStats {
