@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { StoppedError } from '../errors.js';
-import { KEYV_NAMESPACE_SEPARATOR, type KeyvMap, type KeyvStoreEvents, type KeyvStoreOptions } from './keyv-store-options.js';
+import { validateOptions } from '../options/validate.js';
+import { KEYV_NAMESPACE_SEPARATOR, KEYV_STORE_OPTION_RULES, type KeyvMap, type KeyvStoreEvents, type KeyvStoreOptions } from './keyv-store-options.js';
 
 /** What Keyv finds in `store.opts`. */
 export interface KeyvStoreOpts {
@@ -74,8 +75,13 @@ export class KeyvStore extends EventEmitter<KeyvStoreEvents> {
     else process.emitWarning(error);
   };
 
+  /**
+   * @param options see {@link KeyvStoreOptions}.
+   * @throws {TypeError} when `map` is not a map or `namespace` not a string.
+   */
   constructor(options: KeyvStoreOptions) {
     super();
+    validateOptions('KeyvStore', options, KEYV_STORE_OPTION_RULES);
     this.map = options.map;
     this.namespace = options.namespace;
     this.map.on('error', this.forward);

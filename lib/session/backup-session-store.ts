@@ -13,9 +13,10 @@ import { defaultValueCodec } from '../codec/value-codec.js';
 import { StoppedError } from '../errors.js';
 import type { SetOptions } from '../map/map-options.js';
 import { RequestBaselines } from './request-baselines.js';
-import { assertRoute, newSessionId } from './session-id.js';
+import { newSessionId } from './session-id.js';
 import { cookieExpiry, cookieMaxAge, sessionExpiry } from './session-lifetime.js';
-import { DEFAULT_SESSION_TTL_MS, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
+import { DEFAULT_SESSION_TTL_MS, SESSION_STORE_OPTION_RULES, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
+import { validateOptions } from '../options/validate.js';
 import { SessionValue } from './session-value.js';
 import { StoreBase } from './store-base.js';
 
@@ -151,19 +152,16 @@ export class BackupSessionStore extends StoreBase {
    */
   constructor(options: BackupSessionStoreOptions) {
     super();
-    assertRoute(options.route);
+    validateOptions('BackupSessionStore', options, SESSION_STORE_OPTION_RULES);
     const ttl = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
     if (typeof ttl === 'number') {
-      if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${String(ttl)}`);
       this.fallbackLifetime = () => ttl;
-    } else if (typeof ttl === 'function') {
+    } else {
       this.fallbackLifetime = (session) => {
         const ms = ttl(session as StoredSession);
-        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`session store option \`ttlMs\` returned ${String(ms)}, not a number of milliseconds`);
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`BackupSessionStore option \`ttlMs\` returned ${String(ms)}, not a number of milliseconds`);
         return ms;
       };
-    } else {
-      throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${typeof ttl}`);
     }
     this.map = options.map;
     this.route = options.route;
