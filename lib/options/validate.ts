@@ -191,7 +191,8 @@ export function closestOption(name: string, known: readonly string[]): string | 
       bestDistance = d;
     }
   }
-  return bestDistance <= Math.max(1, Math.floor(name.length / 4)) ? best : undefined;
+  // Two edits (a missing unit such as `ttl` for `ttlMs`, a swapped pair), more for long names.
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
 }
 
 /**

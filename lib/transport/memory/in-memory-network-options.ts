@@ -1,4 +1,4 @@
-import { boolean, finiteNumber, func, object, wholeNumber, type OptionRule, type OptionRules } from '../../options/validate.js';
+import { boolean, describeValue, finiteNumber, func, object, wholeNumber, type OptionRule, type OptionRules } from '../../options/validate.js';
 
 /** Settings of an {@link InMemoryNetwork}. Every random choice is drawn from `seed`. */
 export interface InMemoryNetworkOptions {
@@ -40,16 +40,14 @@ export interface InMemoryNetworkOptions {
 
 /** A probability: a finite number from 0 to 1. */
 const probability = finiteNumber({ min: 0, max: 1 });
-/** A number of delivery rounds. */
-const rounds = wholeNumber({ min: 0 });
-
-/** `{ min, max }` delivery rounds, `min <= max`. */
+/** `{ min, max }` delivery rounds: whole numbers from 0, `min <= max`. */
 const delayRule: OptionRule = (value, option, owner) => {
   object(value, option, owner);
   const { min, max } = value as { min?: unknown; max?: unknown };
-  rounds(min, `${option}.min`, owner);
-  rounds(max, `${option}.max`, owner);
-  if ((min as number) > (max as number)) throw new RangeError(`${owner} option \`${option}.min\` (${String(min)}) must not exceed \`${option}.max\` (${String(max)})`);
+  const whole = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (!whole(min) || !whole(max) || min > max) {
+    throw new RangeError(`${owner} option \`${option}\` must be { min, max } in whole delivery rounds from 0, min <= max, got { min: ${describeValue(min)}, max: ${describeValue(max)} }`);
+  }
 };
 
 /**
