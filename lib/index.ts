@@ -77,3 +77,4 @@ export {
   type PeerErrorMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
+export { UNKNOWN_OPTION_WARNING, MAX_TIMER_MS } from './options/validate.js';
