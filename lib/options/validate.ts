@@ -141,19 +141,9 @@ export function shaped(kind: string, methods: readonly string[], strings: readon
 /** A transport as maps and channels use it: an id and the methods of the `Transport` interface. */
 export const transportRule: OptionRule = shaped('a Transport', ['start', 'stop', 'peers', 'send', 'on', 'off', 'emit'], ['id']);
 
-/** Either of two rules: `first` decides the error when neither fits. */
-export function either(first: OptionRule, second: OptionRule): OptionRule {
-  return (value, option, owner) => {
-    try {
-      second(value, option, owner);
-    } catch {
-      first(value, option, owner);
-    }
-  };
-}
-
 /** The option must be present (not `undefined`), then pass `rule`. */
 export function required(rule: OptionRule): OptionRule {
+  // A wrapper of its own: rules are shared (nonEmptyString), requiredness is per option.
   const checked: OptionRule = (value, option, owner) => {
     rule(value, option, owner);
   };
