@@ -13,9 +13,9 @@
 import { SnapshotError } from '../errors.js';
 import type { Removal } from '../codec/map-messages.js';
 import { FileSnapshotStore } from '../snapshot/file-snapshot-store.js';
-import { decodeSnapshot, encodeSnapshot, type SnapshotContents, type SnapshotEntry } from '../snapshot/snapshot-format.js';
+import { decodeSnapshot, encodeSnapshot, type SnapshotEntry, type SnapshotHeader } from '../snapshot/snapshot-format.js';
 import type { SnapshotRetireReason, SnapshotStore } from '../snapshot/snapshot-store.js';
-import type { Entry } from './entry.js';
+import { Entry } from './entry.js';
 import { alive, expires, expiryOf } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { SnapshotReport } from './map-options.js';
@@ -24,7 +24,7 @@ import type { Reconciler } from './reconciliation.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state snapshots use. */
-export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'now' | 'chooseBackups' | 'background'>;
+export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'now' | 'clock' | 'interner' | 'chooseBackups' | 'background'>;
 
 /** The collaborators a snapshot hands loaded entries to. */
 export interface SnapshotParts {
@@ -37,6 +37,15 @@ export interface SnapshotParts {
 /** The `snapshot` option as a store: a path becomes a {@link FileSnapshotStore}. */
 export function snapshotStore(option: string | SnapshotStore): SnapshotStore {
   return typeof option === 'string' ? new FileSnapshotStore(option) : option;
+}
+
+/** A snapshot read and checked, not applied yet. */
+interface Staged {
+  /** Its unexpired entries, as this member's primaries. */
+  readonly entries: Entry[];
+  readonly tombstones: Removal[];
+  /** Entries left out because they expired. */
+  readonly expired: number;
 }
 
 /** Writes and loads one map's snapshot. */
@@ -69,11 +78,11 @@ export class MapSnapshot {
         return;
       }
       const began = performance.now();
-      const contents = await this.read();
-      if (contents === undefined) return;
+      const staged = await this.read();
+      if (staged === undefined) return;
       // Set aside before anything is applied: a snapshot is never loaded twice.
       await this.retire('loaded');
-      const counts = this.apply(contents);
+      const counts = this.apply(staged);
       this.report({ action: 'loaded', ...counts, ms: Math.round(performance.now() - began) });
     } catch (error) {
       this.state.events.emit('error', error instanceof Error ? error : new Error(String(error)));
@@ -95,7 +104,7 @@ export class MapSnapshot {
     const tombstones: Removal[] = this.state.tombstones.list();
     const header = { map: this.state.name, member: this.state.id, writtenAt: now, entries: held.length, tombstones: tombstones.length };
     const records = function* (): Generator<SnapshotEntry, void, undefined> {
-      for (const e of held) yield { key: e.key, version: e.version, bytes: e.bytes as Uint8Array, expiry: expiryOf(e, now) };
+      for (const e of held) yield { key: e.key, version: e.version, bytes: e.bytes as Uint8Array, expiry: expires(e) ? expiryOf(e, now) : undefined };
     };
     try {
       await this.store.write(toAsync(encodeSnapshot(header, records(), tombstones)));
@@ -110,13 +119,42 @@ export class MapSnapshot {
     this.report({ action: 'written', entries: held.length, tombstones: tombstones.length, expired: 0, ms: Math.round(performance.now() - began) });
   }
 
-  /** The whole snapshot, checked; `undefined` when there is none. A damaged one is set aside. */
-  private async read(): Promise<SnapshotContents | undefined> {
-    let chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined;
+  /**
+   * The whole snapshot, checked, its unexpired entries made ready as this member's primaries but
+   * not applied yet; `undefined` when there is none. A damaged one is set aside.
+   */
+  private async read(): Promise<Staged | undefined> {
+    const { state } = this;
+    const now = state.now();
+    const entries: Entry[] = [];
+    let expired = 0;
+    const onEntry = (e: SnapshotEntry, header: SnapshotHeader): void => {
+      // Time passed while the map was down counts: a session idle for its whole limit across a
+      // restart has expired. Read against this map's clock, as it was written.
+      const elapsed = Math.max(0, now - header.writtenAt);
+      const ttlLeft = e.expiry?.ttlMs === undefined ? undefined : e.expiry.ttlMs - elapsed;
+      const idle = e.expiry?.idleMs === undefined ? undefined : e.expiry.idleMs + elapsed;
+      if ((ttlLeft !== undefined && ttlLeft <= 0) || (e.expiry?.maxIdleMs !== undefined && idle !== undefined && idle >= e.expiry.maxIdleMs)) {
+        expired++;
+        return;
+      }
+      // Built now, as it will be kept: the file's records are not held a second time.
+      const entry = new Entry(e.key, 'primary', state.interner.version(nextPlacement(e.version, state.id)), state.interner.id(state.id), [], e.bytes);
+      if (e.expiry !== undefined) {
+        entry.expiresAt = ttlLeft === undefined ? undefined : now + ttlLeft;
+        entry.maxIdleMs = e.expiry.maxIdleMs;
+        entry.lastAccess = now - (idle ?? 0);
+        entry.accessSent = entry.lastAccess;
+      } else {
+        entry.lastAccess = now;
+      }
+      entries.push(entry);
+    };
     try {
-      chunks = await this.store.read();
+      const chunks = await this.store.read();
       if (chunks === undefined) return undefined;
-      return await decodeSnapshot(chunks, this.store.location, this.state.name);
+      const { tombstones } = await decodeSnapshot(chunks, this.store.location, state.name, onEntry);
+      return { entries, tombstones, expired };
     } catch (error) {
       if (error instanceof SnapshotError) {
         // Set aside for inspection (and so that it is not reported at every start); the next
@@ -124,7 +162,7 @@ export class MapSnapshot {
         await this.retire('rejected');
         throw error;
       }
-      throw new SnapshotError(`map '${this.state.name}' could not read its snapshot ${this.store.location}; the map starts without it`, this.store.location, 'io', { cause: error });
+      throw new SnapshotError(`map '${state.name}' could not read its snapshot ${this.store.location}; the map starts without it`, this.store.location, 'io', { cause: error });
     }
   }
 
@@ -141,35 +179,14 @@ export class MapSnapshot {
     }
   }
 
-  /**
-   * Makes the snapshot's deletes and unexpired entries this member's own, through the same merge
-   * a state transfer uses: whatever newer a member sent meanwhile wins.
-   */
-  private apply(contents: SnapshotContents): { entries: number; tombstones: number; expired: number } {
+  /** Makes the snapshot's deletes and entries this member's own. */
+  private apply(staged: Staged): { entries: number; tombstones: number; expired: number } {
     const { state } = this;
-    const now = state.now();
-    // Time passed while the map was down counts: a session idle for its whole limit across a
-    // restart has expired. Read against this map's clock, as it was written.
-    const elapsed = Math.max(0, now - contents.header.writtenAt);
-    for (const r of contents.tombstones) this.parts.reconciler.applyRemoval(r, 'local');
+    for (const r of staged.tombstones) this.parts.reconciler.applyRemoval(r, 'local');
     const loaded: Entry[] = [];
-    let expired = 0;
-    for (const e of contents.entries) {
-      const ttlLeft = e.expiry?.ttlMs === undefined ? undefined : e.expiry.ttlMs - elapsed;
-      const idle = e.expiry?.idleMs === undefined ? undefined : e.expiry.idleMs + elapsed;
-      if ((ttlLeft !== undefined && ttlLeft <= 0) || (e.expiry?.maxIdleMs !== undefined && idle !== undefined && idle >= e.expiry.maxIdleMs)) {
-        expired++;
-        continue;
-      }
-      const placement = { key: e.key, version: nextPlacement(e.version, state.id), primary: state.id, backups: [] };
-      if (!this.parts.reconciler.applyPlacement(placement, e.bytes, 'local')) continue;
-      const entry = state.entries.get(e.key);
-      if (entry === undefined) continue;
-      entry.expiresAt = ttlLeft === undefined ? undefined : now + ttlLeft;
-      entry.maxIdleMs = e.expiry?.maxIdleMs;
-      entry.lastAccess = now - (idle ?? 0);
-      entry.accessSent = entry.lastAccess;
-      loaded.push(entry);
+    for (const entry of staged.entries) {
+      const adopted = this.adopt(entry);
+      if (adopted !== undefined) loaded.push(adopted);
     }
     // A member that came while the snapshot was read has none of it: back the entries up now.
     if (state.members.size > 0 && loaded.length > 0) {
@@ -179,7 +196,29 @@ export class MapSnapshot {
       }
       state.background(this.parts.publisher.publishAll(loaded));
     }
-    return { entries: loaded.length, tombstones: contents.tombstones.length, expired };
+    return { entries: loaded.length, tombstones: staged.tombstones.length, expired: staged.expired };
+  }
+
+  /** Adds a loaded entry; `undefined` when something newer is known here. */
+  private adopt(entry: Entry): Entry | undefined {
+    const { state } = this;
+    if (state.entries.has(entry.key) || state.tombstones.get(entry.key) !== undefined) {
+      // Known here already (a member came while the snapshot was read, or a delete in it): the
+      // merge of a state transfer decides, by version.
+      if (!this.parts.reconciler.applyPlacement(entry.placement(), entry.bytes, 'local')) return undefined;
+      const merged = state.entries.get(entry.key);
+      if (merged === undefined) return undefined;
+      merged.expiresAt = entry.expiresAt;
+      merged.maxIdleMs = entry.maxIdleMs;
+      merged.lastAccess = entry.lastAccess;
+      merged.accessSent = entry.accessSent;
+      return merged;
+    }
+    // The common case, a key new here, taken as it is: the same as the merge would, at a third of its cost.
+    state.clock.observe(entry.version);
+    state.entries.set(entry.key, entry);
+    state.events.emit('entrySet', entry.key, 'local');
+    return entry;
   }
 
   private report(fields: Omit<SnapshotReport, 'location'>): void {

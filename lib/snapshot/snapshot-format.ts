@@ -58,10 +58,9 @@ export interface SnapshotEntry {
   readonly expiry: EntryExpiry | undefined;
 }
 
-/** A whole snapshot, checked. */
+/** A whole snapshot, checked; its entries went to the caller one by one (see {@link decodeSnapshot}). */
 export interface SnapshotContents {
   readonly header: SnapshotHeader;
-  readonly entries: SnapshotEntry[];
   readonly tombstones: Removal[];
 }
 
@@ -73,6 +72,11 @@ class ChunkWriter {
   private pos = 0;
   private readonly hash: Hash = createHash('sha256');
   private readonly done: Buffer[] = [];
+
+  /** True when chunks were completed since the last {@link take}. */
+  get ready(): boolean {
+    return this.done.length > 0;
+  }
 
   /** Chunks completed since the last call. */
   take(): Buffer[] {
@@ -205,7 +209,7 @@ export function* encodeSnapshot(header: SnapshotHeader, entries: Iterable<Snapsh
     w.f64(e.expiry?.idleMs ?? NONE);
     w.bytes(e.bytes);
     w.endRecord(at);
-    yield* w.take();
+    if (w.ready) yield* w.take();
   }
   for (const t of tombstones) {
     const at = w.beginRecord(5 + keyBound(t.key) + versionBound(t.version));
@@ -213,7 +217,7 @@ export function* encodeSnapshot(header: SnapshotHeader, entries: Iterable<Snapsh
     writeKey(w, t.key);
     writeVersion(w, t.version);
     w.endRecord(at);
-    yield* w.take();
+    if (w.ready) yield* w.take();
   }
   w.finish();
   yield* w.take();
@@ -236,12 +240,14 @@ class RecordReader {
   private readonly buf: Buffer;
   private readonly end: number;
   private readonly location: string;
+  private readonly ids: IdCache;
 
-  constructor(buf: Buffer, start: number, end: number, location: string) {
+  constructor(buf: Buffer, start: number, end: number, location: string, ids: IdCache) {
     this.buf = buf;
     this.pos = start;
     this.end = end;
     this.location = location;
+    this.ids = ids;
   }
 
   private need(n: number): number {
@@ -284,6 +290,17 @@ class RecordReader {
     return this.buf.toString('utf8', at, at + n);
   }
 
+  /** A member id: the same few repeat in every version, so the last one decoded is reused. */
+  id(): string {
+    const n = this.u32();
+    const at = this.need(n);
+    const ids = this.ids;
+    if (ids.bytes !== undefined && ids.bytes.length === n && this.buf.compare(ids.bytes, 0, n, at, at + n) === 0) return ids.last;
+    ids.bytes = Buffer.from(this.buf.subarray(at, at + n));
+    ids.last = this.buf.toString('utf8', at, at + n);
+    return ids.last;
+  }
+
   key(): MapKey {
     const tag = this.u8();
     if (tag === 0) return this.str();
@@ -297,25 +314,35 @@ class RecordReader {
 
   version(): Version {
     const writeClock = this.count('a version clock');
-    const writer = this.str();
+    const writer = this.id();
     const placeSeq = this.count('a version placement');
-    const placer = this.str();
+    const placer = this.id();
     const update = this.count('a version update');
-    const updater = this.str();
+    const updater = this.id();
     return update === 0 ? [writeClock, writer, placeSeq, placer] : [writeClock, writer, placeSeq, placer, update, updater];
   }
 
-  /** A copy of the value: the chunk it came in can then be freed. */
+  /**
+   * The value, as a view of the chunk it came in (no copy: copying a million values cost a
+   * third of the load). A chunk is thus kept while one of its values lives: at most the size of
+   * the file, which the map holds anyway once loaded.
+   */
   value(): Uint8Array {
     const n = this.u32();
     const at = this.need(n);
-    return Buffer.from(this.buf.subarray(at, at + n));
+    return this.buf.subarray(at, at + n);
   }
 
   /** True when every byte of the record was read. */
   get finished(): boolean {
     return this.pos === this.end;
   }
+}
+
+/** The member id decoded last, and its bytes. */
+interface IdCache {
+  bytes: Buffer | undefined;
+  last: string;
 }
 
 /** The stream of chunks as a sequence of byte ranges, hashing what it consumed. */
@@ -325,9 +352,16 @@ class StreamReader {
   private hashed = 0;
   private readonly hash: Hash = createHash('sha256');
   private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  /** Shared by the records read. */
+  readonly ids: IdCache = { bytes: undefined, last: '' };
 
   constructor(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     this.chunks = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+  }
+
+  /** True when `n` bytes are available from the current position without reading more. */
+  has(n: number): boolean {
+    return this.buf.length - this.pos >= n;
   }
 
   /** Makes `n` bytes available from the current position; false when the stream ends first. */
@@ -375,34 +409,55 @@ class StreamReader {
   }
 }
 
-/** Reads one length-prefixed record; `what` names it in errors. */
-async function readRecord(s: StreamReader, location: string, what: string): Promise<RecordReader> {
+/**
+ * Reads one length-prefixed record; `what` names it in errors. Awaits only when the record runs
+ * past the bytes at hand (a million awaits cost more than the parsing).
+ */
+function readRecord(s: StreamReader, location: string, what: () => string): RecordReader | Promise<RecordReader> {
+  if (s.has(4)) {
+    const { buf, at } = s.take(0);
+    const length = buf.readUInt32LE(at);
+    if (length <= MAX_RECORD_BYTES && s.has(4 + length)) {
+      s.take(4 + length);
+      return new RecordReader(buf, at + 4, at + 4 + length, location, s.ids);
+    }
+  }
+  return readRecordLater(s, location, what());
+}
+
+async function readRecordLater(s: StreamReader, location: string, what: string): Promise<RecordReader> {
   if (!(await s.fill(4))) throw damaged(location, `it ends before ${what}`, 'truncated');
   const { buf, at } = s.take(4);
   const length = buf.readUInt32LE(at);
   if (length > MAX_RECORD_BYTES) throw damaged(location, `${what} claims ${length} bytes`);
   if (!(await s.fill(length))) throw damaged(location, `it ends inside ${what}`, 'truncated');
   const body = s.take(length);
-  return new RecordReader(body.buf, body.at, body.at + length, location);
+  return new RecordReader(body.buf, body.at, body.at + length, location, s.ids);
 }
 
+/** Receives each entry as it is read, with the snapshot's header. */
+export type SnapshotEntryVisitor = (entry: SnapshotEntry, header: SnapshotHeader) => void;
+
 /**
- * Reads and checks a whole snapshot. Nothing is returned unless every byte checked out.
+ * Reads and checks a whole snapshot. `onEntry` sees each entry as it is read, so the caller can
+ * build what it keeps without a second copy of the file in memory; it must not apply anything
+ * before this resolves: a damage found later (the checksum comes last) means none of it counts.
  * @param chunks the snapshot's bytes, in order.
  * @param location names the snapshot in errors.
  * @param map the map that reads it: another map's snapshot is refused.
+ * @param onEntry called with each entry, in order.
  * @throws {SnapshotError} when the file is damaged, truncated, of another format or map.
  */
-export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, location: string, map: string): Promise<SnapshotContents> {
+export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, location: string, map: string, onEntry: SnapshotEntryVisitor): Promise<SnapshotContents> {
   const s = new StreamReader(chunks);
   try {
-    return await decodeFrom(s, location, map);
+    return await decodeFrom(s, location, map, onEntry);
   } finally {
     await s.close();
   }
 }
 
-async function decodeFrom(s: StreamReader, location: string, map: string): Promise<SnapshotContents> {
+async function decodeFrom(s: StreamReader, location: string, map: string, onEntry: SnapshotEntryVisitor): Promise<SnapshotContents> {
   if (!(await s.fill(MAGIC.length + 4))) throw damaged(location, 'it is too short to be a snapshot', 'truncated');
   const intro = s.take(MAGIC.length + 4);
   if (!intro.buf.subarray(intro.at, intro.at + MAGIC.length).equals(MAGIC)) throw damaged(location, 'it does not start as a snapshot does');
@@ -414,7 +469,7 @@ async function decodeFrom(s: StreamReader, location: string, map: string): Promi
       'version',
     );
   }
-  const h = await readRecord(s, location, 'the header');
+  const h = await readRecord(s, location, () => 'the header');
   const header: SnapshotHeader = { map: h.str(), member: h.str(), writtenAt: h.count('the time written'), entries: h.count('the entry count'), tombstones: h.count('the tombstone count') };
   if (!h.finished) throw damaged(location, 'the header is longer than its fields');
   if (header.map !== map) {
@@ -424,10 +479,11 @@ async function decodeFrom(s: StreamReader, location: string, map: string): Promi
       'wrong-map',
     );
   }
-  const entries: SnapshotEntry[] = [];
   const tombstones: Removal[] = [];
-  for (let i = 0; i < header.entries + header.tombstones; i++) {
-    const r = await readRecord(s, location, `record ${i + 1} of ${header.entries + header.tombstones}`);
+  const total = header.entries + header.tombstones;
+  for (let i = 0; i < total; i++) {
+    const next = readRecord(s, location, () => `record ${i + 1} of ${total}`);
+    const r = next instanceof RecordReader ? next : await next;
     const kind = r.u8();
     const expected = i < header.entries ? KIND_ENTRY : KIND_TOMBSTONE;
     if (kind !== expected) throw damaged(location, `record ${i + 1} is of kind ${kind}, expected ${expected}`);
@@ -440,7 +496,7 @@ async function decodeFrom(s: StreamReader, location: string, map: string): Promi
       const maxIdleMs = r.duration();
       const idleMs = r.duration();
       const expiry = ttlMs === undefined && maxIdleMs === undefined ? undefined : { ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxIdleMs === undefined ? {} : { maxIdleMs }), ...(idleMs === undefined ? {} : { idleMs }) };
-      entries.push({ key, version, bytes: r.value(), expiry });
+      onEntry({ key, version, bytes: r.value(), expiry }, header);
     }
     if (!r.finished) throw damaged(location, `record ${i + 1} is longer than its fields`);
   }
@@ -449,5 +505,5 @@ async function decodeFrom(s: StreamReader, location: string, map: string): Promi
   const stored = s.take(DIGEST_BYTES);
   if (!stored.buf.subarray(stored.at, stored.at + DIGEST_BYTES).equals(digest)) throw damaged(location, 'its checksum does not match its content');
   if (!(await s.atEnd())) throw damaged(location, 'bytes follow its checksum');
-  return { header, entries, tombstones };
+  return { header, tombstones };
 }
