@@ -21,13 +21,21 @@ export interface SnapshotResult {
   /** Milliseconds of the last member's `stop()` (the write included), and of the write alone. */
   stopMs: number;
   writeMs: number;
+  /** CPU time of the process during `stop()` (user + system, every thread), in milliseconds. */
+  stopCpuMs: number;
   /** Milliseconds of the lone member's `start()` (the load included), and of the load alone. */
   startMs: number;
   loadMs: number;
+  /** CPU time of the process during `start()`, in milliseconds. */
+  startCpuMs: number;
   /** The loading process's peak resident set size growth during the load, in MiB. */
   loadRssMiB: number;
   /** Heap held by the loaded map afterwards, in MiB (`undefined` without --expose-gc). */
   heapMiB: number | undefined;
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
 }
 
 function heap(): number | undefined {
@@ -56,9 +64,11 @@ export async function snapshotBench(entries: number): Promise<SnapshotResult> {
     writer.on('snapshot', (r) => {
       if (r.action === 'written') written = r;
     });
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await writer.stop();
     const stopMs = performance.now() - t0;
+    const stopCpuMs = cpuMs(process.cpuUsage(c0));
     const fileMiB = (await stat(file)).size / 2 ** 20;
 
     const before = heap();
@@ -68,9 +78,11 @@ export async function snapshotBench(entries: number): Promise<SnapshotResult> {
     const reader = new LazyReplicatedMap<string, string>({ name: 'bench', transport: new InMemoryNetwork().transport('r'), snapshot: file });
     let loaded: SnapshotReport | undefined;
     reader.once('snapshot', (r) => (loaded = r)); // its stop() below reports a write
+    const c1 = process.cpuUsage();
     const t1 = performance.now();
     await reader.start();
     const startMs = performance.now() - t1;
+    const startCpuMs = cpuMs(process.cpuUsage(c1));
     clearInterval(sampler);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     if (reader.size !== entries) throw new Error(`loaded ${reader.size} of ${entries} entries`);
@@ -81,8 +93,10 @@ export async function snapshotBench(entries: number): Promise<SnapshotResult> {
       fileMiB,
       stopMs,
       writeMs: written?.ms ?? Number.NaN,
+      stopCpuMs,
       startMs,
       loadMs: loaded?.ms ?? Number.NaN,
+      startCpuMs,
       loadRssMiB: (peakRss - rss0) / 2 ** 20,
       heapMiB: before === undefined || after === undefined ? undefined : (after - before) / 2 ** 20,
     };
