@@ -66,4 +66,20 @@ describe('a restart with a snapshot, with real processes', function () {
     const again = await MemberProcess.start({ id: 'b', snapshot: snapB });
     await expectSessions(again);
   });
+
+  it('a process that finds a running member over TCP ignores its snapshot and sets it aside', async () => {
+    const snapshot = join(dir, 'sessions.snapshot');
+    const lone = await MemberProcess.start({ id: 'old', snapshot });
+    await lone.request({ cmd: 'set', key: 'stale', value: 'from the snapshot' });
+    expect((await lone.terminate()).code).to.equal(0);
+
+    const running = await MemberProcess.start({ id: 'a' });
+    await running.request({ cmd: 'set', key: 'live', value: 'from the cluster' });
+    const joiner = await MemberProcess.start({ id: 'b', seeds: [running.address], snapshot });
+    expect(await joiner.request({ cmd: 'get', key: 'live', promote: false })).to.equal('from the cluster');
+    expect(await joiner.request({ cmd: 'get', key: 'stale' })).to.equal(undefined);
+    const names = await readdir(dir);
+    expect(names).to.have.length(1);
+    expect(names[0]).to.match(/^sessions\.snapshot\.ignored-/);
+  });
 });

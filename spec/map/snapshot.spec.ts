@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap, SnapshotError, type SnapshotReport, type SnapshotStore } from '../../lib/index.js';
+import { BackupSessionStore } from '../../lib/session/index.js';
 import { once } from '../helpers/events.js';
 
 type TestMap = LazyReplicatedMap<string>;
@@ -285,6 +286,28 @@ describe('map snapshots', () => {
     expect((error as Error).message).to.match(/1 entries held only here are lost/);
     expect((error as Error).cause).to.include({ code: 'ENOENT' });
     expect(map.state).to.equal('stopped');
+  });
+
+  it('keeps the sessions of a BackupSessionStore, which stay sessions with their idle limit', async () => {
+    let now = 5_000_000;
+    const clock = (): number => now;
+    const first = member(new InMemoryNetwork({ seed: 16 }), 'a', { snapshot: file, now: clock });
+    const store = new BackupSessionStore({ map: first, route: 'a', now: clock });
+    await first.start();
+    const sid = store.genid();
+    const cookie = { originalMaxAge: 60_000, maxAge: 60_000, httpOnly: true, path: '/' };
+    await store.set(sid, { cookie, user: 'ada', cart: new Map([['book', 2]]) });
+    await first.stop();
+    now += 30_000;
+
+    const second = member(new InMemoryNetwork({ seed: 17 }), 'a', { snapshot: file, now: clock });
+    const again = new BackupSessionStore({ map: second, route: 'a', now: clock });
+    await second.start();
+    const session = (await again.get(sid)) as unknown as { user: string; cart: Map<string, number> } | null;
+    expect(session?.user).to.equal('ada');
+    expect(session?.cart).to.deep.equal(new Map([['book', 2]]));
+    now += 61_000; // idle past its cookie's maxAge since that read
+    expect(await again.get(sid)).to.equal(null);
   });
 
   it('works with a custom store and with a ReplicatedMap', async () => {
