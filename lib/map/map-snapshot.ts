@@ -158,8 +158,10 @@ export class MapSnapshot {
     } catch (error) {
       if (error instanceof SnapshotError) {
         // Set aside for inspection (and so that it is not reported at every start); the next
-        // last member to stop writes a good one in its place.
-        await this.retire('rejected');
+        // last member to stop writes a good one in its place. A failure to do so is reported
+        // too, after the damage it followed.
+        const retired = await settle(this.retire('rejected'));
+        if (retired !== undefined) state.background(Promise.reject(retired.error));
         throw error;
       }
       throw new SnapshotError(`map '${state.name}' could not read its snapshot ${this.store.location}; the map starts without it`, this.store.location, 'io', { cause: error });
@@ -229,4 +231,14 @@ export class MapSnapshot {
 /** Hands the chunks over one at a time, each encoded only when the store asks for it. */
 async function* toAsync(chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
   for (const chunk of chunks) yield await Promise.resolve(chunk);
+}
+
+/** `undefined` once `work` resolved, or what it rejected with. */
+async function settle(work: Promise<unknown>): Promise<{ error: unknown } | undefined> {
+  try {
+    await work;
+    return undefined;
+  } catch (error) {
+    return { error };
+  }
 }

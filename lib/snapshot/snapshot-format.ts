@@ -351,6 +351,7 @@ class StreamReader {
   private pos = 0;
   private hashed = 0;
   private readonly hash: Hash = createHash('sha256');
+  private digested: Buffer | undefined;
   private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
   /** Shared by the records read. */
   readonly ids: IdCache = { bytes: undefined, last: '' };
@@ -366,17 +367,26 @@ class StreamReader {
 
   /** Makes `n` bytes available from the current position; false when the stream ends first. */
   async fill(n: number): Promise<boolean> {
-    while (this.buf.length - this.pos < n) {
+    if (this.has(n)) return true;
+    this.digestConsumed();
+    // The unread rest (usually part of one record) and as many chunks as it takes, joined once:
+    // joining chunk by chunk would copy a large record (or a damaged length) over and over.
+    const parts = [this.buf.subarray(this.pos)];
+    let have = this.buf.length - this.pos;
+    let ended = false;
+    while (have < n) {
       const next = await this.chunks.next();
-      if (next.done === true) return false;
-      const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-      this.digestConsumed();
-      // Keep only the unread rest (usually part of one record) with the new chunk.
-      this.buf = this.pos === this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
-      this.pos = 0;
-      this.hashed = 0;
+      if (next.done === true) {
+        ended = true;
+        break;
+      }
+      parts.push(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+      have += next.value.byteLength;
     }
-    return true;
+    this.buf = parts.length === 1 ? (parts[0] as Buffer) : parts[0]?.length === 0 && parts.length === 2 ? (parts[1] as Buffer) : Buffer.concat(parts, have);
+    this.pos = 0;
+    this.hashed = 0;
+    return !ended;
   }
 
   /** The buffer and offset of the next `n` bytes (after {@link fill}); advances past them. */
@@ -388,14 +398,15 @@ class StreamReader {
 
   /** Hashes what was consumed and not hashed yet. */
   private digestConsumed(): void {
-    if (this.pos > this.hashed) this.hash.update(this.buf.subarray(this.hashed, this.pos));
+    if (this.digested === undefined && this.pos > this.hashed) this.hash.update(this.buf.subarray(this.hashed, this.pos));
     this.hashed = this.pos;
   }
 
-  /** The digest of everything consumed so far. */
+  /** The digest of everything consumed so far; what is consumed afterwards (the digest stored) is not hashed. */
   digest(): Buffer {
     this.digestConsumed();
-    return this.hash.digest();
+    this.digested ??= this.hash.digest();
+    return this.digested;
   }
 
   /** True when nothing follows what was consumed. */

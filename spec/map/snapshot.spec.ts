@@ -229,6 +229,15 @@ describe('map snapshots', () => {
       await expectRefused('truncated');
     });
 
+    it('a record claiming more bytes than the file holds: truncated', async () => {
+      await writeSnapshot(file, entries);
+      const bytes = await readFile(file);
+      const firstRecord = 16 + bytes.readUInt32LE(12);
+      bytes.writeUInt32LE(0x3fff_ffff, firstRecord);
+      await writeFile(file, bytes);
+      await expectRefused('truncated');
+    });
+
     it('another format version: version', async () => {
       await writeSnapshot(file, entries);
       const bytes = await readFile(file);
