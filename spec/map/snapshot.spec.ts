@@ -116,6 +116,19 @@ describe('map snapshots', () => {
     expect(await again.get('k0')).to.equal('new');
   });
 
+  it('a member stopped while it loads writes what it loaded: a quick restart loses nothing', async () => {
+    await writeSnapshot(file, { x: 1, y: 2 });
+    const map = member(new InMemoryNetwork({ seed: 18 }), 'a', { snapshot: file });
+    const starting = map.start();
+    const stopping = map.stop(); // before start() resolved: the load is under way
+    await starting;
+    await stopping;
+    const again = member(new InMemoryNetwork({ seed: 19 }), 'a', { snapshot: file });
+    await again.start();
+    expect(await again.get('x')).to.equal(1);
+    expect(await again.get('y')).to.equal(2);
+  });
+
   it('loaded entries get backups as members join', async () => {
     await writeSnapshot(file, { x: 1, y: 2 });
     const net = new InMemoryNetwork({ seed: 6 });
