@@ -92,13 +92,15 @@ export class MapSnapshot {
   /**
    * Writes what this member holds, replacing the snapshot. For the last member of the map to
    * stop (no live member would keep its entries).
+   * @param entries what to write: by default every entry held here (its value bytes); a stop
+   *   that hands some over first may pass only those nobody staying holds. Expired ones are left out.
    * @throws {SnapshotError} when the store could not write it (the entries are lost).
    */
-  async save(): Promise<void> {
+  async save(entries: Iterable<Entry> = this.state.entries.values()): Promise<void> {
     const began = performance.now();
     const now = this.state.now();
     const held: Entry[] = [];
-    for (const e of this.state.entries.values()) {
+    for (const e of entries) {
       if (e.bytes !== undefined && (!expires(e) || alive(e, now))) held.push(e);
     }
     const tombstones: Removal[] = this.state.tombstones.list();
