@@ -359,3 +359,29 @@ export class StatePageGoneError extends LazyReplicatedMapError {
 export class ClassRegistrationError extends LazyReplicatedMapError {
   override name = 'ClassRegistrationError';
 }
+
+/** Why a snapshot could not be used or written (see {@link SnapshotError}). */
+export type SnapshotFailure = 'corrupt' | 'truncated' | 'version' | 'wrong-map' | 'io';
+
+/**
+ * A map's `snapshot` could not be used or written.
+ * - When loading (at `start()`, reported through the map's `'error'` event; `start()` goes on
+ *   without it): the file is not a snapshot, is damaged (`corrupt`), ends early (`truncated`), was
+ *   written by an incompatible format (`version`), belongs to another map (`wrong-map`), or could
+ *   not be read or set aside (`io`). Nothing of it was loaded, and a damaged file is renamed
+ *   `<file>.rejected-<time>` for inspection.
+ * - When writing (the last member's `stop()` rejects with it, after the map stopped): the entries
+ *   could not be saved (`io`); they are lost. Check the path, free space and permissions.
+ */
+export class SnapshotError extends LazyReplicatedMapError {
+  override name = 'SnapshotError';
+  /** Where the snapshot lives (a file path, or what a custom store calls itself). */
+  readonly location: string;
+  /** What went wrong. */
+  readonly reason: SnapshotFailure;
+  constructor(message: string, location: string, reason: SnapshotFailure, options?: ErrorOptions) {
+    super(message, options);
+    this.location = location;
+    this.reason = reason;
+  }
+}

@@ -48,7 +48,11 @@ export {
   type MapStats,
   type ReplicatedMapOptions,
   type UnderReplication,
+  type SnapshotReport,
 } from './map/map-options.js';
+export type { SnapshotStore, SnapshotRetireReason } from './snapshot/snapshot-store.js';
+export { FileSnapshotStore, DEFAULT_KEEP_RETIRED, type FileSnapshotStoreOptions } from './snapshot/file-snapshot-store.js';
+export { SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot-format.js';
 export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
 export { dnsSeeds, type DnsSeedQuery, type DnsSeedOptions, type SeedSource } from './transport/tcp/dns-seeds.js';
 export type { TcpStats, HandshakeFailureReason } from './transport/tcp/tcp-stats.js';

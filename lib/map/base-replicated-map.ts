@@ -30,6 +30,7 @@ import { checkJoin, type JoinCheck } from './join-check.js';
 import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
+import { MapSnapshot, snapshotStore } from './map-snapshot.js';
 import { Promotion } from './promotion.js';
 import { Publisher } from './publication.js';
 import { Reconciler } from './reconciliation.js';
@@ -56,6 +57,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
   private readonly expiry: Expiry;
+  /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
+  private readonly snapshot: MapSnapshot | undefined;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
   /** What `start()` checks before it asks for the map's state (see join-check.ts). */
@@ -112,6 +115,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,
     );
+    this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry });
   }
 
@@ -170,6 +174,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const targets = this.ctx.members.reachable();
     const replies = await this.transfer.ask(targets);
     await this.transfer.answered(targets, replies);
+    // Only now, after a discovery round: a member that found none loads its snapshot.
+    if (this.snapshot !== undefined) await this.snapshot.restore();
     // stop() or a transport crash may have come while the replies were awaited.
     if (this.state === 'starting') {
       this.ctx.lifecycle = 'running';
@@ -220,9 +226,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     while (this.publisher.busy) await this.publisher.drain();
     const handing = this.failover.handOver();
     if (handing !== undefined) await handing;
+    // The last member out: nobody would keep what it holds, so it goes to the snapshot.
+    const saved = this.snapshot !== undefined && this.ctx.members.size === 0 ? await settle(this.snapshot.save()) : undefined;
     await this.messenger.request({ type: MSG_STOP }, this.ctx.members.ids(), 'all');
     this.halt();
     await this.ctx.rpc.close();
+    // A snapshot that could not be written: the map stopped all the same, and stop() says so.
+    if (saved !== undefined) throw saved.error;
   }
 
   /** Stops serving at once (transport closed, crash, or end of a graceful stop). */
@@ -557,6 +567,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
+
+/** `undefined` once `work` resolved, or what it rejected with. */
+async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
+  try {
+    await work;
+    return undefined;
+  } catch (error) {
+    return { error };
+  }
+}
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {

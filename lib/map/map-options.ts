@@ -7,7 +7,8 @@ import type { Transport } from '../transport/transport.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
 import type { ExpiryTimers } from './expiry.js';
-import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRules } from '../options/validate.js';
+import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRule, type OptionRules } from '../options/validate.js';
+import type { SnapshotStore } from '../snapshot/snapshot-store.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
@@ -95,6 +96,45 @@ export interface ReplicatedMapOptions {
    * @default 10000
    */
   joinTimeoutMs?: number;
+  /**
+   * Where the map keeps a snapshot between runs: a file path, or a {@link SnapshotStore}. The last
+   * member to stop (no live member would keep its entries) writes every entry it holds and every
+   * delete it remembers, atomically, with mode 0600; a member whose `start()` finds no other
+   * member of the map loads it (unexpired entries only) and renames it `<file>.loaded-<time>`,
+   * so it is never loaded twice. A member that finds members sets its file aside unread
+   * (`<file>.ignored-<time>`): their state is newer. A damaged file is reported as a
+   * `SnapshotError` on `'error'`, set aside, and nothing of it is loaded. See docs/map.md.
+   * @default none: a map that loses its last member loses its entries
+   */
+  snapshot?: string | SnapshotStore;
+}
+
+/** What a map did with its snapshot (the `'snapshot'` event). */
+export interface SnapshotReport {
+  /**
+   * `written`: the last member to stop saved its entries; `loaded`: a member that started alone
+   * took them; `ignored`: a member that found members set its snapshot aside unread.
+   */
+  readonly action: 'written' | 'loaded' | 'ignored';
+  /** Where the snapshot lives. */
+  readonly location: string;
+  /** Entries written, or loaded (0 when ignored). */
+  readonly entries: number;
+  /** Deletes written or loaded. */
+  readonly tombstones: number;
+  /** Entries of the snapshot not loaded because they expired (while the map was down, say). */
+  readonly expired: number;
+  /** How long reading or writing took, in milliseconds. */
+  readonly ms: number;
+}
+
+/** `snapshot`: a file path, or a store with its three methods and a `location`. */
+function snapshotRule(): OptionRule {
+  const store = shaped('a file path or a SnapshotStore', ['read', 'write', 'retire'], ['location']);
+  return (value, option, owner) => {
+    if (typeof value === 'string') nonEmptyString(value, option, owner);
+    else store(value, option, owner);
+  };
 }
 
 /**
@@ -116,6 +156,7 @@ export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
   timers: shaped('timers', ['setInterval', 'clearInterval']),
   mustJoin: boolean,
   joinTimeoutMs: timerMs(1),
+  snapshot: snapshotRule(),
 };
 
 /** The rules of {@link LazyReplicatedMapOptions}: the shared ones and `backups`. */
@@ -212,6 +253,8 @@ export interface MapEvents<K extends MapKey = MapKey> {
   error: (error: Error) => void;
   /** The map stopped (by `stop()`, or because its transport closed). */
   stopped: () => void;
+  /** The map wrote, loaded or set aside its snapshot (see the `snapshot` option). */
+  snapshot: (report: SnapshotReport) => void;
 }
 
 /** Counters of a map on one member, from `map.stats()`. */

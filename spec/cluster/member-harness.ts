@@ -26,6 +26,8 @@ export interface MemberOptions {
   seeds?: string[];
   secret?: string;
   failureTimeoutMs?: number;
+  /** The map's `snapshot` file path. */
+  snapshot?: string;
 }
 
 const running = new Set<MemberProcess>();
@@ -66,6 +68,7 @@ export class MemberProcess {
         CLUSTER_SECRET: options.secret ?? 'cluster-secret',
         FAILURE_TIMEOUT_MS: String(options.failureTimeoutMs ?? 1000),
         HEARTBEAT_INTERVAL_MS: '100',
+        ...(options.snapshot === undefined ? {} : { SNAPSHOT: options.snapshot }),
       },
     });
     running.add(this);

@@ -3,7 +3,7 @@
  * 127.0.0.1 (port 0) and a LazyReplicatedMap named 'sessions', driven by its parent over IPC.
  *
  * Environment: MEMBER_ID, SEEDS (comma-separated host:port), CLUSTER_SECRET, and optionally
- * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS. Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
+ * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS, SNAPSHOT (the map's `snapshot` file path). Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
  *
  * Protocol: every request carries `rid`, echoed in its reply. The member reports
  * `{ ready: true, id, address }` once its map started, and `{ event, id }` for map membership
@@ -45,7 +45,8 @@ const transport = new TcpTransport({
   failureTimeoutMs: Number(process.env['FAILURE_TIMEOUT_MS'] ?? 1000),
   maxReconnectDelayMs: 250,
 });
-const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000 });
+const snapshot = process.env['SNAPSHOT'];
+const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000, ...(snapshot === undefined ? {} : { snapshot }) });
 transport.on('error', (error) => {
   report({ event: 'error', source: 'transport', name: error.name, message: error.message });
 });

@@ -94,6 +94,10 @@ const mapCases: Record<string, OptionCase> = {
   timers: shapeOf(fakeTimers),
   mustJoin: bool,
   joinTimeoutMs: timer(1),
+  snapshot: {
+    bad: [['', TypeError], [1, TypeError], [null, TypeError], [{}, TypeError], [{ location: 'x', read: () => undefined }, TypeError]],
+    good: ['/var/lib/app/sessions.snapshot', { location: 'memory', read: () => undefined, write: () => undefined, retire: () => undefined }],
+  },
 };
 
 let channels: RpcChannel[] = [];
