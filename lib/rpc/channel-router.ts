@@ -108,6 +108,17 @@ export class ChannelRouter {
     await this.transport.stop();
   }
 
+  /**
+   * The largest frame that every member of the cluster accepts, in bytes: `Infinity` when no
+   * transport declares a limit. Calls check their frames against it before sending anything.
+   *
+   * Placeholder: only this member's own `transport.maxFrameBytes` for now; the limits the members
+   * exchange when they join replace it.
+   */
+  frameLimit(): number {
+    return this.transport.maxFrameBytes ?? Infinity;
+  }
+
   /** True when a channel of that name is registered here. */
   has(name: string): boolean {
     return this.endpoints.has(name);

@@ -69,4 +69,10 @@ export interface Transport extends TransportEmitter {
    * A map waits for it, at most `rpcTimeoutMs`, before asking the others for their state.
    */
   joined?(): Promise<void>;
+  /**
+   * Optional: the largest frame this transport accepts from a peer, in bytes. A frame above it is
+   * refused by the receiver (reported, not delivered). Maps and RPC channels refuse, at the caller,
+   * a call whose frame would exceed the smallest limit in the cluster. Absent: unlimited.
+   */
+  readonly maxFrameBytes?: number;
 }
