@@ -6,6 +6,7 @@
  * @module
  */
 import { ChannelInUseError, CodecError, ProtocolError } from '../errors.js';
+import { assertFrameFits } from './frame-limit.js';
 import { FrameKind, decodeFrame, encodeFrame, type Frame } from '../codec/frame.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -124,11 +125,15 @@ export class ChannelRouter {
     return this.endpoints.has(name);
   }
 
-  /** Encodes and sends a frame. Rejects like `transport.send`, or with the encoder's error. */
+  /**
+   * Encodes and sends a frame. Rejects like `transport.send`, with the encoder's error, or with a
+   * `ValueTooLargeError` (nothing sent) when the frame exceeds {@link frameLimit}.
+   */
   send(to: string, frame: Frame): Promise<void> {
     let bytes: Uint8Array;
     try {
       bytes = encodeFrame(frame);
+      assertFrameFits(() => `a ${frameKindName(frame.kind)} on channel '${frame.channel}'`, bytes.byteLength, this.frameLimit(), 'answer with less');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -158,5 +163,18 @@ export class ChannelRouter {
     this.transport.off('peerDown', this.onPeerDown);
     this.transport.off('close', this.onClose);
     this.transport.off('error', this.onTransportError);
+  }
+}
+
+/** How an error message names a frame of `kind`. */
+function frameKindName(kind: FrameKind): string {
+  switch (kind) {
+    case FrameKind.Request:
+    case FrameKind.Notify:
+      return 'request';
+    case FrameKind.Reply:
+      return 'reply';
+    default:
+      return 'answer';
   }
 }

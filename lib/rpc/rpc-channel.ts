@@ -13,8 +13,10 @@ import {
   RpcTimeoutError,
   StoppedError,
   ValueEncodeError,
+  ValueTooLargeError,
   type RpcResponse,
 } from '../errors.js';
+import { assertFrameFits } from './frame-limit.js';
 import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
 import { Membership } from '../membership/membership.js';
 import type { Transport } from '../transport/transport.js';
@@ -164,7 +166,11 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     if (mode === 'none') {
       // Delivered, but not waited for: not even for the transport to accept the frames.
       const frame: Frame = { kind: FrameKind.Notify, channel: this.name, id: 0, body: request };
-      void this.sendToAll(targets, frame, () => undefined);
+      try {
+        void this.sendToAll(targets, frame, () => undefined);
+      } catch (error) {
+        throw error instanceof ValueTooLargeError ? atCallSite(error, site) : error;
+      }
       return [];
     }
 
@@ -218,7 +224,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
         options.signal?.removeEventListener('abort', onAbort);
         this.calls.delete(id);
         call.settled = true;
-        reject(error);
+        reject(error instanceof ValueTooLargeError ? atCallSite(error, site) : error);
         return;
       }
       void sent.then(() => {
@@ -260,10 +266,14 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed: open a new channel`);
   }
 
-  /** Encodes once for every target (synchronously: an unencodable request throws before anything is sent). */
+  /**
+   * Encodes once for every target (synchronously: an unencodable request, or one above the
+   * cluster's frame limit, throws before anything is sent).
+   */
   private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string) => void): Promise<void> {
     if (targets.length === 0) return Promise.resolve();
     const bytes = encodeFrame(frame);
+    assertFrameFits(() => `a request on RPC channel '${this.name}'`, bytes.byteLength, this.router.frameLimit());
     return Promise.all(
       targets.map((t) =>
         this.router.sendEncoded(t, bytes).catch(() => {
@@ -357,6 +367,13 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       await this.router.send(from, { kind: FrameKind.Reply, channel: this.name, id: frame.id, body: reply });
     } catch (error) {
       if (error instanceof Error && error.name === 'PeerUnreachableError') return;
+      if (error instanceof ValueTooLargeError) {
+        // The handler's side hears of it (its answer was never sent), and the caller gets a typed
+        // error entry at once instead of waiting for its deadline.
+        this.emit('error', error);
+        await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: [error.name, `the reply of member '${this.transport.id}' was not sent: ${error.message}`] });
+        return;
+      }
       // Tell the caller why instead of leaving it waiting. Usually the reply could not be encoded,
       // but a transport may also fail one send and carry the next: name the real failure, never
       // report a transport fault as an encoding one.

@@ -119,6 +119,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return this.options.advertise ?? this.bound;
   }
 
+  /**
+   * The largest frame this member accepts, in bytes (option `maxFrameBytes`). Peers learn it at
+   * the handshake and never send it more; maps and RPC channels refuse larger calls at the caller.
+   */
+  get maxFrameBytes(): number {
+    return this.options.maxFrameBytes;
+  }
+
   /** Where the transport is in its life. */
   get state(): TcpTransportState {
     return this.lifecycle;
