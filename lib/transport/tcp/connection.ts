@@ -5,7 +5,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { BackpressureError, CodecError, PeerUnreachableError, type HandshakeError } from '../../errors.js';
+import { BackpressureError, CodecError, FrameRefusedError, FrameTooLargeError, PeerUnreachableError, type HandshakeError } from '../../errors.js';
 import { agreedFailureTimeout } from './failure-detector.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { Handshake, type HandshakeHost, type HandshakeLink, type PeerIdentity, type Refusal } from './handshake.js';
@@ -26,6 +26,8 @@ export interface ConnectionHost extends Omit<HandshakeHost, 'redundant'> {
   closed(connection: Connection, error?: Error): void;
   data(connection: Connection, frame: Uint8Array): void;
   gossip(connection: Connection, members: Array<[string, string]>): void;
+  /** The peer sent a frame above `maxFrameBytes`: it was dropped, the connection kept. */
+  oversize(connection: Connection, error: FrameTooLargeError): void;
 }
 
 /** Lifecycle of a connection. */
@@ -121,10 +123,14 @@ export class Connection implements HandshakeLink {
   /**
    * Queues a library frame. Writes in one tick are coalesced into one system call (cork/uncork).
    * @throws {PeerUnreachableError} when the connection is not established.
+   * @throws {FrameRefusedError} when the peer declared at the handshake that it accepts no frame
+   *   that large: not sent, and the connection stays up.
    * @throws {BackpressureError} when more than `maxQueueBytes` are already waiting.
    */
   send(frame: Uint8Array): void {
     if (this.state !== 'established') throw new PeerUnreachableError(this.peer?.id ?? '?');
+    const limit = this.peerTerms?.maxFrameBytes;
+    if (limit !== undefined && frame.byteLength > limit) throw new FrameRefusedError(this.peer?.id ?? '?', frame.byteLength, limit);
     if (this.socket.writableLength > this.host.maxQueueBytes) {
       throw new BackpressureError(
         `${this.socket.writableLength} bytes are waiting for member '${this.peer?.id ?? '?'}' (limit ${this.host.maxQueueBytes}, option maxQueueBytes): it does not read fast enough`,
@@ -249,9 +255,19 @@ export class Connection implements HandshakeLink {
   establish(_peer: PeerIdentity, terms: HandshakeTerms): void {
     this.state = 'established';
     this.peerTerms = terms;
-    // Authenticated: from the next message on, the peer may send frames up to the real limit.
+    // Authenticated: from the next message on, the peer may send frames up to the real limit,
+    // and one above it is dropped alone: closing would make the peer reconnect and send it again.
     this.decoder.maxFrameBytes = this.host.maxFrameBytes;
     this.decoder.limitName = 'option maxFrameBytes';
+    this.decoder.skipOversize = (bytes) => {
+      const who = `member '${this.peer?.id ?? '?'}' at ${this.peer?.address ?? this.remote}`;
+      this.host.oversize(
+        this,
+        new FrameTooLargeError(
+          `${who} sent a ${bytes}-byte frame; this member accepts at most ${this.host.maxFrameBytes} bytes (option maxFrameBytes): the frame was dropped and the connection kept; raise maxFrameBytes here, or send smaller values (members that declare their limit at the handshake never send more)`,
+        ),
+      );
+    };
     this.host.established(this);
   }
 }

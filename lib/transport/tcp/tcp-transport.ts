@@ -228,7 +228,10 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return [...this.links.links.keys()].sort();
   }
 
-  /** Queues a frame for `to`. Rejects when `to` is not connected or its queue is full. */
+  /**
+   * Queues a frame for `to`. Rejects when `to` is not connected, when its queue is full, or with a
+   * `FrameRefusedError` when `to` declared a smaller `maxFrameBytes` (the connection stays up).
+   */
   send(to: string, frame: Uint8Array): Promise<void> {
     if (this.lifecycle !== 'running') {
       return Promise.reject(new TransportStoppedError(`transport '${this.id}' is not running: call start() first`));
@@ -277,7 +280,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       address: this.address,
       cluster: o.cluster,
       secret: o.secret,
-      terms: { heartbeatIntervalMs: o.heartbeatIntervalMs, failureTimeoutMs: o.failureTimeoutMs, hasSecret: o.secret !== '' },
+      terms: { heartbeatIntervalMs: o.heartbeatIntervalMs, failureTimeoutMs: o.failureTimeoutMs, hasSecret: o.secret !== '', maxFrameBytes: o.maxFrameBytes },
       counters: this.counters,
       maxFrameBytes: o.maxFrameBytes,
       maxQueueBytes: o.maxQueueBytes,
@@ -299,6 +302,9 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       },
       gossip: (c, members) => {
         this.discovery.learn(c, members);
+      },
+      oversize: (_c, error) => {
+        this.report(error);
       },
     };
   }
