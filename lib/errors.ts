@@ -73,6 +73,20 @@ export class ReservedChannelNameError extends LazyReplicatedMapError {
   override name = 'ReservedChannelNameError';
 }
 
+/**
+ * A TCP transport could not listen: the address (`host`, `port`) is taken by another process or
+ * member (`EADDRINUSE`). Choose another `port`, or 0 for any free port. `cause` is the socket error.
+ */
+export class AddressInUseError extends TransportConfigError {
+  override name = 'AddressInUseError';
+  /** The `host:port` asked for. */
+  readonly address: string;
+  constructor(message: string, address: string, options?: ErrorOptions) {
+    super(message, options);
+    this.address = address;
+  }
+}
+
 /** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
 export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';

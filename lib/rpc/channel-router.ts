@@ -66,10 +66,6 @@ export class ChannelRouter {
     for (const e of [...this.endpoints.values()]) e.onClose();
   };
 
-  private readonly onTransportError = (error: Error): void => {
-    this.broadcastError(error);
-  };
-
   private constructor(transport: Transport) {
     this.transport = transport;
   }
@@ -154,7 +150,9 @@ export class ChannelRouter {
     this.transport.on('peerUp', this.onPeerUp);
     this.transport.on('peerDown', this.onPeerDown);
     this.transport.on('close', this.onClose);
-    this.transport.on('error', this.onTransportError);
+    // The transport's own faults are not relayed: the transport reports them (its 'error', or a
+    // process warning when nobody listens), and each channel and map repeating them logged every
+    // fault once per map, plus once (see docs/observability.md).
   }
 
   private detach(): void {
@@ -162,7 +160,6 @@ export class ChannelRouter {
     this.transport.off('peerUp', this.onPeerUp);
     this.transport.off('peerDown', this.onPeerDown);
     this.transport.off('close', this.onClose);
-    this.transport.off('error', this.onTransportError);
   }
 }
 

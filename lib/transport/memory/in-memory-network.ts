@@ -295,7 +295,10 @@ export class InMemoryNetwork {
     const limit = receiver.maxFrameBytes;
     if (limit !== undefined && item.frame.byteLength > limit) {
       // Refused by the receiver, as a TCP member refuses it: reported there, never delivered.
-      receiver.emit('error', new FrameTooLargeError(`member '${item.from}' sent a ${item.frame.byteLength}-byte frame to '${item.to}', which accepts at most ${limit} bytes (option maxFrameBytes): dropped`));
+      const error = new FrameTooLargeError(`member '${item.from}' sent a ${item.frame.byteLength}-byte frame to '${item.to}', which accepts at most ${limit} bytes (option maxFrameBytes): dropped`);
+      // Reported on the transport, as a TCP member reports it; never silently.
+      if (receiver.listenerCount('error') > 0) receiver.emit('error', error);
+      else process.emitWarning(error);
       return;
     }
     this.totals.messages++;

@@ -25,7 +25,7 @@ export interface Target {
   /** When the member was lost; forgotten after `forgetAfterMs` (never for seeds). */
   lostAt: number | undefined;
   connecting: boolean;
-  /** A failure to reach this seed was reported; not again until it answers. */
+  /** A failure to reach this seed was reported since it last answered (repeats are rate-limited). */
   reported: boolean;
   /** Why the last attempt failed. */
   lastError: Error | undefined;
@@ -43,7 +43,10 @@ export interface DiscoveryHost {
   /** Whether the transport is stopping or stopped (then `joined()` resolves). */
   ended(): boolean;
   dial(target: Target): void;
-  report(error: Error): void;
+  /** Reports a fault; repeats from one `source` are rate-limited (see `ReportLimiter`). */
+  report(error: Error, source?: string): void;
+  /** `source` answered: its next fault is reported at once. */
+  recovered(source: string): void;
 }
 
 /** Seeds, gossip and reconnection. */
@@ -87,6 +90,7 @@ export class Discovery {
     target.lostAt = undefined;
     target.reported = false;
     target.lastError = undefined;
+    this.host.recovered(target.address);
   }
 
   /** A connection dialled to `target` ended in its handshake (`error` undefined when only redundant). */
@@ -98,8 +102,9 @@ export class Discovery {
     if (c.peer !== undefined && !(error instanceof AuthenticationError)) target.id = c.peer.id;
     if (error === undefined || !this.host.running()) return;
     target.lastError = error;
-    // A seed that cannot be reached is worth one report (its handshake errors are reported anyway).
-    if (target.seed && !target.reported && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
+    // A seed that cannot be reached is reported at once, then at most once a minute with the
+    // number of failures held back (its handshake errors are reported, limited alike, anyway).
+    if (target.seed && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
       target.reported = true;
       this.host.report(
         new SeedUnreachableError(
@@ -107,6 +112,7 @@ export class Discovery {
           target.address,
           { cause: error },
         ),
+        target.address,
       );
     }
   }
