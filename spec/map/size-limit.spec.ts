@@ -19,7 +19,7 @@ import { record, rejection } from '../helpers/events.js';
 const LIMIT = 4096;
 const IDS = ['a', 'b', 'c'];
 
-type AnyMap = LazyReplicatedMap<string, unknown>;
+type AnyMap = LazyReplicatedMap<string>;
 
 interface Limited {
   net: InMemoryNetwork;
@@ -213,27 +213,27 @@ describe('map size limits', () => {
 
   it('rejects a session store save whose session grew above the limit, and keeps the stored session', async () => {
     c = await limited();
-    const store = new BackupSessionStore({ map: c.maps.a! as unknown as LazyReplicatedMap<string>, route: 'a' });
+    const store = new BackupSessionStore({ map: c.maps.a!, route: 'a' });
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
-    await store.set('sid', { cookie, name: 'Ada' } as never);
+    await store.set('sid', { cookie, name: 'Ada' });
     await c.net.settled();
     const before = c.net.stats().messages;
     const error = await new Promise<unknown>((resolve) => {
-      store.set('sid', { cookie, name: 'Ada', photo: text(LIMIT) } as never, (e) => resolve(e));
+      store.set('sid', { cookie, name: 'Ada', photo: text(LIMIT) }, (e) => { resolve(e); });
     });
     expect(error).to.be.instanceOf(ValueTooLargeError);
     await c.net.settled();
     expect(c.net.stats().messages).to.equal(before);
-    const stored = (await store.get('sid')) as Record<string, unknown> | null;
+    const stored = (await store.get('sid'));
     expect(stored?.name).to.equal('Ada');
     expect(stored).to.not.have.property('photo');
-    const elsewhere = new BackupSessionStore({ map: c.maps.b! as unknown as LazyReplicatedMap<string>, route: 'b' });
-    expect(((await elsewhere.get('sid')) as Record<string, unknown> | null)?.photo).to.equal(undefined);
+    const elsewhere = new BackupSessionStore({ map: c.maps.b!, route: 'b' });
+    expect(((await elsewhere.get('sid')))?.photo).to.equal(undefined);
   });
 
   it('rejects a Keyv set above the limit', async () => {
     c = await limited();
-    const store = new KeyvStore({ map: c.maps.a! as unknown as LazyReplicatedMap<string> });
+    const store = new KeyvStore({ map: c.maps.a! });
     expect(await rejection(store.set('big', text(LIMIT)))).to.be.instanceOf(ValueTooLargeError);
     const keyv = new Keyv({ store, throwOnErrors: true });
     expect(await rejection(keyv.set('big', text(LIMIT)))).to.be.instanceOf(ValueTooLargeError);

@@ -37,7 +37,7 @@ describe('TcpTransport reports', () => {
     await a.start();
     const [error] = await within(reported, EVENT_MS, 'the report of the HTTP seed');
     expect(error).to.be.instanceOf(HandshakeError);
-    expect((error as HandshakeError).peer).to.equal(http);
+    expect(error).to.have.property('peer', http);
     expect(error.message).to.include(`what answers at ${http} is not a lazy-replicated-map member`).and.include('(HTTP)').and.include('HTTP/1.1 400').and.include('`seeds`');
     expect(error.message).to.not.include('1213486159');
     expect(a.stats().handshakeFailures.malformed).to.be.greaterThan(0);

@@ -17,7 +17,6 @@ import {
   DEFAULT_FAILURE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   FrameRefusedError,
-  FrameTooLargeError,
   HandshakeError,
   LazyReplicatedMapError,
   PeerUnreachableError,
