@@ -300,6 +300,52 @@ export class RetrieveError extends LazyReplicatedMapError {
   }
 }
 
+/** A member that did not take a copy a write sent it, and why (see {@link ReplicationError}). */
+export interface ReplicaRefusal {
+  /** The member. */
+  readonly member: string;
+  /**
+   * Why, as this member learned it: the error the member answered with (`name: message`), or that
+   * no answer came within `rpcTimeoutMs` while its connection stayed up.
+   */
+  readonly reason: string;
+}
+
+/**
+ * A write could not get the copies it promises although enough members are live: live members
+ * refused their copy (answered with an error, or did not answer within `rpcTimeoutMs`) and no other
+ * live member took it. The write is **not** rolled back: this member stays the key's primary with
+ * the new value, and `held` names the members that do hold it (fewer than `wanted`; `entryInfo`
+ * shows the same). Retry the write (every live member is tried again), and find out why the
+ * members in `refusals` refused (their own `'error'` events and logs). Members that left during
+ * the write are not refusals: a write then resolves with fewer copies and the map emits
+ * `'underReplicated'`.
+ */
+export class ReplicationError extends LazyReplicatedMapError {
+  override name = 'ReplicationError';
+  /** The key of the write (for a re-homing of many entries, the first of {@link keys}). */
+  readonly key: string | number;
+  /** Every key this error is about: the write's key, or the entries a re-homing could not back up. */
+  readonly keys: readonly (string | number)[];
+  /** Copies the map promises besides the primary (the `backups` option, or every other member). */
+  readonly wanted: number;
+  /**
+   * The members that hold a copy now (acknowledged it). Empty for a re-homing of many entries
+   * (reported on `'error'`): each entry's `entryInfo` names its own.
+   */
+  readonly held: readonly string[];
+  /** The live members that did not take their copy, and why. */
+  readonly refusals: readonly ReplicaRefusal[];
+  constructor(message: string, details: { keys: readonly (string | number)[]; wanted: number; held: readonly string[]; refusals: readonly ReplicaRefusal[] }, options?: ErrorOptions) {
+    super(message, options);
+    this.keys = details.keys;
+    this.key = details.keys[0] ?? '';
+    this.wanted = details.wanted;
+    this.held = details.held;
+    this.refusals = details.refusals;
+  }
+}
+
 /**
  * A holder was sent a diff (`MSG_DIFF`) for an entry whose base value it does not hold: it holds
  * another write, only a proxy, or nothing. It refuses rather than leave an empty or wrong copy

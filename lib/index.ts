@@ -46,6 +46,7 @@ export {
   type MapEvents,
   type MapStats,
   type ReplicatedMapOptions,
+  type UnderReplication,
 } from './map/map-options.js';
 export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
 export { dnsSeeds, type DnsSeedQuery, type DnsSeedOptions, type SeedSource } from './transport/tcp/dns-seeds.js';
@@ -75,5 +76,6 @@ export {
   type ClaimMessage,
   type ExpiryMessage,
   type PeerErrorMessage,
+  type UnderReplicatedMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';

@@ -293,7 +293,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /** Counters of this map on this member. */
   stats(): MapStats {
     const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
-    for (const e of this.ctx.entries.values()) entries[e.role]++;
+    const promised = this.ctx.promised();
+    let underReplicated = 0;
+    for (const e of this.ctx.entries.values()) {
+      entries[e.role]++;
+      if (e.role === 'primary' && e.backups.length < promised) underReplicated++;
+    }
     return {
       entries,
       tombstones: this.ctx.tombstones.size,
@@ -302,6 +307,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       promotions: this.ctx.counters.promotions,
       failovers: this.ctx.counters.failovers,
       rpcTimeouts: this.ctx.counters.rpcTimeouts,
+      underReplicated,
     };
   }
 
@@ -366,10 +372,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /**
    * Stores `value` under `key`, making this member its primary. Resolves (to the map) once every
    * backup acknowledged its copy (or at once with `ack: 'none'`).
+   *
+   * Write concern (docs/map.md): the write is promised `backups` copies besides this one. A backup
+   * that does not take its copy is replaced by another live member. When fewer members are live
+   * than promised (or one leaves during the write), it resolves with the copies the cluster can
+   * hold: `entryInfo(key).backups` names them and the map emits `'underReplicated'`. It never
+   * resolves short because a live member refused: then it rejects with {@link ReplicationError}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
    * @throws {ValueTooLargeError} when the copy of the entry would not fit the cluster's frame
    *   limit (the smallest `maxFrameBytes` of the members); nothing is written or sent.
+   * @throws {ReplicationError} when live members refused their copy (an error answer, or no answer
+   *   within `rpcTimeoutMs`) and no other live member took it. The value stays written on this
+   *   member, its primary, with the backups that did take it (`error.held`); nothing is rolled back.
    */
   async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
@@ -427,12 +442,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * - any other value, or `complete`: the whole value, encoded again (`MSG_BACKUP`).
    *
    * Resolves once the holders acknowledged (at once with `ack: 'none'`). Does nothing on a member
-   * that is not the key's primary.
+   * that is not the key's primary. Keeps the write concern of {@link set}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value or its diff cannot be encoded; nothing changed.
    * @throws {ValueTooLargeError} when the value (or its diff) would not fit the cluster's frame
    *   limit; nothing is sent and the entry keeps its version and bytes (the value object itself
    *   is let go of: the map serves the value as last replicated).
+   * @throws {ReplicationError} as {@link set} does.
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
@@ -465,7 +481,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.accessSent = entry.lastAccess;
     entry.backups = backups;
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
-    await this.publisher.published(entry, this.publisher.publish([entry], plan));
+    await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
   }
 
   /**

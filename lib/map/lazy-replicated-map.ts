@@ -36,7 +36,8 @@ export class LazyReplicatedMap<K extends MapKey = MapKey, V = unknown> extends B
       throw new TypeError(`map option \`backups\` must be a whole number >= 0, got ${String(backups)}`);
     }
     super(options, {
-      desiredBackups: (others) => Math.min(backups, others),
+      // What is promised; the map takes as many as there are members (MapContext.wanted).
+      desiredBackups: () => backups,
       holderRole: 'backup',
       copyMessage: MSG_BACKUP,
       promoteOnRead: true,

@@ -25,7 +25,10 @@ export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** What the subclasses decide. */
 export interface MapFlavour {
-  /** Copies each entry wants besides the primary, given the number of other members. */
+  /**
+   * Copies each entry wants besides the primary, given the number of other members: what the map
+   * promises (it may be more than there are members; see {@link MapContext.wanted}).
+   */
   desiredBackups(otherMembers: number): number;
   /** The role name of a non-primary holder. */
   readonly holderRole: 'backup' | 'copy';
@@ -149,6 +152,14 @@ export class MapContext {
   wanted(): number {
     const others = this.members.size;
     return Math.min(this.flavour.desiredBackups(others), others);
+  }
+
+  /**
+   * Backups each entry is promised: the `backups` option (every other member for a replicated
+   * map), even when fewer members are live. An entry holding fewer is under-replicated.
+   */
+  promised(): number {
+    return this.flavour.desiredBackups(this.members.size);
   }
 
   /**

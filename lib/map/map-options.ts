@@ -93,7 +93,8 @@ export interface SetOptions {
 /** Settings of a {@link LazyReplicatedMap}. */
 export interface LazyReplicatedMapOptions extends ReplicatedMapOptions {
   /**
-   * Copies of each entry besides the primary. With fewer members, fewer copies.
+   * Copies of each entry besides the primary. With fewer members, fewer copies, and the map says
+   * so (`'underReplicated'`, `stats().underReplicated`); see docs/map.md, "Write concern".
    * @default 1
    */
   backups?: number;
@@ -107,6 +108,25 @@ export interface GetOptions {
    * @default true
    */
   promote?: boolean;
+}
+
+/**
+ * What an `'underReplicated'` event reports: entries owned by this member that hold fewer copies
+ * than the map promises, and no live member is left to take another (see docs/map.md, "Write
+ * concern").
+ */
+export interface UnderReplication<K extends MapKey = MapKey> {
+  /** The key (for an event about many entries, the first of {@link keys}). */
+  key: K;
+  /**
+   * Every key this event is about, `key` first: one for a write; for a re-homing (a member gone,
+   * a failover), every entry of one publication (at most 10,000) left with `held` copies.
+   */
+  keys: readonly K[];
+  /** Copies besides the primary the map promises: the `backups` option (a `ReplicatedMap`: every other member). */
+  wanted: number;
+  /** Copies besides the primary the entries hold now (acknowledged); `entryInfo(key).backups` names them. */
+  held: number;
 }
 
 /** Events of a map. */
@@ -123,6 +143,15 @@ export interface MapEvents<K extends MapKey = MapKey> {
   expired: (key: K) => void;
   /** A key was deleted, or lost with every copy. */
   entryRemoved: (key: K, reason: 'deleted' | 'lost') => void;
+  /**
+   * Entries owned here hold fewer copies than the map promises (`wanted`) because too few members
+   * are live (or a live member refused and no other took the copy): a `set` or `replicate` that
+   * resolved (or rejected with `ReplicationError`) with `held` copies, or a member that left or
+   * failed over with nobody to take its copies. Emitted on every write that resolves short; for a
+   * re-homing, once per entry each time its count drops below what it was last reported with.
+   * Never with `ack: 'none'`. `map.stats().underReplicated` counts such entries now.
+   */
+  underReplicated: (info: UnderReplication<K>) => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */
   error: (error: Error) => void;
   /** The map stopped (by `stop()`, or because its transport closed). */
@@ -145,4 +174,10 @@ export interface MapStats {
   failovers: number;
   /** Requests to peers that hit `rpcTimeoutMs`. */
   rpcTimeouts: number;
+  /**
+   * Entries this member is primary of that hold fewer copies than the map promises now (too few
+   * live members, or a refusal): a gauge, counted when `stats()` is called. With `ack: 'none'` it
+   * counts the backups named, which may not have taken their copy.
+   */
+  underReplicated: number;
 }

@@ -146,6 +146,22 @@ describe('diagnostics channels', () => {
     expect(rec.messages(DIAGNOSTICS_CHANNELS.failover)).to.deep.equal([{ map: 'test', member: holder, key: 'k', previous: proxy }]);
   });
 
+  it('publishes entries left short of copies on under-replicated, as the map emits them', async () => {
+    rec = new Recorder();
+    c = await cluster(['a', 'b'], { backups: 2 });
+    await c.maps.a!.set('k', 1);
+    await c.maps.a!.set('j', 2);
+    expect(rec.messages(DIAGNOSTICS_CHANNELS.underReplicated)).to.deep.equal([
+      { map: 'test', member: 'a', keys: ['k'], wanted: 2, held: 1 },
+      { map: 'test', member: 'a', keys: ['j'], wanted: 2, held: 1 },
+    ]);
+    // b dies with both copies: one message for the re-homing.
+    c.net.crash('b');
+    await c.net.settled();
+    const last = rec.messages(DIAGNOSTICS_CHANNELS.underReplicated).slice(2) as Array<{ keys: string[]; held: number }>;
+    expect(last.map((m) => [[...m.keys].sort(), m.held])).to.deep.equal([[['j', 'k'], 0]]);
+  });
+
   it('publishes an expired entry once, on its primary, and traces touch', async () => {
     rec = new Recorder();
     const net = new InMemoryNetwork();
