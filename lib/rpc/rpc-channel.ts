@@ -14,6 +14,7 @@ import {
   StoppedError,
   ValueEncodeError,
   ValueTooLargeError,
+  FrameRefusedError,
   type RpcResponse,
 } from '../errors.js';
 import { assertFrameFits } from './frame-limit.js';
@@ -216,8 +217,12 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       const frame: Frame = { kind: FrameKind.Request, channel: this.name, id, body: request };
       let sent: Promise<void>;
       try {
-        sent = this.sendToAll(targets, frame, (target) => {
-          this.advance(call, pending.drop(target));
+        sent = this.sendToAll(targets, frame, (target, error) => {
+          // A target whose transport refused the frame (it declared a smaller maxFrameBytes than
+          // the cluster's limit known here) answers, in effect, with that refusal: the caller
+          // learns why, instead of taking it for a member that is gone.
+          if (error instanceof FrameRefusedError) this.advance(call, pending.error(target, new RpcRemoteError(error.message, target, error.name)));
+          else this.advance(call, pending.drop(target));
         });
       } catch (error) {
         clearTimeout(timer);
@@ -270,14 +275,14 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * Encodes once for every target (synchronously: an unencodable request, or one above the
    * cluster's frame limit, throws before anything is sent).
    */
-  private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string) => void): Promise<void> {
+  private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string, error: unknown) => void): Promise<void> {
     if (targets.length === 0) return Promise.resolve();
     const bytes = encodeFrame(frame);
     assertFrameFits(() => `a request on RPC channel '${this.name}'`, bytes.byteLength, this.router.frameLimit());
     return Promise.all(
       targets.map((t) =>
-        this.router.sendEncoded(t, bytes).catch(() => {
-          unreachable(t);
+        this.router.sendEncoded(t, bytes).catch((error: unknown) => {
+          unreachable(t, error);
         }),
       ),
     ).then(() => undefined);
@@ -367,7 +372,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       await this.router.send(from, { kind: FrameKind.Reply, channel: this.name, id: frame.id, body: reply });
     } catch (error) {
       if (error instanceof Error && error.name === 'PeerUnreachableError') return;
-      if (error instanceof ValueTooLargeError) {
+      if (error instanceof ValueTooLargeError || error instanceof FrameRefusedError) {
         // The handler's side hears of it (its answer was never sent), and the caller gets a typed
         // error entry at once instead of waiting for its deadline.
         this.emit('error', error);

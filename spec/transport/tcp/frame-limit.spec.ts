@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FrameRefusedError, FrameTooLargeError } from '../../../lib/index.js';
+import { FrameRefusedError, FrameTooLargeError, RpcChannel, RpcRemoteError, ValueTooLargeError } from '../../../lib/index.js';
 import { within } from '../../helpers/deadline.js';
 import { once, record } from '../../helpers/events.js';
 import { numberedFrame, sequenceOf } from '../../helpers/frames.js';
@@ -46,6 +46,35 @@ describe('TcpTransport frame limits', () => {
     expect(errors.map((r) => r.events)).to.deep.equal([[], []]);
     expect(big.stats().reconnects + small.stats().reconnects).to.equal(0);
     expect(big.stats().connections.established).to.equal(1);
+  });
+
+  it("gives an RPC caller a typed answer, at once, for a request or reply above a member's smaller limit", async () => {
+    const big = member('big');
+    const small = member('small', { maxFrameBytes: 64 * KiB, seeds: addressesOf(big) });
+    await connected(big, small);
+    const handler = (request: unknown): unknown => (request === 'large reply' ? 'r'.repeat(100 * KiB) : 'ok');
+    const onBig = new RpcChannel(big, 'q', handler);
+    const onSmall = new RpcChannel(small, 'q', handler);
+    await Promise.all([onBig.ready(), onSmall.ready()]);
+    const bigErrors = record<ErrorArgs>(onBig, 'error');
+    // No deadline passes during the test: only a typed answer ends these calls.
+    const typed = (entry: unknown): string | undefined => ((entry as { error?: RpcRemoteError }).error?.remoteName);
+    let request: unknown;
+    try {
+      request = await onBig.call('q'.repeat(100 * KiB), { to: ['small'], timeoutMs: 600_000 });
+    } catch (error) {
+      request = error;
+    }
+    // Refused before sending when the members' limits are known to the channel; else by the
+    // transport, as an error entry naming the refusal.
+    if (request instanceof ValueTooLargeError) expect(request.limit).to.equal(64 * KiB);
+    else expect((request as unknown[]).map(typed)).to.deep.equal(['FrameRefusedError']);
+    const replies = await onSmall.call('large reply', { to: ['big'], timeoutMs: 600_000 });
+    expect(replies.map(typed)).to.satisfy((names: unknown[]) => names.length === 1 && ['FrameRefusedError', 'ValueTooLargeError'].includes(names[0] as string));
+    expect(bigErrors.events.map(([e]) => e.name)).to.have.length(1);
+    expect(await onSmall.call('small', { to: ['big'] })).to.deep.equal([{ from: 'big', reply: 'ok' }]);
+    expect(big.stats().reconnects + small.stats().reconnects).to.equal(0);
+    await Promise.all([onBig.close(), onSmall.close()]);
   });
 
   it('drops a frame above maxFrameBytes from a member that did not declare its limit, reports it naming the member, and keeps the connection', async () => {
