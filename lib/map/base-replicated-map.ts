@@ -14,9 +14,8 @@ import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
-import { ChannelRouter } from '../rpc/channel-router.js';
 import { assertFrameFits } from '../rpc/frame-limit.js';
-import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
+import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
@@ -86,7 +85,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
       members: new Membership(options.transport),
       events: this,
-      frameLimit: () => ChannelRouter.of(options.transport).frameLimit(),
+      frameLimit: () => frameLimitOf(options.transport),
     });
     this.ctx = ctx;
     this.messenger = new Messenger(ctx);

@@ -77,6 +77,15 @@ export function openLibraryChannel(transport: Transport, name: string, handler?:
 }
 
 /**
+ * The largest frame the channels on `transport` may send, in bytes (see `ChannelRouter.frameLimit`):
+ * for the maps, which check a write before they open their channel.
+ * @internal
+ */
+export function frameLimitOf(transport: Transport): number {
+  return ChannelRouter.of(transport).frameLimit();
+}
+
+/**
  * A named request/reply channel. Every member that opens a channel of the same name on its
  * transport answers its requests with `handler`.
  *
@@ -143,6 +152,15 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   /** Resolves once the transport runs. */
   ready(): Promise<void> {
     return this.started;
+  }
+
+  /**
+   * The largest request or reply this channel can send, in bytes: the smallest `maxFrameBytes`
+   * the members' transports declare (`Infinity` when none does). A larger one is refused with
+   * `ValueTooLargeError` before anything is sent.
+   */
+  frameLimit(): number {
+    return this.router.frameLimit();
   }
 
   /**
