@@ -9,11 +9,12 @@ import { RpcTimeoutError, StoppedError, ValueTooLargeError, type RpcResponse } f
 import { mapMessageToWire, type MapMessage, type Placement, type Removal } from '../codec/map-messages.js';
 import { MSG_PROXY, MSG_REMOVE } from '../codec/message-types.js';
 import type { RpcCallOptions, RpcReplyMode } from '../rpc/rpc-options.js';
+import { mapChannelName } from './map-channel.js';
 import type { MapContext } from './map-context.js';
 import { chunked, envelopeBound, placementBound, placementSize, removalBound, removalSize, type FrameBudget } from './message-size.js';
 
 /** The slice of the map's state the messenger uses. */
-export type MessengerState = Pick<MapContext, 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count' | 'frameLimit' | 'events'>;
+export type MessengerState = Pick<MapContext, 'name' | 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count' | 'frameLimit' | 'events'>;
 
 /** Sends the map's messages and counts them. */
 export class Messenger {
@@ -69,7 +70,7 @@ export class Messenger {
   /** The strict budget of a list of items in one frame, when the cluster declares a frame limit. */
   budget<T>(bound: (item: T) => number): FrameBudget<T> | undefined {
     const limit = this.state.frameLimit();
-    return Number.isFinite(limit) ? { bound, maxBytes: limit - envelopeBound(this.state.rpc.name) } : undefined;
+    return Number.isFinite(limit) ? { bound, maxBytes: limit - envelopeBound(mapChannelName(this.state.name)) } : undefined;
   }
 
   /** Sends placements to a member, in messages of bounded size (see {@link chunked}); one promise per message. */
