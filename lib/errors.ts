@@ -223,6 +223,34 @@ export class JoinTimeoutError extends LazyReplicatedMapError {
   }
 }
 
+/**
+ * A member runs a release whose map/RPC protocol this member cannot speak: it announced, in the
+ * hello every member sends when it meets another, a protocol version outside what this member
+ * interoperates with (or this member's outside its range), or it sent frames of an older envelope
+ * version (a release without the hello, such as 0.1.0). The member was not admitted: no map or
+ * RPC traffic goes to it. Both members report it. Run releases at most one protocol version apart
+ * (docs/protocol.md); across a release marked "no rolling upgrade" in the CHANGELOG, stop every
+ * member and start them all on the new release.
+ */
+export class IncompatibleProtocolError extends LazyReplicatedMapError {
+  override name = 'IncompatibleProtocolError';
+  /** The member refused. */
+  readonly peer: string;
+  /** The protocol version it speaks (for an older release without the hello: its frames' version). */
+  readonly peerVersion: number;
+  /** The protocol version this member speaks. */
+  readonly version: number;
+  /** Frames of the peer dropped so far because of their version (0 when refused at the hello). */
+  readonly dropped: number;
+  constructor(message: string, details: { peer: string; peerVersion: number; version: number; dropped?: number }, options?: ErrorOptions) {
+    super(message, options);
+    this.peer = details.peer;
+    this.peerVersion = details.peerVersion;
+    this.version = details.version;
+    this.dropped = details.dropped ?? 0;
+  }
+}
+
 /** A peer does not read fast enough: more than `maxQueueBytes` are waiting for it. Slow down, or raise the limit. */
 export class BackpressureError extends LazyReplicatedMapError {
   override name = 'BackpressureError';

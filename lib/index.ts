@@ -12,7 +12,7 @@ export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
-export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
+export { PROTOCOL_VERSION, OLDEST_COMPATIBLE_PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
 export { frameClassifier, type BodyNamer, type FrameClassifier } from './codec/frame-classifier.js';
 export { classifyFrame, MAP_CHANNEL_PREFIX } from './map/map-channel.js';
 export * from './codec/message-types.js';
@@ -37,6 +37,7 @@ export type { MapState } from './map/base-replicated-map.js';
 export type { EntryInfo, EntryRole } from './map/entry.js';
 export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
+  DEFAULT_MAP_JOIN_TIMEOUT_MS,
   DEFAULT_MAP_RPC_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,
   type AckMode,

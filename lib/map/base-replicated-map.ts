@@ -14,6 +14,7 @@ import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
+import { ChannelRouter } from '../rpc/channel-router.js';
 import { assertFrameFits } from '../rpc/frame-limit.js';
 import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
@@ -26,7 +27,8 @@ import { mapChannelName } from './map-channel.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
 import { publishExpired } from '../diagnostics/publish.js';
 import { instrumentMap } from './map-diagnostics.js';
-import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
+import { checkJoin, type JoinCheck } from './join-check.js';
+import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { Promotion } from './promotion.js';
@@ -57,6 +59,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly expiry: Expiry;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
+  /** What `start()` checks before it asks for the map's state (see join-check.ts). */
+  private readonly joinCheck: JoinCheck;
+  /** True while `start()` waits for the members to be met (see {@link mayJoin}). */
+  private meeting = false;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
 
@@ -71,6 +77,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (sweep !== undefined && (!Number.isSafeInteger(sweep) || sweep < 0)) {
       throw new RangeError(`\`expirySweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: sweep only when sweep() is called), got ${String(sweep)}`);
     }
+    if (options.mustJoin !== undefined && typeof options.mustJoin !== 'boolean') {
+      throw new TypeError(`map option \`mustJoin\` must be a boolean, got ${typeof options.mustJoin}`);
+    }
+    const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
+    if (typeof joinTimeoutMs !== 'number' || !Number.isFinite(joinTimeoutMs) || joinTimeoutMs <= 0) {
+      throw new RangeError(`map option \`joinTimeoutMs\` must be a number of milliseconds > 0, got ${String(joinTimeoutMs)}`);
+    }
     this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
@@ -83,11 +96,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       codec: options.codec ?? defaultValueCodec,
       now: options.now ?? Date.now,
       tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
-      members: new Membership(options.transport),
+      // Admitted members only: no map traffic goes to a member of an incompatible version.
+      members: new Membership(ChannelRouter.of(options.transport)),
       events: this,
       frameLimit: () => frameLimitOf(options.transport),
     });
     this.ctx = ctx;
+    this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
     this.promotion = new Promotion(ctx, this.messenger, this.publisher);
@@ -117,7 +132,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (!this.handler.wasReported(error)) this.emit('error', error);
     });
     rpc.on('peerUp', (id) => {
-      if (this.ctx.serving) this.transfer.introduce(id);
+      // A member admitted while start() meets the members is asked by the join itself.
+      if (this.ctx.serving && !this.meeting) this.transfer.introduce(id);
     });
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
@@ -160,11 +176,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
     this.ctx.lifecycle = 'starting';
     await this.open().ready();
-    // A transport that finds members in the background (TCP seeds, gossip) is given the time to
-    // meet them, so that the state asked for below comes from everyone (bounded: a seed that never
-    // answers must not hold start() up).
-    const discovering = this.ctx.members.discovered(this.ctx.rpcTimeoutMs);
-    if (discovering !== undefined) await discovering;
+    await this.mayJoin();
     const targets = this.ctx.members.reachable();
     const replies = await this.transfer.ask(targets);
     await this.transfer.answered(targets, replies);
@@ -174,6 +186,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.expiry.start();
     }
     return this;
+  }
+
+  /**
+   * Meets the members (bounded) and fails fast, stopped, when this member may not join: a member
+   * refused by everyone it reached must not serve as a one-member cluster that looks healthy.
+   */
+  private async mayJoin(): Promise<void> {
+    this.meeting = true;
+    try {
+      await checkJoin(ChannelRouter.of(this.transport), this.ctx.members, this.joinCheck);
+    } catch (error) {
+      this.halt();
+      await this.ctx.channel?.close();
+      throw error;
+    } finally {
+      this.meeting = false;
+    }
   }
 
   /**

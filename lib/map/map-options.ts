@@ -10,6 +10,8 @@ import type { ExpiryTimers } from './expiry.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
+/** How long `start()` waits to meet another member with `mustJoin`, in milliseconds. */
+export const DEFAULT_MAP_JOIN_TIMEOUT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
 
@@ -77,6 +79,21 @@ export interface ReplicatedMapOptions {
   expirySweepIntervalMs?: number;
   /** Timers the expiry sweep runs on (tests inject fakes). @default Node's timers, unref'd */
   timers?: ExpiryTimers;
+  /**
+   * Whether `start()` must meet another member. By default a member whose seeds cannot be reached
+   * starts alone (the first member of a cluster does); with `true`, `start()` rejects with a
+   * `JoinTimeoutError` (and the map stops) when no member was admitted within `joinTimeoutMs`.
+   * Refusals that waiting cannot fix (wrong secret, duplicate id, another cluster, an incompatible
+   * protocol version) make `start()` reject either way.
+   * @default false
+   */
+  mustJoin?: boolean;
+  /**
+   * With `mustJoin`: how long `start()` waits for another member to be admitted, in milliseconds,
+   * after the transport's discovery (itself bounded by `rpcTimeoutMs`).
+   * @default 10000
+   */
+  joinTimeoutMs?: number;
 }
 
 /** Options of `set`: expiry of this write, overriding the map's defaults. */

@@ -143,7 +143,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.name = name;
     this.handler = handler;
     this.router = ChannelRouter.of(transport);
-    this.members = new Membership(transport);
+    // Admitted members only: nothing is sent to a member of an incompatible version.
+    this.members = new Membership(this.router);
     this.started = this.router.register(name, this.endpoint);
     // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
     this.started.catch(() => undefined);

@@ -93,7 +93,15 @@ process.on('disconnect', () => {
 
 // map.start() starts the transport and waits (at most rpcTimeoutMs) until it has met its seeds
 // and the members they gossip about, so the map's start really gathers the cluster's keys.
-await map.start();
+try {
+  await map.start();
+} catch (error) {
+  // A member refused by the cluster (wrong secret, duplicate id, another protocol version) must
+  // not run alone: say why and exit, as a real service would.
+  const e = error as Error;
+  process.stderr.write(`start() rejected with ${e.name}: ${e.message}\n`);
+  process.exit(2);
+}
 // Readiness only once joined: map.start() resolved, so this member knows every key of the cluster.
 report({ ready: true, id, address: transport.address });
 stopOnSignals([map, transport], { signals: ['SIGTERM'], timeoutMs: 10_000 });

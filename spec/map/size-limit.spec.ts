@@ -78,6 +78,23 @@ describe('map size limits', () => {
     expect(Object.values(c.errors).flat()).to.deep.equal([]);
   });
 
+  it("refuses a set above another member's smaller limit, learnt when the members met", async () => {
+    const net = new InMemoryNetwork();
+    const settings = (id: string, limit?: number) => ({ name: 'm', transport: net.transport(id, limit === undefined ? undefined : { maxFrameBytes: limit }), rpcTimeoutMs: 600_000 });
+    const maps = { a: new LazyReplicatedMap<string, unknown>(settings('a')), b: new LazyReplicatedMap<string, unknown>(settings('b', LIMIT)) };
+    c = { net, t: {}, maps, errors: {} };
+    for (const m of Object.values(maps)) await m.start();
+    await net.settled();
+    const before = net.stats().messages;
+    const error = await rejection(maps.a.set('big', text(LIMIT)));
+    expect(error).to.be.instanceOf(ValueTooLargeError);
+    expect((error as ValueTooLargeError).limit).to.equal(LIMIT);
+    await net.settled();
+    expect(net.stats().messages).to.equal(before);
+    await maps.a.set('small', text(100));
+    expect(maps.a.entryInfo('small')?.backups).to.deep.equal(['b']);
+  });
+
   it('refuses a too large new value of an existing key: every member keeps the old one, same version', async () => {
     c = await limited();
     const { net, maps } = c;
@@ -199,6 +216,8 @@ describe('map size limits', () => {
     await a.start();
     await b.start();
     await net.settled();
+    // A sender that does not know b's limit (as before the members' hellos were exchanged).
+    ChannelRouter.of(a.transport).frameLimit = () => Infinity;
     // Reported where it happened, on the receiver's transport (the maps do not repeat it).
     const errors = record<[Error]>(bt, 'error');
     void a.set('big', text(2 * LIMIT), { }).catch(() => undefined);

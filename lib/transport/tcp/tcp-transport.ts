@@ -126,8 +126,9 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   }
 
   /**
-   * The largest frame this member accepts, in bytes (option `maxFrameBytes`). Peers learn it at
-   * the handshake and never send it more; maps and RPC channels refuse larger calls at the caller.
+   * The largest frame this member accepts, in bytes (option `maxFrameBytes`): announced to the
+   * other members when they meet (in the TCP handshake and the library's hello), so that nobody
+   * sends it a frame it would refuse; maps and RPC channels refuse larger calls at the caller.
    */
   get maxFrameBytes(): number {
     return this.options.maxFrameBytes;
@@ -256,8 +257,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    * Resolves once the members this one can find now have been tried: every seed answered or failed
    * once, every member learned by gossip was dialled, and every peer connected so far has said
    * whom it knows. Maps wait for it before asking for the map's state, so `map.start()` really
-   * knows every key. Resolves at once without seeds; never rejects (callers bound the wait; use
-   * `mustJoin` to make `start()` fail when no member can be met).
+   * knows every key. Resolves at once without seeds (callers bound the wait; use `mustJoin` to
+   * make `start()` fail when no member can be met).
+   *
+   * Rejects, once every seed was tried, when this member is connected to nobody and at least one
+   * member it reached refused it for a reason waiting cannot fix: the refusal's
+   * {@link AuthenticationError} (another `secret`), {@link DuplicateIdError} (its id is taken) or
+   * {@link ClusterMismatchError} (another `cluster` or TCP protocol version). `map.start()` then
+   * rejects with it rather than run alone. Seeds nobody answers at are no such reason.
    */
   joined(): Promise<void> {
     return this.discovery.joined();
