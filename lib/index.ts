@@ -80,3 +80,4 @@ export {
   type UnderReplicatedMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
+export { UNKNOWN_OPTION_WARNING, MAX_TIMER_MS } from './options/validate.js';

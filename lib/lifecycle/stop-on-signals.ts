@@ -7,6 +7,9 @@
  * @module
  */
 
+import { constants } from 'node:os';
+import { describeValue, func, timerMs, validateOptions, type OptionRule, type OptionRules } from '../options/validate.js';
+
 /** Anything with an async `stop()`: a map, a transport, an HTTP server wrapped by the caller. */
 export interface Stoppable {
   stop(): Promise<void>;
@@ -39,6 +42,24 @@ export interface StopOnSignalsOptions {
   onStopped?: (error: unknown) => void;
 }
 
+/** A list of signal names this platform knows (`'SIGTERM'`, ...). */
+const signalList: OptionRule = (value, option, owner) => {
+  const known = constants.signals as Record<string, number | undefined>;
+  if (!Array.isArray(value) || !(value as unknown[]).every((s) => typeof s === 'string' && known[s] !== undefined)) {
+    throw new TypeError(`${owner} option \`${option}\` must be an array of signal names such as 'SIGTERM', got ${describeValue(value)}`);
+  }
+};
+
+/** The rule of every option of {@link stopOnSignals}: one line per option. */
+export const STOP_ON_SIGNALS_OPTION_RULES: OptionRules<StopOnSignalsOptions> = {
+  signals: signalList,
+  timeoutMs: timerMs(),
+  exit: (value, option, owner) => {
+    if (value !== false) func(value, option, owner);
+  },
+  onStopped: func,
+};
+
 /** @internal */
 export const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 /** @internal */
@@ -50,7 +71,8 @@ export const DEFAULT_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGI
  * A map's `stop()` resolves only once every entry it held has a copy on a live member, so an
  * exit after it loses nothing. Returns a disposer that removes the signal handlers.
  *
- * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0.
+ * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0 that a timer keeps.
+ * @throws {TypeError} for targets without `stop()`, unknown signals, or `exit`/`onStopped` that are not functions.
  *
  * @example
  * ```ts
@@ -62,10 +84,12 @@ export const DEFAULT_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGI
  * ```
  */
 export function stopOnSignals(targets: readonly Stoppable[], options: StopOnSignalsOptions = {}): () => void {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new RangeError(`stopOnSignals: \`timeoutMs\` must be a whole number of milliseconds > 0, got ${String(timeoutMs)}`);
+  validateOptions('stopOnSignals', options, STOP_ON_SIGNALS_OPTION_RULES);
+  const given: unknown = targets;
+  if (!Array.isArray(given) || !(given as readonly unknown[]).every((t) => typeof (t as Partial<Stoppable> | null)?.stop === 'function')) {
+    throw new TypeError(`stopOnSignals: \`targets\` must be an array of things with a stop() method (maps, transports), got ${describeValue(targets)}`);
   }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   const signals = options.signals ?? DEFAULT_STOP_SIGNALS;
   const exit = options.exit === undefined ? (code: number) => process.exit(code) : options.exit;
   let stopping = false;

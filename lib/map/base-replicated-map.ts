@@ -20,7 +20,8 @@ import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-ch
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, assertExpiry, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
@@ -28,7 +29,7 @@ import { copyFrameBound, diffFrameBound } from './message-size.js';
 import { publishExpired } from '../diagnostics/publish.js';
 import { instrumentMap } from './map-diagnostics.js';
 import { checkJoin, type JoinCheck } from './join-check.js';
-import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
+import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { Promotion } from './promotion.js';
@@ -66,24 +67,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
 
-  protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
+  /**
+   * @param rules the options the map accepts; every one is checked here, before anything is
+   *   built or started.
+   * @throws {TypeError} for options of the wrong kind (no name, no transport, an unknown `ack`...).
+   * @throws {RangeError} for a numeric option out of range, naming it.
+   */
+  protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour, rules: OptionRules<ReplicatedMapOptions> = REPLICATED_MAP_OPTION_RULES) {
     super();
-    if (typeof options.name !== 'string' || options.name.length === 0) {
-      throw new TypeError('map option `name` must be a non-empty string');
-    }
-    assertExpiry(options.ttlMs, 'ttlMs');
-    assertExpiry(options.maxIdleMs, 'maxIdleMs');
-    const sweep = options.expirySweepIntervalMs;
-    if (sweep !== undefined && (!Number.isSafeInteger(sweep) || sweep < 0)) {
-      throw new RangeError(`\`expirySweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: sweep only when sweep() is called), got ${String(sweep)}`);
-    }
-    if (options.mustJoin !== undefined && typeof options.mustJoin !== 'boolean') {
-      throw new TypeError(`map option \`mustJoin\` must be a boolean, got ${typeof options.mustJoin}`);
-    }
+    validateOptions(new.target.name || 'map', options, rules);
     const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
-    if (typeof joinTimeoutMs !== 'number' || !Number.isFinite(joinTimeoutMs) || joinTimeoutMs <= 0) {
-      throw new RangeError(`map option \`joinTimeoutMs\` must be a number of milliseconds > 0, got ${String(joinTimeoutMs)}`);
-    }
     this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
@@ -347,6 +340,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
+    validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
     await this.ready();
     const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
@@ -416,8 +410,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
-    assertExpiry(options.ttlMs, 'ttlMs');
-    assertExpiry(options.maxIdleMs, 'maxIdleMs');
+    validateOptions(`${this.constructor.name}.set`, options, SET_OPTION_RULES);
     const bytes = this.ctx.codec.encode(value);
     // Before anything changes (the value's diff included): a copy no backup would accept must
     // not be written here either, or this member would hold what no other member can.

@@ -7,6 +7,7 @@ import type { Transport } from '../transport/transport.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
 import type { ExpiryTimers } from './expiry.js';
+import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRules } from '../options/validate.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
@@ -95,6 +96,44 @@ export interface ReplicatedMapOptions {
    */
   joinTimeoutMs?: number;
 }
+
+/**
+ * The rule of every map option, checked before the map builds anything: one line per option
+ * (a new option of {@link ReplicatedMapOptions} fails the type check until it has its line here).
+ */
+export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
+  name: required(nonEmptyString),
+  transport: required(transportRule),
+  rpcTimeoutMs: timerMs(),
+  ack: oneOf(['backups', 'none'] satisfies AckMode[]),
+  tombstoneTtlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  statePageBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  codec: shaped('a ValueCodec', ['encode', 'decode']),
+  now: func,
+  ttlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  maxIdleMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  expirySweepIntervalMs: timerMs(0),
+  timers: shaped('timers', ['setInterval', 'clearInterval']),
+  mustJoin: boolean,
+  joinTimeoutMs: timerMs(1),
+};
+
+/** The rules of {@link LazyReplicatedMapOptions}: the shared ones and `backups`. */
+export const LAZY_REPLICATED_MAP_OPTION_RULES: OptionRules<LazyReplicatedMapOptions> = {
+  ...REPLICATED_MAP_OPTION_RULES,
+  backups: wholeNumber({ min: 0 }),
+};
+
+/** The rules of {@link SetOptions}. */
+export const SET_OPTION_RULES: OptionRules<SetOptions> = {
+  ttlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  maxIdleMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+};
+
+/** The rules of {@link GetOptions}. */
+export const GET_OPTION_RULES: OptionRules<GetOptions> = {
+  promote: boolean,
+};
 
 /** Options of `set`: expiry of this write, overriding the map's defaults. */
 export interface SetOptions {

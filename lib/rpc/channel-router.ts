@@ -229,10 +229,15 @@ export class ChannelRouter {
     await this.transport.stop();
   }
 
-  /** Ids of the admitted members (hellos exchanged, versions compatible), sorted. */
+  /**
+   * Ids of the admitted members (hellos exchanged, versions compatible) that the transport still
+   * lists as live, sorted. The transport's own view counts at once: a member cut off is not live
+   * although its `peerDown` may still be on its way (a write must not count it as a refusing one).
+   */
   peers(): string[] {
     this.admittedIds ??= [...this.states].filter(([, s]) => s.admitted).map(([id]) => id).sort();
-    return [...this.admittedIds];
+    const live = new Set(this.transport.peers());
+    return this.admittedIds.filter((id) => live.has(id));
   }
 
   /**

@@ -23,7 +23,8 @@ import { Membership } from '../membership/membership.js';
 import type { Transport } from '../transport/transport.js';
 import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
 import { PendingCall } from './pending-call.js';
-import type { RpcCallOptions, RpcChannelEvents, RpcHandler } from './rpc-options.js';
+import { RPC_CALL_OPTION_RULES, type RpcCallOptions, type RpcChannelEvents, type RpcHandler } from './rpc-options.js';
+import { func, transportRule, validateOptions } from '../options/validate.js';
 
 /** Deadline of a call when none is given, in milliseconds. */
 export const DEFAULT_RPC_TIMEOUT_MS = 5000;
@@ -136,6 +137,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   constructor(transport: Transport, name: string, handler?: RpcHandler) {
     super();
     if (typeof name !== 'string' || name.length === 0) throw new TypeError(`an RPC channel needs a non-empty string name, got ${typeof name === 'string' ? "''" : typeof name}`);
+    transportRule(transport, 'transport', 'RpcChannel');
+    if (handler !== undefined) func(handler, 'handler', 'RpcChannel');
     if (name.startsWith(RESERVED_CHANNEL_PREFIX) && !openingLibraryChannel) {
       throw new ReservedChannelNameError(`RPC channel name '${name}' starts with '${RESERVED_CHANNEL_PREFIX}', which is reserved for the library's own channels (maps talk on '${RESERVED_CHANNEL_PREFIX}map/<name>'): choose another name`);
     }
@@ -175,6 +178,9 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     // caller and not a timer. Taking a stack is the dearest part of a call: one per call, and
     // none for internal callers that ask not to.
     const site = options.stackAtCallSite === false ? undefined : new CallSite();
+    // Before anything else: a bad option (a negative timeoutMs) must not become a call that
+    // settles at once with nothing.
+    validateOptions('RpcChannel.call', options, RPC_CALL_OPTION_RULES);
     this.assertOpen();
     await this.started;
     // The channel may have closed while the transport was starting.

@@ -21,7 +21,7 @@ class Recorder {
   constructor() {
     for (const name of Object.values(DIAGNOSTICS_CHANNELS)) {
       if (name.includes(':map.') || name.endsWith(':rpc.call')) {
-        const tc = diagnostics.tracingChannel<unknown, object>(name);
+        const tc = diagnostics.tracingChannel<object>(name);
         const handlers = Object.fromEntries(PHASES.map((phase) => [phase, (context: object) => this.traced.push({ channel: name, phase, context })])) as unknown as Parameters<typeof tc.subscribe>[0];
         tc.subscribe(handlers);
         this.undo.push(() => { tc.unsubscribe(handlers); });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { decodeFrame, encodeFrame, FrameKind, mapMessageFromWire, MSG_BACKUP, MSG_COPY } from '../../lib/index.js';
+import { decodeFrame, encodeFrame, FrameKind, mapMessageFromWire, MSG_BACKUP, MSG_COPY, OLDEST_COMPATIBLE_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../../lib/index.js';
 import { TcpMessage } from '../../lib/transport/tcp/wire.js';
 import { dialAsMember, type RawConnection } from '../transport/tcp/raw-peer.js';
 import { answerAsMember, type CopyAnswer } from './fake-member.js';
@@ -35,6 +35,13 @@ export async function rawMapPeer(address: string, id: string, mapName: string, c
       const m = await connection.next(TcpMessage.Data).catch(() => undefined);
       if (m === undefined) return;
       const frame = decodeFrame(m.payload);
+      // The library's hello (channel router): answered as a member of this build does, or the
+      // real member never admits the raw one.
+      if (frame.kind === FrameKind.Hello) {
+        const body = frame.body as unknown[];
+        if (body[3] !== true) connection.sendData(encodeFrame({ kind: FrameKind.Hello, channel: frame.channel, id: 0, body: [PROTOCOL_VERSION, OLDEST_COMPATIBLE_PROTOCOL_VERSION, null, true] }));
+        continue;
+      }
       if (frame.kind !== FrameKind.Request) continue;
       if (frame.channel !== channel) {
         connection.sendData(encodeFrame({ kind: FrameKind.NoChannel, channel: frame.channel, id: frame.id, body: null }));

@@ -10,7 +10,11 @@
  */
 import { FrameTooLargeError, PeerUnreachableError, TransportConfigError, TransportStoppedError } from '../../errors.js';
 import { InMemoryTransport, type InMemoryFabric, type InMemoryTransportOptions } from './in-memory-transport.js';
-import type { InMemoryNetworkOptions, NetworkStats } from './in-memory-network-options.js';
+import { IN_MEMORY_NETWORK_OPTION_RULES, type InMemoryNetworkOptions, type NetworkStats } from './in-memory-network-options.js';
+import { describeValue, validateOptions, type OptionRules } from '../../options/validate.js';
+
+/** What `configure` may change: the fault settings, not the seed or the naming of frames. */
+const { seed: _seed, classify: _classify, ...CONFIGURE_RULES }: OptionRules<InMemoryNetworkOptions> = IN_MEMORY_NETWORK_OPTION_RULES;
 import { SeededRandom } from './seeded-random.js';
 
 type Pending =
@@ -67,6 +71,7 @@ export class InMemoryNetwork {
 
   /** @param options seed and fault settings; see {@link InMemoryNetworkOptions}. */
   constructor(options: InMemoryNetworkOptions = {}) {
+    validateOptions('InMemoryNetwork', options, IN_MEMORY_NETWORK_OPTION_RULES);
     this.random = new SeededRandom(options.seed ?? 1);
     this.options = {
       delay: options.delay ?? { min: 0, max: 0 },
@@ -84,7 +89,7 @@ export class InMemoryNetwork {
    * @throws {TransportConfigError} when `options` differ from those the member was created with.
    */
   transport(id: string, options?: InMemoryTransportOptions): InMemoryTransport {
-    if (id.length === 0) throw new TransportConfigError('a member id must be a non-empty string');
+    if (typeof id !== 'string' || id.length === 0) throw new TransportConfigError(`a member id must be a non-empty string, got ${describeValue(id)}`);
     let t = this.transports.get(id);
     if (t === undefined) {
       t = new InMemoryTransport(id, this.fabric, options);
@@ -97,6 +102,7 @@ export class InMemoryNetwork {
 
   /** Changes fault settings from now on (frames already queued keep their fate). */
   configure(options: Omit<InMemoryNetworkOptions, 'seed' | 'classify'>): void {
+    validateOptions('InMemoryNetwork.configure', options, CONFIGURE_RULES);
     if (options.delay !== undefined) this.options.delay = options.delay;
     if (options.dropRate !== undefined) this.options.dropRate = options.dropRate;
     if (options.duplicateRate !== undefined) this.options.duplicateRate = options.duplicateRate;
