@@ -73,14 +73,75 @@ export class ReservedChannelNameError extends LazyReplicatedMapError {
   override name = 'ReservedChannelNameError';
 }
 
+/**
+ * A TCP transport could not listen: the address (`host`, `port`) is taken by another process or
+ * member (`EADDRINUSE`). Choose another `port`, or 0 for any free port. `cause` is the socket error.
+ */
+export class AddressInUseError extends TransportConfigError {
+  override name = 'AddressInUseError';
+  /** The `host:port` asked for. */
+  readonly address: string;
+  constructor(message: string, address: string, options?: ErrorOptions) {
+    super(message, options);
+    this.address = address;
+  }
+}
+
 /** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
 export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';
 }
 
-/** A peer announced a frame larger than `maxFrameBytes`; its connection was closed. */
+/**
+ * A frame larger than a receiver's `maxFrameBytes` arrived. From an authenticated peer it is
+ * dropped and the connection is kept (the sender is not made to reconnect and send it again);
+ * before the handshake completed, the connection is closed.
+ */
 export class FrameTooLargeError extends LazyReplicatedMapError {
   override name = 'FrameTooLargeError';
+}
+
+/**
+ * A call (a map write, an RPC request or reply, a state page) would need a frame larger than the
+ * transports of the cluster accept (`maxFrameBytes`; the smallest among the members applies). It
+ * was refused before anything was sent: the map is unchanged and no member saw it. Store smaller
+ * values (or split them across keys), or raise `maxFrameBytes` on every member.
+ */
+export class ValueTooLargeError extends LazyReplicatedMapError {
+  override name = 'ValueTooLargeError';
+  /** Size of the frame the call needed, in bytes (an upper bound where the frame was not built). */
+  readonly bytes: number;
+  /** The largest frame the cluster accepts, in bytes. */
+  readonly limit: number;
+  constructor(message: string, bytes: number, limit: number, options?: ErrorOptions) {
+    super(message, options);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A transport did not send a frame because the peer declared, when it connected, that it accepts
+ * nothing that large (its `maxFrameBytes`). The connection stays up; only this frame was not sent.
+ * Raise `maxFrameBytes` on the peer, or send smaller frames.
+ */
+export class FrameRefusedError extends LazyReplicatedMapError {
+  override name = 'FrameRefusedError';
+  /** The member that would refuse the frame. */
+  readonly peer: string;
+  /** Size of the frame, in bytes. */
+  readonly bytes: number;
+  /** The peer's limit, in bytes. */
+  readonly limit: number;
+  constructor(peer: string, bytes: number, limit: number, options?: ErrorOptions) {
+    super(
+      `a ${bytes}-byte frame was not sent to member '${peer}', which accepts at most ${limit} bytes (its option maxFrameBytes): raise maxFrameBytes on '${peer}' or send smaller values`,
+      options,
+    );
+    this.peer = peer;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
 export * from './errors.js';
 export type { Transport, TransportEvents, TransportEmitter } from './transport/transport.js';
 export { InMemoryNetwork } from './in-memory-network.js';
-export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
+export { InMemoryTransport, type InMemoryTransportOptions } from './transport/memory/in-memory-transport.js';
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';

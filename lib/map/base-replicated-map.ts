@@ -15,15 +15,17 @@ import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
-import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
+import { assertFrameFits } from '../rpc/frame-limit.js';
+import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
-import { Entry, type EntryInfo } from './entry.js';
+import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
+import { copyFrameBound, diffFrameBound } from './message-size.js';
 import { publishExpired } from '../diagnostics/publish.js';
 import { instrumentMap } from './map-diagnostics.js';
 import { checkJoin, type JoinCheck } from './join-check.js';
@@ -93,6 +95,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       // Admitted members only: no map traffic goes to a member of an incompatible version.
       members: new Membership(ChannelRouter.of(options.transport)),
       events: this,
+      frameLimit: () => frameLimitOf(options.transport),
     });
     this.ctx = ctx;
     this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
@@ -409,6 +412,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * resolves short because a live member refused: then it rejects with {@link ReplicationError}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
+   * @throws {ValueTooLargeError} when the copy of the entry would not fit the cluster's frame
+   *   limit (the smallest `maxFrameBytes` of the members); nothing is written or sent.
    * @throws {ReplicationError} when live members refused their copy (an error answer, or no answer
    *   within `rpcTimeoutMs`) and no other live member took it. The value stays written on this
    *   member, its primary, with the backups that did take it (`error.held`); nothing is rolled back.
@@ -417,6 +422,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     assertKey(key);
     validateOptions(`${this.constructor.name}.set`, options, SET_OPTION_RULES);
     const bytes = this.ctx.codec.encode(value);
+    // Before anything changes (the value's diff included): a copy no backup would accept must
+    // not be written here either, or this member would hold what no other member can.
+    this.assertFits(key, bytes.byteLength, undefined, value);
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
@@ -468,6 +476,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * that is not the key's primary. Keeps the write concern of {@link set}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value or its diff cannot be encoded; nothing changed.
+   * @throws {ValueTooLargeError} when the value (or its diff) would not fit the cluster's frame
+   *   limit; nothing is sent and the entry keeps its version and bytes (the value object itself
+   *   is let go of: the map serves the value as last replicated).
    * @throws {ReplicationError} as {@link set} does.
    */
   async replicate(key: K, complete = false): Promise<void> {
@@ -487,6 +498,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
     const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
     const bytes = this.ctx.codec.encode(value);
+    // The whole value too, even when a diff is sent: a holder without the base gets it whole.
+    this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
     delta?.resetDiff();
     const base = entry.version;
     entry.bytes = bytes;
@@ -530,6 +543,33 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   sweep(): Promise<number> {
     this.assertUsable();
     return this.expiry.sweep();
+  }
+
+  /**
+   * @throws {ValueTooLargeError} when a copy of `key` with a value of `valueBytes` (or a diff of
+   *   `diffBytes`) may exceed the cluster's frame limit. The size is an upper bound of the frame
+   *   (see message-size.ts): a value within a few hundred bytes of the limit is refused too.
+   *
+   * When `value` is the very object the entry held here (changed in place, then written or
+   * replicated), the map lets go of it: it serves the value as last written, which its backups
+   * hold, not changes that were refused.
+   */
+  private assertFits(key: MapKey, valueBytes: number, diffBytes: number | undefined, value: unknown): void {
+    const limit = this.ctx.frameLimit();
+    if (!Number.isFinite(limit)) return;
+    const channel = mapChannelName(this.name);
+    const who = this.ctx.idsBound();
+    const advice = 'store a smaller value (or split it across keys)';
+    try {
+      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.name}' (${valueBytes} bytes encoded)`, copyFrameBound(channel, key, valueBytes, who), limit, advice);
+      if (diffBytes !== undefined) {
+        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.name}' (${diffBytes} bytes encoded)`, diffFrameBound(channel, key, diffBytes, who), limit, advice);
+      }
+    } catch (error) {
+      const entry = this.ctx.entries.get(key);
+      if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
+      throw error;
+    }
   }
 
   /** Tells the primary of an expiring entry read here (without becoming primary) that it was used. */
@@ -576,6 +616,12 @@ async function settle(work: Promise<void>): Promise<{ error: unknown } | undefin
   } catch (error) {
     return { error };
   }
+}
+
+/** A key as an error message names it: quoted, and cut when long. */
+export function keyName(key: MapKey): string {
+  if (typeof key === 'number') return String(key);
+  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
 }
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */

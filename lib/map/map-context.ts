@@ -15,6 +15,7 @@ import type { RpcChannel } from '../rpc/rpc-channel.js';
 import { BackupSelector } from './backup-selector.js';
 import { NOT_DECODED, type Entry, type EntryRole } from './entry.js';
 import { Interner } from './interner.js';
+import type { IdsBound } from './message-size.js';
 import type { AckMode, MapEvents } from './map-options.js';
 import { Tombstones } from './tombstones.js';
 import { LamportClock } from './version.js';
@@ -55,7 +56,7 @@ export interface MapCounters {
 export type MapEmitter = Pick<EventEmitter<MapEvents>, 'emit'>;
 
 /** Settings of a {@link MapContext}: its fields of the same names, and how long a delete is remembered (ms). */
-export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events'> & {
+export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events' | 'frameLimit'> & {
   readonly tombstoneTtlMs: number;
 };
 
@@ -84,6 +85,11 @@ export class MapContext {
   readonly members: Membership;
   /** Where events go. */
   readonly events: MapEmitter;
+  /**
+   * The largest frame every member's transport accepts, in bytes (`Infinity`: no limit declared);
+   * see `ChannelRouter.frameLimit`. Read at each use: members that join may lower it.
+   */
+  readonly frameLimit: () => number;
   /** Every key known here, in any role. */
   readonly entries = new Map<MapKey, Entry>();
   /** Deletes remembered. */
@@ -118,6 +124,7 @@ export class MapContext {
     this.now = options.now;
     this.members = options.members;
     this.events = options.events;
+    this.frameLimit = options.frameLimit;
     this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
   }
 
@@ -130,6 +137,15 @@ export class MapContext {
   /** True while the map serves (or is joining). */
   get serving(): boolean {
     return this.lifecycle === 'running' || this.lifecycle === 'starting';
+  }
+
+  /**
+   * Who may be named in a frame about an entry not placed yet, for its size bound: this member and
+   * every member known or reachable, each possibly a backup.
+   */
+  idsBound(): IdsBound {
+    const ids = [...new Set([this.id, ...this.members.ids(), ...this.members.reachable()])];
+    return { ids, backups: ids.length };
   }
 
   /** Backups each entry wants now. */

@@ -10,7 +10,7 @@ import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
 import { expiryOf } from './expiry.js';
 import { push, sameMembers, type MapContext } from './map-context.js';
-import { chunked, copySize } from './message-size.js';
+import { chunked, copyBound, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
 import { nextPlacement, sameLineage, type Version } from './version.js';
 import { WriteConcern, type CopyRefusal, type ShortfallReport } from './write-concern.js';
@@ -287,7 +287,7 @@ export class Publisher {
         const copyList = copies.get(b) ?? [];
         const moveList = moves.get(b) ?? [];
         const requests: Promise<RpcResponse[]>[] = [];
-        for (const entries of chunked(copyList, copySize)) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
+        for (const entries of chunked(copyList, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
         requests.push(...this.messenger.sendPlacements(b, moveList, mode));
         for (const { pub, diff } of diffs.get(b) ?? []) {
           const sent = this.sendDiff(b, pub, diff);

@@ -12,6 +12,7 @@
  * @module
  */
 import { ChannelInUseError, CodecError, IncompatibleProtocolError, ProtocolError } from '../errors.js';
+import { assertFrameFits } from './frame-limit.js';
 import {
   FrameKind,
   OLDEST_COMPATIBLE_PROTOCOL_VERSION,
@@ -184,10 +185,6 @@ export class ChannelRouter {
     for (const e of [...this.endpoints.values()]) e.onClose();
   };
 
-  private readonly onTransportError = (error: Error): void => {
-    this.broadcastError(error);
-  };
-
   private constructor(transport: Transport) {
     this.transport = transport;
   }
@@ -313,11 +310,15 @@ export class ChannelRouter {
     return this.endpoints.has(name);
   }
 
-  /** Encodes and sends a frame. Rejects like `transport.send`, or with the encoder's error. */
+  /**
+   * Encodes and sends a frame. Rejects like `transport.send`, with the encoder's error, or with a
+   * `ValueTooLargeError` (nothing sent) when the frame exceeds {@link frameLimit}.
+   */
   send(to: string, frame: Frame): Promise<void> {
     let bytes: Uint8Array;
     try {
       bytes = encodeFrame(frame);
+      assertFrameFits(() => `a ${frameKindName(frame.kind)} on channel '${frame.channel}'`, bytes.byteLength, this.frameLimit(), 'answer with less');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -496,7 +497,9 @@ export class ChannelRouter {
     this.transport.on('peerUp', this.onPeerUp);
     this.transport.on('peerDown', this.onPeerDown);
     this.transport.on('close', this.onClose);
-    this.transport.on('error', this.onTransportError);
+    // The transport's own faults are not relayed: the transport reports them (its 'error', or a
+    // process warning when nobody listens), and each channel and map repeating them logged every
+    // fault once per map, plus once (see docs/observability.md).
   }
 
   private detach(): void {
@@ -504,7 +507,6 @@ export class ChannelRouter {
     this.transport.off('peerUp', this.onPeerUp);
     this.transport.off('peerDown', this.onPeerDown);
     this.transport.off('close', this.onClose);
-    this.transport.off('error', this.onTransportError);
   }
 }
 
@@ -534,4 +536,17 @@ function readHello(body: unknown): PeerHello | undefined {
   // A later version may add fields after these; these four keep their place.
   if (typeof answer !== 'boolean') return undefined;
   return { ...versions, maxFrameBytes: limit ?? Infinity, answer };
+}
+
+/** How an error message names a frame of `kind`. */
+function frameKindName(kind: FrameKind): string {
+  switch (kind) {
+    case FrameKind.Request:
+    case FrameKind.Notify:
+      return 'request';
+    case FrameKind.Reply:
+      return 'reply';
+    default:
+      return 'answer';
+  }
 }

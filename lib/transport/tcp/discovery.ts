@@ -33,7 +33,7 @@ export interface Target {
   /** When the member was lost; forgotten after `forgetAfterMs` (never for seeds). */
   lostAt: number | undefined;
   connecting: boolean;
-  /** A failure to reach this seed was reported; not again until it answers. */
+  /** A failure to reach this seed was reported since it last answered (repeats are rate-limited). */
   reported: boolean;
   /** Why the last attempt failed. */
   lastError: Error | undefined;
@@ -53,7 +53,10 @@ export interface DiscoveryHost {
   /** Whether the transport is stopping or stopped (then `joined()` resolves). */
   ended(): boolean;
   dial(target: Target): void;
-  report(error: Error): void;
+  /** Reports a fault; repeats from one `source` are rate-limited (see `ReportLimiter`). */
+  report(error: Error, source?: string): void;
+  /** `source` answered: its next fault is reported at once. */
+  recovered(source: string): void;
 }
 
 /** Seeds, gossip and reconnection. */
@@ -97,6 +100,7 @@ export class Discovery {
     target.lostAt = undefined;
     target.reported = false;
     target.lastError = undefined;
+    this.host.recovered(target.address);
     target.refusal = undefined;
   }
 
@@ -111,8 +115,9 @@ export class Discovery {
     target.lastError = error;
     // This member's own address under another name is no member refusing it.
     if (isPermanentRefusal(error) && !isSelfRefusal(error)) target.refusal = error;
-    // A seed that cannot be reached is worth one report (its handshake errors are reported anyway).
-    if (target.seed && !target.reported && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
+    // A seed that cannot be reached is reported at once, then at most once a minute with the
+    // number of failures held back (its handshake errors are reported, limited alike, anyway).
+    if (target.seed && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
       target.reported = true;
       this.host.report(
         new SeedUnreachableError(
@@ -120,6 +125,7 @@ export class Discovery {
           target.address,
           { cause: error },
         ),
+        target.address,
       );
     }
   }
