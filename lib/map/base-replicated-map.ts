@@ -57,6 +57,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly defaults: ExpiryOptions;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
+  /** Calls made but not yet started (see {@link inOrder}). */
+  private waiting = 0;
+  /** Settles once the last call waiting for its turn has started. */
+  private lastTurn: Promise<unknown> = Promise.resolve();
+  /** Writes and deletes that took effect on this member so far (a get in flight compares it). */
+  private localWrites = 0;
 
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
     super();
@@ -238,6 +244,33 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
   }
 
+  /**
+   * Starts the calls made on this member in the order they were made, awaited or not, as one
+   * Redis connection applies commands in the order sent. `step` is the call itself: the part of
+   * it before its first `await` takes its effect (a version, a removal, a read of what is held
+   * here). A running map with nobody waiting runs it at once, in the caller's turn of the event
+   * loop; otherwise (before `start()` resolved, or behind such a call) it waits for its turn.
+   * Only the start is ordered: a call's acknowledgements may complete after a later call's.
+   */
+  private inOrder<T>(step: () => Promise<T>): Promise<T> {
+    if (this.ctx.lifecycle === 'running' && this.waiting === 0) return step();
+    this.waiting++;
+    // Boxed, so that the turn settles when the step has started, not when it has finished.
+    const turn = this.lastTurn.then(() => this.ready()).then(
+      () => {
+        this.waiting--;
+        return { done: step() };
+      },
+      (error: unknown) => {
+        this.waiting--;
+        throw error;
+      },
+    );
+    // Only the order is kept here: the caller gets the error through `turn`.
+    this.lastTurn = turn.catch(() => undefined);
+    return turn.then((t) => t.done);
+  }
+
   // ---------------------------------------------------------------- reading
 
   /** Ids of the live members of this map, this member included, sorted. */
@@ -309,7 +342,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.read(key, options));
+  }
+
+  private async read(key: K, options: GetOptions): Promise<V | undefined> {
     const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
@@ -335,8 +371,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       return value as V;
     }
+    const writes = this.localWrites;
     const copy = await this.promotion.retrieve(entry);
     entry = this.ctx.entries.get(key);
+    // A write or delete made here after this get (pipelined) took effect while the value was on
+    // its way: the get answers what it fetched, from before that write, as call order requires,
+    // and adopts nothing.
+    if (copy !== undefined && this.localWrites !== writes && (entry === undefined || entry.compare(copy.version) > 0)) return this.ctx.codec.decode(copy.bytes) as V;
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
     if (!promote && copy.maxIdleMs !== undefined) this.useElsewhere(entry);
@@ -373,8 +414,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    if (this.ctx.lifecycle !== 'running') await this.ready();
-    // stop() may have begun while the await above yielded: a primary created now would be
+    return this.inOrder(() => this.store(key, value, bytes, options));
+  }
+
+  private async store(key: K, value: V, bytes: ReturnType<MapContext['codec']['encode']>, options: SetOptions): Promise<this> {
+    this.localWrites++;
+    // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
     this.assertUsable();
@@ -424,7 +469,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.push(key, complete));
+  }
+
+  private async push(key: K, complete: boolean): Promise<void> {
     this.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.ctx.entries.get(key);
     if (entry?.role !== 'primary') return;
@@ -441,6 +489,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const bytes = this.ctx.codec.encode(value);
     delta?.resetDiff();
     const base = entry.version;
+    this.localWrites++;
     entry.bytes = bytes;
     // An update in place (see set): the holders hear of it, the proxies need not.
     const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
@@ -462,7 +511,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.use(key));
+  }
+
+  private async use(key: K): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) return false;
     if (entry.role === 'primary') {
@@ -490,22 +542,36 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 
-  /** Deletes `key` on every member. Resolves to whether the key was known here. */
+  /**
+   * Deletes `key` on every member. Resolves to whether the key held a value when the delete took
+   * effect, as this member knew it then: known here and, when this member can tell, not expired.
+   * (A value written concurrently elsewhere and not yet announced here is not known.)
+   */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
-    const known = this.ctx.entries.has(key);
-    await this.remove([key]);
-    return known;
+    return this.inOrder(async () => {
+      const entry = this.ctx.entries.get(key);
+      const held = entry !== undefined && !this.expiredHere(entry);
+      await this.remove([key]);
+      return held;
+    });
+  }
+
+  /** Whether this member knows that `entry` expired: the primary knows; a copy knows its time to live ran out. */
+  private expiredHere(entry: Entry): boolean {
+    const now = this.ctx.now();
+    if (entry.role === 'primary') return !alive(entry, now);
+    // A copy's deadline counts from the copy's arrival, so it passes after the primary's.
+    return entry.expiresAt !== undefined && now >= entry.expiresAt;
   }
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    await this.ready();
-    await this.remove([...this.ctx.entries.keys()]);
+    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]));
   }
 
   private async remove(keys: MapKey[]): Promise<void> {
+    this.localWrites++;
     const removals: Removal[] = keys.map((key) => ({ key, version: this.ctx.clock.tick(this.id) }));
     for (const r of removals) this.reconciler.applyRemoval(r, 'local');
     // Acknowledged by every member: a holder that missed the delete could otherwise promote the
