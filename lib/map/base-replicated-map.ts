@@ -61,8 +61,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private waiting = 0;
   /** Settles once the last call waiting for its turn has started. */
   private lastTurn: Promise<unknown> = Promise.resolve();
-  /** Writes and deletes that took effect on this member so far (a get in flight compares it). */
-  private localWrites = 0;
+  /**
+   * Answers awaited from other members for a `get` (the value) or a `touch` (the primary's) here,
+   * by key. A write of the key made after such a call waits for them (see {@link inOrder}), so
+   * the call answers from before the write.
+   */
+  private readonly fetches = new Map<MapKey, Set<Promise<unknown>>>();
 
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
     super();
@@ -250,25 +254,55 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * it before its first `await` takes its effect (a version, a removal, a read of what is held
    * here). A running map with nobody waiting runs it at once, in the caller's turn of the event
    * loop; otherwise (before `start()` resolved, or behind such a call) it waits for its turn.
-   * Only the start is ordered: a call's acknowledgements may complete after a later call's.
+   * A call that changes `writes` (keys, or every key) also waits for the answers that earlier
+   * `get`s and `touch`es of those keys await from other members, so that they answer from
+   * before it. Only the start is
+   * ordered: a call's acknowledgements may complete after a later call's.
    */
-  private inOrder<T>(step: () => Promise<T>): Promise<T> {
-    if (this.ctx.lifecycle === 'running' && this.waiting === 0) return step();
+  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all'): Promise<T> {
+    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0) return step();
     this.waiting++;
     // Boxed, so that the turn settles when the step has started, not when it has finished.
-    const turn = this.lastTurn.then(() => this.ready()).then(
-      () => {
-        this.waiting--;
-        return { done: step() };
-      },
-      (error: unknown) => {
-        this.waiting--;
-        throw error;
-      },
-    );
+    const turn = this.lastTurn
+      .then(() => this.ready())
+      .then(async () => {
+        // Only fetches of earlier calls can be pending: later calls wait behind this one.
+        for (let f = this.fetchesOf(writes); f.length > 0; f = this.fetchesOf(writes)) await Promise.allSettled(f);
+        this.assertUsable();
+      })
+      .then(
+        () => {
+          this.waiting--;
+          return { done: step() };
+        },
+        (error: unknown) => {
+          this.waiting--;
+          throw error;
+        },
+      );
     // Only the order is kept here: the caller gets the error through `turn`.
     this.lastTurn = turn.catch(() => undefined);
     return turn.then((t) => t.done);
+  }
+
+  /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
+  private fetchesOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
+    if (keys === undefined || this.fetches.size === 0) return [];
+    if (keys === 'all') return [...this.fetches.values()].flatMap((set) => [...set]);
+    return keys.flatMap((k) => [...(this.fetches.get(k) ?? [])]);
+  }
+
+  /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
+  private async fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
+    let set = this.fetches.get(key);
+    if (set === undefined) this.fetches.set(key, (set = new Set()));
+    set.add(fetch);
+    try {
+      return await fetch;
+    } finally {
+      set.delete(fetch);
+      if (set.size === 0 && this.fetches.get(key) === set) this.fetches.delete(key);
+    }
   }
 
   // ---------------------------------------------------------------- reading
@@ -371,13 +405,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       return value as V;
     }
-    const writes = this.localWrites;
-    const copy = await this.promotion.retrieve(entry);
+    const copy = await this.fetching(key, this.promotion.retrieve(entry));
     entry = this.ctx.entries.get(key);
-    // A write or delete made here after this get (pipelined) took effect while the value was on
-    // its way: the get answers what it fetched, from before that write, as call order requires,
-    // and adopts nothing.
-    if (copy !== undefined && this.localWrites !== writes && (entry === undefined || entry.compare(copy.version) > 0)) return this.ctx.codec.decode(copy.bytes) as V;
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
     if (!promote && copy.maxIdleMs !== undefined) this.useElsewhere(entry);
@@ -414,11 +443,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    return this.inOrder(() => this.store(key, value, bytes, options));
+    return this.inOrder(() => this.store(key, value, bytes, options), [key]);
   }
 
   private async store(key: K, value: V, bytes: ReturnType<MapContext['codec']['encode']>, options: SetOptions): Promise<this> {
-    this.localWrites++;
     // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
@@ -469,7 +497,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    return this.inOrder(() => this.push(key, complete));
+    return this.inOrder(() => this.push(key, complete), [key]);
   }
 
   private async push(key: K, complete: boolean): Promise<void> {
@@ -489,7 +517,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const bytes = this.ctx.codec.encode(value);
     delta?.resetDiff();
     const base = entry.version;
-    this.localWrites++;
     entry.bytes = bytes;
     // An update in place (see set): the holders hear of it, the proxies need not.
     const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
@@ -522,7 +549,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.expiry.used(entry);
       return true;
     }
-    const replies = await this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all');
+    // Answered by the primary: a write of the key made here after this touch waits for it.
+    const replies = await this.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
   }
 
@@ -554,7 +582,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       const held = entry !== undefined && !this.expiredHere(entry);
       await this.remove([key]);
       return held;
-    });
+    }, [key]);
   }
 
   /** Whether this member knows that `entry` expired: the primary knows; a copy knows its time to live ran out. */
@@ -567,11 +595,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]));
+    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]), 'all');
   }
 
   private async remove(keys: MapKey[]): Promise<void> {
-    this.localWrites++;
     const removals: Removal[] = keys.map((key) => ({ key, version: this.ctx.clock.tick(this.id) }));
     for (const r of removals) this.reconciler.applyRemoval(r, 'local');
     // Acknowledged by every member: a holder that missed the delete could otherwise promote the

@@ -63,6 +63,20 @@ function pipelines(): Array<[string, (on: AnyMap, all: AnyMap[]) => Promise<void
       expect(await after).to.equal('new');
       await written;
     }],
+    ['a get made before a clear and a set answers the value from before both', async (on) => {
+      const before = on.get('k', { promote: false });
+      const cleared = on.clear();
+      const written = on.set('k', 'new');
+      expect(await before).to.equal('old');
+      await Promise.all([cleared, written]);
+      expect(await on.get('k', { promote: false })).to.equal('new');
+    }],
+    ['a touch made before a delete answers true', async (on, all) => {
+      const touched = on.touch('k');
+      const deleted = on.delete('k');
+      expect([await touched, await deleted]).to.deep.equal([true, true]);
+      expect(await everywhere(all, 'k')).to.deep.equal(all.map(() => undefined));
+    }],
     ['set, touch and delete: touch sees the write, the delete wins', async (on, all) => {
       const written = on.set('k', 'new');
       const touched = on.touch('k');
@@ -124,6 +138,16 @@ describe('Call order: calls on one member take effect in the order they were mad
     expect(await deleted).to.equal(false);
     expect(await everywhere([c.maps.a!, c.maps.b!, late], 'k')).to.deep.equal(['two', 'two', 'two']);
     await late.stop();
+  });
+
+  it('a touch through another member answers false once the key was deleted on its primary', async () => {
+    c = await cluster(['a', 'b', 'c'], { backups: 1 });
+    await c.maps.a!.set('k', 'v');
+    const proxy = memberIn(c, ['a', 'b', 'c'], 'k', 'proxy');
+    // The primary drops the key before the proxy hears of the delete (a sweep or a delete whose
+    // notice is still on its way): the proxy still sends its touch there.
+    (c.maps.a as unknown as { ctx: { entries: Map<string, unknown> } }).ctx.entries.delete('k');
+    expect(await proxy.touch('k')).to.equal(false);
   });
 
   it('delete answers false for a key whose time to live ran out on its primary', async () => {
