@@ -585,12 +585,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }, [key]);
   }
 
-  /** Whether this member knows that `entry` expired: the primary knows; a copy knows its time to live ran out. */
+  /** Whether this member knows that `entry` expired: the primary knows; a backup knows its copy's time to live ran out. */
   private expiredHere(entry: Entry): boolean {
     const now = this.ctx.now();
     if (entry.role === 'primary') return !alive(entry, now);
-    // A copy's deadline counts from the copy's arrival, so it passes after the primary's.
-    return entry.expiresAt !== undefined && now >= entry.expiresAt;
+    // A copy's deadline counts from the copy's arrival, so it passes after the primary's. A proxy
+    // holds no copy: what it may remember of an expiry belongs to an older write.
+    return entry.bytes !== undefined && entry.expiresAt !== undefined && now >= entry.expiresAt;
   }
 
   /** Deletes every key of the map on every member. */
