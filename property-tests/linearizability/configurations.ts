@@ -25,8 +25,8 @@ export const PASSING: readonly WorkloadConfig[] = [
     members: [3, 5], callers: 1, keys: 3, backups: 1, sequential: true, promote: false, clear: true, net: DELAYED,
   },
   {
-    name: '3-5 members, one caller moving between members, no promotion, joins and graceful stops (backups: 2)',
-    members: [3, 5], callers: 1, keys: 3, backups: 2, sequential: true, promote: false, membership: true, clear: true,
+    name: '3-5 members, one caller moving between members, no promotion, joins (backups: 2)',
+    members: [3, 5], callers: 1, keys: 3, backups: 2, sequential: true, promote: false, membership: 'joins', clear: true,
   },
   {
     name: '3-5 members, one caller moving between members once the network is quiet, promotions, clear, delays and reordering',
@@ -41,6 +41,10 @@ export const KNOWN_FAILING: readonly WorkloadConfig[] = [
   { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },
   { name: '3-5 members, 2 callers each, joins and graceful stops (backups: 2)', members: [3, 5], callers: 2, keys: 3, backups: 2, membership: true },
   { name: '3-5 members, 2 callers each, no promotion', members: [3, 5], callers: 2, keys: 3, backups: 1, promote: false },
+  {
+    name: '3-5 members, one caller moving between members, no promotion, joins and graceful stops (backups: 2)',
+    members: [3, 5], callers: 1, keys: 3, backups: 2, sequential: true, promote: false, membership: true, clear: true,
+  },
   { name: '3-5 members, one caller moving between members, promotions (network not quiet between members)', members: [3, 5], callers: 1, keys: 3, backups: 1, sequential: true },
   {
     name: '3-5 members, one caller moving between members, no promotion, ttl, touch, clear, delays and reordering',
@@ -88,20 +92,24 @@ export function linearizableProperty(config: WorkloadConfig, mutant?: MutantName
 }
 
 /**
- * Names the anomaly a minimal failing history shows, for the long run's counts. The first that
- * applies: only call order is broken; a delete answered false although a value was there; two
- * deletes of one value both answered true; a read missed a value (answered nothing); a read
- * answered an older value; a touch answered wrongly; else `other`.
+ * Names the anomaly a minimal failing history shows, for the long run's counts (a heuristic: the
+ * first that applies). Only call order is broken; a delete answered false although a value was
+ * there (a set had resolved, or a read had returned it); two deletes of one value both answered
+ * true; a read answered nothing although a set had resolved; a read answered an older value; a
+ * touch answered wrongly; a delete answered true with nothing there; else `other`.
  */
 export function classify(minimal: readonly Operation[]): string {
   if (checkOperations(minimal, undefined, { memberOrder: false }) === 'linearizable') return 'call order only: a later call on the same member saw an older state';
-  const answered = (op: Operation['call']['op'], answer?: unknown): Operation[] => minimal.filter((o) => o.call.op === op && o.status === 'ok' && (answer === undefined || o.answer === answer));
-  const setsDone = (before: number): boolean => minimal.some((o) => o.call.op === 'set' && o.complete < before);
-  if (answered('delete').some((d) => d.answer === false && setsDone(d.invoke))) return 'delete answered false while a value existed (and the value is gone)';
-  if (answered('delete', true).length >= 2) return 'two deletes of one value both answered true';
-  if (answered('get').some((g) => g.answer === undefined && setsDone(g.invoke))) return 'get answered nothing after a set resolved (value lost or not yet visible)';
-  if (answered('get').some((g) => g.answer !== undefined)) return 'get answered an older value after a newer write resolved (stale read)';
+  const answered = (op: Operation['call']['op']): Operation[] => minimal.filter((o) => o.call.op === op && o.status === 'ok');
+  const setDone = (t: number): boolean => minimal.some((o) => o.call.op === 'set' && o.complete < t);
+  const valueSeen = (t: number): boolean => setDone(t) || minimal.some((o) => o.call.op === 'get' && o.status === 'ok' && o.answer !== undefined && o.complete < t);
+  const deletes = answered('delete');
+  const gets = answered('get');
+  if (deletes.some((d) => d.answer === false && valueSeen(d.invoke))) return 'delete answered false although a value was there (a set had resolved or a read had returned it)';
+  if (deletes.filter((d) => d.answer === true).length >= 2) return 'two deletes of one value both answered true';
+  if (gets.some((g) => g.answer === undefined && setDone(g.invoke))) return 'get answered nothing after a set resolved (value lost, or not visible yet)';
+  if (gets.some((g) => g.answer !== undefined)) return 'get answered an older value after a newer write resolved (stale read)';
   if (answered('touch').length > 0) return 'touch answered wrongly';
-  if (answered('delete', true).length > 0) return 'delete answered true with no value there';
+  if (deletes.some((d) => d.answer === true)) return 'delete answered true with no value there';
   return 'other';
 }

@@ -27,8 +27,8 @@ export interface WorkloadConfig {
   readonly expiry?: boolean;
   /** With `expiry`: also writes with `maxIdleMs`. @default true */
   readonly idle?: boolean;
-  /** Members joining and leaving gracefully (`stop()`) during the calls. */
-  readonly membership?: boolean;
+  /** Members joining and leaving gracefully (`stop()`) during the calls; `'joins'`: joining only. */
+  readonly membership?: boolean | 'joins';
   /** `clear()` calls (rare). */
   readonly clear?: boolean;
   /**
@@ -109,10 +109,8 @@ export function programs(config: WorkloadConfig): fc.Arbitrary<Program> {
   const step = fc.record({ call, pipelined: fc.boolean(), member: fc.nat({ max: 7 }) });
   const events: Array<fc.Arbitrary<PhaseEvent>> = [fc.constant<PhaseEvent>({ kind: 'none' })];
   if (config.expiry === true) events.push(fc.integer({ min: 20, max: 120 }).map((ms): PhaseEvent => ({ kind: 'tick', ms })));
-  if (config.membership === true) {
-    events.push(fc.constant<PhaseEvent>({ kind: 'join' }));
-    events.push(fc.nat().map((who): PhaseEvent => ({ kind: 'stop', who })));
-  }
+  if (config.membership !== undefined && config.membership !== false) events.push(fc.constant<PhaseEvent>({ kind: 'join' }));
+  if (config.membership === true) events.push(fc.nat().map((who): PhaseEvent => ({ kind: 'stop', who })));
   const maxSlots = config.sequential === true ? 1 : (config.members[1] + 4) * config.callers;
   const phase = fc.record({
     callers: fc.array(fc.array(step, { minLength: minCalls, maxLength: maxCalls }), { minLength: 1, maxLength: maxSlots }),
