@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { checkHistory, checkOperations, minimize, partitionByKey } from './checker.js';
-import type { Call, Operation } from './history.js';
+import { HistoryRecorder, type Call, type Operation } from './history.js';
 
 /** A call made on `member` at `invoke`, completed at `complete` (null: unknown) with `answer`. */
 function op(id: number, member: string, call: Call, invoke: number, complete: number | null, answer?: unknown, now = 0): Operation {
@@ -104,5 +104,22 @@ describe('Linearizability checker (Wing–Gong with memoization)', () => {
     ops.push(op(13, 'z', get(), 202, 203, 5));
     expect(checkOperations(ops, undefined, { budget: 100_000 })).to.equal('not linearizable');
     expect(checkOperations(ops, undefined, { budget: 1000 }), 'over budget').to.equal('inconclusive');
+  });
+});
+
+describe('HistoryRecorder', () => {
+  it('records invocation and completion on one logical clock, and a failed call as unknown', async () => {
+    let now = 1000;
+    const recorder = new HistoryRecorder(() => now);
+    let finish: (v: unknown) => void = () => undefined;
+    const first = recorder.record('a', 'a1', { op: 'get', key: 'k' }, () => new Promise((resolve) => (finish = resolve)));
+    now = 1100;
+    await recorder.record('b', 'b1', { op: 'delete', key: 'k' }, () => Promise.reject(new Error('gone')));
+    finish('v');
+    await first;
+    const [get, del] = recorder.ops;
+    expect([get!.invoke, get!.complete, get!.answer, get!.status, get!.now]).to.deep.equal([1, 3, 'v', 'ok', 1000]);
+    expect([del!.invoke, del!.complete, del!.status, del!.now]).to.deep.equal([2, Infinity, 'unknown', 1100]);
+    expect(del!.error).to.contain('gone');
   });
 });
