@@ -69,6 +69,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private meeting = false;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
+  /** Calls made but not yet started (see {@link inOrder}). */
+  private waiting = 0;
+  /** Settles once the last call waiting for its turn has started. */
+  private lastTurn: Promise<unknown> = Promise.resolve();
+  /**
+   * Answers awaited from other members for a `get` (the value) or a `touch` (the primary's) here,
+   * by key. A write of the key made after such a call waits for them (see {@link inOrder}), so
+   * the call answers from before the write.
+   */
+  private readonly fetches = new Map<MapKey, Set<Promise<unknown>>>();
 
   /**
    * @param rules the options the map accepts; every one is checked here, before anything is
@@ -273,6 +283,63 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
   }
 
+  /**
+   * Starts the calls made on this member in the order they were made, awaited or not, as one
+   * Redis connection applies commands in the order sent. `step` is the call itself: the part of
+   * it before its first `await` takes its effect (a version, a removal, a read of what is held
+   * here). A running map with nobody waiting runs it at once, in the caller's turn of the event
+   * loop; otherwise (before `start()` resolved, or behind such a call) it waits for its turn.
+   * A call that changes `writes` (keys, or every key) also waits for the answers that earlier
+   * `get`s and `touch`es of those keys await from other members, so that they answer from
+   * before it. Only the start is
+   * ordered: a call's acknowledgements may complete after a later call's.
+   */
+  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all'): Promise<T> {
+    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0) return step();
+    this.waiting++;
+    // Boxed, so that the turn settles when the step has started, not when it has finished.
+    const turn = this.lastTurn
+      .then(() => this.ready())
+      .then(async () => {
+        // Only fetches of earlier calls can be pending: later calls wait behind this one.
+        for (let f = this.fetchesOf(writes); f.length > 0; f = this.fetchesOf(writes)) await Promise.allSettled(f);
+        this.assertUsable();
+      })
+      .then(
+        () => {
+          this.waiting--;
+          return { done: step() };
+        },
+        (error: unknown) => {
+          this.waiting--;
+          throw error;
+        },
+      );
+    // Only the order is kept here: the caller gets the error through `turn`.
+    this.lastTurn = turn.catch(() => undefined);
+    return turn.then((t) => t.done);
+  }
+
+  /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
+  private fetchesOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
+    if (keys === undefined || this.fetches.size === 0) return [];
+    if (keys === 'all') return [...this.fetches.values()].flatMap((set) => [...set]);
+    return keys.flatMap((k) => [...(this.fetches.get(k) ?? [])]);
+  }
+
+  /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
+  private async fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
+    let set = this.fetches.get(key);
+    if (set === undefined) this.fetches.set(key, (set = new Set()));
+    set.add(fetch);
+    try {
+      return await fetch;
+    } finally {
+      set.delete(fetch);
+      if (set.size === 0 && this.fetches.get(key) === set) this.fetches.delete(key);
+    }
+  }
+
   // ---------------------------------------------------------------- reading
 
   /** Ids of the live members of this map, this member included, sorted. */
@@ -351,7 +418,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
-    await this.ready();
+    return this.inOrder(() => this.read(key, options));
+  }
+
+  private async read(key: K, options: GetOptions): Promise<V | undefined> {
     const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
@@ -377,7 +447,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       return value as V;
     }
-    const copy = await this.promotion.retrieve(entry);
+    const copy = await this.fetching(key, this.promotion.retrieve(entry));
     entry = this.ctx.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
@@ -428,8 +498,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    if (this.ctx.lifecycle !== 'running') await this.ready();
-    // stop() may have begun while the await above yielded: a primary created now would be
+    return this.inOrder(() => this.store(key, value, bytes, options), [key]);
+  }
+
+  private async store(key: K, value: V, bytes: ReturnType<MapContext['codec']['encode']>, options: SetOptions): Promise<this> {
+    // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
     this.assertUsable();
@@ -483,7 +556,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.push(key, complete), [key]);
+  }
+
+  private async push(key: K, complete: boolean): Promise<void> {
     this.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.ctx.entries.get(key);
     if (entry?.role !== 'primary') return;
@@ -523,7 +599,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.use(key));
+  }
+
+  private async use(key: K): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) return false;
     if (entry.role === 'primary') {
@@ -531,7 +610,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.expiry.used(entry);
       return true;
     }
-    const replies = await this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all');
+    // Answered by the primary: a write of the key made here after this touch waits for it.
+    const replies = await this.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
   }
 
@@ -578,19 +658,33 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 
-  /** Deletes `key` on every member. Resolves to whether the key was known here. */
+  /**
+   * Deletes `key` on every member. Resolves to whether the key held a value when the delete took
+   * effect, as this member knew it then: known here and, when this member can tell, not expired.
+   * (A value written concurrently elsewhere and not yet announced here is not known.)
+   */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
-    const known = this.ctx.entries.has(key);
-    await this.remove([key]);
-    return known;
+    return this.inOrder(async () => {
+      const entry = this.ctx.entries.get(key);
+      const held = entry !== undefined && !this.expiredHere(entry);
+      await this.remove([key]);
+      return held;
+    }, [key]);
+  }
+
+  /** Whether this member knows that `entry` expired: the primary knows; a backup knows its copy's time to live ran out. */
+  private expiredHere(entry: Entry): boolean {
+    const now = this.ctx.now();
+    if (entry.role === 'primary') return !alive(entry, now);
+    // A copy's deadline counts from the copy's arrival, so it passes after the primary's. A proxy
+    // holds no copy: what it may remember of an expiry belongs to an older write.
+    return entry.bytes !== undefined && entry.expiresAt !== undefined && now >= entry.expiresAt;
   }
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    await this.ready();
-    await this.remove([...this.ctx.entries.keys()]);
+    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]), 'all');
   }
 
   private async remove(keys: MapKey[]): Promise<void> {

@@ -155,14 +155,17 @@ export class MessageHandler {
         // A use of an entry that already expired brings nothing back: the primary deletes it,
         // and a touch that waits for the answer learns it is gone.
         let expired: MapKey | undefined;
+        let unknown: MapKey | undefined;
         for (const key of message.keys) {
           const e = state.entries.get(key);
-          if (e?.role === 'primary') {
+          // Every member knows every key: one unknown here was deleted, or swept once it expired.
+          if (e === undefined) unknown = key;
+          else if (e.role === 'primary') {
             if (alive(e, state.now())) parts.expiry.used(e);
             else expired = key;
-          } else if (e !== undefined && from === e.primary) {
+          } else if (from === e.primary) {
             if (e.bytes !== undefined) e.lastAccess = state.now();
-          } else if (e !== undefined) {
+          } else {
             // Sent here as if this member were primary (a touch or read racing a promotion): the
             // use goes on to the primary known here. A holder does not mark its own copy, so its
             // idea of the last use is never newer than its primary's (see expiry.ts).
@@ -173,6 +176,7 @@ export class MessageHandler {
           state.background(parts.expiry.sweep());
           if (wantsReply) throw new RetrieveError(`key ${String(expired)} expired on its primary '${state.id}'`, expired);
         }
+        if (unknown !== undefined && wantsReply) throw new RetrieveError(`key ${String(unknown)} is not known on member '${state.id}': deleted, or expired and swept`, unknown);
         return this.ack(wantsReply);
       }
       case MSG_STATE:
