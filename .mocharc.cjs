@@ -2,7 +2,7 @@
 // runs a short, seeded pass of the property tests (FC_NUM_RUNS unset: a dozen runs each).
 module.exports = {
   'node-option': ['import=tsx', 'expose-gc'],
-  spec: ['spec/**/*.spec.ts', 'property-tests/**/*.property.ts'],
+  spec: ['spec/**/*.spec.ts', 'property-tests/**/*.spec.ts', 'property-tests/**/*.property.ts'],
   extension: ['ts'],
   timeout: 20000,
   reporter: 'dot',

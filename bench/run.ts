@@ -13,12 +13,13 @@ import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import { scaleBench } from './scale.js';
 import { sessionsBench, type SessionRow } from './sessions.js';
+import { snapshotBench } from './snapshot.js';
 import type { Throughput } from './measure.js';
 import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale, snapshot) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -215,5 +216,18 @@ if (section('scale')) {
   );
   out();
   for (const r of scale) if (r.note !== undefined) out(`${String(r.members)} members: ${r.note}.`);
+  out();
+}
+if (section('snapshot')) {
+  out('## Snapshots: the last member writes, a lone member loads (300-byte values, local disk)');
+  out();
+  const rows = [];
+  for (const entries of quick ? [100_000] : [100_000, 1_000_000]) rows.push(await snapshotBench(entries));
+  out(
+    markdownTable(
+      ['entries', 'file MiB', 'write ms (stop() in all)', 'stop() CPU ms', 'load ms (start() in all)', 'start() CPU ms', 'RSS growth during load (MiB)', 'heap of the loaded map (MiB)', 'goal'],
+      rows.map((r) => [r.entries, r.fileMiB, `${r.writeMs.toFixed(0)} (${r.stopMs.toFixed(0)})`, r.stopCpuMs, `${r.loadMs.toFixed(0)} (${r.startMs.toFixed(0)})`, r.startCpuMs, r.loadRssMiB, r.heapMiB ?? '–', 'each ≤ 10,000 ms at 1M']),
+    ),
+  );
   out();
 }

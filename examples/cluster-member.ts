@@ -46,6 +46,11 @@ map.on('memberDisappeared', (m) => {
 map.on('promoted', (key) => {
   send({ type: 'event', event: 'promoted', subject: key });
 });
+// Each fault is reported once, where it happened: the transport's (handshakes, seeds) on the
+// transport, the map's on the map (docs/observability.md).
+transport.on('error', (error) => {
+  console.error(`[${id}] transport: ${error.message}`);
+});
 map.on('error', (error) => {
   console.error(`[${id}] ${error.message}`);
 });

@@ -73,14 +73,75 @@ export class ReservedChannelNameError extends LazyReplicatedMapError {
   override name = 'ReservedChannelNameError';
 }
 
+/**
+ * A TCP transport could not listen: the address (`host`, `port`) is taken by another process or
+ * member (`EADDRINUSE`). Choose another `port`, or 0 for any free port. `cause` is the socket error.
+ */
+export class AddressInUseError extends TransportConfigError {
+  override name = 'AddressInUseError';
+  /** The `host:port` asked for. */
+  readonly address: string;
+  constructor(message: string, address: string, options?: ErrorOptions) {
+    super(message, options);
+    this.address = address;
+  }
+}
+
 /** A channel or map of that name already runs on this transport. Use another name, or stop the first. */
 export class ChannelInUseError extends LazyReplicatedMapError {
   override name = 'ChannelInUseError';
 }
 
-/** A peer announced a frame larger than `maxFrameBytes`; its connection was closed. */
+/**
+ * A frame larger than a receiver's `maxFrameBytes` arrived. From an authenticated peer it is
+ * dropped and the connection is kept (the sender is not made to reconnect and send it again);
+ * before the handshake completed, the connection is closed.
+ */
 export class FrameTooLargeError extends LazyReplicatedMapError {
   override name = 'FrameTooLargeError';
+}
+
+/**
+ * A call (a map write, an RPC request or reply, a state page) would need a frame larger than the
+ * transports of the cluster accept (`maxFrameBytes`; the smallest among the members applies). It
+ * was refused before anything was sent: the map is unchanged and no member saw it. Store smaller
+ * values (or split them across keys), or raise `maxFrameBytes` on every member.
+ */
+export class ValueTooLargeError extends LazyReplicatedMapError {
+  override name = 'ValueTooLargeError';
+  /** Size of the frame the call needed, in bytes (an upper bound where the frame was not built). */
+  readonly bytes: number;
+  /** The largest frame the cluster accepts, in bytes. */
+  readonly limit: number;
+  constructor(message: string, bytes: number, limit: number, options?: ErrorOptions) {
+    super(message, options);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A transport did not send a frame because the peer declared, when it connected, that it accepts
+ * nothing that large (its `maxFrameBytes`). The connection stays up; only this frame was not sent.
+ * Raise `maxFrameBytes` on the peer, or send smaller frames.
+ */
+export class FrameRefusedError extends LazyReplicatedMapError {
+  override name = 'FrameRefusedError';
+  /** The member that would refuse the frame. */
+  readonly peer: string;
+  /** Size of the frame, in bytes. */
+  readonly bytes: number;
+  /** The peer's limit, in bytes. */
+  readonly limit: number;
+  constructor(peer: string, bytes: number, limit: number, options?: ErrorOptions) {
+    super(
+      `a ${bytes}-byte frame was not sent to member '${peer}', which accepts at most ${limit} bytes (its option maxFrameBytes): raise maxFrameBytes on '${peer}' or send smaller values`,
+      options,
+    );
+    this.peer = peer;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
 }
 
 /**
@@ -159,6 +220,34 @@ export class JoinTimeoutError extends LazyReplicatedMapError {
   constructor(message: string, seeds: readonly string[], options?: ErrorOptions) {
     super(message, options);
     this.seeds = seeds;
+  }
+}
+
+/**
+ * A member runs a release whose map/RPC protocol this member cannot speak: it announced, in the
+ * hello every member sends when it meets another, a protocol version outside what this member
+ * interoperates with (or this member's outside its range), or it sent frames of an older envelope
+ * version (a release without the hello, such as 0.1.0). The member was not admitted: no map or
+ * RPC traffic goes to it. Both members report it. Run releases at most one protocol version apart
+ * (docs/protocol.md); across a release marked "no rolling upgrade" in the CHANGELOG, stop every
+ * member and start them all on the new release.
+ */
+export class IncompatibleProtocolError extends LazyReplicatedMapError {
+  override name = 'IncompatibleProtocolError';
+  /** The member refused. */
+  readonly peer: string;
+  /** The protocol version it speaks (for an older release without the hello: its frames' version). */
+  readonly peerVersion: number;
+  /** The protocol version this member speaks. */
+  readonly version: number;
+  /** Frames of the peer dropped so far because of their version (0 when refused at the hello). */
+  readonly dropped: number;
+  constructor(message: string, details: { peer: string; peerVersion: number; version: number; dropped?: number }, options?: ErrorOptions) {
+    super(message, options);
+    this.peer = details.peer;
+    this.peerVersion = details.peerVersion;
+    this.version = details.version;
+    this.dropped = details.dropped ?? 0;
   }
 }
 
@@ -255,6 +344,52 @@ export class RetrieveError extends LazyReplicatedMapError {
   }
 }
 
+/** A member that did not take a copy a write sent it, and why (see {@link ReplicationError}). */
+export interface ReplicaRefusal {
+  /** The member. */
+  readonly member: string;
+  /**
+   * Why, as this member learned it: the error the member answered with (`name: message`), or that
+   * no answer came within `rpcTimeoutMs` while its connection stayed up.
+   */
+  readonly reason: string;
+}
+
+/**
+ * A write could not get the copies it promises although enough members are live: live members
+ * refused their copy (answered with an error, or did not answer within `rpcTimeoutMs`) and no other
+ * live member took it. The write is **not** rolled back: this member stays the key's primary with
+ * the new value, and `held` names the members that do hold it (fewer than `wanted`; `entryInfo`
+ * shows the same). Retry the write (every live member is tried again), and find out why the
+ * members in `refusals` refused (their own `'error'` events and logs). Members that left during
+ * the write are not refusals: a write then resolves with fewer copies and the map emits
+ * `'underReplicated'`.
+ */
+export class ReplicationError extends LazyReplicatedMapError {
+  override name = 'ReplicationError';
+  /** The key of the write (for a re-homing of many entries, the first of {@link keys}). */
+  readonly key: string | number;
+  /** Every key this error is about: the write's key, or the entries a re-homing could not back up. */
+  readonly keys: readonly (string | number)[];
+  /** Copies the map promises besides the primary (the `backups` option, or every other member). */
+  readonly wanted: number;
+  /**
+   * The members that hold a copy now (acknowledged it). Empty for a re-homing of many entries
+   * (reported on `'error'`): each entry's `entryInfo` names its own.
+   */
+  readonly held: readonly string[];
+  /** The live members that did not take their copy, and why. */
+  readonly refusals: readonly ReplicaRefusal[];
+  constructor(message: string, details: { keys: readonly (string | number)[]; wanted: number; held: readonly string[]; refusals: readonly ReplicaRefusal[] }, options?: ErrorOptions) {
+    super(message, options);
+    this.keys = details.keys;
+    this.key = details.keys[0] ?? '';
+    this.wanted = details.wanted;
+    this.held = details.held;
+    this.refusals = details.refusals;
+  }
+}
+
 /**
  * A holder was sent a diff (`MSG_DIFF`) for an entry whose base value it does not hold: it holds
  * another write, only a proxy, or nothing. It refuses rather than leave an empty or wrong copy
@@ -300,4 +435,30 @@ export class StatePageGoneError extends LazyReplicatedMapError {
  */
 export class ClassRegistrationError extends LazyReplicatedMapError {
   override name = 'ClassRegistrationError';
+}
+
+/** Why a snapshot could not be used or written (see {@link SnapshotError}). */
+export type SnapshotFailure = 'corrupt' | 'truncated' | 'version' | 'wrong-map' | 'io';
+
+/**
+ * A map's `snapshot` could not be used or written.
+ * - When loading (at `start()`, reported through the map's `'error'` event; `start()` goes on
+ *   without it): the file is not a snapshot, is damaged (`corrupt`), ends early (`truncated`), was
+ *   written by an incompatible format (`version`), belongs to another map (`wrong-map`), or could
+ *   not be read or set aside (`io`). Nothing of it was loaded, and a damaged file is renamed
+ *   `<file>.rejected-<time>` for inspection.
+ * - When writing (the last member's `stop()` rejects with it, after the map stopped): the entries
+ *   could not be saved (`io`); they are lost. Check the path, free space and permissions.
+ */
+export class SnapshotError extends LazyReplicatedMapError {
+  override name = 'SnapshotError';
+  /** Where the snapshot lives (a file path, or what a custom store calls itself). */
+  readonly location: string;
+  /** What went wrong. */
+  readonly reason: SnapshotFailure;
+  constructor(message: string, location: string, reason: SnapshotFailure, options?: ErrorOptions) {
+    super(message, options);
+    this.location = location;
+    this.reason = reason;
+  }
 }

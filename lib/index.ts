@@ -7,12 +7,12 @@
 export * from './errors.js';
 export type { Transport, TransportEvents, TransportEmitter } from './transport/transport.js';
 export { InMemoryNetwork } from './in-memory-network.js';
-export { InMemoryTransport } from './transport/memory/in-memory-transport.js';
+export { InMemoryTransport, type InMemoryTransportOptions } from './transport/memory/in-memory-transport.js';
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
-export { PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
+export { PROTOCOL_VERSION, OLDEST_COMPATIBLE_PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
 export { frameClassifier, type BodyNamer, type FrameClassifier } from './codec/frame-classifier.js';
 export { classifyFrame, MAP_CHANNEL_PREFIX } from './map/map-channel.js';
 export * from './codec/message-types.js';
@@ -37,6 +37,7 @@ export type { MapState } from './map/base-replicated-map.js';
 export type { EntryInfo, EntryRole } from './map/entry.js';
 export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
+  DEFAULT_MAP_JOIN_TIMEOUT_MS,
   DEFAULT_MAP_RPC_TIMEOUT_MS,
   DEFAULT_STOP_WAIT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,
@@ -48,7 +49,12 @@ export {
   type MapEvents,
   type MapStats,
   type ReplicatedMapOptions,
+  type UnderReplication,
+  type SnapshotReport,
 } from './map/map-options.js';
+export type { SnapshotStore, SnapshotRetireReason } from './snapshot/snapshot-store.js';
+export { FileSnapshotStore, DEFAULT_KEEP_RETIRED, type FileSnapshotStoreOptions } from './snapshot/file-snapshot-store.js';
+export { SNAPSHOT_FORMAT_VERSION } from './snapshot/snapshot-format.js';
 export { TcpTransport, type TcpTransportState } from './transport/tcp/tcp-transport.js';
 export { dnsSeeds, type DnsSeedQuery, type DnsSeedOptions, type SeedSource } from './transport/tcp/dns-seeds.js';
 export type { TcpStats, HandshakeFailureReason } from './transport/tcp/tcp-stats.js';
@@ -77,6 +83,8 @@ export {
   type ClaimMessage,
   type ExpiryMessage,
   type PeerErrorMessage,
+  type UnderReplicatedMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
 export { readinessProbe, type ReadinessSource } from './lifecycle/readiness.js';
+export { UNKNOWN_OPTION_WARNING, MAX_TIMER_MS } from './options/validate.js';

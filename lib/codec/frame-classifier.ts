@@ -13,6 +13,8 @@ const KIND_NAMES: Readonly<Record<number, string>> = {
   [FrameKind.Reply]: 'RPC_REPLY',
   [FrameKind.Error]: 'RPC_ERROR',
   [FrameKind.NoChannel]: 'RPC_NO_CHANNEL',
+  [FrameKind.Hello]: 'HELLO',
+  [FrameKind.Refuse]: 'REFUSE',
 };
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Encoder, addExtension } from 'cbor-x';
+import { Encoder, Tag, addExtension } from 'cbor-x';
 import { ClassRegistrationError, CodecError, ValueEncodeError } from '../errors.js';
 import { hasStrayBreak } from './cbor-well-formed.js';
 import './exact-dates.js';
@@ -23,6 +23,51 @@ export type RegisteredClass<T extends object> = abstract new (...args: any[]) =>
 /** Registered classes by tag, and tags by class: cbor-x's extension table is process-wide, so is this. */
 const classesByTag = new Map<number, RegisteredClass<object>>();
 const tagsByClass = new Map<RegisteredClass<object>, number>();
+
+/** Depth of {@link ValueCodec.encode} calls on the stack: the guard below is armed only inside one. */
+let encoding = 0;
+
+/** Objects cbor-x encodes as themselves: they come back with their class. */
+function roundTrips(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return (
+    proto === Object.prototype ||
+    proto === null ||
+    value instanceof Date ||
+    value instanceof Set ||
+    value instanceof Error ||
+    value instanceof RegExp ||
+    value instanceof Tag ||
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  );
+}
+
+/**
+ * The guard against a silent change of class: cbor-x writes an instance of a class it has no
+ * extension for as a plain object (or, when it is iterable, as an array), so it would come back as
+ * something else. cbor-x asks its extensions in order with `instanceof`; this one is asked after
+ * every registered class (registrations go in front of it) and before cbor-x's own ones (Date,
+ * Set...), which {@link roundTrips} lets through. It answers only while one of our codecs encodes,
+ * so other cbor-x users in the process see no change.
+ */
+const UnregisteredClass = {
+  [Symbol.hasInstance](value: unknown): boolean {
+    return encoding > 0 && typeof value === 'object' && value !== null && !roundTrips(value);
+  },
+};
+addExtension({
+  Class: UnregisteredClass as unknown as new () => object,
+  // No tag is written: encode() throws before anything of the value is.
+  tag: undefined as unknown as number,
+  encode(value: object): never {
+    const name = (value.constructor as { name?: string } | undefined)?.name ?? '(anonymous)';
+    throw new ValueEncodeError(
+      `value holds an instance of class ${name || '(anonymous)'}, which the codec does not know: it would come back as a plain object. Register the class with ValueCodec.register(tag, ${name || 'TheClass'}) on every member, or store plain data`,
+    );
+  },
+  decode: undefined as unknown as (data: unknown) => object,
+});
 
 /**
  * The value codec: what round-trips is what cbor-x round-trips (plain objects, arrays, strings,
@@ -101,17 +146,23 @@ export class ValueCodec {
 
   /**
    * Encodes `value` into a buffer the caller owns.
-   * @throws {ValueEncodeError} when cbor-x cannot encode the value (function, symbol, cycle...).
+   * @throws {ValueEncodeError} when cbor-x cannot encode the value (function, symbol, cycle...),
+   *   or when it holds an instance of a class that is not registered (it would come back as a
+   *   plain object).
    */
   encode(value: unknown): Uint8Array {
+    encoding++;
     try {
       // cbor-x hands out views into a shared scratch buffer; copy so a stored value pins only its own bytes.
       return Uint8Array.prototype.slice.call(this.encoder.encode(value));
     } catch (error) {
+      if (error instanceof ValueEncodeError) throw error;
       throw new ValueEncodeError(
         `value cannot be encoded with cbor-x (${error instanceof Error ? error.message : String(error)}): store plain data, or register the class with the codec`,
         { cause: error },
       );
+    } finally {
+      encoding--;
     }
   }
 

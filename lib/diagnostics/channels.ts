@@ -39,6 +39,11 @@ export const DIAGNOSTICS_CHANNELS = {
   /** Plain: published when an entry expires. Message: {@link ExpiryMessage}. */
   expiry: 'lazy-replicated-map:expiry',
   /**
+   * Plain: entries owned by `member` hold fewer copies than the map promises and no live member
+   * is left to take another (what the map emits as `'underReplicated'`). Message: {@link UnderReplicatedMessage}.
+   */
+  underReplicated: 'lazy-replicated-map:under-replicated',
+  /**
    * Plain: a fault a peer caused or an operation failed in the background (what the transports,
    * channels and maps report on `'error'`): protocol errors, handshake failures, unreachable seeds.
    * Each error is published once, by the first part that reports it. Message: {@link PeerErrorMessage}.
@@ -120,6 +125,20 @@ export interface ExpiryMessage {
   member: string;
   /** The key. */
   key: MapKey;
+}
+
+/** Entries hold fewer copies than their map promises (see the map's `'underReplicated'` event). */
+export interface UnderReplicatedMessage {
+  /** The map's name. */
+  map: string;
+  /** The member that owns the entries (their primary). */
+  member: string;
+  /** The keys: one for a write, every entry of one re-homing left with `held` copies. */
+  keys: readonly MapKey[];
+  /** Copies besides the primary the map promises. */
+  wanted: number;
+  /** Copies besides the primary the entries hold. */
+  held: number;
 }
 
 /** A fault reported on an `'error'` event. */

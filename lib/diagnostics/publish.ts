@@ -15,6 +15,7 @@ const failover = channel(DIAGNOSTICS_CHANNELS.failover);
 const promotion = channel(DIAGNOSTICS_CHANNELS.promotion);
 const expiry = channel(DIAGNOSTICS_CHANNELS.expiry);
 const peerError = channel(DIAGNOSTICS_CHANNELS.peerError);
+const underReplicated = channel(DIAGNOSTICS_CHANNELS.underReplicated);
 
 /** Errors already published: a transport's error is relayed to every channel and map on it. */
 const publishedErrors = new WeakSet<Error>();
@@ -43,6 +44,11 @@ export function publishClaim(why: 'read' | 'failover', where: MapIdentity, key: 
  */
 export function publishExpired(where: MapIdentity, key: MapKey): void {
   if (expiry.hasSubscribers) expiry.publish({ map: where.name, member: where.id, key });
+}
+
+/** Entries of map `where.name` owned here hold `held` of the `wanted` copies (published on `lazy-replicated-map:under-replicated`). */
+export function publishUnderReplicated(where: MapIdentity, keys: readonly MapKey[], wanted: number, held: number): void {
+  if (underReplicated.hasSubscribers) underReplicated.publish({ map: where.name, member: where.id, keys, wanted, held });
 }
 
 /** A fault reported on `'error'`; an error already published (relayed from below) is not published again. */

@@ -26,7 +26,7 @@ function subscribed(tc: TracingChannel<unknown, object>): boolean {
  */
 export function traceMethod<T extends object>(proto: T, method: keyof T & string, name: string, contextOf: (self: T, args: unknown[]) => object): void {
   const original = proto[method] as unknown as AsyncMethod;
-  const tc = tracingChannel<unknown, object>(name);
+  const tc = tracingChannel<object>(name);
   const traced = function (this: T, ...args: unknown[]): Promise<unknown> {
     if (!subscribed(tc)) return original.apply(this, args);
     return tc.tracePromise(original, contextOf(this, args), this, ...args);

@@ -6,6 +6,7 @@
 import type { MapKey } from '../codec/map-messages.js';
 import type { MapState } from '../map/map-context.js';
 import type { GetOptions, SetOptions } from '../map/map-options.js';
+import { required, shaped, string, type OptionRules } from '../options/validate.js';
 
 /** Between a namespace and a key in the map (`<namespace>:<key>`), as Keyv 5 writes its keys. */
 export const KEYV_NAMESPACE_SEPARATOR = ':';
@@ -48,6 +49,12 @@ export interface KeyvStoreOptions {
    */
   namespace?: string;
 }
+
+/** The rule of every option of a {@link KeyvStore}, checked at construction: one line per option. */
+export const KEYV_STORE_OPTION_RULES: OptionRules<KeyvStoreOptions> = {
+  map: required(shaped('a LazyReplicatedMap or ReplicatedMap', ['start', 'get', 'set', 'delete', 'clear', 'keys', 'on', 'off'], ['id'])),
+  namespace: string,
+};
 
 /** Events of a {@link KeyvStore}. */
 export interface KeyvStoreEvents {

@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { StoppedError } from '../errors.js';
-import { KEYV_NAMESPACE_SEPARATOR, type KeyvMap, type KeyvStoreEvents, type KeyvStoreOptions } from './keyv-store-options.js';
+import { validateOptions } from '../options/validate.js';
+import { KEYV_NAMESPACE_SEPARATOR, KEYV_STORE_OPTION_RULES, type KeyvMap, type KeyvStoreEvents, type KeyvStoreOptions } from './keyv-store-options.js';
 
 /** What Keyv finds in `store.opts`. */
 export interface KeyvStoreOpts {
@@ -43,7 +44,8 @@ export interface KeyvStoreEntry {
  * - **Values** are stored as Keyv hands them over (usually its serialized string; with other
  *   serializers anything the map's codec encodes) and returned as given.
  * - **Errors.** The map's `'error'` events are re-emitted on the store, which Keyv re-emits.
- *   Calls after the map stopped reject with the map's `StoppedError`.
+ *   Calls after the map stopped reject with a `StoppedError`, and the first of them also emits
+ *   it on `'error'` (once per store), since Keyv 5 turns a failed `get` into `undefined`.
  *
  * Reads promote as the map's `get` does (the reading member becomes the primary); `has`,
  * `iterator` and the store's own lookups do not.
@@ -68,14 +70,21 @@ export class KeyvStore extends EventEmitter<KeyvStoreEvents> {
   /** The map holding the entries. */
   readonly map: KeyvMap;
   private disconnected = false;
+  /** Whether the stopped map was reported on `'error'` (once: a stopped map never runs again). */
+  private stoppedReported = false;
   private readonly forward = (error: Error): void => {
     // eventemitter3 drops an unheard 'error'; a map fault must not vanish silently.
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error);
   };
 
+  /**
+   * @param options see {@link KeyvStoreOptions}.
+   * @throws {TypeError} when `map` is not a map or `namespace` not a string.
+   */
   constructor(options: KeyvStoreOptions) {
     super();
+    validateOptions('KeyvStore', options, KEYV_STORE_OPTION_RULES);
     this.map = options.map;
     this.namespace = options.namespace;
     this.map.on('error', this.forward);
@@ -84,7 +93,14 @@ export class KeyvStore extends EventEmitter<KeyvStoreEvents> {
   /** The value stored under `key` (as it was given to `set`), or `undefined`. */
   async get(key: string): Promise<unknown> {
     this.assertConnected();
-    return this.map.get(this.mapKey(key));
+    try {
+      return await this.map.get(this.mapKey(key));
+    } catch (error) {
+      // Keyv 5 turns a store's rejected get into `undefined` without an event: the map stopping
+      // under an in-flight read must still be heard.
+      if (error instanceof StoppedError) this.reportStopped(error);
+      throw error;
+    }
   }
 
   /** The values of `keys`, in order, `undefined` where there is none. */
@@ -189,5 +205,22 @@ export class KeyvStore extends EventEmitter<KeyvStoreEvents> {
 
   private assertConnected(): void {
     if (this.disconnected) throw new StoppedError(`this KeyvStore on member '${this.map.id}' was disconnected: create a new KeyvStore for the map`);
+    if (this.map.state === 'stopped' || this.map.state === 'stopping') {
+      const error = new StoppedError(`the map under this KeyvStore on member '${this.map.id}' is stopped: every call fails; create and start a new map and store`);
+      this.reportStopped(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Tells the store's `'error'` listeners (Keyv re-emits them) once that the map stopped: Keyv 5
+   * answers a failed `get` with `undefined` and no event (unless `throwOnErrors`), so without this
+   * a stopped map would look like an empty one. Once: the map never runs again, and every later
+   * call rejects anyway.
+   */
+  private reportStopped(error: StoppedError): void {
+    if (this.stoppedReported) return;
+    this.stoppedReported = true;
+    this.forward(error);
   }
 }

@@ -9,6 +9,9 @@
  */
 import { inspect } from 'node:util';
 
+import { constants } from 'node:os';
+import { describeValue, func, timerMs, validateOptions, type OptionRule, type OptionRules } from '../options/validate.js';
+
 /** Anything with an async `stop()`: a map, a transport, an HTTP server wrapped by the caller. */
 export interface Stoppable {
   stop(): Promise<void>;
@@ -44,6 +47,24 @@ export interface StopOnSignalsOptions {
   onStopped?: (error: unknown) => void;
 }
 
+/** A list of signal names this platform knows (`'SIGTERM'`, ...). */
+const signalList: OptionRule = (value, option, owner) => {
+  const known = constants.signals as Record<string, number | undefined>;
+  if (!Array.isArray(value) || !(value as unknown[]).every((s) => typeof s === 'string' && known[s] !== undefined)) {
+    throw new TypeError(`${owner} option \`${option}\` must be an array of signal names such as 'SIGTERM', got ${describeValue(value)}`);
+  }
+};
+
+/** The rule of every option of {@link stopOnSignals}: one line per option. */
+export const STOP_ON_SIGNALS_OPTION_RULES: OptionRules<StopOnSignalsOptions> = {
+  signals: signalList,
+  timeoutMs: timerMs(),
+  exit: (value, option, owner) => {
+    if (value !== false) func(value, option, owner);
+  },
+  onStopped: func,
+};
+
 /** @internal */
 export const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 /** @internal */
@@ -58,6 +79,8 @@ export const DEFAULT_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGI
  * rejects with `DataLossError` when it had to drop some, so an exit with 0 lost nothing.
  * Returns a disposer that removes the signal handlers.
  *
+ * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0 that a timer keeps.
+ * @throws {TypeError} for targets without `stop()`, unknown signals, or `exit`/`onStopped` that are not functions.
  * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0, or not above
  *   the `stopWaitMs` of every target that has one.
  *
@@ -71,10 +94,12 @@ export const DEFAULT_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGI
  * ```
  */
 export function stopOnSignals(targets: readonly Stoppable[], options: StopOnSignalsOptions = {}): () => void {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new RangeError(`stopOnSignals: \`timeoutMs\` must be a whole number of milliseconds > 0, got ${String(timeoutMs)}`);
+  validateOptions('stopOnSignals', options, STOP_ON_SIGNALS_OPTION_RULES);
+  const given: unknown = targets;
+  if (!Array.isArray(given) || !(given as readonly unknown[]).every((t) => typeof (t as Partial<Stoppable> | null)?.stop === 'function')) {
+    throw new TypeError(`stopOnSignals: \`targets\` must be an array of things with a stop() method (maps, transports), got ${describeValue(targets)}`);
   }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   for (const t of targets) {
     // The timeout would end the process while the map still waits for a member, and the loss it
     // is about to report would show as a mere timeout.

@@ -14,20 +14,26 @@ import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
-import { openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
+import { ChannelRouter } from '../rpc/channel-router.js';
+import { assertFrameFits } from '../rpc/frame-limit.js';
+import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
-import { Entry, type EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, assertExpiry, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
+import { copyFrameBound, diffFrameBound } from './message-size.js';
 import { publishExpired } from '../diagnostics/publish.js';
 import { instrumentMap } from './map-diagnostics.js';
-import { DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
+import { checkJoin, type JoinCheck } from './join-check.js';
+import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
+import { MapSnapshot, snapshotStore } from './map-snapshot.js';
 import { Promotion } from './promotion.js';
 import { Publisher } from './publication.js';
 import { Reconciler } from './reconciliation.js';
@@ -54,33 +60,44 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
   private readonly expiry: Expiry;
+  /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
+  private readonly snapshot: MapSnapshot | undefined;
   private readonly departure: Departure;
-  /** The map-wide expiry of writes that name none. */
-  private readonly defaults: ExpiryOptions;
-  private startPromise: Promise<this> | undefined;
-  private stopPromise: Promise<void> | undefined;
   /**
    * How long `stop()` waits for a member to hand entries to when none is there, in milliseconds
    * (option `stopWaitMs`). `stopOnSignals` checks that its own timeout is longer.
    */
   readonly stopWaitMs: number;
+  /** The map-wide expiry of writes that name none. */
+  private readonly defaults: ExpiryOptions;
+  /** What `start()` checks before it asks for the map's state (see join-check.ts). */
+  private readonly joinCheck: JoinCheck;
+  /** True while `start()` waits for the members to be met (see {@link mayJoin}). */
+  private meeting = false;
+  private startPromise: Promise<this> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  /** Calls made but not yet started (see {@link inOrder}). */
+  private waiting = 0;
+  /** Settles once the last call waiting for its turn has started. */
+  private lastTurn: Promise<unknown> = Promise.resolve();
+  /**
+   * Answers awaited from other members for a `get` (the value) or a `touch` (the primary's) here,
+   * by key. A write of the key made after such a call waits for them (see {@link inOrder}), so
+   * the call answers from before the write.
+   */
+  private readonly fetches = new Map<MapKey, Set<Promise<unknown>>>();
 
-  protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour) {
+  /**
+   * @param rules the options the map accepts; every one is checked here, before anything is
+   *   built or started.
+   * @throws {TypeError} for options of the wrong kind (no name, no transport, an unknown `ack`...).
+   * @throws {RangeError} for a numeric option out of range, naming it.
+   */
+  protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour, rules: OptionRules<ReplicatedMapOptions> = REPLICATED_MAP_OPTION_RULES) {
     super();
-    if (typeof options.name !== 'string' || options.name.length === 0) {
-      throw new TypeError('map option `name` must be a non-empty string');
-    }
-    assertExpiry(options.ttlMs, 'ttlMs');
-    assertExpiry(options.maxIdleMs, 'maxIdleMs');
-    const sweep = options.expirySweepIntervalMs;
-    if (sweep !== undefined && (!Number.isSafeInteger(sweep) || sweep < 0)) {
-      throw new RangeError(`\`expirySweepIntervalMs\` must be a whole number of milliseconds >= 0 (0: sweep only when sweep() is called), got ${String(sweep)}`);
-    }
-    const stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
-    if (!Number.isSafeInteger(stopWaitMs) || stopWaitMs < 0) {
-      throw new RangeError(`\`stopWaitMs\` must be a whole number of milliseconds >= 0 (0: never wait for a member to hand entries to), got ${String(stopWaitMs)}`);
-    }
-    this.stopWaitMs = stopWaitMs;
+    validateOptions(new.target.name || 'map', options, rules);
+    this.stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
+    const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
     this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
@@ -93,10 +110,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       codec: options.codec ?? defaultValueCodec,
       now: options.now ?? Date.now,
       tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
-      members: new Membership(options.transport),
+      // Admitted members only: no map traffic goes to a member of an incompatible version.
+      members: new Membership(ChannelRouter.of(options.transport)),
       events: this,
+      frameLimit: () => frameLimitOf(options.transport),
     });
     this.ctx = ctx;
+    this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
     this.promotion = new Promotion(ctx, this.messenger, this.publisher);
@@ -116,6 +136,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,
     );
+    this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
     this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry, departure: this.departure });
   }
@@ -127,7 +148,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (!this.handler.wasReported(error)) this.emit('error', error);
     });
     rpc.on('peerUp', (id) => {
-      if (this.ctx.serving) this.transfer.introduce(id);
+      // A member admitted while start() meets the members is asked by the join itself.
+      if (this.ctx.serving && !this.meeting) this.transfer.introduce(id);
     });
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
@@ -172,14 +194,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
     this.ctx.lifecycle = 'starting';
     await this.open().ready();
-    // A transport that finds members in the background (TCP seeds, gossip) is given the time to
-    // meet them, so that the state asked for below comes from everyone (bounded: a seed that never
-    // answers must not hold start() up).
-    const discovering = this.ctx.members.discovered(this.ctx.rpcTimeoutMs);
-    if (discovering !== undefined) await discovering;
+    await this.mayJoin();
     const targets = this.ctx.members.reachable();
     const replies = await this.transfer.ask(targets);
     await this.transfer.answered(targets, replies);
+    // Only now, after a discovery round: a member that found none loads its snapshot.
+    if (this.snapshot !== undefined) await this.snapshot.restore();
     this.joined();
     return this;
   }
@@ -235,17 +255,36 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /**
+   * Meets the members (bounded) and fails fast, stopped, when this member may not join: a member
+   * refused by everyone it reached must not serve as a one-member cluster that looks healthy.
+   */
+  private async mayJoin(): Promise<void> {
+    this.meeting = true;
+    try {
+      await checkJoin(ChannelRouter.of(this.transport), this.ctx.members, this.joinCheck);
+    } catch (error) {
+      this.halt();
+      await this.ctx.channel?.close();
+      throw error;
+    } finally {
+      this.meeting = false;
+    }
+  }
+
+  /**
    * Leaves gracefully: this member tells the others it is leaving (so none counts on it), every
    * entry it holds that no staying member holds gets a copy on one, then the others are told to
    * re-home what it held. When no staying member is there to take them (the last member of a
-   * rolling update), it waits up to `stopWaitMs` for one to join. Calls afterwards reject with
-   * {@link StoppedError}. Stops the transport only if no other map or channel uses it.
+   * rolling update), it writes them to the snapshot if one is configured, else waits up to
+   * `stopWaitMs` for a member to join. Calls afterwards reject with {@link StoppedError}. Stops the
+   * transport only if no other map or channel uses it.
    *
    * A member that never met another one (development) does not wait; if it drops entries it says
    * so with a process warning.
    * @throws {DataLossError} when entries were dropped because no member appeared to take them
    *   (the map stopped all the same; the error is also emitted as `'error'`, or as a process
    *   warning when nobody listens). Not with `discard: true`.
+   * @throws {SnapshotError} when the snapshot could not be written (the map stopped all the same).
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.stopPromise ??= this.leave(options);
@@ -263,9 +302,14 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.ctx.lifecycle = 'stopping';
     this.expiry.stop();
     const discard = options.discard === true;
-    const { dropped, hadPeer, waitedMs } = await this.departure.leave({ waitMs: this.stopWaitMs, discard });
+    const snapshot = this.snapshot;
+    // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
+    const save = snapshot === undefined ? undefined : async (entries: readonly Entry[]) => settle(snapshot.save(entries));
+    const { dropped, hadPeer, waitedMs, saved } = await this.departure.leave({ waitMs: this.stopWaitMs, discard, ...(save === undefined ? {} : { save }) });
     this.halt();
     await this.ctx.rpc.close();
+    // A snapshot that could not be written: the map stopped all the same, and stop() says so.
+    if (saved !== undefined) throw saved.error;
     if (dropped > 0 && !discard) this.reportLoss(dropped, hadPeer, waitedMs);
   }
 
@@ -329,6 +373,63 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
   }
 
+  /**
+   * Starts the calls made on this member in the order they were made, awaited or not, as one
+   * Redis connection applies commands in the order sent. `step` is the call itself: the part of
+   * it before its first `await` takes its effect (a version, a removal, a read of what is held
+   * here). A running map with nobody waiting runs it at once, in the caller's turn of the event
+   * loop; otherwise (before `start()` resolved, or behind such a call) it waits for its turn.
+   * A call that changes `writes` (keys, or every key) also waits for the answers that earlier
+   * `get`s and `touch`es of those keys await from other members, so that they answer from
+   * before it. Only the start is
+   * ordered: a call's acknowledgements may complete after a later call's.
+   */
+  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all'): Promise<T> {
+    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0) return step();
+    this.waiting++;
+    // Boxed, so that the turn settles when the step has started, not when it has finished.
+    const turn = this.lastTurn
+      .then(() => this.ready())
+      .then(async () => {
+        // Only fetches of earlier calls can be pending: later calls wait behind this one.
+        for (let f = this.fetchesOf(writes); f.length > 0; f = this.fetchesOf(writes)) await Promise.allSettled(f);
+        this.assertUsable();
+      })
+      .then(
+        () => {
+          this.waiting--;
+          return { done: step() };
+        },
+        (error: unknown) => {
+          this.waiting--;
+          throw error;
+        },
+      );
+    // Only the order is kept here: the caller gets the error through `turn`.
+    this.lastTurn = turn.catch(() => undefined);
+    return turn.then((t) => t.done);
+  }
+
+  /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
+  private fetchesOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
+    if (keys === undefined || this.fetches.size === 0) return [];
+    if (keys === 'all') return [...this.fetches.values()].flatMap((set) => [...set]);
+    return keys.flatMap((k) => [...(this.fetches.get(k) ?? [])]);
+  }
+
+  /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
+  private async fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
+    let set = this.fetches.get(key);
+    if (set === undefined) this.fetches.set(key, (set = new Set()));
+    set.add(fetch);
+    try {
+      return await fetch;
+    } finally {
+      set.delete(fetch);
+      if (set.size === 0 && this.fetches.get(key) === set) this.fetches.delete(key);
+    }
+  }
+
   // ---------------------------------------------------------------- reading
 
   /** Ids of the live members of this map, this member included, sorted. */
@@ -380,7 +481,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /** Counters of this map on this member. */
   stats(): MapStats {
     const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
-    for (const e of this.ctx.entries.values()) entries[e.role]++;
+    const promised = this.ctx.promised();
+    let underReplicated = 0;
+    for (const e of this.ctx.entries.values()) {
+      entries[e.role]++;
+      if (e.role === 'primary' && e.backups.length < promised) underReplicated++;
+    }
     return {
       entries,
       tombstones: this.ctx.tombstones.size,
@@ -389,6 +495,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       promotions: this.ctx.counters.promotions,
       failovers: this.ctx.counters.failovers,
       rpcTimeouts: this.ctx.counters.rpcTimeouts,
+      underReplicated,
     };
   }
 
@@ -400,7 +507,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
-    await this.ready();
+    validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
+    return this.inOrder(() => this.read(key, options));
+  }
+
+  private async read(key: K, options: GetOptions): Promise<V | undefined> {
     const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
@@ -426,7 +537,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       return value as V;
     }
-    const copy = await this.promotion.retrieve(entry);
+    const copy = await this.fetching(key, this.promotion.retrieve(entry));
     entry = this.ctx.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
@@ -453,19 +564,35 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   /**
    * Stores `value` under `key`, making this member its primary. Resolves (to the map) once every
    * backup acknowledged its copy (or at once with `ack: 'none'`).
+   *
+   * Write concern (docs/map.md): the write is promised `backups` copies besides this one. A backup
+   * that does not take its copy is replaced by another live member. When fewer members are live
+   * than promised (or one leaves during the write), it resolves with the copies the cluster can
+   * hold: `entryInfo(key).backups` names them and the map emits `'underReplicated'`. It never
+   * resolves short because a live member refused: then it rejects with {@link ReplicationError}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
+   * @throws {ValueTooLargeError} when the copy of the entry would not fit the cluster's frame
+   *   limit (the smallest `maxFrameBytes` of the members); nothing is written or sent.
+   * @throws {ReplicationError} when live members refused their copy (an error answer, or no answer
+   *   within `rpcTimeoutMs`) and no other live member took it. The value stays written on this
+   *   member, its primary, with the backups that did take it (`error.held`); nothing is rolled back.
    */
   async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
-    assertExpiry(options.ttlMs, 'ttlMs');
-    assertExpiry(options.maxIdleMs, 'maxIdleMs');
+    validateOptions(`${this.constructor.name}.set`, options, SET_OPTION_RULES);
     const bytes = this.ctx.codec.encode(value);
+    // Before anything changes (the value's diff included): a copy no backup would accept must
+    // not be written here either, or this member would hold what no other member can.
+    this.assertFits(key, bytes.byteLength, undefined, value);
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    if (this.ctx.lifecycle !== 'running') await this.ready();
-    // stop() may have begun while the await above yielded: a primary created now would be
+    return this.inOrder(() => this.store(key, value, bytes, options), [key]);
+  }
+
+  private async store(key: K, value: V, bytes: ReturnType<MapContext['codec']['encode']>, options: SetOptions): Promise<this> {
+    // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
     this.assertUsable();
@@ -509,13 +636,20 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * - any other value, or `complete`: the whole value, encoded again (`MSG_BACKUP`).
    *
    * Resolves once the holders acknowledged (at once with `ack: 'none'`). Does nothing on a member
-   * that is not the key's primary.
+   * that is not the key's primary. Keeps the write concern of {@link set}.
    * @throws {TypeError} for a key that is not a string or a finite number.
    * @throws {ValueEncodeError} when the value or its diff cannot be encoded; nothing changed.
+   * @throws {ValueTooLargeError} when the value (or its diff) would not fit the cluster's frame
+   *   limit; nothing is sent and the entry keeps its version and bytes (the value object itself
+   *   is let go of: the map serves the value as last replicated).
+   * @throws {ReplicationError} as {@link set} does.
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.push(key, complete), [key]);
+  }
+
+  private async push(key: K, complete: boolean): Promise<void> {
     this.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.ctx.entries.get(key);
     if (entry?.role !== 'primary') return;
@@ -530,6 +664,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
     const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
     const bytes = this.ctx.codec.encode(value);
+    // The whole value too, even when a diff is sent: a holder without the base gets it whole.
+    this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
     delta?.resetDiff();
     const base = entry.version;
     entry.bytes = bytes;
@@ -542,7 +678,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.accessSent = entry.lastAccess;
     entry.backups = backups;
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
-    await this.publisher.published(entry, this.publisher.publish([entry], plan));
+    await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
   }
 
   /**
@@ -553,7 +689,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
+    return this.inOrder(() => this.use(key));
+  }
+
+  private async use(key: K): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) return false;
     if (entry.role === 'primary') {
@@ -561,7 +700,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.expiry.used(entry);
       return true;
     }
-    const replies = await this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all');
+    // Answered by the primary: a write of the key made here after this touch waits for it.
+    const replies = await this.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
   }
 
@@ -575,25 +715,66 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.expiry.sweep();
   }
 
+  /**
+   * @throws {ValueTooLargeError} when a copy of `key` with a value of `valueBytes` (or a diff of
+   *   `diffBytes`) may exceed the cluster's frame limit. The size is an upper bound of the frame
+   *   (see message-size.ts): a value within a few hundred bytes of the limit is refused too.
+   *
+   * When `value` is the very object the entry held here (changed in place, then written or
+   * replicated), the map lets go of it: it serves the value as last written, which its backups
+   * hold, not changes that were refused.
+   */
+  private assertFits(key: MapKey, valueBytes: number, diffBytes: number | undefined, value: unknown): void {
+    const limit = this.ctx.frameLimit();
+    if (!Number.isFinite(limit)) return;
+    const channel = mapChannelName(this.name);
+    const who = this.ctx.idsBound();
+    const advice = 'store a smaller value (or split it across keys)';
+    try {
+      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.name}' (${valueBytes} bytes encoded)`, copyFrameBound(channel, key, valueBytes, who), limit, advice);
+      if (diffBytes !== undefined) {
+        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.name}' (${diffBytes} bytes encoded)`, diffFrameBound(channel, key, diffBytes, who), limit, advice);
+      }
+    } catch (error) {
+      const entry = this.ctx.entries.get(key);
+      if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
+      throw error;
+    }
+  }
+
   /** Tells the primary of an expiring entry read here (without becoming primary) that it was used. */
   private useElsewhere(entry: Entry): void {
     if (entry.role === 'primary' || entry.maxIdleMs === undefined) return;
     this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 
-  /** Deletes `key` on every member. Resolves to whether the key was known here. */
+  /**
+   * Deletes `key` on every member. Resolves to whether the key held a value when the delete took
+   * effect, as this member knew it then: known here and, when this member can tell, not expired.
+   * (A value written concurrently elsewhere and not yet announced here is not known.)
+   */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
-    await this.ready();
-    const known = this.ctx.entries.has(key);
-    await this.remove([key]);
-    return known;
+    return this.inOrder(async () => {
+      const entry = this.ctx.entries.get(key);
+      const held = entry !== undefined && !this.expiredHere(entry);
+      await this.remove([key]);
+      return held;
+    }, [key]);
+  }
+
+  /** Whether this member knows that `entry` expired: the primary knows; a backup knows its copy's time to live ran out. */
+  private expiredHere(entry: Entry): boolean {
+    const now = this.ctx.now();
+    if (entry.role === 'primary') return !alive(entry, now);
+    // A copy's deadline counts from the copy's arrival, so it passes after the primary's. A proxy
+    // holds no copy: what it may remember of an expiry belongs to an older write.
+    return entry.bytes !== undefined && entry.expiresAt !== undefined && now >= entry.expiresAt;
   }
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    await this.ready();
-    await this.remove([...this.ctx.entries.keys()]);
+    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]), 'all');
   }
 
   private async remove(keys: MapKey[]): Promise<void> {
@@ -610,6 +791,22 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
+
+/** `undefined` once `work` resolved, or what it rejected with. */
+async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
+  try {
+    await work;
+    return undefined;
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** A key as an error message names it: quoted, and cut when long. */
+export function keyName(key: MapKey): string {
+  if (typeof key === 'number') return String(key);
+  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
+}
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {

@@ -40,6 +40,11 @@ export interface DepartureOptions {
   readonly waitMs: number;
   /** Drop what cannot be handed over now, knowingly: no wait. */
   readonly discard: boolean;
+  /**
+   * Where what no staying member can take goes instead of the wait: the snapshot. Resolves to
+   * `undefined` once written, or to the error that kept it from being written.
+   */
+  readonly save?: (entries: readonly Entry[]) => Promise<{ error: unknown } | undefined>;
 }
 
 /** What a departure could not save. */
@@ -50,6 +55,8 @@ export interface DepartureResult {
   readonly hadPeer: boolean;
   /** How long it waited for a member to appear, in milliseconds (0 when it did not wait). */
   readonly waitedMs: number;
+  /** The snapshot could not be written: why (its entries are lost). */
+  readonly saved?: { error: unknown } | undefined;
 }
 
 /** Leaves a map: announce, hand over (waiting for a successor if needed), goodbye. */
@@ -92,6 +99,7 @@ export class Departure {
     const waitMs = options.discard || !hadPeer ? 0 : options.waitMs;
     let dropped = 0;
     let waited = 0;
+    let saved: { error: unknown } | undefined;
     /** Orphans left after the last hand-over; another one is tried only once something changed. */
     let stuckAt: number | undefined;
     for (;;) {
@@ -108,7 +116,12 @@ export class Departure {
         continue;
       }
       const orphans = this.orphans();
-      if (orphans.length === 0) break;
+      if (orphans.length === 0) {
+        // The last member out writes its snapshot even holding no entry: the deletes it remembers
+        // replace an older file, which must not bring those keys back.
+        if (options.save !== undefined && state.members.candidates().length === 0) saved = await options.save([]);
+        break;
+      }
       // Entries owned here go to a staying member. A copy held here whose primary is leaving
       // too is that primary's to hand over (both doing it would race); if it leaves first,
       // failover makes this member the primary and the next round hands the entry over.
@@ -118,9 +131,12 @@ export class Departure {
         await this.handOver(owned);
         continue;
       }
-      // No staying member can take them now. A configured snapshot (issue 21) goes here, before
-      // the wait and the drop, for a lone member too: write what this member holds (with the
-      // tombstones) and break, so a member that starts with no peers loads it.
+      // No staying member can take them now. A configured snapshot takes them instead of a wait
+      // (a lone member's too): a member that starts with no peers loads it.
+      if (options.save !== undefined) {
+        saved = await options.save(orphans);
+        break;
+      }
       const left = waitMs - (performance.now() - began);
       if (left <= 0) {
         dropped = orphans.length;
@@ -135,7 +151,7 @@ export class Departure {
     // peer's goodbye) finds this member gone, so nothing handed here is left behind.
     state.saidGoodbye = true;
     await parts.messenger.request({ type: MSG_STOP }, state.members.ids(), 'all');
-    return { dropped, hadPeer, waitedMs: Math.round(waited) };
+    return { dropped, hadPeer, waitedMs: Math.round(waited), saved };
   }
 
   /**

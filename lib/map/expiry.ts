@@ -42,17 +42,6 @@ export interface ExpiryOptions {
   maxIdleMs?: number | undefined;
 }
 
-/**
- * Checks an expiry setting: a whole number of milliseconds > 0, or `undefined`.
- * @throws {RangeError} naming the setting.
- */
-export function assertExpiry(value: unknown, name: string): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`\`${name}\` must be a whole number of milliseconds > 0, got ${typeof value === 'number' ? String(value) : typeof value}`);
-  }
-}
-
 /** Whether `entry` carries any expiry at all (most entries do not: then nothing here costs anything). */
 export function expires(entry: Entry): boolean {
   return entry.expiresAt !== undefined || entry.maxIdleMs !== undefined;

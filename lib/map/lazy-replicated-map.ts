@@ -7,7 +7,7 @@
 import type { MapKey } from '../codec/map-messages.js';
 import { MSG_BACKUP } from '../codec/message-types.js';
 import { BaseReplicatedMap } from './base-replicated-map.js';
-import type { LazyReplicatedMapOptions } from './map-options.js';
+import { LAZY_REPLICATED_MAP_OPTION_RULES, type LazyReplicatedMapOptions } from './map-options.js';
 
 /** Copies of each entry besides the primary, by default. */
 export const DEFAULT_BACKUPS = 1;
@@ -31,16 +31,19 @@ export class LazyReplicatedMap<K extends MapKey = MapKey, V = unknown> extends B
 
   /** @param options see {@link LazyReplicatedMapOptions}. */
   constructor(options: LazyReplicatedMapOptions) {
-    const backups = options.backups ?? DEFAULT_BACKUPS;
-    if (!Number.isSafeInteger(backups) || backups < 0) {
-      throw new TypeError(`map option \`backups\` must be a whole number >= 0, got ${String(backups)}`);
-    }
-    super(options, {
-      desiredBackups: (others) => Math.min(backups, others),
-      holderRole: 'backup',
-      copyMessage: MSG_BACKUP,
-      promoteOnRead: true,
-    });
+    // Checked (with every other option) by the base constructor, before it is ever used.
+    const backups = (options as Partial<LazyReplicatedMapOptions> | undefined)?.backups ?? DEFAULT_BACKUPS;
+    super(
+      options,
+      {
+        // What is promised; the map takes as many as there are members (MapContext.wanted).
+        desiredBackups: () => backups,
+        holderRole: 'backup',
+        copyMessage: MSG_BACKUP,
+        promoteOnRead: true,
+      },
+      LAZY_REPLICATED_MAP_OPTION_RULES,
+    );
     this.backups = backups;
   }
 }

@@ -15,6 +15,7 @@ import type { RpcChannel } from '../rpc/rpc-channel.js';
 import { BackupSelector } from './backup-selector.js';
 import { NOT_DECODED, type Entry, type EntryRole } from './entry.js';
 import { Interner } from './interner.js';
+import type { IdsBound } from './message-size.js';
 import type { AckMode, MapEvents } from './map-options.js';
 import { Tombstones } from './tombstones.js';
 import { LamportClock } from './version.js';
@@ -24,7 +25,10 @@ export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** What the subclasses decide. */
 export interface MapFlavour {
-  /** Copies each entry wants besides the primary, given the number of other members. */
+  /**
+   * Copies each entry wants besides the primary, given the number of other members: what the map
+   * promises (it may be more than there are members; see {@link MapContext.wanted}).
+   */
   desiredBackups(otherMembers: number): number;
   /** The role name of a non-primary holder. */
   readonly holderRole: 'backup' | 'copy';
@@ -52,7 +56,7 @@ export interface MapCounters {
 export type MapEmitter = Pick<EventEmitter<MapEvents>, 'emit'>;
 
 /** Settings of a {@link MapContext}: its fields of the same names, and how long a delete is remembered (ms). */
-export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events'> & {
+export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events' | 'frameLimit'> & {
   readonly tombstoneTtlMs: number;
 };
 
@@ -81,6 +85,11 @@ export class MapContext {
   readonly members: Membership;
   /** Where events go. */
   readonly events: MapEmitter;
+  /**
+   * The largest frame every member's transport accepts, in bytes (`Infinity`: no limit declared);
+   * see `ChannelRouter.frameLimit`. Read at each use: members that join may lower it.
+   */
+  readonly frameLimit: () => number;
   /** Every key known here, in any role. */
   readonly entries = new Map<MapKey, Entry>();
   /** Deletes remembered. */
@@ -120,6 +129,7 @@ export class MapContext {
     this.now = options.now;
     this.members = options.members;
     this.events = options.events;
+    this.frameLimit = options.frameLimit;
     this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
   }
 
@@ -134,10 +144,27 @@ export class MapContext {
     return this.lifecycle === 'running' || this.lifecycle === 'starting';
   }
 
+  /**
+   * Who may be named in a frame about an entry not placed yet, for its size bound: this member and
+   * every member known or reachable, each possibly a backup.
+   */
+  idsBound(): IdsBound {
+    const ids = [...new Set([this.id, ...this.members.ids(), ...this.members.reachable()])];
+    return { ids, backups: ids.length };
+  }
+
   /** Backups each entry wants now. */
   wanted(): number {
     const others = this.members.size;
     return Math.min(this.flavour.desiredBackups(others), others);
+  }
+
+  /**
+   * Backups each entry is promised: the `backups` option (every other member for a replicated
+   * map), even when fewer members are live. An entry holding fewer is under-replicated.
+   */
+  promised(): number {
+    return this.flavour.desiredBackups(this.members.size);
   }
 
   /**

@@ -7,6 +7,8 @@ import type { Transport } from '../transport/transport.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
 import type { ExpiryTimers } from './expiry.js';
+import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRule, type OptionRules } from '../options/validate.js';
+import type { SnapshotStore } from '../snapshot/snapshot-store.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
@@ -16,6 +18,8 @@ export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
  * default grace period (30 s).
  */
 export const DEFAULT_STOP_WAIT_MS = 10_000;
+/** How long `start()` waits to meet another member with `mustJoin`, in milliseconds. */
+export const DEFAULT_MAP_JOIN_TIMEOUT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
 
@@ -84,12 +88,39 @@ export interface ReplicatedMapOptions {
   /** Timers the expiry sweep runs on (tests inject fakes). @default Node's timers, unref'd */
   timers?: ExpiryTimers;
   /**
+   * Whether `start()` must meet another member. By default a member whose seeds cannot be reached
+   * starts alone (the first member of a cluster does); with `true`, `start()` rejects with a
+   * `JoinTimeoutError` (and the map stops) when no member was admitted within `joinTimeoutMs`.
+   * Refusals that waiting cannot fix (wrong secret, duplicate id, another cluster, an incompatible
+   * protocol version) make `start()` reject either way.
+   * @default false
+   */
+  mustJoin?: boolean;
+  /**
+   * With `mustJoin`: how long `start()` waits for another member to be admitted, in milliseconds,
+   * after the transport's discovery (itself bounded by `rpcTimeoutMs`).
+   * @default 10000
+   */
+  joinTimeoutMs?: number;
+  /**
+   * Where the map keeps a snapshot between runs: a file path, or a {@link SnapshotStore}. The last
+   * member to stop (no live member would keep its entries) writes every entry it holds and every
+   * delete it remembers, atomically, with mode 0600; a member whose `start()` finds no other
+   * member of the map loads it (unexpired entries only) and renames it `<file>.loaded-<time>`,
+   * so it is never loaded twice. A member that finds members sets its file aside unread
+   * (`<file>.ignored-<time>`): their state is newer. A damaged file is reported as a
+   * `SnapshotError` on `'error'`, set aside, and nothing of it is loaded. See docs/map.md.
+   * @default none: a map that loses its last member loses its entries
+   */
+  snapshot?: string | SnapshotStore;
+  /**
    * How long `stop()` waits, in milliseconds, for a member to join when this member holds entries
    * that no staying member holds (the last old member of a rolling update, whose replacement is
    * still starting): the newcomer is handed them. If none joins in time, the entries are dropped
    * and `stop()` rejects with `DataLossError`. Only a member that has had a peer waits; a lone
-   * development member stops at once (with a warning if it drops entries). 0: never wait. Keep it
-   * below `stopOnSignals`' `timeoutMs`, which checks it.
+   * development member stops at once (with a warning if it drops entries). 0: never wait. With a
+   * `snapshot`, those entries are written to it instead, without a wait. Keep it below
+   * `stopOnSignals`' `timeoutMs`, which checks it.
    * @default 10000
    */
   stopWaitMs?: number;
@@ -100,11 +131,80 @@ export interface StopOptions {
   /**
    * Drop knowingly what only this member holds (tests, scripts that shut a whole cluster down,
    * Redis' `SHUTDOWN NOSAVE`): no wait for a member to appear, no `DataLossError`, no warning.
-   * Entries that a staying member can take are still handed over.
+   * Entries that a staying member can take are still handed over, and a configured `snapshot` is
+   * still written.
    * @default false
    */
   discard?: boolean;
 }
+
+/** What a map did with its snapshot (the `'snapshot'` event). */
+export interface SnapshotReport {
+  /**
+   * `written`: the last member to stop saved its entries; `loaded`: a member that started alone
+   * took them; `ignored`: a member that found members set its snapshot aside unread.
+   */
+  readonly action: 'written' | 'loaded' | 'ignored';
+  /** Where the snapshot lives. */
+  readonly location: string;
+  /** Entries written, or loaded (0 when ignored). */
+  readonly entries: number;
+  /** Deletes written or loaded. */
+  readonly tombstones: number;
+  /** Entries of the snapshot not loaded because they expired (while the map was down, say). */
+  readonly expired: number;
+  /** How long reading or writing took, in milliseconds. */
+  readonly ms: number;
+}
+
+/** `snapshot`: a file path, or a store with its three methods and a `location`. */
+function snapshotRule(): OptionRule {
+  const store = shaped('a file path or a SnapshotStore', ['read', 'write', 'retire'], ['location']);
+  return (value, option, owner) => {
+    if (typeof value === 'string') nonEmptyString(value, option, owner);
+    else store(value, option, owner);
+  };
+}
+
+/**
+ * The rule of every map option, checked before the map builds anything: one line per option
+ * (a new option of {@link ReplicatedMapOptions} fails the type check until it has its line here).
+ */
+export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
+  name: required(nonEmptyString),
+  transport: required(transportRule),
+  rpcTimeoutMs: timerMs(),
+  ack: oneOf(['backups', 'none'] satisfies AckMode[]),
+  tombstoneTtlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  statePageBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  codec: shaped('a ValueCodec', ['encode', 'decode']),
+  now: func,
+  ttlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  maxIdleMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  expirySweepIntervalMs: timerMs(0),
+  timers: shaped('timers', ['setInterval', 'clearInterval']),
+  mustJoin: boolean,
+  joinTimeoutMs: timerMs(1),
+  snapshot: snapshotRule(),
+  stopWaitMs: timerMs(0),
+};
+
+/** The rules of {@link LazyReplicatedMapOptions}: the shared ones and `backups`. */
+export const LAZY_REPLICATED_MAP_OPTION_RULES: OptionRules<LazyReplicatedMapOptions> = {
+  ...REPLICATED_MAP_OPTION_RULES,
+  backups: wholeNumber({ min: 0 }),
+};
+
+/** The rules of {@link SetOptions}. */
+export const SET_OPTION_RULES: OptionRules<SetOptions> = {
+  ttlMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+  maxIdleMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
+};
+
+/** The rules of {@link GetOptions}. */
+export const GET_OPTION_RULES: OptionRules<GetOptions> = {
+  promote: boolean,
+};
 
 /** Options of `set`: expiry of this write, overriding the map's defaults. */
 export interface SetOptions {
@@ -120,7 +220,8 @@ export interface SetOptions {
 /** Settings of a {@link LazyReplicatedMap}. */
 export interface LazyReplicatedMapOptions extends ReplicatedMapOptions {
   /**
-   * Copies of each entry besides the primary. With fewer members, fewer copies.
+   * Copies of each entry besides the primary. With fewer members, fewer copies, and the map says
+   * so (`'underReplicated'`, `stats().underReplicated`); see docs/map.md, "Write concern".
    * @default 1
    */
   backups?: number;
@@ -134,6 +235,25 @@ export interface GetOptions {
    * @default true
    */
   promote?: boolean;
+}
+
+/**
+ * What an `'underReplicated'` event reports: entries owned by this member that hold fewer copies
+ * than the map promises, and no live member is left to take another (see docs/map.md, "Write
+ * concern").
+ */
+export interface UnderReplication<K extends MapKey = MapKey> {
+  /** The key (for an event about many entries, the first of {@link keys}). */
+  key: K;
+  /**
+   * Every key this event is about, `key` first: one for a write; for a re-homing (a member gone,
+   * a failover), every entry of one publication (at most 10,000) left with `held` copies.
+   */
+  keys: readonly K[];
+  /** Copies besides the primary the map promises: the `backups` option (a `ReplicatedMap`: every other member). */
+  wanted: number;
+  /** Copies besides the primary the entries hold now (acknowledged); `entryInfo(key).backups` names them. */
+  held: number;
 }
 
 /** Events of a map. */
@@ -150,12 +270,23 @@ export interface MapEvents<K extends MapKey = MapKey> {
   expired: (key: K) => void;
   /** A key was deleted, or lost with every copy. */
   entryRemoved: (key: K, reason: 'deleted' | 'lost') => void;
+  /**
+   * Entries owned here hold fewer copies than the map promises (`wanted`) because too few members
+   * are live (or a live member refused and no other took the copy): a `set` or `replicate` that
+   * resolved (or rejected with `ReplicationError`) with `held` copies, or a member that left or
+   * failed over with nobody to take its copies. Emitted on every write that resolves short; for a
+   * re-homing, once per entry each time its count drops below what it was last reported with.
+   * Never with `ack: 'none'`. `map.stats().underReplicated` counts such entries now.
+   */
+  underReplicated: (info: UnderReplication<K>) => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */
   error: (error: Error) => void;
   /** The map joined and is ready (see `map.isReady`). */
   ready: () => void;
   /** The map stopped (by `stop()`, or because its transport closed). */
   stopped: () => void;
+  /** The map wrote, loaded or set aside its snapshot (see the `snapshot` option). */
+  snapshot: (report: SnapshotReport) => void;
 }
 
 /** Counters of a map on one member, from `map.stats()`. */
@@ -174,4 +305,10 @@ export interface MapStats {
   failovers: number;
   /** Requests to peers that hit `rpcTimeoutMs`. */
   rpcTimeouts: number;
+  /**
+   * Entries this member is primary of that hold fewer copies than the map promises now (too few
+   * live members, or a refusal): a gauge, counted when `stats()` is called. With `ack: 'none'` it
+   * counts the backups named, which may not have taken their copy.
+   */
+  underReplicated: number;
 }

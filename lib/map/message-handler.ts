@@ -5,6 +5,9 @@
  * @module
  */
 import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../errors.js';
+import { valueTooLarge } from '../rpc/frame-limit.js';
+import { copyFrameBound } from './message-size.js';
+import { mapChannelName } from './map-channel.js';
 import { mapMessageFromWire, type HeldCopy, type MapKey, type MapMessage } from '../codec/map-messages.js';
 import {
   MESSAGE_TYPE_NAMES,
@@ -33,7 +36,7 @@ import type { Reconciler } from './reconciliation.js';
 import type { StateTransfer } from './state-transfer.js';
 
 /** The slice of the map's state the handler uses. */
-export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'members' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background'>;
+export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'members' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background' | 'frameLimit' | 'idsBound'>;
 
 /** The collaborators the handler dispatches to. */
 export interface MessageHandlerParts {
@@ -120,6 +123,13 @@ export class MessageHandler {
           if (e.role === 'primary') state.background(parts.expiry.sweep());
           throw new RetrieveError(`member '${state.id}' holds key ${String(message.key)} only as expired, or maybe expired`, message.key);
         }
+        // A value written under a larger frame limit (a member with a smaller maxFrameBytes joined
+        // since) cannot be sent: say so to the asker, typed, rather than let it wait.
+        const limit = state.frameLimit();
+        const bound = Number.isFinite(limit) ? copyFrameBound(mapChannelName(state.name), message.key, e.bytes.byteLength, state.idsBound()) : 0;
+        if (bound > limit) {
+          throw this.report(valueTooLarge(`the value of key ${String(message.key).slice(0, 64)} held by member '${state.id}' (${e.bytes.byteLength} bytes encoded)`, bound, limit, 'read it on a member that holds it, or delete it'));
+        }
         // A read on any member is a use.
         if (e.role === 'primary') parts.expiry.used(e);
         const expiry = expiryOf(e, now);
@@ -157,14 +167,17 @@ export class MessageHandler {
         // A use of an entry that already expired brings nothing back: the primary deletes it,
         // and a touch that waits for the answer learns it is gone.
         let expired: MapKey | undefined;
+        let unknown: MapKey | undefined;
         for (const key of message.keys) {
           const e = state.entries.get(key);
-          if (e?.role === 'primary') {
+          // Every member knows every key: one unknown here was deleted, or swept once it expired.
+          if (e === undefined) unknown = key;
+          else if (e.role === 'primary') {
             if (alive(e, state.now())) parts.expiry.used(e);
             else expired = key;
-          } else if (e !== undefined && from === e.primary) {
+          } else if (from === e.primary) {
             if (e.bytes !== undefined) e.lastAccess = state.now();
-          } else if (e !== undefined) {
+          } else {
             // Sent here as if this member were primary (a touch or read racing a promotion): the
             // use goes on to the primary known here. A holder does not mark its own copy, so its
             // idea of the last use is never newer than its primary's (see expiry.ts).
@@ -175,6 +188,7 @@ export class MessageHandler {
           state.background(parts.expiry.sweep());
           if (wantsReply) throw new RetrieveError(`key ${String(expired)} expired on its primary '${state.id}'`, expired);
         }
+        if (unknown !== undefined && wantsReply) throw new RetrieveError(`key ${String(unknown)} is not known on member '${state.id}': deleted, or expired and swept`, unknown);
         return this.ack(wantsReply);
       }
       case MSG_STATE:
@@ -194,8 +208,8 @@ export class MessageHandler {
     return wantsReply ? this.parts.messenger.wire({ type: MSG_ACK }) : undefined;
   }
 
-  /** Reports a peer fault as an `'error'` once; the caller throws it as the error reply. */
-  private report(error: ProtocolError): ProtocolError {
+  /** Reports a fault as an `'error'` once; the caller throws it as the error reply. */
+  private report<E extends Error>(error: E): E {
     this.reported.add(error);
     this.state.events.emit('error', error);
     return error;

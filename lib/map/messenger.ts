@@ -5,15 +5,16 @@
  *
  * @module
  */
-import { RpcTimeoutError, StoppedError, type RpcResponse } from '../errors.js';
+import { RpcTimeoutError, StoppedError, ValueTooLargeError, type RpcResponse } from '../errors.js';
 import { mapMessageToWire, type MapMessage, type Placement, type Removal } from '../codec/map-messages.js';
 import { MSG_PROXY, MSG_REMOVE } from '../codec/message-types.js';
 import type { RpcCallOptions, RpcReplyMode } from '../rpc/rpc-options.js';
+import { mapChannelName } from './map-channel.js';
 import type { MapContext } from './map-context.js';
-import { chunked, placementSize, removalSize } from './message-size.js';
+import { chunked, envelopeBound, placementBound, placementSize, removalBound, removalSize, type FrameBudget } from './message-size.js';
 
 /** The slice of the map's state the messenger uses. */
-export type MessengerState = Pick<MapContext, 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count'>;
+export type MessengerState = Pick<MapContext, 'name' | 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count' | 'frameLimit' | 'events'>;
 
 /** Sends the map's messages and counts them. */
 export class Messenger {
@@ -45,7 +46,12 @@ export class Messenger {
     return error.replies;
   }
 
-  /** Sends a map message; failures (timeouts included) come back as "no reply" from that target. */
+  /**
+   * Sends a map message; failures (timeouts included) come back as "no reply" from that target.
+   * A message above the cluster's frame limit is not sent, and reported as `'error'`: the calls
+   * of the map's users are checked before anything changes (see `set`), so only a limit lowered
+   * since (a member with a smaller `maxFrameBytes` joined) gets here, with an entry written before.
+   */
   async request(message: MapMessage, to: readonly string[], mode: RpcReplyMode): Promise<RpcResponse[]> {
     if (to.length === 0) return [];
     for (let i = 0; i < to.length; i++) this.state.count(this.state.counters.sent, message.type);
@@ -53,17 +59,27 @@ export class Messenger {
       return await this.state.rpc.call(mapMessageToWire(message), this.callOptions(to, mode));
     } catch (error) {
       if (error instanceof StoppedError) return [];
+      if (error instanceof ValueTooLargeError) {
+        this.state.events.emit('error', error);
+        return [];
+      }
       return this.timedOut(error);
     }
   }
 
+  /** The strict budget of a list of items in one frame, when the cluster declares a frame limit. */
+  budget<T>(bound: (item: T) => number): FrameBudget<T> | undefined {
+    const limit = this.state.frameLimit();
+    return Number.isFinite(limit) ? { bound, maxBytes: limit - envelopeBound(mapChannelName(this.state.name)) } : undefined;
+  }
+
   /** Sends placements to a member, in messages of bounded size (see {@link chunked}); one promise per message. */
   sendPlacements(to: string, placements: readonly Placement[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
-    return chunked(placements, placementSize).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
+    return chunked(placements, placementSize, undefined, this.budget(placementBound)).map((entries) => this.request({ type: MSG_PROXY, entries }, [to], mode));
   }
 
   /** Sends deletes to members, in messages of bounded size; one promise per message. */
   sendRemovals(to: readonly string[], removals: readonly Removal[], mode: RpcReplyMode): Promise<RpcResponse[]>[] {
-    return chunked(removals, removalSize).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
+    return chunked(removals, removalSize, undefined, this.budget(removalBound)).map((list) => this.request({ type: MSG_REMOVE, removals: list }, to, mode));
   }
 }

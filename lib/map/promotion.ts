@@ -6,7 +6,7 @@
  * @module
  */
 import { publishClaim } from '../diagnostics/publish.js';
-import { ProtocolError, RetrieveError, type RpcResponse } from '../errors.js';
+import { ProtocolError, RetrieveError, type RpcRemoteError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, mapMessageToWire, type HeldCopy } from '../codec/map-messages.js';
 import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
@@ -116,14 +116,21 @@ export class Promotion {
         timedOut = true;
       }
       state.count(state.counters.sent, MSG_RETRIEVE_BACKUP);
+      let tooLarge: RpcRemoteError | undefined;
       for (const r of replies) {
-        if (!('reply' in r)) continue;
+        if (!('reply' in r)) {
+          if (r.error.remoteName === 'ValueTooLargeError') tooLarge = r.error;
+          continue;
+        }
         try {
           const m = mapMessageFromWire(r.reply);
           if (m.type === MSG_VALUE && m.copy !== undefined) return m.copy;
         } catch (error) {
           state.events.emit('error', new ProtocolError(`bad value reply from '${r.from}'`, r.from, { cause: error }));
         }
+      }
+      if (tooLarge !== undefined && !replies.some((r) => 'reply' in r)) {
+        throw new RetrieveError(`the value of key ${String(entry.key)} cannot be fetched from '${tooLarge.from}': ${tooLarge.message}`, entry.key, { cause: tooLarge });
       }
       const stillThere = holders.filter((m) => state.members.has(m));
       if (stillThere.length === holders.length) {

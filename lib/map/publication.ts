@@ -10,9 +10,10 @@ import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
 import { expiryOf } from './expiry.js';
 import { push, sameMembers, type MapContext } from './map-context.js';
-import { chunked, copySize } from './message-size.js';
+import { chunked, copyBound, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
 import { nextPlacement, sameLineage, type Version } from './version.js';
+import { WriteConcern, type CopyRefusal, type ShortfallReport } from './write-concern.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** Entries published together at most when many are re-homed at once (see publishAll). */
@@ -36,6 +37,8 @@ interface Publication {
   confirmed: Set<string> | undefined;
   /** Members tried as backup in this publication (never tried twice). */
   tried: Set<string> | undefined;
+  /** Members tried that did not take the copy, and why (see {@link WriteConcern}). */
+  refusals: Map<string, CopyRefusal> | undefined;
   /** The write as a diff, for the holders of its base (see `replicate`); others get the whole value. */
   readonly diff?: DiffPlan | undefined;
 }
@@ -43,7 +46,7 @@ interface Publication {
 /** The slice of the map's state publication uses. */
 export type PublicationState = Pick<
   MapContext,
-  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background' | 'now'
+  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background' | 'now' | 'events' | 'promised' | 'serving'
 >;
 
 /**
@@ -69,8 +72,10 @@ export class Publisher {
   private readonly announced = new WeakMap<Entry, Placement>();
   /** Publications under way; a graceful stop lets them finish before it says goodbye. */
   private readonly inflight = new Set<Promise<void>>();
-  /** Writes of `set` waiting to be published together. */
-  private readonly writes = new WriteCoalescer<Entry>((entries) => this.publish(entries));
+  /** Writes of `set` waiting to be published together; their callers wait, so each key is reported. */
+  private readonly writes = new WriteCoalescer<Entry>((entries) => this.publish(entries, undefined, 'each'));
+  /** What the entries hold compared with what the map promises. */
+  private readonly concern: WriteConcern;
 
   /**
    * @param state see {@link PublicationState}.
@@ -79,6 +84,7 @@ export class Publisher {
   constructor(state: PublicationState, messenger: Messenger) {
     this.state = state;
     this.messenger = messenger;
+    this.concern = new WriteConcern(state);
   }
 
   /** The placement last announced for `entry` (see {@link announced}). */
@@ -108,10 +114,12 @@ export class Publisher {
    * Sends entries this member owns to their backups and, once those acknowledged, their new
    * placement to everyone else. A backup that does not take its copy is replaced by the next
    * member; an entry never names a backup that did not acknowledge (so a proxy's holders really
-   * hold the value). One message per member per round, however many entries.
+   * hold the value). One message per member per round, however many entries. Entries left with
+   * fewer copies than promised are reported (see {@link WriteConcern}): `'each'` for writes a
+   * caller awaits, `'batch'` (the default) for re-homings.
    */
-  publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
-    const done = this.distribute(entries, diffs);
+  publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>, report: ShortfallReport = 'batch'): Promise<void> {
+    const done = this.distribute(entries, diffs, report);
     for (const e of entries) this.publications.set(e, done);
     return this.track(done);
   }
@@ -163,6 +171,8 @@ export class Publisher {
    * Waits until the write in `entry` is held by its backups. A failover or re-backup that starts
    * while the first publication waits takes it over (and the first one gives up), so follow the
    * newest publication of the same write: `set` must not resolve before a live backup holds it.
+   * @throws {ReplicationError} when live members refused the copies of this write and no other
+   *   live member took them (the write stays in place here).
    */
   async published(entry: Entry, first: Promise<void>): Promise<void> {
     const write = entry.version;
@@ -175,36 +185,48 @@ export class Publisher {
         throw new StoppedError(`map '${this.state.name}' on member '${this.state.id}' stopped before the write of key ${String(entry.key)} was acknowledged`);
       }
       const latest = this.publications.get(entry);
-      if (latest === undefined || latest === done) return;
+      if (latest === undefined || latest === done) {
+        this.concern.check(entry, write);
+        return;
+      }
       if (entry.role !== 'primary' || !entry.sameWrite(write) || this.state.entries.get(entry.key) !== entry) return;
       done = latest;
       await done;
     }
   }
 
-  private async distribute(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>): Promise<void> {
+  private async distribute(entries: Entry[], diffs: ReadonlyMap<Entry, DiffPlan> | undefined, report: ShortfallReport): Promise<void> {
     const { entries: known, members } = this.state;
     // The sets are made when first needed: a failover publishes 100k entries at a time.
-    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: undefined, tried: undefined, diff: diffs?.get(entry) }));
+    const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: undefined, tried: undefined, refusals: undefined, diff: diffs?.get(entry) }));
     const current = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
 
     if (this.state.ackMode === 'none') {
       void this.sendCopies(pubs, false);
     } else {
-      for (let round = 0; round <= members.size + 1; round++) {
+      const rounds = members.size + 1;
+      for (let round = 0; ; round++) {
         const failed = await this.sendCopies(pubs.filter(current), true);
         if (failed.size === 0) break;
         for (const p of pubs.filter(current)) {
           const lost = p.entry.backups.filter((b) => failed.has(b) || !members.has(b));
           if (lost.length === 0) continue;
           p.tried ??= new Set();
-          for (const b of lost) p.tried.add(b);
+          for (const b of lost) {
+            p.tried.add(b);
+            const why = failed.get(b);
+            if (why !== undefined) (p.refusals ??= new Map()).set(b, why);
+          }
           const keep = p.entry.backups.filter((b) => !lost.includes(b));
-          p.entry.backups = this.state.chooseBackups(keep, undefined, p.tried);
+          // Out of rounds (members kept coming and failing): keep only those that took the copy,
+          // so that an entry never names a backup without the value.
+          p.entry.backups = round < rounds ? this.state.chooseBackups(keep, undefined, p.tried) : this.state.chooseBackups(keep, keep.length);
           p.entry.version = nextPlacement(p.entry.version, this.state.id);
           p.version = p.entry.version;
         }
+        if (round >= rounds) break;
       }
+      this.concern.settle(pubs.filter(current), report);
     }
     // Everyone not holding a copy learns where the entries now live, when that changed: a key
     // placed anew, moved or re-backed-up. An update in place (same primary and backups) stays
@@ -231,11 +253,11 @@ export class Publisher {
 
   /**
    * Sends each publication's copy to its backups that have not confirmed it, one message per
-   * backup. Returns the backups that did not acknowledge. Backups that confirmed an older
+   * backup. Returns the backups that did not acknowledge, and why. Backups that confirmed an older
    * placement of the same write get the new placement (no bytes) instead; holders of the base of
    * a diff get the diff.
    */
-  private async sendCopies(pubs: Publication[], acked: boolean): Promise<Set<string>> {
+  private async sendCopies(pubs: Publication[], acked: boolean): Promise<Map<string, CopyRefusal>> {
     const copies = new Map<string, EntryCopy[]>();
     const moves = new Map<string, Placement[]>();
     const diffs = new Map<string, { pub: Publication; diff: EntryDiff }[]>();
@@ -257,7 +279,7 @@ export class Publisher {
         push(sentTo, b, p);
       }
     }
-    const failed = new Set<string>();
+    const failed = new Map<string, CopyRefusal>();
     const targets = new Set([...copies.keys(), ...moves.keys(), ...diffs.keys()]);
     const mode = acked ? 'all' : 'none';
     await Promise.all(
@@ -265,7 +287,7 @@ export class Publisher {
         const copyList = copies.get(b) ?? [];
         const moveList = moves.get(b) ?? [];
         const requests: Promise<RpcResponse[]>[] = [];
-        for (const entries of chunked(copyList, copySize)) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
+        for (const entries of chunked(copyList, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
         requests.push(...this.messenger.sendPlacements(b, moveList, mode));
         for (const { pub, diff } of diffs.get(b) ?? []) {
           const sent = this.sendDiff(b, pub, diff);
@@ -275,7 +297,7 @@ export class Publisher {
         const results = await Promise.all(requests);
         const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
         if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
-        else failed.add(b);
+        else failed.set(b, refusalOf(b, results));
       }),
     );
     return failed;
@@ -299,4 +321,18 @@ export class Publisher {
     const copy = expiry === undefined ? { ...pub.entry.placement(), bytes } : { ...pub.entry.placement(), bytes, expiry };
     return this.messenger.request({ type: this.state.flavour.copyMessage, entries: [copy] }, [to], 'all');
   }
+}
+
+/** Why `member` did not acknowledge: the error it answered with, or that no answer came. */
+function refusalOf(member: string, results: readonly RpcResponse[][]): CopyRefusal {
+  for (const replies of results) {
+    for (const r of replies) {
+      if (r.from === member && 'error' in r) {
+        const name = r.error.remoteName ?? 'Error';
+        // A member that stops takes no more copies (message-handler.ts): it is leaving, not refusing.
+        return { reason: `${name}: ${r.error.message}`, leaving: name === 'StoppedError' };
+      }
+    }
+  }
+  return { reason: 'no answer within rpcTimeoutMs, or its connection was lost', leaving: false };
 }

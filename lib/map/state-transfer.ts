@@ -12,12 +12,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, StatePageGoneError, type RpcResponse } from '../errors.js';
+import { valueTooLarge } from '../rpc/frame-limit.js';
 import { mapMessageFromWire, type MapMessage, type MapMessageOf, type Placement, type Removal } from '../codec/map-messages.js';
 import { MESSAGE_TYPE_NAMES, MSG_START, MSG_STATE, MSG_STATE_NEXT } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
 import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
-import { MAX_MESSAGE_BYTES, placementSize, removalSize } from './message-size.js';
+import { MAX_MESSAGE_BYTES, envelopeBound, placementBound, placementSize, removalBound, removalSize } from './message-size.js';
+import { mapChannelName } from './map-channel.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publication.js';
 import type { Reconciler } from './reconciliation.js';
@@ -30,7 +32,7 @@ import type { Reconciler } from './reconciliation.js';
 const MAX_TRANSFERS_PER_MEMBER = 4;
 
 /** The slice of the map's state state transfer uses. */
-export type StateTransferState = Pick<MapContext, 'id' | 'entries' | 'tombstones' | 'members' | 'stateSent' | 'events' | 'serving' | 'background'>;
+export type StateTransferState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'stateSent' | 'events' | 'serving' | 'background' | 'frameLimit'>;
 
 /** One item of a state: a delete remembered, or the placement of an entry owned here. */
 type StateItem = Placement | Removal;
@@ -182,13 +184,21 @@ export class StateTransfer {
     if (list.length > MAX_TRANSFERS_PER_MEMBER) list.shift();
   }
 
-  /** The next page of a transfer: items up to the page budget (at least one), and whether more follow. */
+  /**
+   * The next page of a transfer: items up to the page budget (at least one), and whether more
+   * follow. With a frame limit in the cluster, a page also stays within it by the items' upper
+   * bounds; an item that alone exceeds it (a huge key, under a limit lowered since it was written)
+   * is left out and reported, so the rest of the state still arrives.
+   */
   private nextPage(out: Outgoing): MapMessageOf<typeof MSG_STATE> {
     const entries: Placement[] = [];
     const tombstones: Removal[] = [];
     let held = out.held;
     out.held = undefined;
     let bytes = 0;
+    const limit = this.state.frameLimit();
+    const budget = Number.isFinite(limit) ? limit - envelopeBound(mapChannelName(this.state.name)) : Infinity;
+    let bound = 0;
     for (;;) {
       let item = held;
       held = undefined;
@@ -198,10 +208,16 @@ export class StateTransfer {
         item = next.value;
       }
       const size = isPlacement(item) ? placementSize(item) : removalSize(item);
-      if (bytes > 0 && bytes + size > this.pageBytes) {
+      const b = budget === Infinity ? 0 : isPlacement(item) ? placementBound(item) : removalBound(item);
+      if (b > budget) {
+        this.state.events.emit('error', valueTooLarge(`the ${isPlacement(item) ? 'placement' : 'delete'} of key ${String(item.key).slice(0, 64)} in a state page of map '${this.state.name}'`, b + limit - budget, limit, 'left out of the state sent to a joining member; use shorter keys'));
+        continue;
+      }
+      if ((bytes > 0 && bytes + size > this.pageBytes) || (bound > 0 && bound + b > budget)) {
         out.held = item;
         break;
       }
+      bound += b;
       bytes += size;
       if (isPlacement(item)) entries.push(item);
       else tombstones.push(item);

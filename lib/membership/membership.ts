@@ -7,11 +7,18 @@
  * @module
  */
 
-/** The slice of a transport that knows who is reachable (every {@link Transport} has it). */
+/**
+ * Who is reachable: the members admitted on the transport (the transport's `ChannelRouter`,
+ * which admits a member once hellos of compatible protocol versions were exchanged; a plain
+ * transport also fits, for tests of this class).
+ */
 export interface MemberSource {
   /** Ids of the live other members, sorted. */
   peers(): string[];
-  /** Optional: resolves once the transport met the members it can find right now. */
+  /**
+   * Optional: resolves once the members that can be found right now were met; may reject with
+   * the reason this member cannot join (a refusal waiting cannot fix).
+   */
   joined?(): Promise<void>;
 }
 
@@ -37,14 +44,15 @@ export class Membership {
     this.source = source;
   }
 
-  /** Members the transport reaches now, whether or not they run the map yet (sorted). */
+  /** Members admitted now (reachable, compatible), whether or not they run the map yet (sorted). */
   reachable(): string[] {
     return this.source.peers();
   }
 
   /**
-   * Resolves once the transport met the members it can find (at most `timeoutMs`), or
-   * `undefined` for a transport that meets its members at start: the caller must not wait then.
+   * Resolves once the members that can be found were met (at most `timeoutMs`), or `undefined`
+   * for a source that meets its members at start: the caller must not wait then. Rejects with
+   * the source's reason when this member cannot join.
    */
   discovered(timeoutMs: number): Promise<void> | undefined {
     if (this.source.joined === undefined) return undefined;

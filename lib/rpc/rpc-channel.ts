@@ -13,14 +13,18 @@ import {
   RpcTimeoutError,
   StoppedError,
   ValueEncodeError,
+  ValueTooLargeError,
+  FrameRefusedError,
   type RpcResponse,
 } from '../errors.js';
+import { assertFrameFits } from './frame-limit.js';
 import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
 import { Membership } from '../membership/membership.js';
 import type { Transport } from '../transport/transport.js';
 import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
 import { PendingCall } from './pending-call.js';
-import type { RpcCallOptions, RpcChannelEvents, RpcHandler } from './rpc-options.js';
+import { RPC_CALL_OPTION_RULES, type RpcCallOptions, type RpcChannelEvents, type RpcHandler } from './rpc-options.js';
+import { func, transportRule, validateOptions } from '../options/validate.js';
 
 /** Deadline of a call when none is given, in milliseconds. */
 export const DEFAULT_RPC_TIMEOUT_MS = 5000;
@@ -74,6 +78,15 @@ export function openLibraryChannel(transport: Transport, name: string, handler?:
 }
 
 /**
+ * The largest frame the channels on `transport` may send, in bytes (see `ChannelRouter.frameLimit`):
+ * for the maps, which check a write before they open their channel.
+ * @internal
+ */
+export function frameLimitOf(transport: Transport): number {
+  return ChannelRouter.of(transport).frameLimit();
+}
+
+/**
  * A named request/reply channel. Every member that opens a channel of the same name on its
  * transport answers its requests with `handler`.
  *
@@ -124,6 +137,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   constructor(transport: Transport, name: string, handler?: RpcHandler) {
     super();
     if (typeof name !== 'string' || name.length === 0) throw new TypeError(`an RPC channel needs a non-empty string name, got ${typeof name === 'string' ? "''" : typeof name}`);
+    transportRule(transport, 'transport', 'RpcChannel');
+    if (handler !== undefined) func(handler, 'handler', 'RpcChannel');
     if (name.startsWith(RESERVED_CHANNEL_PREFIX) && !openingLibraryChannel) {
       throw new ReservedChannelNameError(`RPC channel name '${name}' starts with '${RESERVED_CHANNEL_PREFIX}', which is reserved for the library's own channels (maps talk on '${RESERVED_CHANNEL_PREFIX}map/<name>'): choose another name`);
     }
@@ -131,7 +146,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.name = name;
     this.handler = handler;
     this.router = ChannelRouter.of(transport);
-    this.members = new Membership(transport);
+    // Admitted members only: nothing is sent to a member of an incompatible version.
+    this.members = new Membership(this.router);
     this.started = this.router.register(name, this.endpoint);
     // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
     this.started.catch(() => undefined);
@@ -140,6 +156,15 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   /** Resolves once the transport runs. */
   ready(): Promise<void> {
     return this.started;
+  }
+
+  /**
+   * The largest request or reply this channel can send, in bytes: the smallest `maxFrameBytes`
+   * the members' transports declare (`Infinity` when none does). A larger one is refused with
+   * `ValueTooLargeError` before anything is sent.
+   */
+  frameLimit(): number {
+    return this.router.frameLimit();
   }
 
   /**
@@ -153,6 +178,9 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     // caller and not a timer. Taking a stack is the dearest part of a call: one per call, and
     // none for internal callers that ask not to.
     const site = options.stackAtCallSite === false ? undefined : new CallSite();
+    // Before anything else: a bad option (a negative timeoutMs) must not become a call that
+    // settles at once with nothing.
+    validateOptions('RpcChannel.call', options, RPC_CALL_OPTION_RULES);
     this.assertOpen();
     await this.started;
     // The channel may have closed while the transport was starting.
@@ -164,7 +192,11 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     if (mode === 'none') {
       // Delivered, but not waited for: not even for the transport to accept the frames.
       const frame: Frame = { kind: FrameKind.Notify, channel: this.name, id: 0, body: request };
-      void this.sendToAll(targets, frame, () => undefined);
+      try {
+        void this.sendToAll(targets, frame, () => undefined);
+      } catch (error) {
+        throw error instanceof ValueTooLargeError ? atCallSite(error, site) : error;
+      }
       return [];
     }
 
@@ -210,15 +242,19 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       const frame: Frame = { kind: FrameKind.Request, channel: this.name, id, body: request };
       let sent: Promise<void>;
       try {
-        sent = this.sendToAll(targets, frame, (target) => {
-          this.advance(call, pending.drop(target));
+        sent = this.sendToAll(targets, frame, (target, error) => {
+          // A target whose transport refused the frame (it declared a smaller maxFrameBytes than
+          // the cluster's limit known here) answers, in effect, with that refusal: the caller
+          // learns why, instead of taking it for a member that is gone.
+          if (error instanceof FrameRefusedError) this.advance(call, pending.error(target, new RpcRemoteError(error.message, target, error.name)));
+          else this.advance(call, pending.drop(target));
         });
       } catch (error) {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         this.calls.delete(id);
         call.settled = true;
-        reject(error);
+        reject(error instanceof ValueTooLargeError ? atCallSite(error, site) : error);
         return;
       }
       void sent.then(() => {
@@ -260,14 +296,18 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     if (this.closed) throw new StoppedError(`RPC channel '${this.name}' is closed: open a new channel`);
   }
 
-  /** Encodes once for every target (synchronously: an unencodable request throws before anything is sent). */
-  private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string) => void): Promise<void> {
+  /**
+   * Encodes once for every target (synchronously: an unencodable request, or one above the
+   * cluster's frame limit, throws before anything is sent).
+   */
+  private sendToAll(targets: readonly string[], frame: Frame, unreachable: (target: string, error: unknown) => void): Promise<void> {
     if (targets.length === 0) return Promise.resolve();
     const bytes = encodeFrame(frame);
+    assertFrameFits(() => `a request on RPC channel '${this.name}'`, bytes.byteLength, this.router.frameLimit());
     return Promise.all(
       targets.map((t) =>
-        this.router.sendEncoded(t, bytes).catch(() => {
-          unreachable(t);
+        this.router.sendEncoded(t, bytes).catch((error: unknown) => {
+          unreachable(t, error);
         }),
       ),
     ).then(() => undefined);
@@ -357,6 +397,13 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
       await this.router.send(from, { kind: FrameKind.Reply, channel: this.name, id: frame.id, body: reply });
     } catch (error) {
       if (error instanceof Error && error.name === 'PeerUnreachableError') return;
+      if (error instanceof ValueTooLargeError || error instanceof FrameRefusedError) {
+        // The handler's side hears of it (its answer was never sent), and the caller gets a typed
+        // error entry at once instead of waiting for its deadline.
+        this.emit('error', error);
+        await this.reply(from, { kind: FrameKind.Error, channel: this.name, id: frame.id, body: [error.name, `the reply of member '${this.transport.id}' was not sent: ${error.message}`] });
+        return;
+      }
       // Tell the caller why instead of leaving it waiting. Usually the reply could not be encoded,
       // but a transport may also fail one send and carry the next: name the real failure, never
       // report a transport fault as an encoding one.

@@ -1,4 +1,5 @@
 import type { RpcResponse } from '../errors.js';
+import { boolean, oneOf, shaped, stringArray, timerMs, type OptionRules } from '../options/validate.js';
 
 /**
  * How many replies a call waits for.
@@ -32,6 +33,18 @@ export interface RpcCallOptions {
    */
   stackAtCallSite?: boolean;
 }
+
+/**
+ * The rule of every option of {@link RpcChannel.call}, checked on each call before anything is
+ * sent: one line per option.
+ */
+export const RPC_CALL_OPTION_RULES: OptionRules<RpcCallOptions> = {
+  mode: oneOf(['first', 'majority', 'all', 'none'] satisfies RpcReplyMode[]),
+  timeoutMs: timerMs(),
+  to: stringArray,
+  signal: shaped('an AbortSignal', ['addEventListener', 'removeEventListener']),
+  stackAtCallSite: boolean,
+};
 
 /**
  * Handles one request: its return value (or promise) is the reply; a throw answers with an error.

@@ -10,12 +10,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { MapKey } from '../codec/map-messages.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
-import { StoppedError } from '../errors.js';
+import { StoppedError, ValueEncodeError } from '../errors.js';
 import type { SetOptions } from '../map/map-options.js';
 import { RequestBaselines } from './request-baselines.js';
-import { assertRoute, newSessionId } from './session-id.js';
+import { newSessionId } from './session-id.js';
 import { cookieExpiry, cookieMaxAge, sessionExpiry } from './session-lifetime.js';
-import { DEFAULT_SESSION_TTL_MS, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
+import { DEFAULT_SESSION_TTL_MS, SESSION_STORE_OPTION_RULES, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
+import { validateOptions } from '../options/validate.js';
 import { SessionValue } from './session-value.js';
 import { StoreBase } from './store-base.js';
 
@@ -151,19 +152,16 @@ export class BackupSessionStore extends StoreBase {
    */
   constructor(options: BackupSessionStoreOptions) {
     super();
-    assertRoute(options.route);
+    validateOptions('BackupSessionStore', options, SESSION_STORE_OPTION_RULES);
     const ttl = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
     if (typeof ttl === 'number') {
-      if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${String(ttl)}`);
       this.fallbackLifetime = () => ttl;
-    } else if (typeof ttl === 'function') {
+    } else {
       this.fallbackLifetime = (session) => {
         const ms = ttl(session as StoredSession);
-        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`session store option \`ttlMs\` returned ${String(ms)}, not a number of milliseconds`);
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new RangeError(`BackupSessionStore option \`ttlMs\` returned ${String(ms)}, not a number of milliseconds`);
         return ms;
       };
-    } else {
-      throw new RangeError(`session store option \`ttlMs\` must be a number of milliseconds > 0 or a function, got ${typeof ttl}`);
     }
     this.map = options.map;
     this.route = options.route;
@@ -311,6 +309,19 @@ export class BackupSessionStore extends StoreBase {
     return defaultValueCodec.decode(defaultValueCodec.encode(value));
   }
 
+  /**
+   * A copy of attribute `name`'s value as it will be stored.
+   * @throws {ValueEncodeError} naming the attribute when the value cannot be stored.
+   */
+  private storable(name: string, value: unknown): unknown {
+    try {
+      return this.clone(value);
+    } catch (error) {
+      if (!(error instanceof ValueEncodeError)) throw error;
+      throw new ValueEncodeError(`session attribute '${name}' cannot be stored, so the session was not saved: ${error.message}`, { cause: error });
+    }
+  }
+
   private expiryOf(session: StoredSession, frameworkMaxAge: number | undefined): SetOptions | 'expired' {
     return sessionExpiry(session, frameworkMaxAge, this.fallbackLifetime, this.disableTouch, this.wallClock());
   }
@@ -324,7 +335,7 @@ export class BackupSessionStore extends StoreBase {
     const current = await this.claim(sid);
     if (current === undefined) {
       const value = new SessionValue();
-      for (const [name, v] of incoming) value.set('attribute', name, this.clone(v));
+      for (const [name, v] of incoming) value.set('attribute', name, this.storable(name, v));
       for (const [name, v] of cookie) value.set('cookie', name, this.clone(v));
       value.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
       await this.map.set(sid, value, expiry);
@@ -335,7 +346,7 @@ export class BackupSessionStore extends StoreBase {
     const before = this.baselines.take(sid, incoming) ?? new Map(current.entries('attribute'));
     const changes = new Map<string, unknown>();
     for (const [name, v] of incoming) {
-      if (!before.has(name) || !isDeepStrictEqual(before.get(name), v)) changes.set(name, this.clone(v));
+      if (!before.has(name) || !isDeepStrictEqual(before.get(name), v)) changes.set(name, this.storable(name, v));
     }
     for (const name of before.keys()) if (!incoming.has(name)) changes.set(name, REMOVED);
     const cookieChanges = new Map<string, unknown>();
@@ -368,7 +379,14 @@ export class BackupSessionStore extends StoreBase {
 
   private async use(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
     this.assertOpen();
-    this.baselines.ended(sid, attributesOf(session));
+    const attributes = attributesOf(session);
+    const loaded = this.baselines.ended(sid, attributes);
+    // express-session decides between set and touch by a JSON hash of the session, which does not
+    // see a function or a symbol: an attribute holding one comes here, and would be lost without
+    // a word. What changed since the load must be storable, or the request hears why.
+    for (const [name, v] of attributes) {
+      if (loaded === undefined || !loaded.has(name) || !isDeepStrictEqual(loaded.get(name), v)) this.storable(name, v);
+    }
     if (this.disableTouch) return undefined;
     const expiry = this.expiryOf(session, frameworkMaxAge);
     if (expiry === 'expired') return this.remove(sid);

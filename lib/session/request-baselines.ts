@@ -63,9 +63,9 @@ export class RequestBaselines {
     return chosen?.baseline;
   }
 
-  /** A request ended without saving (a touch): forget its load. */
-  ended(sid: string, attributes: ReadonlyMap<string, unknown>): void {
-    this.take(sid, attributes);
+  /** A request ended without saving (a touch): forget its load, and hand back its baseline. */
+  ended(sid: string, attributes: ReadonlyMap<string, unknown>): Baseline | undefined {
+    return this.take(sid, attributes);
   }
 
   /** The session is gone: forget every load of it. */

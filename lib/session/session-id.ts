@@ -19,7 +19,7 @@ const ROUTE = /^[A-Za-z0-9_-]{1,64}$/;
 export function assertRoute(route: unknown): asserts route is string {
   if (typeof route !== 'string' || !ROUTE.test(route)) {
     throw new TypeError(
-      `session store option \`route\` must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-' (it ends every session id after a '.'), got ${typeof route === 'string' ? JSON.stringify(route) : typeof route}`,
+      `BackupSessionStore option \`route\` must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-' (it ends every session id after a '.'), got ${typeof route === 'string' ? JSON.stringify(route) : typeof route}`,
     );
   }
 }

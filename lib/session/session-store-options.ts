@@ -6,6 +6,8 @@
 import type { MapKey } from '../codec/map-messages.js';
 import type { EntryInfo } from '../map/entry.js';
 import type { GetOptions, SetOptions } from '../map/map-options.js';
+import { boolean, finiteNumber, func, required, shaped, type OptionRule, type OptionRules } from '../options/validate.js';
+import { assertRoute } from './session-id.js';
 
 /** How long a session lives unused when its cookie sets no lifetime, in milliseconds (one day). */
 export const DEFAULT_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
@@ -67,3 +69,22 @@ export interface BackupSessionStoreOptions {
    */
   now?: () => number;
 }
+
+/** A lifetime in milliseconds (> 0), or a function of the session that gives one. */
+const lifetime: OptionRule = (value, option, owner) => {
+  if (typeof value !== 'function') finiteNumber({ min: 0, above: true, unit: 'milliseconds' })(value, option, owner);
+};
+
+/**
+ * The rule of every option of a {@link BackupSessionStore}, checked at construction: one line
+ * per option.
+ */
+export const SESSION_STORE_OPTION_RULES: OptionRules<BackupSessionStoreOptions> = {
+  map: required(shaped('a LazyReplicatedMap or ReplicatedMap', ['get', 'set', 'touch', 'sweep', 'delete', 'clear', 'replicate', 'has', 'keys', 'entryInfo'], ['id'])),
+  route: required((value) => {
+    assertRoute(value);
+  }),
+  ttlMs: lifetime,
+  disableTouch: boolean,
+  now: func,
+};

@@ -61,12 +61,25 @@ export interface Transport extends TransportEmitter {
   stop(): Promise<void>;
   /** Ids of the live other members, sorted. */
   peers(): string[];
+  /**
+   * Optional: the largest frame, in bytes, this transport accepts from a peer (and so the largest
+   * it can carry to this member). Members announce it in their hello when they meet, and callers
+   * size their frames by the smallest limit in the cluster (`ChannelRouter.frameLimit()`). A
+   * transport that declares none is taken as unlimited.
+   * @default undefined (unlimited)
+   */
+  readonly maxFrameBytes?: number;
   /** Queues `frame` for `to`. Rejects when `to` is unreachable or this transport is stopped. */
   send(to: string, frame: Uint8Array): Promise<void>;
   /**
    * Optional: resolves once the transport has met the members it can find right now (for a
    * transport that discovers members in the background after `start()`, such as TCP with seeds).
    * A map waits for it, at most `rpcTimeoutMs`, before asking the others for their state.
+   *
+   * It may reject with the reason this member cannot join, when waiting cannot fix it (every
+   * member it reached refused it: a wrong secret, a duplicate id, another cluster); `map.start()`
+   * then rejects with that error instead of running alone. Members it could not reach are no
+   * reason to reject: the first member of a cluster starts alone.
    */
   joined?(): Promise<void>;
 }

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { expectReadable, interruptMidWrite, keyOf, threeMembers, valueOf } from './cluster-scenarios.js';
 import { MemberProcess, killAll } from './member-harness.js';
+import { rejection } from '../helpers/events.js';
 
 describe('a cluster of member processes', function () {
   // Forking a member that loads TypeScript takes a moment; each test stays well under this.
@@ -70,18 +71,13 @@ describe('a cluster of member processes', function () {
     expect(proxies).to.be.at.least(250);
   });
 
-  it('keeps out a member with the wrong secret: it cannot join, and its writes never reach the cluster', async () => {
+  it('keeps out a member with the wrong secret: its start() rejects with AuthenticationError instead of running alone', async () => {
     const [a, b, c] = await threeMembers();
     const marks = [a.events.length, b.events.length, c.events.length];
-    const intruder = await MemberProcess.start({ id: 'w', secret: 'not-the-secret', seeds: [a.address, b.address, c.address] });
-    const refused = await intruder.event(
-      (e) => e.event === 'error' && e.source === 'transport' && e.name === 'AuthenticationError',
-      'an AuthenticationError',
-    );
-    expect(refused).to.have.property('message').that.matches(/cluster secret/);
-    await intruder.request({ cmd: 'set', key: 'intruder', value: 'forged' });
+    const failed = await rejection(MemberProcess.start({ id: 'w', secret: 'not-the-secret', seeds: [a.address, b.address, c.address] }));
+    expect(failed).to.be.instanceOf(Error);
+    expect((failed as Error).message).to.include("member 'w' exited while waiting for ready").and.match(/start\(\) rejected with AuthenticationError: .*cluster secret/);
 
-    expect(await intruder.request({ cmd: 'members' })).to.deep.equal(['w']);
     for (const [i, m] of [a, b, c].entries()) {
       expect(await m.request({ cmd: 'members' }), `members at '${m.id}'`).to.deep.equal(['a', 'b', 'c']);
       expect(await m.request({ cmd: 'info', key: 'intruder' }), `'intruder' at '${m.id}'`).to.equal(null);

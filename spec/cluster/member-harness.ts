@@ -28,6 +28,8 @@ export interface MemberOptions {
   failureTimeoutMs?: number;
   /** The map's `stopWaitMs`. @default 5000 */
   stopWaitMs?: number;
+  /** The map's `snapshot` file path. */
+  snapshot?: string;
 }
 
 const running = new Set<MemberProcess>();
@@ -69,6 +71,7 @@ export class MemberProcess {
         FAILURE_TIMEOUT_MS: String(options.failureTimeoutMs ?? 1000),
         STOP_WAIT_MS: String(options.stopWaitMs ?? 5000),
         HEARTBEAT_INTERVAL_MS: '100',
+        ...(options.snapshot === undefined ? {} : { SNAPSHOT: options.snapshot }),
       },
     });
     running.add(this);

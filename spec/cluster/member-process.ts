@@ -3,8 +3,8 @@
  * 127.0.0.1 (port 0) and a LazyReplicatedMap named 'sessions', driven by its parent over IPC.
  *
  * Environment: MEMBER_ID, SEEDS (comma-separated host:port), CLUSTER_SECRET, and optionally
- * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS, STOP_WAIT_MS (the map's `stopWaitMs`).
- * Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
+ * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS, STOP_WAIT_MS (the map's `stopWaitMs`), SNAPSHOT (the
+ * map's `snapshot` file path). Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
  *
  * Protocol: every request carries `rid`, echoed in its reply. The member reports
  * `{ ready: true, id, address }` once its map is ready (`map.whenReady()`: what the documented
@@ -51,7 +51,8 @@ const transport = new TcpTransport({
   maxReconnectDelayMs: 250,
 });
 const stopWaitMs = Number(process.env['STOP_WAIT_MS'] ?? 5000);
-const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000, stopWaitMs });
+const snapshot = process.env['SNAPSHOT'];
+const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000, stopWaitMs, ...(snapshot === undefined ? {} : { snapshot }) });
 transport.on('error', (error) => {
   report({ event: 'error', source: 'transport', name: error.name, message: error.message });
 });
@@ -116,7 +117,15 @@ stopOnSignals([map, transport], {
     process.stdout.write(`stopped in ${Math.round(performance.now() - signalled)} ms${why}\n`);
   },
 });
-await map.start();
+try {
+  await map.start();
+} catch (error) {
+  // A member refused by the cluster (wrong secret, duplicate id, another protocol version) must
+  // not run alone: say why and exit, as a real service would.
+  const e = error as Error;
+  process.stderr.write(`start() rejected with ${e.name}: ${e.message}\n`);
+  process.exit(2);
+}
 // Ready as the documented probe is (readinessProbe answers 200): joined, so it knows every key.
 await map.whenReady();
 report({ ready: true, id, address: transport.address });

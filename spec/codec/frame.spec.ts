@@ -10,6 +10,7 @@ import {
   type Frame,
 } from '../../lib/index.js';
 import { SeededRandom } from '../../lib/transport/memory/seeded-random.js';
+import { envelopeVersion } from '../../lib/codec/frame.js';
 import { thrown } from '../helpers/events.js';
 
 // The same settings as the frame codec, to write envelopes the library would never produce.
@@ -52,8 +53,8 @@ describe('frame codec', () => {
 
     it('writes the envelope as [protocolVersion, kind, channel, id, body]', () => {
       const bytes = encodeFrame({ kind: FrameKind.Reply, channel: 'echo', id: 7, body: 'x' });
-      expect(PROTOCOL_VERSION).to.equal(1);
-      expect(cbor.decode(bytes)).to.deep.equal([1, 3, 'echo', 7, 'x']);
+      expect(PROTOCOL_VERSION).to.equal(2);
+      expect(cbor.decode(bytes)).to.deep.equal([2, 3, 'echo', 7, 'x']);
     });
 
     it('keeps an earlier result intact after later encodes', () => {
@@ -99,14 +100,30 @@ describe('frame codec', () => {
     });
 
     it('rejects another protocol version with a message that says to run one version everywhere', () => {
-      for (const version of [0, 2, '1', null, 1.5]) {
+      for (const version of [0, 1, 3, '2', null, 1.5]) {
         const error = codecError(raw(version, FrameKind.Request, 'c', 1, null));
         expect(error.message).to.include('protocol version').and.to.include('same library version');
       }
     });
 
+    it('reads hellos and refusals of any version from the first hello on, and no other kind of another version', () => {
+      for (const kind of [FrameKind.Hello, FrameKind.Refuse]) {
+        for (const version of [2, 3, 99, 1000]) expect(decodeFrame(raw(version, kind, 'lrm/router', 0, [version, version, null])).kind).to.equal(kind);
+        for (const version of [1, 0, 1.5, '3']) expect(codecError(raw(version, kind, 'lrm/router', 0, null)).message).to.include('protocol version');
+      }
+      expect(codecError(raw(3, FrameKind.Notify, 'c', 0, null)).message).to.include('protocol version 3');
+    });
+
+    it('names the envelope version of bytes it cannot decode', () => {
+      expect(envelopeVersion(raw(1, FrameKind.Request, 'c', 1, null))).to.equal(1);
+      expect(envelopeVersion(raw(300, FrameKind.Request, 'c', 1, null))).to.equal(300);
+      expect(envelopeVersion(raw(24, FrameKind.Request, 'c', 1, null))).to.equal(24);
+      expect(envelopeVersion(new Uint8Array([0x61, 0x41]))).to.equal(undefined);
+      expect(envelopeVersion(new Uint8Array([]))).to.equal(undefined);
+    });
+
     it('rejects unknown frame kinds', () => {
-      for (const kind of [0, 6, 255, -1, 1.5, '1', null, true]) {
+      for (const kind of [0, 8, 255, -1, 1.5, '1', null, true]) {
         expect(codecError(raw(PROTOCOL_VERSION, kind, 'c', 1, null)).message).to.include('unknown kind');
       }
     });
@@ -177,9 +194,9 @@ describe('frame codec', () => {
     });
 
     it('does not let a __proto__ key in a body change Object.prototype or the body\u2019s prototype', () => {
-      // [1, 1, "c", 0, {"__proto__": {"polluted": true}}], written by hand: no encoder emits it.
+      // [2, 1, "c", 0, {"__proto__": {"polluted": true}}], written by hand: no encoder emits it.
       const text = (s: string): number[] => [0x60 + s.length, ...Buffer.from(s)];
-      const bytes = new Uint8Array([0x85, 0x01, 0x01, ...text('c'), 0x00, 0xa1, ...text('__proto__'), 0xa1, ...text('polluted'), 0xf5]);
+      const bytes = new Uint8Array([0x85, 0x02, 0x01, ...text('c'), 0x00, 0xa1, ...text('__proto__'), 0xa1, ...text('polluted'), 0xf5]);
       const frame = decodeFrame(bytes);
       const body = frame.body as Record<string, unknown>;
       expect(Object.getPrototypeOf(body)).to.equal(Object.prototype);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Encoder } from 'cbor-x';
-import { ClassRegistrationError, CodecError, MAX_CLASS_TAG, MIN_CLASS_TAG, ValueCodec, ValueEncodeError, defaultValueCodec } from '../../lib/index.js';
+import { ClassRegistrationError, CodecError, InMemoryNetwork, LazyReplicatedMap, MAX_CLASS_TAG, MIN_CLASS_TAG, ValueCodec, ValueEncodeError, defaultValueCodec } from '../../lib/index.js';
 import { thrown } from '../helpers/events.js';
 
 describe('ValueCodec', () => {
@@ -235,8 +235,65 @@ describe('ValueCodec', () => {
         expect(refusal(() => { ValueCodec.register(tag, Other); })).to.include('cannot carry a class');
       }
       expect(refusal(() => { ValueCodec.register(40_804, (() => undefined) as unknown as typeof Other); })).to.include('only classes');
-      // The refused class is still a plain object on the wire.
-      expect(roundTrip(new Other())).to.deep.equal({});
+      // The refused class stays unknown: its instances are refused, not flattened.
+      expect(thrown(() => codec.encode(new Other()))).to.be.instanceOf(ValueEncodeError);
+    });
+  });
+
+  describe('instances of classes that are not registered', () => {
+    class Unknown {
+      x = 1;
+      area(): number {
+        return this.x;
+      }
+    }
+    class Registry extends Map<string, number> {}
+
+    const values: Record<string, unknown> = {
+      'an instance': new Unknown(),
+      'an instance in an array': [1, new Unknown()],
+      'an instance in an object': { user: { profile: new Unknown() } },
+      'an instance as a Map value': new Map([['k', new Unknown()]]),
+      'a Map subclass (iterable: cbor-x would write an array)': new Registry([['a', 1]]),
+      'a URL': new URL('https://example.com/'),
+    };
+    for (const [name, value] of Object.entries(values)) {
+      it(`refuses ${name} with a ValueEncodeError naming the class and the way out`, () => {
+        const error = thrown(() => codec.encode(value));
+        expect(error).to.be.instanceOf(ValueEncodeError);
+        expect((error as Error).message).to.match(/instance of class (Unknown|Registry|URL)/).and.include('ValueCodec.register').and.include('plain object');
+      });
+    }
+
+    it('still encodes what round-trips: null-prototype objects, a key named constructor, Date, Set, Error, RegExp, Buffer, typed arrays', () => {
+      const plain = Object.assign(Object.create(null) as object, { a: 1 });
+      expect(roundTrip(plain)).to.deep.equal({ a: 1 });
+      expect(roundTrip({ constructor: 'x' })).to.deep.equal({ constructor: 'x' });
+      for (const value of [new Date(0), new Set([1]), new RegExp('x', 'g'), Buffer.from('ab'), new Float64Array([1.5]), new Uint8Array([1])]) {
+        expect(() => codec.encode(value), value.constructor.name).not.to.throw();
+      }
+      expect(roundTrip(new Error('boom'))).to.be.instanceOf(Error);
+    });
+
+    it('keeps working after a refusal, and leaves every other cbor-x encoder of the process alone', () => {
+      thrown(() => codec.encode(new Unknown()));
+      expect(roundTrip({ after: [1] })).to.deep.equal({ after: [1] });
+      const other = new Encoder({ useRecords: false });
+      expect(other.decode(other.encode(new Unknown()))).to.deep.equal({ x: 1 });
+    });
+
+    it('makes a map write reject at the caller, the map unchanged', async () => {
+      const net = new InMemoryNetwork();
+      const map = new LazyReplicatedMap<string, unknown>({ name: 'classes', transport: net.transport('a') });
+      await map.start();
+      try {
+        let error: unknown;
+        await map.set('k', { shape: new Unknown() }).catch((e: unknown) => (error = e));
+        expect(error).to.be.instanceOf(ValueEncodeError);
+        expect(map.has('k')).to.equal(false);
+      } finally {
+        await map.stop();
+      }
     });
   });
 });

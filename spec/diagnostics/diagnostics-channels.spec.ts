@@ -21,7 +21,7 @@ class Recorder {
   constructor() {
     for (const name of Object.values(DIAGNOSTICS_CHANNELS)) {
       if (name.includes(':map.') || name.endsWith(':rpc.call')) {
-        const tc = diagnostics.tracingChannel<unknown, object>(name);
+        const tc = diagnostics.tracingChannel<object>(name);
         const handlers = Object.fromEntries(PHASES.map((phase) => [phase, (context: object) => this.traced.push({ channel: name, phase, context })])) as unknown as Parameters<typeof tc.subscribe>[0];
         tc.subscribe(handlers);
         this.undo.push(() => { tc.unsubscribe(handlers); });
@@ -144,6 +144,22 @@ describe('diagnostics channels', () => {
     const gone = rec.messages(DIAGNOSTICS_CHANNELS.memberGone) as Array<{ member: string; peer: string }>;
     expect(gone.map((m) => `${m.member}<-${m.peer}`).sort()).to.deep.equal(['a', 'b', 'c'].filter((id) => id !== proxy).map((id) => `${id}<-${proxy}`));
     expect(rec.messages(DIAGNOSTICS_CHANNELS.failover)).to.deep.equal([{ map: 'test', member: holder, key: 'k', previous: proxy }]);
+  });
+
+  it('publishes entries left short of copies on under-replicated, as the map emits them', async () => {
+    rec = new Recorder();
+    c = await cluster(['a', 'b'], { backups: 2 });
+    await c.maps.a!.set('k', 1);
+    await c.maps.a!.set('j', 2);
+    expect(rec.messages(DIAGNOSTICS_CHANNELS.underReplicated)).to.deep.equal([
+      { map: 'test', member: 'a', keys: ['k'], wanted: 2, held: 1 },
+      { map: 'test', member: 'a', keys: ['j'], wanted: 2, held: 1 },
+    ]);
+    // b dies with both copies: one message for the re-homing.
+    c.net.crash('b');
+    await c.net.settled();
+    const last = rec.messages(DIAGNOSTICS_CHANNELS.underReplicated).slice(2) as Array<{ keys: string[]; held: number }>;
+    expect(last.map((m) => [[...m.keys].sort(), m.held])).to.deep.equal([[['j', 'k'], 0]]);
   });
 
   it('publishes an expired entry once, on its primary, and traces touch', async () => {

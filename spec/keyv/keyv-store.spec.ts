@@ -116,10 +116,40 @@ describe('KeyvStore', () => {
 
   it('rejects calls after the map stopped with the map’s StoppedError', async () => {
     const store = new KeyvStore({ map: maps.a! });
+    store.on('error', () => undefined);
     await maps.a!.stop();
     for (const call of [() => store.get('k'), () => store.set('k', 1), () => store.delete('k'), () => store.has('k'), () => store.clear()]) {
       const error = await call().then(() => undefined, (e: unknown) => e);
       expect(error).to.be.instanceOf(StoppedError);
     }
+  });
+
+  it('lets a Keyv 5 app hear that the map stopped: one StoppedError on its error event, a rejection with throwOnErrors', async () => {
+    const k = keyv('a');
+    await k.set('x', 1);
+    const heard: unknown[] = [];
+    k.on('error', (e: unknown) => heard.push(e));
+    await maps.a!.stop();
+    // Keyv 5 answers a store's failed get with undefined, without an event of its own.
+    expect(await k.get('x')).to.equal(undefined);
+    expect(await k.get('y')).to.equal(undefined);
+    expect(heard).to.have.length(1);
+    expect(heard[0]).to.be.instanceOf(StoppedError);
+    expect((heard[0] as Error).message).to.include("member 'a'").and.include('stopped');
+
+    const strict = new Keyv({ store: new KeyvStore({ map: maps.a! }), namespace: 'keyv', throwOnErrors: true });
+    strict.on('error', () => undefined);
+    expect(await strict.get('x').then(() => undefined, (e: unknown) => e)).to.be.instanceOf(StoppedError);
+  });
+
+  it('lets a Keyv 6 app hear that the map stopped on its error event', async () => {
+    const k6 = new Keyv6({ store: new KeyvStore({ map: maps.b! }), namespace: 'six' });
+    await k6.set('x', 1);
+    const heard: unknown[] = [];
+    k6.on('error', (e: unknown) => heard.push(e));
+    await maps.b!.stop();
+    expect(await k6.get('x')).to.equal(undefined);
+    expect(heard.length).to.be.greaterThan(0);
+    for (const e of heard) expect(e).to.be.instanceOf(StoppedError);
   });
 });

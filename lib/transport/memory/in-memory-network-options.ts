@@ -1,3 +1,5 @@
+import { boolean, describeValue, finiteNumber, func, object, wholeNumber, type OptionRule, type OptionRules } from '../../options/validate.js';
+
 /** Settings of an {@link InMemoryNetwork}. Every random choice is drawn from `seed`. */
 export interface InMemoryNetworkOptions {
   /**
@@ -35,6 +37,31 @@ export interface InMemoryNetworkOptions {
    */
   classify?: (frame: Uint8Array) => string | undefined;
 }
+
+/** A probability: a finite number from 0 to 1. */
+const probability = finiteNumber({ min: 0, max: 1 });
+/** `{ min, max }` delivery rounds: whole numbers from 0, `min <= max`. */
+const delayRule: OptionRule = (value, option, owner) => {
+  object(value, option, owner);
+  const { min, max } = value as { min?: unknown; max?: unknown };
+  const whole = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (!whole(min) || !whole(max) || min > max) {
+    throw new RangeError(`${owner} option \`${option}\` must be { min, max } in whole delivery rounds from 0, min <= max, got { min: ${describeValue(min)}, max: ${describeValue(max)} }`);
+  }
+};
+
+/**
+ * The rule of every option of an {@link InMemoryNetwork} (and of `configure`), checked before
+ * the network is used: one line per option.
+ */
+export const IN_MEMORY_NETWORK_OPTION_RULES: OptionRules<InMemoryNetworkOptions> = {
+  seed: wholeNumber({ min: 0, max: 2 ** 32 - 1 }),
+  delay: delayRule,
+  dropRate: probability,
+  duplicateRate: probability,
+  reorder: boolean,
+  classify: func,
+};
 
 /** Traffic delivered by an {@link InMemoryNetwork} so far. */
 export interface NetworkStats {

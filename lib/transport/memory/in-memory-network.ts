@@ -8,9 +8,13 @@
  *
  * @module
  */
-import { PeerUnreachableError, TransportConfigError, TransportStoppedError } from '../../errors.js';
-import { InMemoryTransport, type InMemoryFabric } from './in-memory-transport.js';
-import type { InMemoryNetworkOptions, NetworkStats } from './in-memory-network-options.js';
+import { FrameTooLargeError, PeerUnreachableError, TransportConfigError, TransportStoppedError } from '../../errors.js';
+import { InMemoryTransport, type InMemoryFabric, type InMemoryTransportOptions } from './in-memory-transport.js';
+import { IN_MEMORY_NETWORK_OPTION_RULES, type InMemoryNetworkOptions, type NetworkStats } from './in-memory-network-options.js';
+import { describeValue, validateOptions, type OptionRules } from '../../options/validate.js';
+
+/** What `configure` may change: the fault settings, not the seed or the naming of frames. */
+const { seed: _seed, classify: _classify, ...CONFIGURE_RULES }: OptionRules<InMemoryNetworkOptions> = IN_MEMORY_NETWORK_OPTION_RULES;
 import { SeededRandom } from './seeded-random.js';
 
 type Pending =
@@ -67,6 +71,7 @@ export class InMemoryNetwork {
 
   /** @param options seed and fault settings; see {@link InMemoryNetworkOptions}. */
   constructor(options: InMemoryNetworkOptions = {}) {
+    validateOptions('InMemoryNetwork', options, IN_MEMORY_NETWORK_OPTION_RULES);
     this.random = new SeededRandom(options.seed ?? 1);
     this.options = {
       delay: options.delay ?? { min: 0, max: 0 },
@@ -80,19 +85,24 @@ export class InMemoryNetwork {
   /**
    * The endpoint of member `id`, created on first use. Ids are unique per network: asking twice
    * for one id returns the same transport.
+   * @param options the member's settings (its `maxFrameBytes`), used when it is created.
+   * @throws {TransportConfigError} when `options` differ from those the member was created with.
    */
-  transport(id: string): InMemoryTransport {
-    if (id.length === 0) throw new TransportConfigError('a member id must be a non-empty string');
+  transport(id: string, options?: InMemoryTransportOptions): InMemoryTransport {
+    if (typeof id !== 'string' || id.length === 0) throw new TransportConfigError(`a member id must be a non-empty string, got ${describeValue(id)}`);
     let t = this.transports.get(id);
     if (t === undefined) {
-      t = new InMemoryTransport(id, this.fabric);
+      t = new InMemoryTransport(id, this.fabric, options);
       this.transports.set(id, t);
+    } else if (options?.maxFrameBytes !== undefined && options.maxFrameBytes !== t.maxFrameBytes) {
+      throw new TransportConfigError(`member '${id}' already exists with maxFrameBytes ${String(t.maxFrameBytes)}: give its options on first use only`);
     }
     return t;
   }
 
   /** Changes fault settings from now on (frames already queued keep their fate). */
   configure(options: Omit<InMemoryNetworkOptions, 'seed' | 'classify'>): void {
+    validateOptions('InMemoryNetwork.configure', options, CONFIGURE_RULES);
     if (options.delay !== undefined) this.options.delay = options.delay;
     if (options.dropRate !== undefined) this.options.dropRate = options.dropRate;
     if (options.duplicateRate !== undefined) this.options.duplicateRate = options.duplicateRate;
@@ -288,6 +298,15 @@ export class InMemoryNetwork {
       return;
     }
     if (!this.reachable(item.from, item.to)) return;
+    const limit = receiver.maxFrameBytes;
+    if (limit !== undefined && item.frame.byteLength > limit) {
+      // Refused by the receiver, as a TCP member refuses it: reported there, never delivered.
+      const error = new FrameTooLargeError(`member '${item.from}' sent a ${item.frame.byteLength}-byte frame to '${item.to}', which accepts at most ${limit} bytes (option maxFrameBytes): dropped`);
+      // Reported on the transport, as a TCP member reports it; never silently.
+      if (receiver.listenerCount('error') > 0) receiver.emit('error', error);
+      else process.emitWarning(error);
+      return;
+    }
     this.totals.messages++;
     this.totals.bytes += item.frame.byteLength;
     const type = this.classify?.(item.frame);

@@ -2,6 +2,16 @@ import { EventEmitter } from 'eventemitter3';
 import type { Transport, TransportEvents } from '../transport.js';
 import type { InMemoryNetwork } from './in-memory-network.js';
 
+/** Settings of one member of an {@link InMemoryNetwork}. */
+export interface InMemoryTransportOptions {
+  /**
+   * The largest frame this member accepts, in bytes: a bigger one is reported on its transport
+   * (`FrameTooLargeError`) and dropped, never delivered. Lets specs use small limits.
+   * @default unlimited
+   */
+  maxFrameBytes?: number;
+}
+
 /** The part of the network a transport calls into; kept narrow so the two files stay decoupled. */
 export interface InMemoryFabric {
   start(id: string): void;
@@ -17,13 +27,26 @@ export interface InMemoryFabric {
 export class InMemoryTransport extends EventEmitter<TransportEvents> implements Transport {
   /** This member's id. */
   readonly id: string;
+  /**
+   * The largest frame this member accepts, in bytes, when one was given to
+   * {@link InMemoryNetwork.transport}: a bigger frame sent to it is reported on this transport as
+   * a `FrameTooLargeError` and not delivered, as a TCP member does. Absent: unlimited.
+   */
+  readonly maxFrameBytes?: number;
   private readonly fabric: InMemoryFabric;
 
   /** @internal Created by {@link InMemoryNetwork.transport}. */
-  constructor(id: string, fabric: InMemoryFabric) {
+  constructor(id: string, fabric: InMemoryFabric, options: InMemoryTransportOptions = {}) {
     super();
     this.id = id;
     this.fabric = fabric;
+    const max = options.maxFrameBytes;
+    if (max !== undefined) {
+      if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
+        throw new RangeError(`option maxFrameBytes of in-memory member '${id}' must be a positive whole number of bytes, got ${String(max)}`);
+      }
+      this.maxFrameBytes = max;
+    }
   }
 
   /** Joins the network: the other members see `peerUp`, and this one sees one for each of them. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { BackpressureError, CodecError, PeerUnreachableError, type HandshakeError } from '../../errors.js';
+import { BackpressureError, CodecError, FrameRefusedError, FrameTooLargeError, HandshakeError, PeerUnreachableError } from '../../errors.js';
 import { agreedFailureTimeout } from './failure-detector.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { Handshake, type HandshakeHost, type HandshakeLink, type PeerIdentity, type Refusal } from './handshake.js';
@@ -26,6 +26,8 @@ export interface ConnectionHost extends Omit<HandshakeHost, 'redundant'> {
   closed(connection: Connection, error?: Error): void;
   data(connection: Connection, frame: Uint8Array): void;
   gossip(connection: Connection, members: Array<[string, string]>): void;
+  /** The peer sent a frame above `maxFrameBytes`: it was dropped, the connection kept. */
+  oversize(connection: Connection, error: FrameTooLargeError): void;
 }
 
 /** Lifecycle of a connection. */
@@ -57,6 +59,8 @@ export class Connection implements HandshakeLink {
   private readonly decoder: FrameDecoder;
   private readonly handshake: Handshake;
   private corked = false;
+  /** The first bytes the peer sent, kept while handshaking: they tell what else answers there. */
+  private opening: Buffer = Buffer.alloc(0);
 
   /**
    * @param remote for an outgoing connection the address dialled; for an incoming one, defaults
@@ -121,10 +125,14 @@ export class Connection implements HandshakeLink {
   /**
    * Queues a library frame. Writes in one tick are coalesced into one system call (cork/uncork).
    * @throws {PeerUnreachableError} when the connection is not established.
+   * @throws {FrameRefusedError} when the peer declared at the handshake that it accepts no frame
+   *   that large: not sent, and the connection stays up.
    * @throws {BackpressureError} when more than `maxQueueBytes` are already waiting.
    */
   send(frame: Uint8Array): void {
     if (this.state !== 'established') throw new PeerUnreachableError(this.peer?.id ?? '?');
+    const limit = this.peerTerms?.maxFrameBytes;
+    if (limit !== undefined && frame.byteLength > limit) throw new FrameRefusedError(this.peer?.id ?? '?', frame.byteLength, limit);
     if (this.socket.writableLength > this.host.maxQueueBytes) {
       throw new BackpressureError(
         `${this.socket.writableLength} bytes are waiting for member '${this.peer?.id ?? '?'}' (limit ${this.host.maxQueueBytes}, option maxQueueBytes): it does not read fast enough`,
@@ -211,14 +219,39 @@ export class Connection implements HandshakeLink {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastHeard = this.host.now();
+    if (this.state === 'handshaking' && this.opening.length < OPENING_BYTES) {
+      this.opening = Buffer.concat([this.opening, chunk.subarray(0, OPENING_BYTES - this.opening.length)]);
+    }
     try {
       for (const m of this.decoder.push(chunk)) {
         this.onMessage(m.type, m.payload);
         if (this.isClosed()) return;
       }
     } catch (error) {
+      if (this.state === 'handshaking' && error instanceof FrameTooLargeError) {
+        this.close(this.stranger(error));
+        return;
+      }
       this.close(error instanceof Error ? error : new CodecError(String(error)));
     }
+  }
+
+  /**
+   * What to say when the other end sent, before any handshake, a length no member would: it is no
+   * member of this library. A length prefix read from text ('HTTP' is 1213486159) is named as text.
+   */
+  private stranger(error: FrameTooLargeError): HandshakeError {
+    const text = textPreview(this.opening);
+    const out = this.direction === 'out';
+    const where = out ? `what answers at ${this.remote}` : `a client at ${this.remote}`;
+    const hint = out
+      ? 'check option `seeds` (and the `advertise` option of the members that gossip this address): it must name the `port` of a member'
+      : "something other than a member connects to this member's `port`";
+    const what =
+      text === undefined
+        ? `it announced a message of ${this.opening.length >= 4 ? this.opening.readUInt32BE(0) - 1 : '?'} bytes before any handshake`
+        : `it speaks another protocol${/^(HTTP\/|GET |POST |PUT |HEAD |DELETE |OPTIONS |PATCH )/.test(text) ? ' (HTTP)' : ''}: it sent ${JSON.stringify(text)}`;
+    return new HandshakeError(`${where} is not a lazy-replicated-map member: ${what}; ${hint}`, this.remote, { cause: error });
   }
 
   private onMessage(type: number, payload: Buffer): void {
@@ -249,11 +282,32 @@ export class Connection implements HandshakeLink {
   establish(_peer: PeerIdentity, terms: HandshakeTerms): void {
     this.state = 'established';
     this.peerTerms = terms;
-    // Authenticated: from the next message on, the peer may send frames up to the real limit.
+    // Authenticated: from the next message on, the peer may send frames up to the real limit,
+    // and one above it is dropped alone: closing would make the peer reconnect and send it again.
     this.decoder.maxFrameBytes = this.host.maxFrameBytes;
     this.decoder.limitName = 'option maxFrameBytes';
+    this.decoder.skipOversize = (bytes) => {
+      const who = `member '${this.peer?.id ?? '?'}' at ${this.peer?.address ?? this.remote}`;
+      this.host.oversize(
+        this,
+        new FrameTooLargeError(
+          `${who} sent a ${bytes}-byte frame; this member accepts at most ${this.host.maxFrameBytes} bytes (option maxFrameBytes): the frame was dropped and the connection kept; raise maxFrameBytes here, or send smaller values (members that declare their limit at the handshake never send more)`,
+        ),
+      );
+    };
     this.host.established(this);
   }
+}
+
+/** Bytes of the peer's opening kept to name what it is. */
+const OPENING_BYTES = 64;
+
+/** The first line of `bytes` when they start as printable ASCII text, else undefined. */
+function textPreview(bytes: Buffer): string | undefined {
+  if (bytes.length < 4) return undefined;
+  let end = 0;
+  while (end < bytes.length && (bytes[end] as number) >= 0x20 && (bytes[end] as number) < 0x7f) end++;
+  return end < 4 ? undefined : bytes.toString('latin1', 0, Math.min(end, 40));
 }
 
 function gossipBody(body: unknown[]): Array<[string, string]> {

@@ -5,10 +5,18 @@
  *
  * @module
  */
-import { AuthenticationError, InvalidSeedError, JoinTimeoutError, LazyReplicatedMapError, SeedUnreachableError } from '../../errors.js';
+import {
+  AuthenticationError,
+  ClusterMismatchError,
+  DuplicateIdError,
+  InvalidSeedError,
+  JoinTimeoutError,
+  LazyReplicatedMapError,
+  SeedUnreachableError,
+} from '../../errors.js';
 import { parseAddress, type HostPort } from './address.js';
 import type { Connection } from './connection.js';
-import type { LinkTable } from './links.js';
+import { isSelfRefusal, type LinkTable } from './links.js';
 import type { ResolvedTcpOptions } from './resolve-options.js';
 import type { TcpCounters } from './tcp-stats.js';
 
@@ -25,10 +33,12 @@ export interface Target {
   /** When the member was lost; forgotten after `forgetAfterMs` (never for seeds). */
   lostAt: number | undefined;
   connecting: boolean;
-  /** A failure to reach this seed was reported; not again until it answers. */
+  /** A failure to reach this seed was reported since it last answered (repeats are rate-limited). */
   reported: boolean;
   /** Why the last attempt failed. */
   lastError: Error | undefined;
+  /** The member there refused this one for a reason waiting cannot fix (cleared when it answers). */
+  refusal: Error | undefined;
 }
 
 /** What discovery needs from its transport. */
@@ -43,14 +53,17 @@ export interface DiscoveryHost {
   /** Whether the transport is stopping or stopped (then `joined()` resolves). */
   ended(): boolean;
   dial(target: Target): void;
-  report(error: Error): void;
+  /** Reports a fault; repeats from one `source` are rate-limited (see `ReportLimiter`). */
+  report(error: Error, source?: string): void;
+  /** `source` answered: its next fault is reported at once. */
+  recovered(source: string): void;
 }
 
 /** Seeds, gossip and reconnection. */
 export class Discovery {
   private readonly targets = new Map<string, Target>();
   private readonly gossiped = new WeakSet<Connection>();
-  private joinWaiters: Array<() => void> = [];
+  private joinWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private readonly host: DiscoveryHost;
   /** The last list the seeds function gave, and whether an asynchronous one is on its way. */
   private seeds: readonly string[] = [];
@@ -87,6 +100,8 @@ export class Discovery {
     target.lostAt = undefined;
     target.reported = false;
     target.lastError = undefined;
+    this.host.recovered(target.address);
+    target.refusal = undefined;
   }
 
   /** A connection dialled to `target` ended in its handshake (`error` undefined when only redundant). */
@@ -98,8 +113,11 @@ export class Discovery {
     if (c.peer !== undefined && !(error instanceof AuthenticationError)) target.id = c.peer.id;
     if (error === undefined || !this.host.running()) return;
     target.lastError = error;
-    // A seed that cannot be reached is worth one report (its handshake errors are reported anyway).
-    if (target.seed && !target.reported && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
+    // This member's own address under another name is no member refusing it.
+    if (isPermanentRefusal(error) && !isSelfRefusal(error)) target.refusal = error;
+    // A seed that cannot be reached is reported at once, then at most once a minute with the
+    // number of failures held back (its handshake errors are reported, limited alike, anyway).
+    if (target.seed && c.peer === undefined && !(error instanceof LazyReplicatedMapError)) {
       target.reported = true;
       this.host.report(
         new SeedUnreachableError(
@@ -107,6 +125,7 @@ export class Discovery {
           target.address,
           { cause: error },
         ),
+        target.address,
       );
     }
   }
@@ -156,7 +175,7 @@ export class Discovery {
         return undefined;
       }
       // A member learned second-hand counts as lost from the start: if it never answers, forget it.
-      t = { address, hostPort, id, seed, attempts: 0, nextAttemptAt: this.now, lostAt: seed ? undefined : this.now, connecting: false, reported: false, lastError: undefined };
+      t = { address, hostPort, id, seed, attempts: 0, nextAttemptAt: this.now, lostAt: seed ? undefined : this.now, connecting: false, reported: false, lastError: undefined, refusal: undefined };
       this.targets.set(address, t);
     }
     if (id !== undefined) t.id = id;
@@ -263,10 +282,23 @@ export class Discovery {
 
   /** See `TcpTransport.joined()`. */
   joined(): Promise<void> {
-    if (this.done()) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.joinWaiters.push(resolve);
+    if (this.done()) {
+      const refusal = this.refusal();
+      return refusal === undefined ? Promise.resolve() : Promise.reject(refusal);
+    }
+    return new Promise((resolve, reject) => {
+      this.joinWaiters.push({ resolve, reject });
     });
+  }
+
+  /**
+   * Why this member cannot join, when waiting cannot fix it: connected to nobody, and refused by
+   * a member it reached (wrong secret, duplicate id, other cluster). Unreachable seeds are retried.
+   */
+  private refusal(): Error | undefined {
+    if (!this.host.running() || this.host.links.links.size > 0) return undefined;
+    for (const t of this.targets.values()) if (t.refusal !== undefined) return t.refusal;
+    return undefined;
   }
 
   private done(): boolean {
@@ -284,7 +316,11 @@ export class Discovery {
   /** Wakes `joined()` callers when discovery has gone quiet. */
   checkJoined(): void {
     if (this.joinWaiters.length === 0 || !this.done()) return;
-    for (const resolve of this.joinWaiters.splice(0)) resolve();
+    const refusal = this.refusal();
+    for (const waiter of this.joinWaiters.splice(0)) {
+      if (refusal === undefined) waiter.resolve();
+      else waiter.reject(refusal);
+    }
   }
 
   /** The error `start()` rejects with when `mustJoin` met nobody in time. */
@@ -299,4 +335,9 @@ export class Discovery {
       last === undefined ? undefined : { cause: last },
     );
   }
+}
+
+/** A handshake refusal that waiting cannot fix (the other member's settings differ from this one's). */
+function isPermanentRefusal(error: Error): boolean {
+  return error instanceof AuthenticationError || error instanceof DuplicateIdError || error instanceof ClusterMismatchError;
 }

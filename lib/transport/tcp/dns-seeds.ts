@@ -8,6 +8,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { DiscoveryError } from '../../errors.js';
+import { nonEmptyString, stringArray, validateOptions, wholeNumber, type OptionRules } from '../../options/validate.js';
 
 /** What to look up: SRV records, or A/AAAA records of a name with a fixed port. */
 export type DnsSeedQuery =
@@ -54,11 +55,20 @@ function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-function assertPort(port: unknown, what: string): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new RangeError(`dnsSeeds: \`${what}\` must be a whole number from 1 to 65535, got ${String(port)}`);
-  }
-}
+/** The rule of every option of {@link dnsSeeds}: one line per option. */
+export const DNS_SEED_OPTION_RULES: OptionRules<DnsSeedOptions> = {
+  servers: stringArray,
+  // c-ares keeps the timeout in a 32-bit int, as Node's timers do.
+  timeoutMs: wholeNumber({ min: 1, max: 2 ** 31 - 1, unit: 'milliseconds' }),
+  tries: wholeNumber({ min: 1, max: 1000 }),
+};
+
+/** The rules of the query: one of `srv` or `host` with `port`. */
+const QUERY_RULES: OptionRules<{ srv: string; host: string; port: number }> = {
+  srv: nonEmptyString,
+  host: nonEmptyString,
+  port: wholeNumber({ min: 1, max: 65_535 }),
+};
 
 /**
  * Seeds for {@link TcpTransport}'s `seeds` option, looked up in DNS on every attempt.
@@ -83,16 +93,16 @@ function assertPort(port: unknown, what: string): asserts port is number {
  * ```
  */
 export function dnsSeeds(query: DnsSeedQuery, options: DnsSeedOptions = {}): SeedSource {
+  validateOptions('dnsSeeds', options, DNS_SEED_OPTION_RULES);
   const timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
   const tries = options.tries ?? DEFAULT_DNS_TRIES;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`dnsSeeds: \`timeoutMs\` must be a whole number of milliseconds > 0, got ${String(timeoutMs)}`);
-  if (!Number.isInteger(tries) || tries < 1) throw new RangeError(`dnsSeeds: \`tries\` must be a whole number >= 1, got ${String(tries)}`);
+  validateOptions('dnsSeeds', query, QUERY_RULES);
   const srv = 'srv' in query ? query.srv : undefined;
   const host = 'host' in query ? query.host : undefined;
-  if (typeof srv !== 'string' && typeof host !== 'string') {
+  if ((srv === undefined) === (host === undefined)) {
     throw new TypeError("dnsSeeds: give `{ srv: '_service._tcp.name' }` or `{ host: 'name', port: 4000 }`");
   }
-  if (host !== undefined) assertPort((query as { port?: unknown }).port, 'port');
+  if (host !== undefined && (query as { port?: unknown }).port === undefined) throw new RangeError('dnsSeeds option `port` must be a whole number from 1 to 65535, got undefined');
   const servers = options.servers === undefined ? undefined : [...options.servers];
   const where = servers === undefined ? 'the system resolvers' : servers.join(', ');
 

@@ -1,6 +1,7 @@
 /**
  * Cuts a TCP byte stream into messages: 4-byte big-endian length (type byte included), type,
- * payload. Never buffers more than one message of at most `maxFrameBytes`.
+ * payload. Never buffers more than one message of at most `maxFrameBytes`; a larger one either
+ * fails the stream or, once the peer is authenticated, is skipped as its bytes arrive.
  *
  * @module
  */
@@ -23,6 +24,15 @@ export class FrameDecoder {
   maxFrameBytes: number;
   /** Says which limit a too-large frame broke, and which option governs it. */
   limitName: string;
+  /**
+   * When set, a message above `maxFrameBytes` is skipped (its bytes dropped as they arrive, never
+   * buffered) and handed here with its announced size, instead of failing the whole stream: one
+   * frame too large for this member is not a reason to drop the connection and make the peer
+   * reconnect and send it again.
+   */
+  skipOversize: ((bytes: number) => void) | undefined;
+  /** Bytes of a skipped message still to drop. */
+  private skipping = 0;
 
   /**
    * @param maxFrameBytes largest payload accepted.
@@ -35,7 +45,8 @@ export class FrameDecoder {
 
   /**
    * Adds bytes and returns every complete message they finish.
-   * @throws {FrameTooLargeError} when a length prefix announces more than `maxFrameBytes`.
+   * @throws {FrameTooLargeError} when a length prefix announces more than `maxFrameBytes` (unless
+   *   {@link skipOversize} is set).
    * @throws {CodecError} for a zero length (no type byte).
    */
   push(chunk: Buffer): StreamMessage[] {
@@ -43,12 +54,24 @@ export class FrameDecoder {
     this.buffered += chunk.length;
     const out: StreamMessage[] = [];
     for (;;) {
+      if (this.skipping > 0) {
+        const n = Math.min(this.skipping, this.buffered);
+        if (n > 0) this.take(n);
+        this.skipping -= n;
+        if (this.skipping > 0) return out;
+      }
       if (this.buffered < 4) return out;
       const head = this.peek(4);
       const length = head.readUInt32BE(0);
       if (length === 0) throw new CodecError('TCP message with zero length');
       if (length - 1 > this.maxFrameBytes) {
-        throw new FrameTooLargeError(`peer announced a ${length - 1}-byte frame; the limit is ${this.maxFrameBytes} (${this.limitName})`);
+        if (this.skipOversize === undefined) {
+          throw new FrameTooLargeError(`peer announced a ${length - 1}-byte frame; the limit is ${this.maxFrameBytes} (${this.limitName})`);
+        }
+        this.take(4);
+        this.skipping = length;
+        this.skipOversize(length - 1);
+        continue;
       }
       if (this.buffered < 4 + length) return out;
       const whole = this.take(4 + length);

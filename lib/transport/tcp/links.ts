@@ -8,6 +8,17 @@
 import type { Connection } from './connection.js';
 import type { PeerIdentity, Refusal } from './handshake.js';
 
+/** The reason given when a member reached itself (its own address under another name). */
+const OWN_ID_REASON = "is this member's own id";
+
+/**
+ * True for the refusal a member gets when it dialled itself: the reason travels in the refusal's
+ * message, the only thing the dialling side hears. Such a refusal is no other member refusing it.
+ */
+export function isSelfRefusal(error: Error): boolean {
+  return error.message.includes(OWN_ID_REASON);
+}
+
 /** What changed for the transport's listeners when a connection was adopted or released. */
 export interface LinkChange {
   /** A peer that is gone (`peerDown`). */
@@ -47,7 +58,7 @@ export class LinkTable {
 
   /** The check of a peer's claimed identity, made by both sides of every handshake. */
   admit(peer: PeerIdentity): Refusal | undefined {
-    if (peer.id === this.id) return { code: 'id', reason: `id '${peer.id}' is this member's own id` };
+    if (peer.id === this.id) return { code: 'id', reason: `id '${peer.id}' ${OWN_ID_REASON}` };
     const existing = this.links.get(peer.id);
     if (existing?.peer !== undefined && existing.peer.incarnation !== peer.incarnation) {
       // Another process claims a live member's id. A restarted member is welcome once its old

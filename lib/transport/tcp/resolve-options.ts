@@ -1,12 +1,14 @@
 /**
  * A {@link TcpTransportOptions} checked and completed with defaults. Invalid settings throw at
  * construction, naming the option: a `TypeError` for a value of the wrong type, a `RangeError`
- * for a number out of range (0, negative, NaN, a fraction where a count is needed) or an address
- * that is not `host:port`.
+ * for a number out of range (0, negative, NaN, Infinity, a string, a fraction, a delay beyond
+ * what a timer keeps) or an address that is not `host:port`. The rules are the table
+ * {@link TCP_OPTION_RULES}, shared with every other class through `lib/options/validate.ts`.
  *
  * @module
  */
 import { parseAddress } from './address.js';
+import { boolean, nonEmptyString, object, required, shaped, string, timerMs, validateOptions, wholeNumber, type OptionRule, type OptionRules } from '../../options/validate.js';
 import {
   DEFAULT_FAILURE_TIMEOUT_MS,
   DEFAULT_FORGET_AFTER_MS,
@@ -48,21 +50,52 @@ export interface ResolvedTcpOptions {
 /** The longest id, cluster name or advertised address: they must fit the handshake's 4 KiB. */
 const MAX_NAME_LENGTH = 512;
 
-function positive(options: TcpTransportOptions, name: keyof TcpTransportOptions, fallback: number, integer: boolean): number {
-  const value = options[name] ?? fallback;
-  if (typeof value !== 'number') throw new TypeError(`option \`${name}\` must be a number, got ${typeof value}`);
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`option \`${name}\` must be a positive ${integer ? 'integer' : 'finite number'}, got ${value}`);
-  }
-  return value;
-}
+const OWNER = 'TcpTransport';
 
-function name(options: TcpTransportOptions, option: 'id' | 'cluster', fallback?: string): string {
-  const value = options[option] ?? fallback;
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`option \`${option}\` must be a non-empty string`);
-  if (value.length > MAX_NAME_LENGTH) throw new RangeError(`option \`${option}\` is ${value.length} characters long; at most ${MAX_NAME_LENGTH}`);
-  return value;
-}
+/** An id or a cluster name: a non-empty string that fits the handshake. */
+const shortName: OptionRule = (value, option, owner) => {
+  nonEmptyString(value, option, owner);
+  const length = (value as string).length;
+  if (length > MAX_NAME_LENGTH) throw new RangeError(`${owner} option \`${option}\` is ${length} characters long; at most ${MAX_NAME_LENGTH}`);
+};
+
+/** A `host:port` address (`advertise`). */
+const address: OptionRule = (value, option) => {
+  parseAddress(value, option);
+};
+
+/** A list of `host:port` addresses, or a function asked for one on every attempt. */
+const seedList: OptionRule = (value, option) => {
+  if (typeof value === 'function') return;
+  if (!Array.isArray(value)) throw new TypeError(`${OWNER} option \`${option}\` must be an array of host:port addresses or a function returning one`);
+  for (const seed of value as readonly unknown[]) parseAddress(seed, option);
+};
+
+/**
+ * The rule of every option of a {@link TcpTransport}, checked at construction: one line per
+ * option (a new option of {@link TcpTransportOptions} fails the type check until it has its line).
+ */
+export const TCP_OPTION_RULES: OptionRules<TcpTransportOptions> = {
+  id: required(shortName),
+  host: nonEmptyString,
+  port: wholeNumber({ min: 0, max: 65_535 }),
+  seeds: seedList,
+  mustJoin: boolean,
+  joinTimeoutMs: timerMs(),
+  advertise: address,
+  cluster: shortName,
+  secret: string,
+  tls: object,
+  maxFrameBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  maxQueueBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  heartbeatIntervalMs: timerMs(),
+  failureTimeoutMs: timerMs(),
+  handshakeTimeoutMs: timerMs(),
+  maxPendingConnections: wholeNumber({ min: 1 }),
+  maxReconnectDelayMs: timerMs(),
+  forgetAfterMs: timerMs(),
+  clock: shaped('a TcpClock', ['now', 'setInterval', 'clearInterval']),
+};
 
 /**
  * Checks `options` and fills in the defaults.
@@ -70,51 +103,41 @@ function name(options: TcpTransportOptions, option: 'id' | 'cluster', fallback?:
  * @throws {RangeError} for a number out of range or a malformed address, naming the option.
  */
 export function resolveTcpOptions(options: TcpTransportOptions): ResolvedTcpOptions {
-  const port = options.port ?? 0;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`option \`port\` must be an integer from 0 (any free port) to 65535, got ${String(port)}`);
-  }
+  validateOptions(OWNER, options, TCP_OPTION_RULES);
   const seeds = options.seeds ?? [];
   let seedSource: ResolvedTcpOptions['seeds'];
   if (typeof seeds === 'function') {
     seedSource = seeds;
-  } else if (Array.isArray(seeds)) {
-    const list = seeds as readonly unknown[];
-    for (const seed of list) parseAddress(seed, 'seeds');
-    const fixed = [...(list as readonly string[])];
-    seedSource = () => fixed;
   } else {
-    throw new TypeError('option `seeds` must be an array of host:port addresses or a function returning one');
+    const fixed = [...seeds];
+    seedSource = () => fixed;
   }
-  if (options.advertise !== undefined) parseAddress(options.advertise, 'advertise');
-  const secret = options.secret ?? '';
-  if (typeof secret !== 'string') throw new TypeError('option `secret` must be a string');
-  const heartbeatIntervalMs = positive(options, 'heartbeatIntervalMs', DEFAULT_HEARTBEAT_INTERVAL_MS, false);
-  const failureTimeoutMs = positive(options, 'failureTimeoutMs', DEFAULT_FAILURE_TIMEOUT_MS, false);
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
   if (failureTimeoutMs < 2 * heartbeatIntervalMs) {
     throw new RangeError(
-      `option \`failureTimeoutMs\` (${failureTimeoutMs}) must be at least twice \`heartbeatIntervalMs\` (${heartbeatIntervalMs}), or an idle member is declared gone between two heartbeats`,
+      `${OWNER} option \`failureTimeoutMs\` (${failureTimeoutMs}) must be at least twice \`heartbeatIntervalMs\` (${heartbeatIntervalMs}), or an idle member is declared gone between two heartbeats`,
     );
   }
   return {
-    id: name(options, 'id'),
+    id: options.id,
     host: options.host ?? '127.0.0.1',
-    port,
+    port: options.port ?? 0,
     seeds: seedSource,
     advertise: options.advertise,
-    cluster: name(options, 'cluster', 'lazy-replicated-map'),
-    secret,
+    cluster: options.cluster ?? 'lazy-replicated-map',
+    secret: options.secret ?? '',
     tls: options.tls,
-    maxFrameBytes: positive(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, true),
-    maxQueueBytes: positive(options, 'maxQueueBytes', DEFAULT_MAX_QUEUE_BYTES, true),
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxQueueBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
     heartbeatIntervalMs,
     failureTimeoutMs,
-    handshakeTimeoutMs: positive(options, 'handshakeTimeoutMs', DEFAULT_HANDSHAKE_TIMEOUT_MS, false),
-    maxPendingConnections: positive(options, 'maxPendingConnections', DEFAULT_MAX_PENDING_CONNECTIONS, true),
-    maxReconnectDelayMs: positive(options, 'maxReconnectDelayMs', DEFAULT_MAX_RECONNECT_DELAY_MS, false),
-    forgetAfterMs: positive(options, 'forgetAfterMs', DEFAULT_FORGET_AFTER_MS, false),
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
+    maxReconnectDelayMs: options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS,
+    forgetAfterMs: options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS,
     mustJoin: options.mustJoin ?? false,
-    joinTimeoutMs: positive(options, 'joinTimeoutMs', DEFAULT_JOIN_TIMEOUT_MS, false),
+    joinTimeoutMs: options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
     clock: options.clock ?? systemClock,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
-import { TransportConfigError } from '../../errors.js';
+import { AddressInUseError, TransportConfigError } from '../../errors.js';
 import type { HostPort } from './address.js';
 import type { TcpTlsOptions } from './tcp-options.js';
 
@@ -28,9 +28,12 @@ export async function listen(
   server.on(where.tls === undefined ? 'connection' : 'secureConnection', onSocket);
   server.on('tlsClientError', onError);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException): void => {
+      reject(listenError(error, where.host, where.port));
+    };
+    server.once('error', failed);
     server.listen(where.port, where.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -38,6 +41,21 @@ export async function listen(
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new TransportConfigError('server has no TCP address');
   return { server, bound: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` };
+}
+
+/** The error `start()` rejects with when listening failed, naming the address and the option. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new AddressInUseError(`cannot listen on ${address}: the address is already in use (EADDRINUSE) by another process or member; choose another \`port\` option (0 picks a free one)`, address, { cause: error });
+    case 'EACCES':
+      return new TransportConfigError(`cannot listen on ${address}: permission denied (EACCES); ports below 1024 need privileges: choose another \`port\` option`, { cause: error });
+    case 'EADDRNOTAVAIL':
+      return new TransportConfigError(`cannot listen on ${address}: no network interface has address ${host} (EADDRNOTAVAIL); check the \`host\` option`, { cause: error });
+    default:
+      return new TransportConfigError(`cannot listen on ${address}: ${error.message}; check the \`host\` and \`port\` options`, { cause: error });
+  }
 }
 
 /** Closes a server; resolves once closed. */

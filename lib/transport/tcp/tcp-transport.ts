@@ -25,6 +25,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import { Discovery, type Target } from './discovery.js';
 import { FailureDetector, HandshakeTimeout } from './failure-detector.js';
 import { LinkTable } from './links.js';
+import { REPEAT_REPORT_INTERVAL_MS, ReportLimiter } from './report-limiter.js';
 import { resolveTcpOptions, type ResolvedTcpOptions } from './resolve-options.js';
 import { dial, listen, unlisten } from './sockets.js';
 import type { TcpClock, TcpTransportOptions } from './tcp-options.js';
@@ -55,6 +56,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   private readonly clock: TcpClock;
   private readonly counters = new TcpCounters();
   private readonly links: LinkTable;
+  private readonly limiter: ReportLimiter;
   private readonly discovery: Discovery;
   private readonly detector: FailureDetector;
   private server: Server | undefined;
@@ -79,6 +81,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     this.id = this.options.id;
     this.clock = this.options.clock;
     this.links = new LinkTable(this.id, () => this.clock.now());
+    this.limiter = new ReportLimiter(() => this.clock.now());
     // The collaborators read the lifecycle and the address live, through these getters.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -95,8 +98,11 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       dial: (target) => {
         this.dial(target);
       },
-      report: (error) => {
-        this.report(error);
+      report: (error, source) => {
+        this.report(error, source);
+      },
+      recovered: (source) => {
+        this.limiter.forget(source);
       },
     });
     this.detector = new FailureDetector({
@@ -117,6 +123,15 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   get address(): string {
     if (this.bound === undefined) throw new TransportStoppedError(`transport '${this.id}' is not listening: await start() first`);
     return this.options.advertise ?? this.bound;
+  }
+
+  /**
+   * The largest frame this member accepts, in bytes (option `maxFrameBytes`): announced to the
+   * other members when they meet (in the TCP handshake and the library's hello), so that nobody
+   * sends it a frame it would refuse; maps and RPC channels refuse larger calls at the caller.
+   */
+  get maxFrameBytes(): number {
+    return this.options.maxFrameBytes;
   }
 
   /** Where the transport is in its life. */
@@ -220,7 +235,10 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return [...this.links.links.keys()].sort();
   }
 
-  /** Queues a frame for `to`. Rejects when `to` is not connected or its queue is full. */
+  /**
+   * Queues a frame for `to`. Rejects when `to` is not connected, when its queue is full, or with a
+   * `FrameRefusedError` when `to` declared a smaller `maxFrameBytes` (the connection stays up).
+   */
   send(to: string, frame: Uint8Array): Promise<void> {
     if (this.lifecycle !== 'running') {
       return Promise.reject(new TransportStoppedError(`transport '${this.id}' is not running: call start() first`));
@@ -239,8 +257,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    * Resolves once the members this one can find now have been tried: every seed answered or failed
    * once, every member learned by gossip was dialled, and every peer connected so far has said
    * whom it knows. Maps wait for it before asking for the map's state, so `map.start()` really
-   * knows every key. Resolves at once without seeds; never rejects (callers bound the wait; use
-   * `mustJoin` to make `start()` fail when no member can be met).
+   * knows every key. Resolves at once without seeds (callers bound the wait; use `mustJoin` to
+   * make `start()` fail when no member can be met).
+   *
+   * Rejects, once every seed was tried, when this member is connected to nobody and at least one
+   * member it reached refused it for a reason waiting cannot fix: the refusal's
+   * {@link AuthenticationError} (another `secret`), {@link DuplicateIdError} (its id is taken) or
+   * {@link ClusterMismatchError} (another `cluster` or TCP protocol version). `map.start()` then
+   * rejects with it rather than run alone. Seeds nobody answers at are no such reason.
    */
   joined(): Promise<void> {
     return this.discovery.joined();
@@ -251,8 +275,18 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return this.counters.snapshot(this.links.counts());
   }
 
-  /** Emits `error` to its listeners, or as a process warning when nobody listens: never silently. */
-  private report(error: Error): void {
+  /**
+   * Emits `error` to its listeners, or as a process warning when nobody listens: never silently.
+   * This is the one place a transport fault is reported (maps and channels do not repeat it). A
+   * fault that repeats from one `source` (a seed's address, a peer) is reported at once, then at
+   * most once per {@link REPEAT_REPORT_INTERVAL_MS}, saying how many were held back.
+   */
+  private report(error: Error, source?: string): void {
+    if (source !== undefined) {
+      const { report, held } = this.limiter.admit(`${error.name}\0${source}`);
+      if (!report) return;
+      if (held > 0) error.message += ` [${held} more like it from ${source} in the last ${Math.round(REPEAT_REPORT_INTERVAL_MS / 1000)} s were not reported]`;
+    }
     publishPeerError('transport', this.id, error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error);
@@ -269,7 +303,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       address: this.address,
       cluster: o.cluster,
       secret: o.secret,
-      terms: { heartbeatIntervalMs: o.heartbeatIntervalMs, failureTimeoutMs: o.failureTimeoutMs, hasSecret: o.secret !== '' },
+      terms: { heartbeatIntervalMs: o.heartbeatIntervalMs, failureTimeoutMs: o.failureTimeoutMs, hasSecret: o.secret !== '', maxFrameBytes: o.maxFrameBytes },
       counters: this.counters,
       maxFrameBytes: o.maxFrameBytes,
       maxQueueBytes: o.maxQueueBytes,
@@ -291,6 +325,9 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       },
       gossip: (c, members) => {
         this.discovery.learn(c, members);
+      },
+      oversize: (c, error) => {
+        this.report(error, c.peer?.id ?? c.remote);
       },
     };
   }
@@ -328,6 +365,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     const peer = c.peer;
     if (peer === undefined) return;
     if (target !== undefined) this.discovery.reached(target, peer.id);
+    this.limiter.forget(peer.id);
     this.discovery.remember(peer.address, peer.id);
     const change = this.links.adopt(c, peer);
     if (change.down !== undefined) this.emit('peerDown', change.down);
@@ -349,12 +387,18 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     }
     // Peer faults (bad handshake, oversize or malformed frames) are reported; plain socket errors
     // (refused, reset) are the ordinary life of a network and only end the connection.
-    if (error instanceof LazyReplicatedMapError && this.lifecycle === 'running') this.report(error);
+    if (error instanceof LazyReplicatedMapError && this.lifecycle === 'running') this.report(error, target?.address ?? c.peer?.id ?? remoteHost(c.remote));
     const peer = c.peer;
     if (!wasLink || peer === undefined) return;
     this.discovery.lost(c);
     this.emit('peerDown', peer.id);
   }
+}
+
+/** The host of `host:port` (an incoming connection's port changes at every attempt). */
+function remoteHost(remote: string): string {
+  const colon = remote.lastIndexOf(':');
+  return colon === -1 ? remote : remote.slice(0, colon);
 }
 
 /** Which counter a failed handshake goes to. */

@@ -57,28 +57,34 @@ export type RefuseCode = typeof REFUSE_DUPLICATE | 'secret' | 'id' | 'cluster' |
 
 /**
  * What each member tells the other in its Hello or Welcome, as `[heartbeatIntervalMs,
- * failureTimeoutMs, hasSecret]`: its heartbeat timing, so both detect failures with timings both
- * tolerate, and whether it has a secret at all, so a missing secret is named as such.
+ * failureTimeoutMs, hasSecret, maxFrameBytes?]`: its heartbeat timing, so both detect failures
+ * with timings both tolerate; whether it has a secret at all, so a missing secret is named as
+ * such; and the largest frame it accepts, so the other never sends it a larger one (absent from
+ * members built before it was added: then nothing is known of their limit).
  */
 export interface HandshakeTerms {
   readonly heartbeatIntervalMs: number;
   readonly failureTimeoutMs: number;
   readonly hasSecret: boolean;
+  readonly maxFrameBytes?: number;
 }
 
 /** The wire form of {@link HandshakeTerms}. */
-export function termsToWire(terms: HandshakeTerms): [number, number, boolean] {
-  return [terms.heartbeatIntervalMs, terms.failureTimeoutMs, terms.hasSecret];
+export function termsToWire(terms: HandshakeTerms): [number, number, boolean] | [number, number, boolean, number] {
+  const base: [number, number, boolean] = [terms.heartbeatIntervalMs, terms.failureTimeoutMs, terms.hasSecret];
+  return terms.maxFrameBytes === undefined ? base : [...base, terms.maxFrameBytes];
 }
 
 /** Reads {@link HandshakeTerms}; undefined when malformed. */
 export function termsFromWire(wire: unknown): HandshakeTerms | undefined {
   if (!Array.isArray(wire)) return undefined;
-  const [heartbeatIntervalMs, failureTimeoutMs, hasSecret] = wire as unknown[];
+  const [heartbeatIntervalMs, failureTimeoutMs, hasSecret, maxFrameBytes] = wire as unknown[];
   if (typeof heartbeatIntervalMs !== 'number' || !(heartbeatIntervalMs > 0) || !Number.isFinite(heartbeatIntervalMs)) return undefined;
   if (typeof failureTimeoutMs !== 'number' || !(failureTimeoutMs > 0) || !Number.isFinite(failureTimeoutMs)) return undefined;
   if (typeof hasSecret !== 'boolean') return undefined;
-  return { heartbeatIntervalMs, failureTimeoutMs, hasSecret };
+  if (maxFrameBytes === undefined) return { heartbeatIntervalMs, failureTimeoutMs, hasSecret };
+  if (typeof maxFrameBytes !== 'number' || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) return undefined;
+  return { heartbeatIntervalMs, failureTimeoutMs, hasSecret, maxFrameBytes };
 }
 
 /** One of {@link TcpMessage}'s values. */

@@ -439,7 +439,10 @@ describe('InMemoryNetwork', () => {
       });
       new RpcChannel(d!, 'other', () => null);
       await net.settled();
-      expect(net.stats()).to.deep.equal({ messages: 0, bytes: 0, byType: {} });
+      // Only the hellos the routers exchange when members meet (every pair, both ways, answered).
+      const hellos = net.stats().byType.HELLO!;
+      expect(net.stats()).to.deep.equal({ messages: hellos.messages, bytes: hellos.bytes, byType: { HELLO: hellos } });
+      expect(hellos.messages).to.equal(4 * 3 * 2);
 
       const replies = await rpcA.call('hi', { mode: 'all', timeoutMs: 5000 });
       expect(replies.map((r) => r.from).sort()).to.deep.equal(['b', 'c']);
@@ -453,9 +456,10 @@ describe('InMemoryNetwork', () => {
       const noChannel = size(FrameKind.NoChannel, 1, null);
       const notify = size(FrameKind.Notify, 0, 'note');
       expect(net.stats()).to.deep.equal({
-        messages: 3 + 1 + 1 + 1 + 3,
-        bytes: 3 * request + reply + error + noChannel + 3 * notify,
+        messages: hellos.messages + 3 + 1 + 1 + 1 + 3,
+        bytes: hellos.bytes + 3 * request + reply + error + noChannel + 3 * notify,
         byType: {
+          HELLO: hellos,
           RPC_REQUEST: { messages: 3, bytes: 3 * request },
           RPC_REPLY: { messages: 1, bytes: reply },
           RPC_ERROR: { messages: 1, bytes: error },

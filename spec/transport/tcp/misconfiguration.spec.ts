@@ -9,14 +9,19 @@ import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import {
   AuthenticationError,
+  ClusterMismatchError,
   DuplicateIdError,
+  IncompatibleProtocolError,
   InvalidSeedError,
   JoinTimeoutError,
+  LazyReplicatedMap,
+  PROTOCOL_VERSION,
   SeedUnreachableError,
   TcpTransport,
   TransportStoppedError,
   type TcpTransportOptions,
 } from '../../../lib/index.js';
+import { simulateProtocolVersion } from '../../../lib/rpc/channel-router.js';
 import { within } from '../../helpers/deadline.js';
 import { once, rejection } from '../../helpers/events.js';
 import { EVENT_MS, addressesOf, connected, created, member, stopAllMembers, type ErrorArgs } from './tcp-helpers.js';
@@ -32,6 +37,11 @@ function thrown(fn: () => unknown): Error {
   throw new Error('expected a throw');
 }
 
+/** The port a transport bound (its `address` may be an advertised one). */
+function boundPort(t: TcpTransport): number {
+  return (t as unknown as { server: { address(): AddressInfo } }).server.address().port;
+}
+
 /** An address nobody listens on: a port that was free a moment ago. */
 async function deadAddress(): Promise<string> {
   const probe = createServer();
@@ -42,10 +52,20 @@ async function deadAddress(): Promise<string> {
 }
 
 describe('TcpTransport misconfigured', () => {
+  const maps: Array<LazyReplicatedMap<string>> = [];
   afterEach(async () => {
+    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
     await stopAllMembers();
     await destroyAllRaw();
   });
+
+  /** A map on `transport`, remembered for the teardown; its errors are collected, never thrown. */
+  function mapOn(transport: TcpTransport, options: { mustJoin?: boolean; joinTimeoutMs?: number } = {}): LazyReplicatedMap<string> {
+    const map = new LazyReplicatedMap<string, unknown>({ name: 'm', transport, rpcTimeoutMs: 3000, ...options });
+    map.on('error', () => undefined);
+    maps.push(map);
+    return map;
+  }
 
   describe('options checked by the constructor', () => {
     for (const seed of ['127.0.0.1:undefined', 'http://x', 'http://x:80', 'host', '127.0.0.1:0', '127.0.0.1:70000', ':4000', '']) {
@@ -210,6 +230,104 @@ describe('TcpTransport misconfigured', () => {
       const a = member('a', { seeds: [dead] });
       await a.start();
       expect((await within(warned, EVENT_MS, 'the process warning')).message).to.include(dead);
+    });
+  });
+
+  describe("map.start() fails fast on what waiting cannot fix", () => {
+    it('rejects with an AuthenticationError when the only seed refuses the secret, and stops the transport', async () => {
+      const a = member('a', { secret: 's3cret' });
+      await mapOn(a).start();
+      const b = member('b', { seeds: [a.address], secret: 'wrong' });
+      b.on('error', () => undefined);
+      const error = await within(rejection(mapOn(b).start()), EVENT_MS, "b's start() to reject");
+      expect(error).to.be.instanceOf(AuthenticationError);
+      expect((error as Error).message).to.include('give every member the same `secret` option');
+      expect(b.state).to.equal('stopped');
+    });
+
+    it('rejects with a DuplicateIdError when a live member already has the id', async () => {
+      const a = member('a');
+      const first = member('dup', { seeds: addressesOf(a) });
+      await connected(a, first);
+      const second = member('dup', { seeds: addressesOf(a) });
+      second.on('error', () => undefined);
+      const error = await within(rejection(mapOn(second).start()), EVENT_MS, "the second dup's start() to reject");
+      expect(error).to.be.instanceOf(DuplicateIdError);
+      expect(second.state).to.equal('stopped');
+      expect(a.peers()).to.deep.equal(['dup']);
+    });
+
+    it('rejects with a ClusterMismatchError when the seed belongs to another cluster', async () => {
+      const a = member('a', { cluster: 'blue' });
+      await a.start();
+      const b = member('b', { seeds: [a.address], cluster: 'green' });
+      b.on('error', () => undefined);
+      expect(await within(rejection(mapOn(b).start()), EVENT_MS, "b's start() to reject")).to.be.instanceOf(ClusterMismatchError);
+    });
+
+    it('rejects with an IncompatibleProtocolError, reported on both sides, when the member met speaks an incompatible protocol version', async () => {
+      const a = member('a');
+      const aMap = mapOn(a);
+      await aMap.start();
+      await aMap.set('k', 'v');
+      const aReported = once<ErrorArgs>(aMap, 'error', (e) => e instanceof IncompatibleProtocolError);
+      const b = member('b', { seeds: [a.address] });
+      const newer = PROTOCOL_VERSION + 1;
+      simulateProtocolVersion(b, newer, newer);
+      const bMap = mapOn(b);
+      const bReported = once<ErrorArgs>(bMap, 'error', (e) => e instanceof IncompatibleProtocolError);
+      const error = await within(rejection(bMap.start()), EVENT_MS, "b's start() to reject");
+      expect(error).to.be.instanceOf(IncompatibleProtocolError);
+      expect(error).to.include({ peer: 'a', peerVersion: PROTOCOL_VERSION, version: newer });
+      const [[aError], [bError]] = await within(Promise.all([aReported, bReported]), EVENT_MS, 'the refusal on both sides');
+      expect(aError).to.include({ peer: 'b', peerVersion: newer });
+      expect(bError).to.equal(error);
+      expect(aMap.members()).to.deep.equal(['a']);
+      expect(b.state).to.equal('stopped');
+    });
+
+    it('resolves alone when the only seed is unreachable (the first member of a cluster)', async () => {
+      const dead = await deadAddress();
+      const a = member('a', { seeds: [dead] });
+      a.on('error', () => undefined);
+      const map = mapOn(a);
+      await within(map.start(), EVENT_MS, "a's start()");
+      expect(map.state).to.equal('running');
+      expect(map.members()).to.deep.equal(['a']);
+    });
+
+    it('rejects with a JoinTimeoutError with the map option mustJoin when the only seed is unreachable', async () => {
+      const dead = await deadAddress();
+      const a = member('a', { seeds: [dead] });
+      a.on('error', () => undefined);
+      const map = mapOn(a, { mustJoin: true, joinTimeoutMs: 300 });
+      const error = await within(rejection(map.start()), EVENT_MS, "a's start() to reject");
+      expect(error).to.be.instanceOf(JoinTimeoutError);
+      expect((error as Error).message).to.include('mustJoin');
+      expect(map.state).to.equal('stopped');
+      expect(a.state).to.equal('stopped');
+    });
+
+    it('resolves with mustJoin once the seed is met', async () => {
+      const a = member('a');
+      await mapOn(a).start();
+      const b = member('b', { seeds: [a.address] });
+      const map = mapOn(b, { mustJoin: true });
+      await within(map.start(), EVENT_MS, "b's start()");
+      expect(map.members()).to.deep.equal(['a', 'b']);
+    });
+
+    it('does not count a refusal by its own address reached under another name', async () => {
+      // It advertises another address than the one it binds, and its seed is the bound one: it
+      // dials itself and refuses itself (a DuplicateIdError), which is no member refusing it.
+      const self: { transport?: TcpTransport } = {};
+      const a = member('a', { advertise: 'a.invalid:4000', seeds: () => (self.transport?.state === 'running' ? [`127.0.0.1:${boundPort(self.transport)}`] : []) });
+      self.transport = a;
+      const refusedItself = once<ErrorArgs>(a, 'error', (e) => e instanceof DuplicateIdError);
+      const map = mapOn(a);
+      await within(map.start(), EVENT_MS, "a's start()");
+      await within(refusedItself, EVENT_MS, 'a to refuse itself');
+      expect(map.state).to.equal('running');
     });
   });
 
