@@ -343,6 +343,36 @@ export class Capacity implements EntryLedger {
   }
 }
 
+/** A map whose limits a store can set (the maps' `configureCapacity` and `capacityLimits`). */
+export interface CapacityConfigurable {
+  readonly name?: string;
+  configureCapacity?(limits: { maxEntries?: number; maxBytes?: number; evictionPolicy?: EvictionPolicy }): void;
+  capacityLimits?(): { maxEntries: number | undefined; maxBytes: number | undefined; evictionPolicy: EvictionPolicy };
+}
+
+/**
+ * Sets a store's limit on its map (`owner`'s option `option`): the map's limit becomes the
+ * store's. A map that has a different limit already (its own options, or another store on it)
+ * is a configuration error, not something to override silently.
+ * @throws {TypeError} when the map cannot take limits, or has different ones.
+ */
+export function applyStoreLimit(owner: string, option: string, map: CapacityConfigurable, limits: { maxEntries?: number | undefined; maxBytes?: number | undefined; evictionPolicy: EvictionPolicy }): void {
+  if (typeof map.configureCapacity !== 'function' || typeof map.capacityLimits !== 'function') {
+    throw new TypeError(`${owner} option \`${option}\` needs a LazyReplicatedMap or ReplicatedMap (with configureCapacity): set the limit on your map instead`);
+  }
+  const now = map.capacityLimits();
+  const clash = (['maxEntries', 'maxBytes'] as const).find((k) => limits[k] !== undefined && now[k] !== undefined && now[k] !== limits[k]);
+  if (clash !== undefined || ((now.maxEntries !== undefined || now.maxBytes !== undefined) && now.evictionPolicy !== limits.evictionPolicy)) {
+    throw new TypeError(
+      `${owner} option \`${option}\` asks map '${String(map.name)}' for ${JSON.stringify(limits)}, but the map already has maxEntries ${String(now.maxEntries)}, maxBytes ${String(now.maxBytes)}, evictionPolicy '${now.evictionPolicy}': set the limit in one place only`,
+    );
+  }
+  const wanted: { maxEntries?: number; maxBytes?: number; evictionPolicy: EvictionPolicy } = { evictionPolicy: limits.evictionPolicy };
+  if (limits.maxEntries !== undefined) wanted.maxEntries = limits.maxEntries;
+  if (limits.maxBytes !== undefined) wanted.maxBytes = limits.maxBytes;
+  map.configureCapacity(wanted);
+}
+
 /** What `entry` costs in `role`. */
 function cost(role: EntryRole, entry: Entry): number {
   return (entry.bytes?.byteLength ?? 0) + (role === 'proxy' ? proxyCost(entry.key) : 0);

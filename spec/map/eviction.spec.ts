@@ -15,6 +15,8 @@ import {
   type LazyReplicatedMapOptions,
 } from '../../lib/index.js';
 import type { MapKey } from '../../lib/codec/map-messages.js';
+import { BackupSessionStore } from '../../lib/session/index.js';
+import { KeyvStore } from '../../lib/keyv/index.js';
 import type { Entry } from '../../lib/map/entry.js';
 
 type M = LazyReplicatedMap<string>;
@@ -327,6 +329,49 @@ describe('Bounded memory (maxEntries, maxBytes, evictionPolicy)', () => {
       expect(() => {
         a.configureCapacity({ maxEntries: 0 });
       }).to.throw(RangeError, /maxEntries/);
+    });
+  });
+
+  describe('the stores map their limits onto the map', () => {
+    it('BackupSessionStore maxSessions: a new session on a full member is refused, saves of held ones are not', async () => {
+      const { maps } = await bounded(['a', 'b'], {});
+      const store = new BackupSessionStore({ map: maps.a as M, route: 'a', maxSessions: 2 });
+      expect((maps.a as M).capacityLimits()).to.deep.equal({ maxEntries: 2, maxBytes: undefined, evictionPolicy: 'reject' });
+      const session = (n: number): { cookie: object; n: number } => ({ cookie: { maxAge: 60_000 }, n });
+      const [s1, s2, s3] = [store.genid(), store.genid(), store.genid()];
+      await store.set(s1, session(1));
+      await store.set(s2, session(2));
+      const error = await store.set(s3, session(3)).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(CapacityError);
+      await store.set(s1, session(11));
+      expect(await store.get(s1)).to.include({ n: 11 });
+      expect(await store.length()).to.equal(2);
+    });
+
+    it("BackupSessionStore maxSessions with evictionPolicy 'lru' evicts the least recently used session", async () => {
+      const { maps } = await bounded(['a', 'b'], {});
+      const store = new BackupSessionStore({ map: maps.a as M, route: 'a', maxSessions: 2, evictionPolicy: 'lru' });
+      const ids = [store.genid(), store.genid(), store.genid()];
+      for (const [i, sid] of ids.entries()) await store.set(sid, { cookie: { maxAge: 60_000 }, i });
+      expect(await store.length()).to.equal(2);
+      expect(await store.get(ids[0] as string)).to.equal(null);
+    });
+
+    it('refuses a store limit that contradicts the map', async () => {
+      const { maps } = await bounded(['a'], {}, { a: { maxEntries: 10 } });
+      expect(() => new BackupSessionStore({ map: maps.a as M, route: 'a', maxSessions: 5 })).to.throw(TypeError, /maxSessions.*one place/);
+      expect(() => new BackupSessionStore({ map: maps.a as M, route: 'a', maxSessions: 10 })).to.not.throw();
+      expect(() => new KeyvStore({ map: maps.a as M, maxEntries: 10 })).to.throw(TypeError, /evictionPolicy 'reject'/);
+    });
+
+    it("KeyvStore maxEntries evicts ('lru' by default)", async () => {
+      const { net, maps } = await bounded(['a', 'b'], {});
+      const store = new KeyvStore({ map: maps.a as M, maxEntries: 3 });
+      for (let i = 0; i < 6; i++) await store.set(`k${i}`, i);
+      await net.settled();
+      expect((maps.a as M).stats().capacity).to.include({ entries: 3, evicted: 3, evictionPolicy: 'lru' });
+      expect(await store.get('k5')).to.equal(5);
+      expect(await store.get('k0')).to.equal(undefined);
     });
   });
 });

@@ -250,6 +250,8 @@ const subjects: Subject[] = [
       ttlMs: { bad: [[0, RangeError], [-1, RangeError], [Infinity, RangeError], ...NOT_A_NUMBER], good: [1, 86_400_000, () => 1000] },
       disableTouch: bool,
       now: fn(Date.now),
+      maxSessions: whole(1),
+      evictionPolicy: { bad: [['lru-ish', TypeError], [1, TypeError]], good: ['reject', 'lru', 'ttl-first'] },
     },
     typo: ['ttl', 'ttlMs'],
   },
@@ -260,6 +262,9 @@ const subjects: Subject[] = [
     cases: {
       map: { bad: [[undefined, TypeError], [new Map(), TypeError], ['map', TypeError]], good: [new LazyReplicatedMap({ name: 'k', transport: net.transport('keyv') })] },
       namespace: { bad: [[1, TypeError], [null, TypeError]], good: ['', 'users'] },
+      maxEntries: whole(1),
+      maxBytes: whole(1),
+      evictionPolicy: { bad: [['LRU', TypeError], [1, TypeError]], good: ['reject', 'lru', 'ttl-first'] },
     },
     typo: ['namespaces', 'namespace'],
   },
