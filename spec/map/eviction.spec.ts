@@ -3,6 +3,9 @@
  * 'ttl-first'; the accounting behind `stats().held` and `stats().capacity`.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   CapacityError,
@@ -149,6 +152,40 @@ describe('Bounded memory (maxEntries, maxBytes, evictionPolicy)', () => {
       expect(Object.values(survivors).some((m) => m.stats().capacity.overLimit > 0), 'reported').to.equal(true);
       for (const k of ['x1', 'x2', 'y1', 'z1']) expect(await survivors.b.get(k, { promote: false }), k).to.not.equal(undefined);
       expectLedgerExact(survivors);
+    });
+  });
+
+  describe('what arrives from a snapshot', () => {
+    let dir = '';
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'lrm-eviction-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** Writes five entries into a snapshot, then starts a lone member with `limits` on it. */
+    async function restored(limits: Partial<LazyReplicatedMapOptions>): Promise<M> {
+      const file = join(dir, 'm.snapshot');
+      const writer = new LazyReplicatedMap<string>({ name: 'm', transport: new InMemoryNetwork({ seed: 1 }).transport('w'), snapshot: file });
+      for (let i = 0; i < 5; i++) await writer.set(`k${i}`, i);
+      await writer.stop();
+      const { maps } = await bounded(['a'], { snapshot: file, ...limits });
+      return maps.a as M;
+    }
+
+    it("is kept beyond the limit under 'reject', and reported", async () => {
+      const a = await restored({ maxEntries: 2, evictionPolicy: 'reject' });
+      expect(a.size).to.equal(5);
+      expect(a.stats().capacity).to.include({ entries: 5, evicted: 0 });
+      expect(a.stats().capacity.overLimit).to.be.greaterThan(0);
+    });
+
+    it("is evicted down to the limit once the map runs under 'lru'", async () => {
+      const a = await restored({ maxEntries: 2, evictionPolicy: 'lru' });
+      await running?.net.settled();
+      expect(a.size).to.equal(2);
+      expect(a.stats().capacity).to.include({ entries: 2, evicted: 3 });
     });
   });
 
