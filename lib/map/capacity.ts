@@ -31,9 +31,10 @@ export type EvictionPolicy = 'lru' | 'ttl-first' | 'reject';
 export const DEFAULT_EVICTION_SAMPLE = 5;
 
 /**
- * The estimated heap cost of a proxy's metadata, in bytes, besides its key (the version fields,
- * the primary and backup ids shared through the interner, the map slot): measured at 236 B for a
- * proxy of a 12-character key (issue 24, bench/eviction.ts).
+ * The estimated heap cost of a proxy's metadata, in bytes, besides its key (the entry and its
+ * version fields, the table slot; ids and backup lists are shared through the interner). Rounded
+ * up from the measure: a proxy of a 32-character key costs 205 B with its key (`npm run bench --
+ * --only=heap`), so 224 B plus the key's length over-counts a little, as a limit should.
  */
 export const PROXY_METADATA_BYTES = 224;
 
@@ -261,10 +262,21 @@ export class Capacity implements EntryLedger {
    * A key held here already (an update) is always accepted. A new one, when the member is at a
    * limit: rejected under `reject`; under `lru` / `ttl-first`, entries are evicted first to
    * make room, as Redis evicts before it runs a write.
-   * @throws {CapacityError} under `reject`, naming the limit and the option.
+   * @throws {CapacityError} under `reject`, naming the limit and the option; under any policy
+   *   for a value larger than `maxBytes` on its own.
    */
   beforeWrite(key: MapKey, current: Entry | undefined, bytes: number): void {
     if (!this.limited || (current !== undefined && current.role !== 'proxy')) return;
+    if (this.maxBytes !== undefined && bytes > this.maxBytes) {
+      // Whatever the policy: no eviction can make room for it, and an evicting policy would
+      // empty the member and then evict the new key itself.
+      this.rejected++;
+      throw new CapacityError(
+        `map '${this.host?.name}' on member '${this.host?.id}' cannot hold key ${String(key)}: its value takes ${bytes} bytes, more than maxBytes (${this.maxBytes}). Store a smaller value or raise maxBytes`,
+        'maxBytes',
+        this.maxBytes,
+      );
+    }
     const full = this.over(1, bytes);
     if (full === undefined) return;
     if (this.policy === 'reject') {

@@ -117,7 +117,9 @@ export interface ReplicatedMapOptions {
   maxEntries?: number;
   /**
    * Bytes this member may hold: the encoded values it holds in every role plus an estimate of
-   * each proxy's metadata (about 236 bytes plus its key), in bytes. See `maxEntries`.
+   * each proxy's metadata (`PROXY_METADATA_BYTES`, 224, plus its key's length), in bytes. A new
+   * key whose value alone is larger is refused with `CapacityError` whatever the policy. See
+   * `maxEntries`.
    * @default none: no limit
    */
   maxBytes?: number;

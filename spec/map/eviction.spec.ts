@@ -268,6 +268,12 @@ describe('Bounded memory (maxEntries, maxBytes, evictionPolicy)', () => {
       expect(a.stats().capacity.evicted).to.be.greaterThan(10);
       expect([...reasons]).to.deep.equal(['maxBytes']);
       expectLedgerExact(maps);
+      // A value larger than the limit on its own: no eviction could make room, so it is refused.
+      const before = a.stats().capacity.evicted;
+      const error = await a.set('huge', 'h'.repeat(6000)).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(CapacityError);
+      expect((error as CapacityError).option).to.equal('maxBytes');
+      expect(a.stats().capacity.evicted).to.equal(before);
     });
 
     it('frees a backup over its limit through the primaries evicting: a backup never evicts a copy', async () => {
