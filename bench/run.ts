@@ -14,12 +14,13 @@ import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './
 import { scaleBench } from './scale.js';
 import { sessionsBench, type SessionRow } from './sessions.js';
 import { snapshotBench } from './snapshot.js';
+import { evictionBench } from './eviction.js';
 import type { Throughput } from './measure.js';
 import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale, snapshot) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale, snapshot, eviction) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -229,5 +230,11 @@ if (section('snapshot')) {
       rows.map((r) => [r.entries, r.fileMiB, `${r.writeMs.toFixed(0)} (${r.stopMs.toFixed(0)})`, r.stopCpuMs, `${r.loadMs.toFixed(0)} (${r.startMs.toFixed(0)})`, r.startCpuMs, r.loadRssMiB, r.heapMiB ?? '–', 'each ≤ 10,000 ms at 1M']),
     ),
   );
+  out();
+}
+if (section('eviction')) {
+  out('## Bounded memory (bench/eviction.ts)');
+  out();
+  out(await evictionBench(quick));
   out();
 }

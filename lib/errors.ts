@@ -121,6 +121,25 @@ export class ValueTooLargeError extends LazyReplicatedMapError {
 }
 
 /**
+ * A write of a key this member does not hold was refused because the member is at its limit
+ * (`maxEntries` or `maxBytes`) and the map's `evictionPolicy` is `'reject'`, as Tomcat refuses a
+ * session beyond `maxActiveSessions`. Nothing was sent or changed. Delete keys, raise the limit,
+ * or choose an evicting policy (`'lru'`, `'ttl-first'`).
+ */
+export class CapacityError extends LazyReplicatedMapError {
+  override name = 'CapacityError';
+  /** The option whose limit was reached. */
+  readonly option: 'maxEntries' | 'maxBytes';
+  /** Its value (values held, or bytes). */
+  readonly limit: number;
+  constructor(message: string, option: 'maxEntries' | 'maxBytes', limit: number, options?: ErrorOptions) {
+    super(message, options);
+    this.option = option;
+    this.limit = limit;
+  }
+}
+
+/**
  * A transport did not send a frame because the peer declared, when it connected, that it accepts
  * nothing that large (its `maxFrameBytes`). The connection stays up; only this frame was not sent.
  * Raise `maxFrameBytes` on the peer, or send smaller frames.

@@ -72,6 +72,7 @@ export {
   type TcpTlsOptions,
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
+export { DEFAULT_EVICTION_SAMPLE, PROXY_METADATA_BYTES, type CapacityStats, type EvictionPolicy, type RoleHolding } from './map/capacity.js';
 export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR, type ExpiryTimers } from './map/expiry.js';
 export {
   DIAGNOSTICS_CHANNELS,
@@ -84,6 +85,7 @@ export {
   type ExpiryMessage,
   type PeerErrorMessage,
   type UnderReplicatedMessage,
+  type EvictionMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
 export { readinessProbe, type ReadinessSource } from './lifecycle/readiness.js';

@@ -38,6 +38,8 @@ export const DIAGNOSTICS_CHANNELS = {
   promotion: 'lazy-replicated-map:promotion',
   /** Plain: published when an entry expires. Message: {@link ExpiryMessage}. */
   expiry: 'lazy-replicated-map:expiry',
+  /** Plain: this member evicted an entry it was primary of (`maxEntries`, `maxBytes`). Message: {@link EvictionMessage}. */
+  eviction: 'lazy-replicated-map:eviction',
   /**
    * Plain: entries owned by `member` hold fewer copies than the map promises and no live member
    * is left to take another (what the map emits as `'underReplicated'`). Message: {@link UnderReplicatedMessage}.
@@ -125,6 +127,18 @@ export interface ExpiryMessage {
   member: string;
   /** The key. */
   key: MapKey;
+}
+
+/** An entry was evicted by its primary. */
+export interface EvictionMessage {
+  /** The map's name. */
+  map: string;
+  /** The member that evicted it (its primary). */
+  member: string;
+  /** The key. */
+  key: MapKey;
+  /** The option whose limit was exceeded. */
+  reason: 'maxEntries' | 'maxBytes';
 }
 
 /** Entries hold fewer copies than their map promises (see the map's `'underReplicated'` event). */

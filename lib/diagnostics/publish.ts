@@ -14,6 +14,7 @@ const memberGone = channel(DIAGNOSTICS_CHANNELS.memberGone);
 const failover = channel(DIAGNOSTICS_CHANNELS.failover);
 const promotion = channel(DIAGNOSTICS_CHANNELS.promotion);
 const expiry = channel(DIAGNOSTICS_CHANNELS.expiry);
+const eviction = channel(DIAGNOSTICS_CHANNELS.eviction);
 const peerError = channel(DIAGNOSTICS_CHANNELS.peerError);
 const underReplicated = channel(DIAGNOSTICS_CHANNELS.underReplicated);
 
@@ -44,6 +45,11 @@ export function publishClaim(why: 'read' | 'failover', where: MapIdentity, key: 
  */
 export function publishExpired(where: MapIdentity, key: MapKey): void {
   if (expiry.hasSubscribers) expiry.publish({ map: where.name, member: where.id, key });
+}
+
+/** This member evicted `key` of map `where.name` to stay within `reason` (published on `lazy-replicated-map:eviction`). */
+export function publishEvicted(where: MapIdentity, key: MapKey, reason: 'maxEntries' | 'maxBytes'): void {
+  if (eviction.hasSubscribers) eviction.publish({ map: where.name, member: where.id, key, reason });
 }
 
 /** Entries of map `where.name` owned here hold `held` of the `wanted` copies (published on `lazy-replicated-map:under-replicated`). */

@@ -6,7 +6,8 @@
 import type { MapKey } from '../codec/map-messages.js';
 import type { MapState } from '../map/map-context.js';
 import type { GetOptions, SetOptions } from '../map/map-options.js';
-import { required, shaped, string, type OptionRules } from '../options/validate.js';
+import { oneOf, required, shaped, string, wholeNumber, type OptionRules } from '../options/validate.js';
+import type { CapacityConfigurable, EvictionPolicy } from '../map/capacity.js';
 
 /** Between a namespace and a key in the map (`<namespace>:<key>`), as Keyv 5 writes its keys. */
 export const KEYV_NAMESPACE_SEPARATOR = ':';
@@ -16,7 +17,7 @@ export const KEYV_NAMESPACE_SEPARATOR = ':';
  * `ReplicatedMap`) fits. Method syntax keeps parameters bivariant, so maps of wider key and value
  * types fit too.
  */
-export interface KeyvMap {
+export interface KeyvMap extends CapacityConfigurable {
   /** This member's id. */
   readonly id: string;
   /** Where the map is in its life. */
@@ -48,12 +49,31 @@ export interface KeyvStoreOptions {
    * @default undefined (no namespace: every key of the map is the store's)
    */
   namespace?: string;
+  /**
+   * Values this member may hold (primaries and backups), set as the map's `maxEntries` (a map
+   * with a different limit already is a `TypeError`). The limit is the map's: with several
+   * namespaces on one map, they share it.
+   * @default none: no limit (the map's own options apply)
+   */
+  maxEntries?: number;
+  /** Bytes this member may hold, set as the map's `maxBytes` (see `maxEntries`). @default none */
+  maxBytes?: number;
+  /**
+   * With `maxEntries` or `maxBytes`: what a full member does (the map's `evictionPolicy`). A
+   * cache evicts: `'lru'` by default, `'ttl-first'` for keys written with a TTL first, `'reject'`
+   * to make `keyv.set` reject with `CapacityError`.
+   * @default 'lru'
+   */
+  evictionPolicy?: EvictionPolicy;
 }
 
 /** The rule of every option of a {@link KeyvStore}, checked at construction: one line per option. */
 export const KEYV_STORE_OPTION_RULES: OptionRules<KeyvStoreOptions> = {
   map: required(shaped('a LazyReplicatedMap or ReplicatedMap', ['start', 'get', 'set', 'delete', 'clear', 'keys', 'on', 'off'], ['id'])),
   namespace: string,
+  maxEntries: wholeNumber({ min: 1 }),
+  maxBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  evictionPolicy: oneOf(['reject', 'lru', 'ttl-first'] satisfies EvictionPolicy[]),
 };
 
 /** Events of a {@link KeyvStore}. */

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { StoppedError } from '../errors.js';
 import { validateOptions } from '../options/validate.js';
+import { applyStoreLimit } from '../map/capacity.js';
 import { KEYV_NAMESPACE_SEPARATOR, KEYV_STORE_OPTION_RULES, type KeyvMap, type KeyvStoreEvents, type KeyvStoreOptions } from './keyv-store-options.js';
 
 /** What Keyv finds in `store.opts`. */
@@ -87,6 +88,9 @@ export class KeyvStore extends EventEmitter<KeyvStoreEvents> {
     validateOptions('KeyvStore', options, KEYV_STORE_OPTION_RULES);
     this.map = options.map;
     this.namespace = options.namespace;
+    if (options.maxEntries !== undefined || options.maxBytes !== undefined) {
+      applyStoreLimit('KeyvStore', options.maxEntries !== undefined ? 'maxEntries' : 'maxBytes', options.map, { maxEntries: options.maxEntries, maxBytes: options.maxBytes, evictionPolicy: options.evictionPolicy ?? 'lru' });
+    }
     this.map.on('error', this.forward);
   }
 

@@ -27,10 +27,11 @@ import { Failover } from './failover.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
-import { publishExpired } from '../diagnostics/publish.js';
+import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
+import type { EvictionPolicy } from './capacity.js';
 import { instrumentMap } from './map-diagnostics.js';
 import { checkJoin, type JoinCheck } from './join-check.js';
-import { DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
+import { CAPACITY_OPTION_RULES, DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
@@ -114,8 +115,22 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       members: new Membership(ChannelRouter.of(options.transport)),
       events: this,
       frameLimit: () => frameLimitOf(options.transport),
+      capacity: options,
     });
     this.ctx = ctx;
+    ctx.capacity.attach({
+      name: options.name,
+      id: options.transport.id,
+      running: () => ctx.lifecycle === 'running',
+      evict: (keys, reason) => {
+        for (const key of keys) {
+          publishEvicted(this, key, reason);
+          this.emit('evicted', key as K, reason);
+        }
+        // The delete path, as a delete by this member, the keys' primary: tombstones everywhere.
+        ctx.background(this.remove(keys));
+      },
+    });
     this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
@@ -213,6 +228,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (this.state !== 'starting') return;
     this.ctx.lifecycle = 'running';
     this.expiry.start();
+    // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
+    this.ctx.capacity.check();
     this.emit('ready');
   }
 
@@ -478,6 +495,22 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.ctx.entries.get(key)?.lastAccess;
   }
 
+  /**
+   * Sets this member's limits after construction, as the options `maxEntries`, `maxBytes` and
+   * `evictionPolicy` do (the session and Keyv stores map theirs onto their map with it). Omitted
+   * fields keep their value. A member over a new limit evicts at once (policy permitting).
+   * @throws {RangeError} / {TypeError} for a value the option would refuse.
+   */
+  configureCapacity(limits: { maxEntries?: number; maxBytes?: number; evictionPolicy?: EvictionPolicy }): void {
+    validateOptions(`${this.constructor.name}.configureCapacity`, limits, CAPACITY_OPTION_RULES);
+    this.ctx.capacity.configure(limits);
+  }
+
+  /** This member's limits now (`undefined`: none). */
+  capacityLimits(): { maxEntries: number | undefined; maxBytes: number | undefined; evictionPolicy: EvictionPolicy } {
+    return this.ctx.capacity.limits();
+  }
+
   /** Counters of this map on this member. */
   stats(): MapStats {
     const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
@@ -496,6 +529,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       failovers: this.ctx.counters.failovers,
       rpcTimeouts: this.ctx.counters.rpcTimeouts,
       underReplicated,
+      held: this.ctx.capacity.byRole(),
+      capacity: this.ctx.capacity.stats(),
     };
   }
 
@@ -516,6 +551,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.role === 'primary') {
+      this.ctx.capacity.used(entry);
       if (!expires(entry)) return this.ctx.decoded(entry) as V;
       if (!alive(entry, this.ctx.now())) {
         // Expired: never returned. Deleted everywhere now rather than at the next sweep.
@@ -529,6 +565,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // last use, answers through the fetch below.
     if (entry.role !== 'proxy' && entry.bytes !== undefined && (!expires(entry) || alive(entry, this.ctx.now()))) {
       const value = this.promotion.readHeld(entry, promote);
+      this.ctx.capacity.used(entry);
       if (expires(entry)) {
         // readHeld may have made this member primary.
         const now = this.ctx.entries.get(key);
@@ -597,6 +634,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // gone and which nobody re-homes.
     this.assertUsable();
     let entry = this.ctx.entries.get(key);
+    // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
+    this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
+    entry = this.ctx.entries.get(key);
     if (entry?.role === 'primary') {
       // An update in place: the key stays where it lives, its live backups keep their places (the
       // missing ones are refilled), and only the holders hear of it. The version keeps its tick
@@ -619,6 +659,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     entry.bytes = bytes;
     entry.value = value;
+    this.ctx.capacity.used(entry);
     stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
     this.emit('entrySet', key, 'local');
     await this.publisher.published(entry, this.publisher.publishWrite(entry));
@@ -677,6 +718,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     entry.lastAccess = this.ctx.now();
     entry.accessSent = entry.lastAccess;
     entry.backups = backups;
+    this.ctx.capacity.used(entry);
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
     await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
   }
@@ -697,6 +739,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (entry === undefined) return false;
     if (entry.role === 'primary') {
       if (!alive(entry, this.ctx.now())) return false;
+      this.ctx.capacity.used(entry);
       this.expiry.used(entry);
       return true;
     }

@@ -40,6 +40,18 @@ class HolderState {
   maxIdleMs: number | undefined = undefined;
   /** See {@link Entry.accessSent}. */
   accessSent: number | undefined = undefined;
+  /** See {@link Entry.lastUse}. */
+  lastUse = 0;
+  /** See {@link Entry.slot}. */
+  slot = -1;
+}
+
+/** Told of every change of role or bytes of an entry in a map's table (see capacity.ts). */
+export interface EntryLedger {
+  /** `entry` was `role` with `bytes` bytes of value, and is now as it is. */
+  changed(entry: Entry, role: EntryRole, bytes: number): void;
+  /** `entry` is about to stop being primary here. */
+  demoting(entry: Entry): void;
 }
 
 /**
@@ -62,6 +74,11 @@ export class Entry {
   primary: string;
   backups: readonly string[];
   private held: HolderState | undefined;
+  /**
+   * The accounting of the table this entry is in (set by the table; `undefined` outside one), so
+   * that what a member holds is counted at each change rather than by a scan.
+   */
+  ledger: EntryLedger | undefined;
 
   constructor(key: MapKey, role: EntryRole, version: Version, primary: string, backups: readonly string[], bytes?: Uint8Array) {
     this.key = key;
@@ -74,6 +91,7 @@ export class Entry {
     this.primary = primary;
     this.backups = backups;
     this.held = undefined;
+    this.ledger = undefined;
     this.role = role;
     this.bytes = bytes;
   }
@@ -84,6 +102,20 @@ export class Entry {
   }
 
   set role(role: EntryRole) {
+    const ledger = this.ledger;
+    const before = this.role;
+    if (ledger === undefined || before === role) {
+      this.setRole(role);
+      return;
+    }
+    const length = this.held?.bytes?.byteLength ?? 0;
+    // While the holder state (and its slot) still exists: a demoted entry may release it.
+    if (before === 'primary') ledger.demoting(this);
+    this.setRole(role);
+    ledger.changed(this, before, length);
+  }
+
+  private setRole(role: EntryRole): void {
     if (this.held !== undefined) {
       this.held.role = role;
       this.release();
@@ -110,6 +142,13 @@ export class Entry {
   }
 
   set bytes(bytes: Uint8Array | undefined) {
+    const ledger = this.ledger;
+    const before = this.held?.bytes;
+    this.setBytes(bytes);
+    if (ledger !== undefined && before !== bytes) ledger.changed(this, this.role, before?.byteLength ?? 0);
+  }
+
+  private setBytes(bytes: Uint8Array | undefined): void {
     if (this.held !== undefined) {
       this.held.bytes = bytes;
       this.release();
@@ -168,6 +207,27 @@ export class Entry {
   set accessSent(at: number | undefined) {
     if (this.held !== undefined) this.held.accessSent = at;
     else if (at !== undefined) this.hold().accessSent = at;
+  }
+
+  /**
+   * When this member last used the entry, by its map's logical clock of uses (see capacity.ts):
+   * 0 when never. Only holders keep it.
+   */
+  get lastUse(): number {
+    return this.held?.lastUse ?? 0;
+  }
+
+  set lastUse(tick: number) {
+    if (this.held !== undefined) this.held.lastUse = tick;
+  }
+
+  /** Index among its map's eviction candidates; -1 when it is not one. */
+  get slot(): number {
+    return this.held?.slot ?? -1;
+  }
+
+  set slot(i: number) {
+    if (this.held !== undefined) this.held.slot = i;
   }
 
   /** Negative, zero or positive as this entry's version is older than, the same as, or newer than `v`. */

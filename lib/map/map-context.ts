@@ -18,6 +18,7 @@ import { Interner } from './interner.js';
 import type { IdsBound } from './message-size.js';
 import type { AckMode, MapEvents } from './map-options.js';
 import { Tombstones } from './tombstones.js';
+import { Capacity, EntryTable, type CapacityOptions } from './capacity.js';
 import { LamportClock } from './version.js';
 
 /** Lifecycle of a map on one member. */
@@ -58,6 +59,8 @@ export type MapEmitter = Pick<EventEmitter<MapEvents>, 'emit'>;
 /** Settings of a {@link MapContext}: its fields of the same names, and how long a delete is remembered (ms). */
 export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rpcTimeoutMs' | 'ackMode' | 'codec' | 'now' | 'members' | 'events' | 'frameLimit'> & {
   readonly tombstoneTtlMs: number;
+  /** The limits of what this member holds (see capacity.ts). */
+  readonly capacity?: CapacityOptions;
 };
 
 /** True when both lists name the same members in the same order (interned lists are usually the same array). */
@@ -90,8 +93,10 @@ export class MapContext {
    * see `ChannelRouter.frameLimit`. Read at each use: members that join may lower it.
    */
   readonly frameLimit: () => number;
-  /** Every key known here, in any role. */
-  readonly entries = new Map<MapKey, Entry>();
+  /** Every key known here, in any role; what it holds is counted in {@link capacity}. */
+  readonly entries: Map<MapKey, Entry>;
+  /** What this member holds, by role, and its limits. */
+  readonly capacity: Capacity;
   /** Deletes remembered. */
   readonly tombstones: Tombstones;
   /** The version clock. */
@@ -131,6 +136,8 @@ export class MapContext {
     this.events = options.events;
     this.frameLimit = options.frameLimit;
     this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
+    this.capacity = new Capacity(options.capacity ?? {}, options.id);
+    this.entries = new EntryTable(this.capacity);
   }
 
   /** The map's channel. @throws {StoppedError} before `start()`. */

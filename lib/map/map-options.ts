@@ -9,6 +9,7 @@ import type { MapKey } from '../codec/map-messages.js';
 import type { ExpiryTimers } from './expiry.js';
 import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRule, type OptionRules } from '../options/validate.js';
 import type { SnapshotStore } from '../snapshot/snapshot-store.js';
+import type { CapacityStats, EvictionPolicy, RoleHolding } from './capacity.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
@@ -114,6 +115,43 @@ export interface ReplicatedMapOptions {
    */
   snapshot?: string | SnapshotStore;
   /**
+   * Values this member may hold (primaries and backups or copies; proxies do not count), for
+   * bounded memory (docs/map.md, "Bounded memory"). What happens at the limit is the
+   * `evictionPolicy`'s business. Each member has its own limit.
+   * @default none: no limit
+   */
+  maxEntries?: number;
+  /**
+   * Bytes this member may hold: the encoded values it holds in every role plus an estimate of
+   * each proxy's metadata (`PROXY_METADATA_BYTES`, 224, plus its key's length), in bytes. A new
+   * key whose value alone is larger is refused with `CapacityError` whatever the policy. See
+   * `maxEntries`.
+   * @default none: no limit
+   */
+  maxBytes?: number;
+  /**
+   * What a member at `maxEntries` or `maxBytes` does: `'reject'` refuses writes of keys it does
+   * not hold with a `CapacityError` (Tomcat's `maxActiveSessions`); `'lru'` deletes, from every
+   * member, the least recently used of a sample of the entries it is primary of; `'ttl-first'`
+   * the one of the sample closest to its expiry, then the least recently used. Has no effect
+   * without a limit.
+   * @default 'reject' (nothing is ever lost silently, as Redis' default `noeviction`)
+   */
+  evictionPolicy?: EvictionPolicy;
+  /**
+   * Entries sampled for each eviction (Redis' `maxmemory-samples`): more is closer to an exact
+   * LRU and costs more per eviction.
+   * @default 5
+   */
+  evictionSample?: number;
+  /**
+   * Which keys may be evicted: a key for which it returns `false` is never evicted (a lock taken
+   * with `setIfAbsent`, say). Give every member the same function: whichever member is a key's
+   * primary decides.
+   * @default every key may be evicted
+   */
+  evictable?: (key: MapKey) => boolean;
+  /**
    * How long `stop()` waits, in milliseconds, for a member to join when this member holds entries
    * that no staying member holds (the last old member of a rolling update, whose replacement is
    * still starting): the newcomer is handed them. If none joins in time, the entries are dropped
@@ -187,6 +225,18 @@ export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
   joinTimeoutMs: timerMs(1),
   snapshot: snapshotRule(),
   stopWaitMs: timerMs(0),
+  maxEntries: wholeNumber({ min: 1 }),
+  maxBytes: wholeNumber({ min: 1, unit: 'bytes' }),
+  evictionPolicy: oneOf(['lru', 'ttl-first', 'reject'] satisfies EvictionPolicy[]),
+  evictionSample: wholeNumber({ min: 1, max: 1000 }),
+  evictable: func,
+};
+
+/** The rules of `map.configureCapacity(limits)`: those of the options of the same names. */
+export const CAPACITY_OPTION_RULES: OptionRules<{ maxEntries?: number; maxBytes?: number; evictionPolicy?: EvictionPolicy }> = {
+  maxEntries: REPLICATED_MAP_OPTION_RULES.maxEntries,
+  maxBytes: REPLICATED_MAP_OPTION_RULES.maxBytes,
+  evictionPolicy: REPLICATED_MAP_OPTION_RULES.evictionPolicy,
 };
 
 /** The rules of {@link LazyReplicatedMapOptions}: the shared ones and `backups`. */
@@ -287,6 +337,12 @@ export interface MapEvents<K extends MapKey = MapKey> {
   stopped: () => void;
   /** The map wrote, loaded or set aside its snapshot (see the `snapshot` option). */
   snapshot: (report: SnapshotReport) => void;
+  /**
+   * This member, the key's primary, evicted `key` to stay within `reason` (the option whose limit
+   * was exceeded); its delete on every member follows, as for `delete` (other members see
+   * `'entryRemoved'` with `'deleted'`).
+   */
+  evicted: (key: K, reason: 'maxEntries' | 'maxBytes') => void;
 }
 
 /** Counters of a map on one member, from `map.stats()`. */
@@ -311,4 +367,11 @@ export interface MapStats {
    * counts the backups named, which may not have taken their copy.
    */
   underReplicated: number;
+  /**
+   * What this member holds, by role: keys and bytes (encoded values; for proxies, an estimate of
+   * their metadata). Kept at each change, not counted when `stats()` is called.
+   */
+  held: { primary: RoleHolding; backup: RoleHolding; copy: RoleHolding; proxy: RoleHolding };
+  /** The limits (`maxEntries`, `maxBytes`), what they count now, and what they caused. */
+  capacity: CapacityStats;
 }

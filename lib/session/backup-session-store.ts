@@ -17,6 +17,7 @@ import { newSessionId } from './session-id.js';
 import { cookieExpiry, cookieMaxAge, sessionExpiry } from './session-lifetime.js';
 import { DEFAULT_SESSION_TTL_MS, SESSION_STORE_OPTION_RULES, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
 import { validateOptions } from '../options/validate.js';
+import { applyStoreLimit } from '../map/capacity.js';
 import { SessionValue } from './session-value.js';
 import { StoreBase } from './store-base.js';
 
@@ -147,7 +148,8 @@ export class BackupSessionStore extends StoreBase {
 
   /**
    * @param options see {@link BackupSessionStoreOptions}.
-   * @throws {TypeError} for a malformed route.
+   * @throws {TypeError} for a malformed route, or a `maxSessions` its map cannot take (see
+   *   {@link BackupSessionStoreOptions.maxSessions}).
    * @throws {RangeError} for a `ttlMs` that is not a number of milliseconds > 0 or a function.
    */
   constructor(options: BackupSessionStoreOptions) {
@@ -168,6 +170,9 @@ export class BackupSessionStore extends StoreBase {
     this.disableTouch = options.disableTouch ?? false;
     this.wallClock = options.now ?? Date.now;
     this.baselines = new RequestBaselines(this.wallClock);
+    if (options.maxSessions !== undefined) {
+      applyStoreLimit('BackupSessionStore', 'maxSessions', options.map, { maxEntries: options.maxSessions, evictionPolicy: options.evictionPolicy ?? 'reject' });
+    }
   }
 
   /**

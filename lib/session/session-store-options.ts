@@ -6,7 +6,8 @@
 import type { MapKey } from '../codec/map-messages.js';
 import type { EntryInfo } from '../map/entry.js';
 import type { GetOptions, SetOptions } from '../map/map-options.js';
-import { boolean, finiteNumber, func, required, shaped, type OptionRule, type OptionRules } from '../options/validate.js';
+import { boolean, finiteNumber, func, oneOf, required, shaped, wholeNumber, type OptionRule, type OptionRules } from '../options/validate.js';
+import type { CapacityConfigurable, EvictionPolicy } from '../map/capacity.js';
 import { assertRoute } from './session-id.js';
 
 /** How long a session lives unused when its cookie sets no lifetime, in milliseconds (one day). */
@@ -16,7 +17,7 @@ export const DEFAULT_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
  * `ReplicatedMap`) fits. Method syntax keeps parameters bivariant, so maps of wider key and value
  * types fit too.
  */
-export interface SessionMap {
+export interface SessionMap extends CapacityConfigurable {
   /** This member's id. */
   readonly id: string;
   /** The value of `key`; promotes this member to its primary unless `promote: false`. */
@@ -68,6 +69,21 @@ export interface BackupSessionStoreOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Sessions this member may hold (as primary or backup), as Tomcat's `maxActiveSessions`: the
+   * store sets it as its map's `maxEntries` (a map with a different limit already is a
+   * `TypeError`: set the limit in one place). At the limit, `evictionPolicy` decides.
+   * @default none: no limit (the map's own options apply)
+   */
+  maxSessions?: number;
+  /**
+   * With `maxSessions`: `'reject'` refuses a new session on a full member (the framework's
+   * callback gets a `CapacityError`; Tomcat refuses to create the session), `'lru'` evicts the
+   * least recently used session this member is primary of, `'ttl-first'` the one closest to its
+   * expiry. The map's `evictionPolicy`.
+   * @default 'reject'
+   */
+  evictionPolicy?: EvictionPolicy;
 }
 
 /** A lifetime in milliseconds (> 0), or a function of the session that gives one. */
@@ -87,4 +103,6 @@ export const SESSION_STORE_OPTION_RULES: OptionRules<BackupSessionStoreOptions> 
   ttlMs: lifetime,
   disableTouch: boolean,
   now: func,
+  maxSessions: wholeNumber({ min: 1 }),
+  evictionPolicy: oneOf(['reject', 'lru', 'ttl-first'] satisfies EvictionPolicy[]),
 };

@@ -32,6 +32,11 @@ export const PASSING: readonly WorkloadConfig[] = [
     name: '3-5 members, one caller moving between members once the network is quiet, promotions, clear, delays and reordering',
     members: [3, 5], callers: 1, keys: 3, backups: 1, sequential: true, settleBetweenMembers: true, clear: true, net: DELAYED,
   },
+  { name: 'one member, 4 pipelining callers, eviction (maxEntries: 2, lru)', members: [1, 1], callers: 4, keys: 4, backups: 1, clear: true, maxEntries: 2 },
+  {
+    name: '3-5 members, one caller moving between members once the network is quiet, promotions, eviction (maxEntries: 2, lru)',
+    members: [3, 5], callers: 1, keys: 4, backups: 1, sequential: true, settleBetweenMembers: true, maxEntries: 2,
+  },
 ];
 
 /** Configurations in which the map is not linearizable yet (counted by the long run). */

@@ -25,7 +25,9 @@ export type Call =
   | { op: 'clear' }
   | { op: 'setIfAbsent'; key: MapKey; value: unknown; expiry?: WriteExpiry }
   | { op: 'compareAndSet'; key: MapKey; expected: unknown; value: unknown }
-  | { op: 'update'; key: MapKey; add: number };
+  | { op: 'update'; key: MapKey; add: number }
+  // Not a call: a member evicted the key (`'evicted'`), a delete decided by the map itself.
+  | { op: 'evict'; key: MapKey };
 
 /** One call of a history. */
 export interface Operation {
@@ -65,6 +67,23 @@ export class HistoryRecorder {
    * Runs `run` (which makes the call) and records it. Never rejects: a failed call is recorded as
    * `unknown` and resolves to `undefined`.
    */
+  /**
+   * Opens an operation the map started by itself (an eviction): it completes with {@link finish}.
+   * Its end is when the run knows it took effect everywhere (the network settled), later than it
+   * did: a wider window, so the check stays sound.
+   */
+  begin(member: string, caller: string, call: Call): Operation {
+    const op: Operation = { id: this.ops.length, member, caller, call, invoke: ++this.clock, complete: Infinity, answer: undefined, status: 'unknown', now: this.now() };
+    this.ops.push(op);
+    return op;
+  }
+
+  /** Completes an operation opened with {@link begin}. */
+  finish(op: Operation): void {
+    op.complete = ++this.clock;
+    op.status = 'ok';
+  }
+
   async record(member: string, caller: string, call: Call, run: () => Promise<unknown>): Promise<void> {
     const op: Operation = { id: this.ops.length, member, caller, call, invoke: ++this.clock, complete: Infinity, answer: undefined, status: 'unknown', now: this.now() };
     this.ops.push(op);

@@ -86,6 +86,7 @@ export const registerModel: Model<RegisterState> = {
         if (known && answer !== live) return undefined;
         return live ? used(s, now) : s;
       case 'clear':
+      case 'evict':
         return EMPTY;
       case 'setIfAbsent':
         if (known && answer !== !live) return undefined;

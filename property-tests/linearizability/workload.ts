@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { InMemoryNetwork, LazyReplicatedMap, type InMemoryNetworkOptions } from '../../lib/index.js';
-import { HistoryRecorder, type Call, type History } from './history.js';
+import { HistoryRecorder, type Call, type History, type Operation } from './history.js';
 
 /** One kind of run: what the cluster looks like and which events may happen. */
 export interface WorkloadConfig {
@@ -51,6 +51,12 @@ export interface WorkloadConfig {
   readonly promote?: boolean;
   /** Phases per history (inclusive range). @default [1, 4] */
   readonly phases?: readonly [number, number];
+  /**
+   * Each member's `maxEntries` (policy `'lru'`, sample 2): evictions happen during the calls and
+   * are recorded as deletes the map decided itself (see `HistoryRecorder.begin`).
+   * @default none
+   */
+  readonly maxEntries?: number;
   /** Calls per caller and phase (inclusive range). @default [1, 5] */
   readonly callsPerCaller?: readonly [number, number];
 }
@@ -143,9 +149,12 @@ export async function runProgram(config: WorkloadConfig, program: Program, facto
   const live: string[] = [];
   let nextId = 0;
   let written = 0;
+  const evictions: Operation[] = [];
   const create = (): TestMap => {
     const id = `m${nextId++}`;
-    const map = factory({ name: 'lin', transport: net.transport(id), backups: config.backups, now: () => clock.time, expirySweepIntervalMs: 0 });
+    const limits = config.maxEntries === undefined ? {} : { maxEntries: config.maxEntries, evictionPolicy: 'lru' as const, evictionSample: 2 };
+    const map = factory({ name: 'lin', transport: net.transport(id), backups: config.backups, now: () => clock.time, expirySweepIntervalMs: 0, ...limits });
+    map.on('evicted', (key) => evictions.push(recorder.begin(id, `${id}evictor`, { op: 'evict', key })));
     // Peers' faults during joins and stops are reported, not thrown; the history is what is judged.
     map.on('error', () => undefined);
     maps.set(id, map);
@@ -249,6 +258,9 @@ export async function runProgram(config: WorkloadConfig, program: Program, facto
       }
       await Promise.all(work);
     }
+    // Evictions took effect everywhere once the network is quiet (their deletes acknowledged).
+    await net.settled();
+    for (const op of evictions) recorder.finish(op);
     // Final reads, after every call completed, on every member: what the cluster ended with.
     const finals: Array<Promise<void>> = [];
     for (const id of live) for (let k = 0; k < config.keys; k++) finals.push(invoke(maps.get(id)!, `${id}final`, { op: 'get', key: k, promote: false }));

@@ -17,7 +17,7 @@ import {
 } from '../../lib/index.js';
 import { BackupSessionStore } from '../../lib/session/index.js';
 import { KeyvStore } from '../../lib/keyv/index.js';
-import { GET_OPTION_RULES, LAZY_REPLICATED_MAP_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES } from '../../lib/map/map-options.js';
+import { CAPACITY_OPTION_RULES, GET_OPTION_RULES, LAZY_REPLICATED_MAP_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES } from '../../lib/map/map-options.js';
 import { RPC_CALL_OPTION_RULES } from '../../lib/rpc/rpc-options.js';
 import { IN_MEMORY_NETWORK_OPTION_RULES } from '../../lib/transport/memory/in-memory-network-options.js';
 import { TCP_OPTION_RULES } from '../../lib/transport/tcp/resolve-options.js';
@@ -99,6 +99,11 @@ const mapCases: Record<string, OptionCase> = {
     good: ['/var/lib/app/sessions.snapshot', { location: 'memory', read: () => undefined, write: () => undefined, retire: () => undefined }],
   },
   stopWaitMs: timer(0),
+  maxEntries: whole(1),
+  maxBytes: whole(1),
+  evictionPolicy: { bad: [['LRU', TypeError], ['', TypeError], [1, TypeError], [null, TypeError]], good: ['lru', 'ttl-first', 'reject'] },
+  evictionSample: { bad: [[0, RangeError], [1001, RangeError], [1.5, RangeError], ...NOT_A_NUMBER], good: [1, 5, 1000] },
+  evictable: fn(() => true),
 };
 
 let channels: RpcChannel[] = [];
@@ -126,6 +131,15 @@ const subjects: Subject[] = [
     attempt: (o) => running.set('k', 'v', o),
     cases: { ttlMs: whole(1), maxIdleMs: whole(1) },
     typo: ['ttl', 'ttlMs'],
+  },
+  {
+    owner: 'LazyReplicatedMap.configureCapacity',
+    rules: CAPACITY_OPTION_RULES,
+    attempt: (o) => {
+      running.configureCapacity(o);
+    },
+    cases: { maxEntries: whole(1), maxBytes: whole(1), evictionPolicy: { bad: [['none', TypeError], [0, TypeError]], good: ['lru', 'ttl-first', 'reject'] } },
+    typo: ['maxEntires', 'maxEntries'],
   },
   {
     owner: 'LazyReplicatedMap.get',
@@ -237,6 +251,8 @@ const subjects: Subject[] = [
       ttlMs: { bad: [[0, RangeError], [-1, RangeError], [Infinity, RangeError], ...NOT_A_NUMBER], good: [1, 86_400_000, () => 1000] },
       disableTouch: bool,
       now: fn(Date.now),
+      maxSessions: whole(1),
+      evictionPolicy: { bad: [['lru-ish', TypeError], [1, TypeError]], good: ['reject', 'lru', 'ttl-first'] },
     },
     typo: ['ttl', 'ttlMs'],
   },
@@ -247,6 +263,9 @@ const subjects: Subject[] = [
     cases: {
       map: { bad: [[undefined, TypeError], [new Map(), TypeError], ['map', TypeError]], good: [new LazyReplicatedMap({ name: 'k', transport: net.transport('keyv') })] },
       namespace: { bad: [[1, TypeError], [null, TypeError]], good: ['', 'users'] },
+      maxEntries: whole(1),
+      maxBytes: whole(1),
+      evictionPolicy: { bad: [['LRU', TypeError], [1, TypeError]], good: ['reject', 'lru', 'ttl-first'] },
     },
     typo: ['namespaces', 'namespace'],
   },
