@@ -91,5 +91,5 @@ process.on('message', (raw) => {
   })();
 });
 process.on('disconnect', () => {
-  void map.stop().finally(() => process.exit(0));
+  void map.stop({ discard: true }).finally(() => process.exit(0));
 });

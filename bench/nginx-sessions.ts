@@ -139,7 +139,7 @@ async function run(kind: 'backup' | 'hash'): Promise<Record<string, number | str
   const promotions = apps.slice(1).reduce((n, a) => n + a.map.stats().promotions, 0) - before;
   nginx.kill('SIGTERM');
   await once(nginx, 'exit');
-  for (const a of apps.slice(1)) { a.server.closeAllConnections(); a.server.close(); await a.map.stop(); }
+  for (const a of apps.slice(1)) { a.server.closeAllConnections(); a.server.close(); await a.map.stop({ discard: true }); }
   rmSync(dir, { recursive: true, force: true });
   return { config: kind, users: USERS, seconds: SECONDS, victimSessions, requests, loggedOut, failed, promotionsAfterKill: promotions };
 }

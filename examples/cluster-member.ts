@@ -93,7 +93,9 @@ process.on('message', (raw) => {
           result = await membersAtLeast(req.atLeast);
           break;
         case 'stop':
-          await map.stop();
+          // The demo ends by stopping every member: the last ones drop what they hold knowingly
+          // instead of waiting stopWaitMs for a successor (a member that stays still gets it all).
+          await map.stop({ discard: true });
           await transport.stop();
           break;
       }
@@ -108,5 +110,5 @@ process.on('message', (raw) => {
 process.on('disconnect', () => {
   // A graceful hand-over if it can be had quickly; an orphan never outlives its parent for long.
   setTimeout(() => process.exit(1), 3000).unref();
-  void map.stop().finally(() => process.exit(0));
+  void map.stop({ discard: true }).finally(() => process.exit(0));
 });

@@ -334,6 +334,22 @@ export class NotStartedError extends LazyReplicatedMapError {
 }
 
 /**
+ * `stop()` dropped entries that no other live member held: none was left to take them, and none
+ * joined within `stopWaitMs`. The map stopped all the same. Start the replacement before stopping
+ * the last member, raise `stopWaitMs`, or configure a snapshot; pass `{ discard: true }` to
+ * `stop()` to drop them knowingly.
+ */
+export class DataLossError extends LazyReplicatedMapError {
+  override name = 'DataLossError';
+  /** How many entries were dropped. */
+  readonly dropped: number;
+  constructor(message: string, dropped: number, options?: ErrorOptions) {
+    super(message, options);
+    this.dropped = dropped;
+  }
+}
+
+/**
  * A value held elsewhere could not be fetched: no member holding it answered within `rpcTimeoutMs`.
  * The key is still known; retry, or raise `rpcTimeoutMs` if members are slow.
  */

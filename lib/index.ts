@@ -39,10 +39,12 @@ export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
   DEFAULT_MAP_JOIN_TIMEOUT_MS,
   DEFAULT_MAP_RPC_TIMEOUT_MS,
+  DEFAULT_STOP_WAIT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,
   type AckMode,
   type GetOptions,
   type SetOptions,
+  type StopOptions,
   type LazyReplicatedMapOptions,
   type MapEvents,
   type MapStats,
@@ -86,4 +88,5 @@ export {
   type EvictionMessage,
 } from './diagnostics/channels.js';
 export { stopOnSignals, type Stoppable, type StopOnSignalsOptions } from './lifecycle/stop-on-signals.js';
+export { readinessProbe, type ReadinessSource } from './lifecycle/readiness.js';
 export { UNKNOWN_OPTION_WARNING, MAX_TIMER_MS } from './options/validate.js';

@@ -95,7 +95,7 @@ describe('delta replication properties', function () {
                 expect(read.values, `on '${m.id}'`).to.deep.equal(expected);
               }
             } finally {
-              for (const m of maps) if (m.state === 'running') await m.stop();
+              for (const m of maps) if (m.state === 'running') await m.stop({ discard: true });
               await net.settled();
             }
           },

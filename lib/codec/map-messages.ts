@@ -14,6 +14,7 @@ import {
   MSG_BACKUP,
   MSG_COPY,
   MSG_DIFF,
+  MSG_LEAVING,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -135,6 +136,7 @@ export type MapMessage =
       readonly page: number;
     }
   | { readonly type: typeof MSG_STOP }
+  | { readonly type: typeof MSG_LEAVING }
   | { readonly type: typeof MSG_COPY; readonly entries: readonly EntryCopy[] }
   | { readonly type: typeof MSG_ACCESS; readonly keys: readonly MapKey[] }
   | { readonly type: typeof MSG_PING }
@@ -195,6 +197,7 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
     case MSG_DIFF:
       return [message.type, placementWire(message.entry), message.base, message.diff];
     case MSG_STOP:
+    case MSG_LEAVING:
     case MSG_PING:
     case MSG_ACK:
       return [message.type];
@@ -347,6 +350,7 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       arity(wire, 4, 'MSG_DIFF');
       return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
     case MSG_STOP:
+    case MSG_LEAVING:
     case MSG_PING:
     case MSG_ACK:
       arity(wire, 1, MESSAGE_TYPE_NAMES[type] ?? '');

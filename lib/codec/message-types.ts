@@ -49,6 +49,13 @@ export const MSG_DIFF = 16;
  * transport's frame limit however many entries a member owns.
  */
 export const MSG_STATE_NEXT = 17;
+/**
+ * A member is leaving the map gracefully: from now on nobody chooses it as a backup or hands
+ * entries to it, and it takes no more copies. Its {@link MSG_STOP} follows once what it holds
+ * alone has a copy on a member that stays. Two members stopping at once thus never count on each
+ * other. Acknowledged.
+ */
+export const MSG_LEAVING = 18;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -69,4 +76,5 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_VALUE]: 'MSG_VALUE',
   [MSG_DIFF]: 'MSG_DIFF',
   [MSG_STATE_NEXT]: 'MSG_STATE_NEXT',
+  [MSG_LEAVING]: 'MSG_LEAVING',
 });

@@ -1,11 +1,13 @@
 /**
  * Graceful scale-down: on SIGTERM (Kubernetes, PM2, systemd) or SIGINT, stop the maps (each hands
- * every entry it holds over to the survivors) and the transport, then exit; exit with code 1 if
+ * every entry it holds over to the survivors, waiting up to its `stopWaitMs` for one to appear)
+ * and the transport, then exit; exit with code 1 if a map dropped entries (`DataLossError`) or
  * that takes longer than `timeoutMs`, so the process ends before the orchestrator's SIGKILL and
  * says it did not finish. See docs/kubernetes.md.
  *
  * @module
  */
+import { inspect } from 'node:util';
 
 import { constants } from 'node:os';
 import { describeValue, func, timerMs, validateOptions, type OptionRule, type OptionRules } from '../options/validate.js';
@@ -13,6 +15,8 @@ import { describeValue, func, timerMs, validateOptions, type OptionRule, type Op
 /** Anything with an async `stop()`: a map, a transport, an HTTP server wrapped by the caller. */
 export interface Stoppable {
   stop(): Promise<void>;
+  /** A map's `stopWaitMs`: `stopOnSignals` checks that its `timeoutMs` leaves room for it. */
+  readonly stopWaitMs?: number;
 }
 
 /** Settings of {@link stopOnSignals}. */
@@ -25,7 +29,8 @@ export interface StopOnSignalsOptions {
   /**
    * How long the stop may take before the process exits with code 1, in milliseconds. Keep it
    * below the orchestrator's grace period (Kubernetes' `terminationGracePeriodSeconds`, PM2's
-   * `kill_timeout`).
+   * `kill_timeout`) and above every map's `stopWaitMs` (checked), so that a map that waited in
+   * vain for a member still reports what it dropped.
    * @default 20000
    */
   timeoutMs?: number;
@@ -36,8 +41,8 @@ export interface StopOnSignalsOptions {
    */
   exit?: ((code: number) => void) | false;
   /**
-   * Called once everything stopped, or with the error that stopped the stop (before `exit`).
-   * @default none
+   * Called once everything stopped, or with the first error a stop threw (before `exit`).
+   * @default none: an error is written to stderr
    */
   onStopped?: (error: unknown) => void;
 }
@@ -68,11 +73,16 @@ export const DEFAULT_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGI
 /**
  * On the first of `signals`, stops `targets` one after another, in order (maps first, then their
  * transport, then whatever else), and exits with 0, or with 1 after `timeoutMs` or on a failure.
- * A map's `stop()` resolves only once every entry it held has a copy on a live member, so an
- * exit after it loses nothing. Returns a disposer that removes the signal handlers.
+ * A target whose stop fails does not keep the next ones from stopping (a map that dropped entries
+ * has stopped all the same, and its transport still says goodbye); the exit code is then 1.
+ * A map's `stop()` resolves only once every entry it held has a copy on a live member, and
+ * rejects with `DataLossError` when it had to drop some, so an exit with 0 lost nothing.
+ * Returns a disposer that removes the signal handlers.
  *
  * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0 that a timer keeps.
  * @throws {TypeError} for targets without `stop()`, unknown signals, or `exit`/`onStopped` that are not functions.
+ * @throws {RangeError} when `timeoutMs` is not a whole number of milliseconds > 0, or not above
+ *   the `stopWaitMs` of every target that has one.
  *
  * @example
  * ```ts
@@ -90,6 +100,13 @@ export function stopOnSignals(targets: readonly Stoppable[], options: StopOnSign
     throw new TypeError(`stopOnSignals: \`targets\` must be an array of things with a stop() method (maps, transports), got ${describeValue(targets)}`);
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+  for (const t of targets) {
+    // The timeout would end the process while the map still waits for a member, and the loss it
+    // is about to report would show as a mere timeout.
+    if (typeof t.stopWaitMs === 'number' && t.stopWaitMs >= timeoutMs) {
+      throw new RangeError(`stopOnSignals: \`timeoutMs\` (${timeoutMs} ms) must be above a map's \`stopWaitMs\` (${t.stopWaitMs} ms): raise timeoutMs (and the grace period above it) or lower stopWaitMs`);
+    }
+  }
   const signals = options.signals ?? DEFAULT_STOP_SIGNALS;
   const exit = options.exit === undefined ? (code: number) => process.exit(code) : options.exit;
   let stopping = false;
@@ -102,7 +119,13 @@ export function stopOnSignals(targets: readonly Stoppable[], options: StopOnSign
     ended = true;
     clearTimeout(timer);
     dispose();
-    options.onStopped?.(error);
+    if (options.onStopped !== undefined) options.onStopped(error);
+    else if (error !== undefined) {
+      // Never a silent exit 1. Synchronous (stderr is a file, a pipe or a terminal here): the exit
+      // right after must not swallow it.
+      const why = error instanceof Error ? `${error.name}: ${error.message}` : inspect(error);
+      process.stderr.write(`stopOnSignals: exiting with code ${code}: ${why}\n`);
+    }
     if (exit !== false) exit(code);
   };
   const onSignal = (): void => {
@@ -117,7 +140,15 @@ export function stopOnSignals(targets: readonly Stoppable[], options: StopOnSign
       end(1, new Error(`stopOnSignals: stopping took longer than ${timeoutMs} ms (option timeoutMs)`));
     }, timeoutMs);
     void (async () => {
-      for (const t of targets) await t.stop();
+      let failure: { error: unknown } | undefined;
+      for (const t of targets) {
+        try {
+          await t.stop();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
     })().then(
       () => {
         end(0, undefined);

@@ -9,9 +9,9 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { NotStartedError, StoppedError } from '../errors.js';
+import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
-import { MSG_ACCESS, MSG_STOP } from '../codec/message-types.js';
+import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
@@ -19,6 +19,7 @@ import { assertFrameFits } from '../rpc/frame-limit.js';
 import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
+import { Departure } from './departure.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
@@ -30,7 +31,7 @@ import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
 import type { EvictionPolicy } from './capacity.js';
 import { instrumentMap } from './map-diagnostics.js';
 import { checkJoin, type JoinCheck } from './join-check.js';
-import { CAPACITY_OPTION_RULES, DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions } from './map-options.js';
+import { CAPACITY_OPTION_RULES, DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
@@ -62,6 +63,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly expiry: Expiry;
   /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
   private readonly snapshot: MapSnapshot | undefined;
+  private readonly departure: Departure;
+  /**
+   * How long `stop()` waits for a member to hand entries to when none is there, in milliseconds
+   * (option `stopWaitMs`). `stopOnSignals` checks that its own timeout is longer.
+   */
+  readonly stopWaitMs: number;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
   /** What `start()` checks before it asks for the map's state (see join-check.ts). */
@@ -90,6 +97,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour, rules: OptionRules<ReplicatedMapOptions> = REPLICATED_MAP_OPTION_RULES) {
     super();
     validateOptions(new.target.name || 'map', options, rules);
+    this.stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
     const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
     this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
@@ -144,7 +152,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.timers ?? NODE_TIMERS,
     );
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
-    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry });
+    this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
+    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry, departure: this.departure });
   }
 
   /** Opens the map's channel: from then on this member answers for the map. */
@@ -160,6 +169,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
       if (this.ctx.members.has(id)) this.failover.disappeared(id);
+      else this.ctx.members.remove(id); // a "leaving" heard from a member never added
+      this.departure.changed();
     });
     rpc.on('close', () => {
       this.halt();
@@ -204,14 +215,60 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     await this.transfer.answered(targets, replies);
     // Only now, after a discovery round: a member that found none loads its snapshot.
     if (this.snapshot !== undefined) await this.snapshot.restore();
-    // stop() or a transport crash may have come while the replies were awaited.
-    if (this.state === 'starting') {
-      this.ctx.lifecycle = 'running';
-      this.expiry.start();
-      // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
-      this.ctx.capacity.check();
-    }
+    this.joined();
     return this;
+  }
+
+  /**
+   * The join is over: every member reachable after the discovery round answered with its whole
+   * state (or failed to within `rpcTimeoutMs`), so this member knows every key and is ready.
+   */
+  private joined(): void {
+    // stop() or a transport crash may have come while the replies were awaited.
+    if (this.state !== 'starting') return;
+    this.ctx.lifecycle = 'running';
+    this.expiry.start();
+    // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
+    this.ctx.capacity.check();
+    this.emit('ready');
+  }
+
+  /**
+   * True while the map serves as a full member: it joined (every member found in one discovery
+   * round sent its state, so it knows every key) and is not stopping. What a readiness probe
+   * answers (see `readinessProbe`); false again from the moment `stop()` begins.
+   */
+  get isReady(): boolean {
+    return this.ctx.lifecycle === 'running';
+  }
+
+  /**
+   * Resolves once the map {@link isReady} (at once if it is); it does not start the map.
+   * @throws {StoppedError} when the map stops before it was ready.
+   * @throws the error of the start under way, when it fails.
+   */
+  whenReady(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.ctx.lifecycle === 'stopping' || this.ctx.lifecycle === 'stopped') {
+      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: it will not be ready again`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        this.off('stopped', onStopped);
+        resolve();
+      };
+      const onStopped = (): void => {
+        this.off('ready', onReady);
+        reject(new StoppedError(`map '${this.name}' on member '${this.id}' stopped before it was ready`));
+      };
+      this.once('ready', onReady);
+      this.once('stopped', onStopped);
+      this.startPromise?.catch((error: unknown) => {
+        this.off('ready', onReady);
+        this.off('stopped', onStopped);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
   }
 
   /**
@@ -232,16 +289,26 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /**
-   * Leaves gracefully: entries this member owns alone get a copy elsewhere first, then the others
-   * are told to re-home what it held. Calls afterwards reject with {@link StoppedError}. Stops the
+   * Leaves gracefully: this member tells the others it is leaving (so none counts on it), every
+   * entry it holds that no staying member holds gets a copy on one, then the others are told to
+   * re-home what it held. When no staying member is there to take them (the last member of a
+   * rolling update), it writes them to the snapshot if one is configured, else waits up to
+   * `stopWaitMs` for a member to join. Calls afterwards reject with {@link StoppedError}. Stops the
    * transport only if no other map or channel uses it.
+   *
+   * A member that never met another one (development) does not wait; if it drops entries it says
+   * so with a process warning.
+   * @throws {DataLossError} when entries were dropped because no member appeared to take them
+   *   (the map stopped all the same; the error is also emitted as `'error'`, or as a process
+   *   warning when nobody listens). Not with `discard: true`.
+   * @throws {SnapshotError} when the snapshot could not be written (the map stopped all the same).
    */
-  stop(): Promise<void> {
-    this.stopPromise ??= this.leave();
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopPromise ??= this.leave(options);
     return this.stopPromise;
   }
 
-  private async leave(): Promise<void> {
+  private async leave(options: StopOptions): Promise<void> {
     if (this.ctx.lifecycle === 'stopped') return;
     if (this.ctx.lifecycle === 'starting') await this.startPromise?.catch(() => undefined);
     if (this.ctx.lifecycle !== 'running') {
@@ -251,18 +318,41 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     this.ctx.lifecycle = 'stopping';
     this.expiry.stop();
-    // Publications that began before stop() (a write, a promotion, a failover) finish first: a
-    // copy or placement sent after MSG_STOP (or overtaking it) names a primary that is gone.
-    while (this.publisher.busy) await this.publisher.drain();
-    const handing = this.failover.handOver();
-    if (handing !== undefined) await handing;
-    // The last member out: nobody would keep what it holds, so it goes to the snapshot.
-    const saved = this.snapshot !== undefined && this.ctx.members.size === 0 ? await settle(this.snapshot.save()) : undefined;
-    await this.messenger.request({ type: MSG_STOP }, this.ctx.members.ids(), 'all');
+    const discard = options.discard === true;
+    const snapshot = this.snapshot;
+    // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
+    const save = snapshot === undefined ? undefined : async (entries: readonly Entry[]) => settle(snapshot.save(entries));
+    const { dropped, hadPeer, waitedMs, saved } = await this.departure.leave({ waitMs: this.stopWaitMs, discard, ...(save === undefined ? {} : { save }) });
     this.halt();
     await this.ctx.rpc.close();
     // A snapshot that could not be written: the map stopped all the same, and stop() says so.
     if (saved !== undefined) throw saved.error;
+    if (dropped > 0 && !discard) this.reportLoss(dropped, hadPeer, waitedMs);
+  }
+
+  /**
+   * Entries went with this member. A lone development member warns; one that had peers reports
+   * the loss (`'error'`, or a warning when nobody listens) and throws, so `stopOnSignals` exits
+   * non-zero.
+   */
+  private reportLoss(dropped: number, hadPeer: boolean, waitedMs: number): void {
+    const where = `map '${this.name}' on member '${this.id}'`;
+    if (!hadPeer) {
+      process.emitWarning(
+        new DataLossError(
+          `${where} stopped with ${dropped} entries and never had a peer to hand them to: they are gone. Fine in development; run more than one member (or configure a snapshot) to keep them across restarts`,
+          dropped,
+        ),
+      );
+      return;
+    }
+    const error = new DataLossError(
+      `${where} dropped ${dropped} entries on stop: no other member holding them was left, and none joined within ${waitedMs} ms (option stopWaitMs: ${this.stopWaitMs} ms). Start the replacement before stopping the last member (a rolling update with maxSurge), raise stopWaitMs, or configure a snapshot`,
+      dropped,
+    );
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+    throw error;
   }
 
   /** Stops serving at once (transport closed, crash, or end of a graceful stop). */

@@ -1,8 +1,8 @@
 /**
  * Failover: what a member does when another one joins or leaves the map. When one leaves (crash,
  * partition, stop) every entry it held is re-homed: a surviving holder takes over, missing backups
- * are re-chosen, proxies are updated. When one joins, entries short of backups get more. A member
- * that stops gives the entries only it holds to someone first.
+ * are re-chosen, proxies are updated. When one joins, entries short of backups get more. (A member
+ * that stops gives the entries only it holds to someone first: see departure.ts.)
  *
  * @module
  */
@@ -18,7 +18,7 @@ import { nextPlacement } from './version.js';
 /** The slice of the map's state failover uses. */
 export type FailoverState = Pick<
   MapContext,
-  'id' | 'name' | 'lifecycle' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background' | 'serving'
+  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background' | 'serving'
 >;
 
 /** Re-homes entries when members come and go. */
@@ -44,7 +44,9 @@ export class Failover {
   /** Member `id` runs the map with `incarnation`: add it, and give entries short of backups more. */
   added(id: string, incarnation: string): void {
     const { state } = this;
-    if (state.lifecycle === 'stopped' || state.lifecycle === 'stopping') return;
+    // A stopping member still meets newcomers until its goodbye: one may be the successor it
+    // waits for to hand its entries over (see departure.ts), which then re-backs them up itself.
+    if (state.lifecycle === 'stopped' || state.saidGoodbye) return;
     const known = state.members.incarnation(id);
     if (known === incarnation) return;
     // Same id, new incarnation: the member restarted and lost what it held.
@@ -52,7 +54,7 @@ export class Failover {
     state.members.add(id, incarnation);
     state.events.emit('memberAdded', id);
     publishMember('added', state, id);
-    this.rebackup();
+    if (state.lifecycle !== 'stopping') this.rebackup();
   }
 
   /**
@@ -66,6 +68,9 @@ export class Failover {
     if (!state.members.remove(id)) return;
     state.events.emit('memberDisappeared', id);
     publishMember('gone', state, id);
+    // After this member's own goodbye nothing may be claimed: it would be published naming a
+    // primary that the others already saw leave.
+    if (state.saidGoodbye) return;
     const republish: Entry[] = [];
     const handover = new Map<string, Placement[]>();
     for (const e of [...state.entries.values()]) {
@@ -126,22 +131,6 @@ export class Failover {
     if (!this.state.serving || e.bytes === undefined) return;
     this.takeOver(e);
     this.state.background(this.publisher.publish([e]));
-  }
-
-  /**
-   * Before a graceful stop: entries owned here with no live copy elsewhere would be lost, so each
-   * gets one (even where the map wants none). The publication, or `undefined` when none is needed
-   * (the caller must then not wait: a stop's steps keep their order with the rest of the event loop).
-   */
-  handOver(): Promise<void> | undefined {
-    const { state } = this;
-    const alone = [...state.entries.values()].filter((e) => e.role === 'primary' && !e.backups.some((b) => state.members.has(b)));
-    if (alone.length === 0 || state.members.size === 0) return undefined;
-    for (const e of alone) {
-      e.backups = state.chooseBackups([], Math.max(1, state.wanted()));
-      e.version = nextPlacement(e.version, state.id);
-    }
-    return this.publisher.publishAll(alone);
   }
 
   /** Entries owned here with fewer copies than wanted get more (a lone member that gains a peer). */

@@ -114,6 +114,11 @@ export class MapContext {
   readonly stateSent = new Map<string, string>();
   /** Where the map is in its life. */
   lifecycle: MapState = 'new';
+  /**
+   * Set while stopping once this member sent its `MSG_STOP`: from then on it meets nobody new and
+   * takes nothing over (whatever it claimed would be published after its goodbye).
+   */
+  saidGoodbye = false;
   /** The map's channel, once opened. */
   channel: RpcChannel | undefined;
   private readonly selector = new BackupSelector();
@@ -172,10 +177,11 @@ export class MapContext {
   /**
    * Backups for an entry owned here: the live ones of `current` stay, the rest are chosen
    * round-robin (never one in `tried`) up to `wanted`. The one rule of every (re)placement.
+   * A member leaving the map (`MSG_LEAVING`) is neither kept nor chosen: its copy goes with it.
    */
   chooseBackups(current: readonly string[], wanted = this.wanted(), tried?: ReadonlySet<string>): readonly string[] {
-    const keep = current.filter((b) => this.members.has(b));
-    return this.interner.list(this.selector.refill(this.members.sorted(), keep, wanted, tried));
+    const keep = current.filter((b) => this.members.has(b) && !this.members.isLeaving(b));
+    return this.interner.list(this.selector.refill(this.members.candidates(), keep, wanted, tried));
   }
 
   /** This member's role in a placement. */

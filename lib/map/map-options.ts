@@ -13,6 +13,12 @@ import type { CapacityStats, EvictionPolicy, RoleHolding } from './capacity.js';
 
 /** How long a peer RPC (value retrieval, state transfer, acknowledgement) may take, in milliseconds. */
 export const DEFAULT_MAP_RPC_TIMEOUT_MS = 5000;
+/**
+ * How long `stop()` waits for a member to hand entries to when no staying member holds them, in
+ * milliseconds: below `stopOnSignals`' default `timeoutMs` (20 s), itself below Kubernetes'
+ * default grace period (30 s).
+ */
+export const DEFAULT_STOP_WAIT_MS = 10_000;
 /** How long `start()` waits to meet another member with `mustJoin`, in milliseconds. */
 export const DEFAULT_MAP_JOIN_TIMEOUT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
@@ -145,6 +151,29 @@ export interface ReplicatedMapOptions {
    * @default every key may be evicted
    */
   evictable?: (key: MapKey) => boolean;
+  /**
+   * How long `stop()` waits, in milliseconds, for a member to join when this member holds entries
+   * that no staying member holds (the last old member of a rolling update, whose replacement is
+   * still starting): the newcomer is handed them. If none joins in time, the entries are dropped
+   * and `stop()` rejects with `DataLossError`. Only a member that has had a peer waits; a lone
+   * development member stops at once (with a warning if it drops entries). 0: never wait. With a
+   * `snapshot`, those entries are written to it instead, without a wait. Keep it below
+   * `stopOnSignals`' `timeoutMs`, which checks it.
+   * @default 10000
+   */
+  stopWaitMs?: number;
+}
+
+/** Options of `stop()`. */
+export interface StopOptions {
+  /**
+   * Drop knowingly what only this member holds (tests, scripts that shut a whole cluster down,
+   * Redis' `SHUTDOWN NOSAVE`): no wait for a member to appear, no `DataLossError`, no warning.
+   * Entries that a staying member can take are still handed over, and a configured `snapshot` is
+   * still written.
+   * @default false
+   */
+  discard?: boolean;
 }
 
 /** What a map did with its snapshot (the `'snapshot'` event). */
@@ -195,6 +224,7 @@ export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
   mustJoin: boolean,
   joinTimeoutMs: timerMs(1),
   snapshot: snapshotRule(),
+  stopWaitMs: timerMs(0),
   maxEntries: wholeNumber({ min: 1 }),
   maxBytes: wholeNumber({ min: 1, unit: 'bytes' }),
   evictionPolicy: oneOf(['lru', 'ttl-first', 'reject'] satisfies EvictionPolicy[]),
@@ -301,6 +331,8 @@ export interface MapEvents<K extends MapKey = MapKey> {
   underReplicated: (info: UnderReplication<K>) => void;
   /** A peer sent something bad, or an operation failed in the background. The map keeps serving. */
   error: (error: Error) => void;
+  /** The map joined and is ready (see `map.isReady`). */
+  ready: () => void;
   /** The map stopped (by `stop()`, or because its transport closed). */
   stopped: () => void;
   /** The map wrote, loaded or set aside its snapshot (see the `snapshot` option). */

@@ -16,6 +16,7 @@ import {
   MSG_BACKUP,
   MSG_COPY,
   MSG_DIFF,
+  MSG_LEAVING,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -26,6 +27,7 @@ import {
   MSG_STOP,
   MSG_VALUE,
 } from '../codec/message-types.js';
+import type { Departure } from './departure.js';
 import { alive, expiryOf, type Expiry } from './expiry.js';
 import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
@@ -34,7 +36,7 @@ import type { Reconciler } from './reconciliation.js';
 import type { StateTransfer } from './state-transfer.js';
 
 /** The slice of the map's state the handler uses. */
-export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background' | 'frameLimit' | 'idsBound'>;
+export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'members' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background' | 'frameLimit' | 'idsBound'>;
 
 /** The collaborators the handler dispatches to. */
 export interface MessageHandlerParts {
@@ -48,6 +50,8 @@ export interface MessageHandlerParts {
   readonly failover: Failover;
   /** Counts uses of expiring entries. */
   readonly expiry: Expiry;
+  /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
+  readonly departure: Departure;
 }
 
 /** Dispatches the messages peers send a map. */
@@ -89,6 +93,8 @@ export class MessageHandler {
     }
     state.count(state.counters.received, message.type);
     if (state.lifecycle === 'stopped') throw new StoppedError(`map '${state.name}' is stopped`);
+    // Runs once this message took effect (its handling below is synchronous).
+    if (state.lifecycle === 'stopping') parts.departure.changed();
     switch (message.type) {
       case MSG_BACKUP:
       case MSG_COPY:
@@ -138,12 +144,18 @@ export class MessageHandler {
         return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy });
       }
       case MSG_START:
-        if (state.lifecycle !== 'running' && state.lifecycle !== 'starting') throw new StoppedError(`map '${state.name}' is leaving`);
+        // A leaving member still meets newcomers until its goodbye: one may be the member it waits
+        // for to hand its entries over (a rolling update's replacement), and learns at once that
+        // this one leaves (MSG_LEAVING).
+        if (state.lifecycle === 'new' || state.saidGoodbye) throw new StoppedError(`map '${state.name}' is leaving`);
         return parts.transfer.answerStart(from, message.incarnation);
       case MSG_STATE_NEXT:
         return parts.transfer.answerNext(from, message.transfer, message.page);
       case MSG_STOP:
         parts.failover.disappeared(from);
+        return this.ack(wantsReply);
+      case MSG_LEAVING:
+        state.members.markLeaving(from);
         return this.ack(wantsReply);
       case MSG_PING:
         // Nothing in this library sends it; it stays answered for peers that do.

@@ -34,6 +34,10 @@ export class Membership {
   private sortedIds: readonly string[] | undefined;
   /** The incarnation each member had when last added (kept after it disappears). */
   private readonly met = new Map<string, string>();
+  /** Members that said they are leaving (`MSG_LEAVING`): live until their goodbye, never chosen to hold anything. */
+  private readonly leaving = new Set<string>();
+  /** {@link candidates}, cached like `sortedIds`. */
+  private candidateIds: readonly string[] | undefined;
 
   /** @param source the transport whose reachable members this map's members are drawn from. */
   constructor(source: MemberSource) {
@@ -81,15 +85,44 @@ export class Membership {
     return this.sortedIds;
   }
 
+  /**
+   * The live members that may be given entries (chosen as backups, handed entries over): the
+   * sorted members less those leaving. A member that is itself stopping is never a target.
+   */
+  candidates(): readonly string[] {
+    this.candidateIds ??= this.leaving.size === 0 ? this.sorted() : this.sorted().filter((m) => !this.leaving.has(m));
+    return this.candidateIds;
+  }
+
+  /** True when `id` is live and said it is leaving. */
+  isLeaving(id: string): boolean {
+    return this.leaving.has(id);
+  }
+
+  /** `id` said it is leaving (it may not be added yet: its goodbye or disappearance clears the mark). */
+  markLeaving(id: string): void {
+    this.leaving.add(id);
+    this.candidateIds = undefined;
+  }
+
+  /** True when this member ever met another member of the map (it is not a lone development member). */
+  get everMet(): boolean {
+    return this.met.size > 0;
+  }
+
   /** Records `id` as live with `incarnation`. */
   add(id: string, incarnation: string): void {
     this.live.set(id, incarnation);
     this.sortedIds = undefined;
+    this.candidateIds = undefined;
     this.met.set(id, incarnation);
   }
 
-  /** Forgets a live member; false when it was not one. */
+  /** Forgets a live member (and that it was leaving); false when it was not a live member. */
   remove(id: string): boolean {
+    this.candidateIds = undefined;
+    // A member that comes back under the same id is a new incarnation, not leaving.
+    this.leaving.delete(id);
     if (!this.live.delete(id)) return false;
     this.sortedIds = undefined;
     return true;
@@ -98,7 +131,9 @@ export class Membership {
   /** Forgets every live member (the map stopped); who was met is kept. */
   clear(): void {
     this.live.clear();
+    this.leaving.clear();
     this.sortedIds = undefined;
+    this.candidateIds = undefined;
   }
 
   /** The incarnation `id` had when last added, even if it is gone since. */

@@ -266,7 +266,7 @@ export async function runProgram(config: WorkloadConfig, program: Program, facto
     for (const id of live) for (let k = 0; k < config.keys; k++) finals.push(invoke(maps.get(id)!, `${id}final`, { op: 'get', key: k, promote: false }));
     await Promise.all(finals);
   } finally {
-    for (const map of maps.values()) if (map.state === 'running' || map.state === 'starting') await map.stop().catch(() => undefined);
+    for (const map of maps.values()) if (map.state === 'running' || map.state === 'starting') await map.stop({ discard: true }).catch(() => undefined);
   }
   return recorder.ops;
 }

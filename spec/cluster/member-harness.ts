@@ -26,6 +26,8 @@ export interface MemberOptions {
   seeds?: string[];
   secret?: string;
   failureTimeoutMs?: number;
+  /** The map's `stopWaitMs`. @default 5000 */
+  stopWaitMs?: number;
   /** The map's `snapshot` file path. */
   snapshot?: string;
 }
@@ -67,6 +69,7 @@ export class MemberProcess {
         SEEDS: (options.seeds ?? []).join(','),
         CLUSTER_SECRET: options.secret ?? 'cluster-secret',
         FAILURE_TIMEOUT_MS: String(options.failureTimeoutMs ?? 1000),
+        STOP_WAIT_MS: String(options.stopWaitMs ?? 5000),
         HEARTBEAT_INTERVAL_MS: '100',
         ...(options.snapshot === undefined ? {} : { SNAPSHOT: options.snapshot }),
       },
@@ -81,6 +84,8 @@ export class MemberProcess {
       this.child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         running.delete(this);
+        // Requests it will never answer fail now rather than at their deadline.
+        for (const answer of [...this.replies.values()]) answer({ rid: 0, ok: false, error: `exited (${String(code ?? signal)})` });
         resolve();
       });
     });
@@ -159,10 +164,21 @@ export class MemberProcess {
   }
 
   /** Sends SIGTERM (a graceful stop) and resolves with how the member exited. */
-  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.child.kill('SIGTERM');
+    return this.exitCode();
+  }
+
+  /** Resolves with how the member exited (after a SIGTERM sent by {@link terminate}). */
+  async exitCode(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     await within(this.exited, START_MS, `member '${this.id}' to exit after SIGTERM`);
     return this.exit ?? { code: null, signal: null };
+  }
+
+  /** What its stop printed: how long it took from SIGTERM to exit, and the error, if any. */
+  stopReport(): { ms: number; error: string | undefined } | undefined {
+    const m = /stopped in (\d+) ms(?:: (.*))?/.exec(this.output);
+    return m === null ? undefined : { ms: Number(m[1]), error: m[2] };
   }
 
   /** SIGKILLs the member (no goodbye, sockets reset by the OS) and resolves once it exited. */

@@ -3,19 +3,24 @@
  * 127.0.0.1 (port 0) and a LazyReplicatedMap named 'sessions', driven by its parent over IPC.
  *
  * Environment: MEMBER_ID, SEEDS (comma-separated host:port), CLUSTER_SECRET, and optionally
- * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS, SNAPSHOT (the map's `snapshot` file path). Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
+ * HEARTBEAT_INTERVAL_MS, FAILURE_TIMEOUT_MS, STOP_WAIT_MS (the map's `stopWaitMs`), SNAPSHOT (the
+ * map's `snapshot` file path). Started with `fork(..., { execArgv: ['--import', 'tsx'] })`.
  *
  * Protocol: every request carries `rid`, echoed in its reply. The member reports
- * `{ ready: true, id, address }` once its map started, and `{ event, id }` for map membership
+ * `{ ready: true, id, address }` once its map is ready (`map.whenReady()`: what the documented
+ * readiness probe answers 200 for), and `{ event, id }` for map membership
  * changes, `{ event: 'error', source, name, message }` for errors its transport or map reported.
- * On SIGTERM it stops gracefully (stopOnSignals: the map hands its entries over, then the
- * transport says goodbye) and exits 0.
+ * On SIGTERM it stops gracefully (stopOnSignals: the map hands its entries over, waiting up to
+ * STOP_WAIT_MS for a member to hand them to, then the transport says goodbye) and exits 0, or 1
+ * when the map dropped entries. Either way it prints `stopped in <ms> ms` (from SIGTERM to exit),
+ * followed by `: <error name>: <message>` on a failure.
  */
 import { LazyReplicatedMap, TcpTransport, stopOnSignals } from '../../lib/index.js';
 
 /** A request from the parent. */
 export type MemberRequest =
   | { rid: number; cmd: 'set'; key: string; value: unknown }
+  | { rid: number; cmd: 'setMany'; entries: Array<[string, unknown]> }
   | { rid: number; cmd: 'get'; key: string; promote?: boolean }
   | { rid: number; cmd: 'getMany'; keys: string[]; promote?: boolean }
   | { rid: number; cmd: 'info'; key: string }
@@ -45,8 +50,9 @@ const transport = new TcpTransport({
   failureTimeoutMs: Number(process.env['FAILURE_TIMEOUT_MS'] ?? 1000),
   maxReconnectDelayMs: 250,
 });
+const stopWaitMs = Number(process.env['STOP_WAIT_MS'] ?? 5000);
 const snapshot = process.env['SNAPSHOT'];
-const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000, ...(snapshot === undefined ? {} : { snapshot }) });
+const map = new LazyReplicatedMap<string, unknown>({ name: 'sessions', transport, backups: 1, rpcTimeoutMs: 2000, stopWaitMs, ...(snapshot === undefined ? {} : { snapshot }) });
 transport.on('error', (error) => {
   report({ event: 'error', source: 'transport', name: error.name, message: error.message });
 });
@@ -64,6 +70,9 @@ async function answer(req: MemberRequest): Promise<unknown> {
   switch (req.cmd) {
     case 'set':
       await map.set(req.key, req.value);
+      return undefined;
+    case 'setMany':
+      await Promise.all(req.entries.map(([k, v]) => map.set(k, v)));
       return undefined;
     case 'get':
       return map.get(req.key, { promote: req.promote ?? true });
@@ -94,6 +103,20 @@ process.on('disconnect', () => {
 
 // map.start() starts the transport and waits (at most rpcTimeoutMs) until it has met its seeds
 // and the members they gossip about, so the map's start really gathers the cluster's keys.
+// Installed first: a SIGTERM that comes while joining (a hasty operator) still stops gracefully.
+let signalled = 0;
+process.once('SIGTERM', () => {
+  signalled = performance.now();
+});
+stopOnSignals([map, transport], {
+  signals: ['SIGTERM'],
+  timeoutMs: stopWaitMs + 5000,
+  onStopped: (error) => {
+    const why = error instanceof Error ? `: ${error.name}: ${error.message}` : '';
+    // Synchronous on a pipe: printed before the exit that follows.
+    process.stdout.write(`stopped in ${Math.round(performance.now() - signalled)} ms${why}\n`);
+  },
+});
 try {
   await map.start();
 } catch (error) {
@@ -103,6 +126,6 @@ try {
   process.stderr.write(`start() rejected with ${e.name}: ${e.message}\n`);
   process.exit(2);
 }
-// Readiness only once joined: map.start() resolved, so this member knows every key of the cluster.
+// Ready as the documented probe is (readinessProbe answers 200): joined, so it knows every key.
+await map.whenReady();
 report({ ready: true, id, address: transport.address });
-stopOnSignals([map, transport], { signals: ['SIGTERM'], timeoutMs: 10_000 });

@@ -21,6 +21,7 @@ import {
   MSG_STATE_COPY,
   MSG_STATE_NEXT,
   MSG_STOP,
+  MSG_LEAVING,
   MSG_VALUE,
   decodeFrame,
   encodeFrame,
@@ -54,6 +55,7 @@ const samples: Record<string, MapMessage> = {
   MSG_STATE_NEXT: { type: MSG_STATE_NEXT, transfer: 7, page: 2 },
   MSG_START: { type: MSG_START, incarnation: 'b:1700000000000:2' },
   MSG_STOP: { type: MSG_STOP },
+  MSG_LEAVING: { type: MSG_LEAVING },
   MSG_COPY: { type: MSG_COPY, entries: [copy] },
   MSG_ACCESS: { type: MSG_ACCESS, keys: ['k', 1, '1', 0] },
   MSG_PING: { type: MSG_PING },
@@ -153,7 +155,7 @@ describe('map messages', () => {
         }, { requiredKeys: ['type', 'incarnation', 'entries', 'tombstones'] }),
         fc.record({ type: fc.constant(MSG_STATE_NEXT), transfer: fc.nat(), page: fc.nat() }),
         fc.record({ type: fc.constant(MSG_START), incarnation: memberId }),
-        fc.record({ type: fc.constantFrom(MSG_STOP, MSG_PING, MSG_ACK) }),
+        fc.record({ type: fc.constantFrom(MSG_STOP, MSG_LEAVING, MSG_PING, MSG_ACK) }),
         fc.record({ type: fc.constant(MSG_ACCESS), keys: fc.array(mapKey, { maxLength: 4 }) }),
         fc.record({
           type: fc.constant(MSG_VALUE),
@@ -188,7 +190,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 18, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 19, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');

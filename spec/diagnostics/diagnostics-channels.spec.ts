@@ -178,7 +178,7 @@ describe('diagnostics channels', () => {
     await net.settled();
     expect(rec.messages(DIAGNOSTICS_CHANNELS.expiry)).to.deep.equal([{ map: 'exp', member: 'a', key: 'short' }]);
     for (const m of maps) expect(m.has('short')).to.equal(false);
-    for (const m of maps) await m.stop();
+    for (const m of maps) await m.stop({ discard: true });
   });
 
   it('publishes a bad frame from a peer once on peer.error, naming where it was reported', async () => {

@@ -42,7 +42,7 @@ describe('KeyvStore', () => {
     await net.settled();
   });
   afterEach(async () => {
-    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop();
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop({ discard: true });
     expect(time.pending, 'expiry timers left behind').to.equal(0);
   });
 

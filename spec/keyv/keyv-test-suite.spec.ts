@@ -68,7 +68,7 @@ for (const [major, KeyvOfMajor, skip] of [
     after(async () => {
       for (const s of stores) await s.disconnect();
       stores = [];
-      for (const m of maps) await m.stop();
+      for (const m of maps) await m.stop({ discard: true });
     });
     const store = (): RoamingStore => {
       const members = maps.map((map) => new KeyvStore({ map }));

@@ -3,7 +3,7 @@
  * real signal), `exit` is a recorder, and every wait is for the recorded exit.
  */
 import { expect } from 'chai';
-import { stopOnSignals, type Stoppable } from '../../lib/index.js';
+import { DataLossError, InMemoryNetwork, LazyReplicatedMap, stopOnSignals, type Stoppable } from '../../lib/index.js';
 import { thrown } from '../helpers/events.js';
 
 /** Resolves with the exit code and the error `onStopped` saw. */
@@ -86,6 +86,82 @@ describe('stopOnSignals', () => {
     const { code, error } = await e.done;
     expect(code).to.equal(1);
     expect((error as Error).message).to.include('second signal');
+  });
+
+  it('keeps stopping the next targets when one fails, then exits 1 with the first error', async () => {
+    const order: string[] = [];
+    const failure = new Error('no');
+    const e = exits();
+    stopOnSignals(
+      [
+        {
+          stop: () => {
+            order.push('map');
+            return Promise.reject(failure);
+          },
+        },
+        {
+          stop: () => {
+            order.push('transport');
+            return Promise.reject(new Error('later'));
+          },
+        },
+      ],
+      { signals: [SIGNAL], exit: e.exit, onStopped: e.onStopped },
+    );
+    process.emit(SIGNAL, SIGNAL);
+    expect(await e.done).to.deep.equal({ code: 1, error: failure });
+    expect(order).to.deep.equal(['map', 'transport']);
+  });
+
+  it('exits 1 with a DataLossError naming the count when the last map drops entries, after stopping the transport', async () => {
+    const net = new InMemoryNetwork({ seed: 1 });
+    const [ta, tb] = [net.transport('a'), net.transport('b')];
+    const a = new LazyReplicatedMap<string, number>({ name: 's', transport: ta, stopWaitMs: 10 });
+    const b = new LazyReplicatedMap<string, number>({ name: 's', transport: tb });
+    a.on('error', () => undefined);
+    await a.start();
+    await b.start();
+    for (let i = 0; i < 7; i++) await a.set(`k${i}`, i);
+    await b.stop();
+    const e = exits();
+    stopOnSignals([a, ta], { signals: [SIGNAL], exit: e.exit, onStopped: e.onStopped });
+    process.emit(SIGNAL, SIGNAL);
+    const { code, error } = await e.done;
+    expect(code).to.equal(1);
+    expect(error).to.be.instanceOf(DataLossError);
+    expect((error as DataLossError).dropped).to.equal(7);
+    expect((error as Error).message).to.include('dropped 7 entries');
+    expect(ta.peers(), 'the transport was stopped too').to.deep.equal([]);
+  });
+
+  it('writes why it exits 1 to stderr when no onStopped is given', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    let exited: (code: number) => void = () => undefined;
+    const done = new Promise<number>((resolve) => {
+      exited = resolve;
+    });
+    process.stderr.write = (chunk: string | Uint8Array): boolean => {
+      written.push(String(chunk));
+      return true;
+    };
+    try {
+      stopOnSignals([{ stop: () => Promise.reject(new DataLossError('dropped 3 entries', 3)) }], { signals: [SIGNAL], exit: exited });
+      process.emit(SIGNAL, SIGNAL);
+      expect(await done).to.equal(1);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written).to.deep.equal(['stopOnSignals: exiting with code 1: DataLossError: dropped 3 entries\n']);
+  });
+
+  it('refuses a timeoutMs that leaves a map no room for its stopWaitMs', () => {
+    const map = { stop: () => Promise.resolve(), stopWaitMs: 10_000 };
+    const error = thrown(() => stopOnSignals([map], { signals: [SIGNAL], timeoutMs: 10_000 }));
+    expect(error).to.be.instanceOf(RangeError);
+    expect((error as Error).message).to.include('`stopWaitMs` (10000 ms)');
+    stopOnSignals([map], { signals: [SIGNAL], timeoutMs: 10_001, exit: false })();
   });
 
   it('returns a disposer that removes its handlers, and refuses a bad timeoutMs', () => {

@@ -49,7 +49,7 @@ describe('LazyReplicatedMap API', () => {
   let c: Cluster | undefined;
   const extra: AnyMap[] = [];
   afterEach(async () => {
-    for (const m of extra.splice(0)) if (m.state === 'running') await m.stop();
+    for (const m of extra.splice(0)) if (m.state === 'running') await m.stop({ discard: true });
     await c?.stopAll();
     c = undefined;
   });

@@ -165,7 +165,7 @@ describe('Call order: calls on one member take effect in the order they were mad
 describe('Call order over TCP', () => {
   const maps: AnyMap[] = [];
   afterEach(async () => {
-    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of maps.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
     await stopAllMembers();
   });
 

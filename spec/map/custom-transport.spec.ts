@@ -83,7 +83,7 @@ describe('LazyReplicatedMap on a hand-written Transport', () => {
   });
 
   afterEach(async () => {
-    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop();
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop({ discard: true });
     await hub.settled();
   });
 

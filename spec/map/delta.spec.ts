@@ -113,7 +113,7 @@ describe('DeltaValue replication (map.replicate)', () => {
 
   afterEach(async () => {
     for (const c of channels.splice(0)) await c.close();
-    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop();
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop({ discard: true });
     await net.settled();
   });
 

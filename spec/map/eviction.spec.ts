@@ -48,7 +48,7 @@ async function bounded(ids: string[], opts: Partial<LazyReplicatedMapOptions> & 
   for (const id of ids) await maps[id]?.start();
   await net.settled();
   const stop = async (): Promise<void> => {
-    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop().catch(() => undefined);
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop({ discard: true }).catch(() => undefined);
     await net.settled();
   };
   running = { net, maps, stop };

@@ -43,7 +43,7 @@ describe('LazyReplicatedMap expiry', () => {
     await net.settled();
   }
   afterEach(async () => {
-    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop();
+    for (const m of Object.values(maps)) if (m.state === 'running') await m.stop({ discard: true });
     await net.settled();
     expect(time.intervals.size, 'stop() leaves no sweep timer').to.equal(0);
   });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
+import { DataLossError, InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
 import type { InMemoryNetworkOptions } from '../../lib/index.js';
 import { SeededRandom } from '../../lib/transport/memory/seeded-random.js';
 import { cluster, type Cluster } from './helpers.js';
@@ -382,8 +382,8 @@ async function runSchedule(seed: number, schedule: Schedule): Promise<void> {
   const create = (id: string): Map_ => {
     const transport = net.transport(id);
     const map = schedule.replicated === true
-      ? (new ReplicatedMap<string | number>({ name: 'chaos', transport }) as unknown as Map_)
-      : new LazyReplicatedMap<string | number>({ name: 'chaos', transport, backups: schedule.backups });
+      ? (new ReplicatedMap<string | number>({ name: 'chaos', transport, stopWaitMs: 0 }) as unknown as Map_)
+      : new LazyReplicatedMap<string | number>({ name: 'chaos', transport, backups: schedule.backups, stopWaitMs: 0 });
     // Peers' faults (a copy named but not held, during a restart) are reported, not thrown.
     map.on('error', () => undefined);
     maps[id] = map;
@@ -438,7 +438,10 @@ async function runSchedule(seed: number, schedule: Schedule): Promise<void> {
       } else if (roll < 0.6 && up.length > 2) {
         log.push(`stop ${victim}`);
         down.add(victim);
-        work.push(maps[victim]!.stop());
+        // Cut off from every other holder (a partition), it drops what it holds alone, and says so.
+        work.push(maps[victim]!.stop().catch((error: unknown) => {
+          if (!(error instanceof DataLossError)) throw error;
+        }));
       }
       await Promise.all(work);
       if (random.next() < 0.5) {
@@ -459,7 +462,7 @@ async function runSchedule(seed: number, schedule: Schedule): Promise<void> {
   } catch (error) {
     throw new Error(`seed ${seed} (${JSON.stringify(schedule)}): ${(error as Error).message}\nschedule:\n  ${log.join('\n  ')}`, { cause: error });
   } finally {
-    for (const map of Object.values(maps)) if (map.state === 'running') await map.stop().catch(() => undefined);
+    for (const map of Object.values(maps)) if (map.state === 'running') await map.stop({ discard: true }).catch(() => undefined);
   }
 }
 

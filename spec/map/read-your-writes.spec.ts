@@ -153,6 +153,6 @@ describe('Read-your-writes', () => {
     const late = open('late');
     await Promise.all([late.start(), ...writes]);
     for (let i = 0; i < 20; i++) expect(await late.get(`k${i}`, { promote: false }), `k${i} on the late member`).to.equal(`v${i}`);
-    await Promise.all([a.stop(), b.stop(), late.stop()]);
+    await Promise.all([a.stop({ discard: true }), b.stop({ discard: true }), late.stop({ discard: true })]);
   });
 });

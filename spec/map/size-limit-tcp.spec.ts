@@ -8,7 +8,7 @@ const MiB = 1024 * 1024;
 describe('map size limits over TCP', () => {
   const maps: Array<LazyReplicatedMap<string>> = [];
   afterEach(async () => {
-    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of maps.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
     await stopAllMembers();
   });
 

@@ -51,7 +51,7 @@ const text = (n: number): string => 'v'.repeat(n);
 describe('map size limits', () => {
   let c: Limited | undefined;
   afterEach(async () => {
-    for (const m of Object.values(c?.maps ?? {})) if (m.state === 'running') await m.stop();
+    for (const m of Object.values(c?.maps ?? {})) if (m.state === 'running') await m.stop({ discard: true });
     c = undefined;
   });
 

@@ -15,7 +15,7 @@ describe('LazyReplicatedMap state transfer over TCP', () => {
     // Transports first: a graceful map stop would hand 12k entries over in 1 MiB messages, which
     // this spec's small maxFrameBytes refuses. A closed transport halts its maps at once.
     await stopAllMembers();
-    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of maps.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
   });
 
   function mapOn(transport: ReturnType<typeof member>): LazyReplicatedMap<string> {

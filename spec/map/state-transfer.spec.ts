@@ -42,7 +42,7 @@ class PagedCluster {
   }
 
   async stopAll(): Promise<void> {
-    for (const m of Object.values(this.maps)) if (m.state === 'running' || m.state === 'starting') await m.stop().catch(() => undefined);
+    for (const m of Object.values(this.maps)) if (m.state === 'running' || m.state === 'starting') await m.stop({ discard: true }).catch(() => undefined);
     await this.net.settled();
   }
 }

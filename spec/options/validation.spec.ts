@@ -98,6 +98,7 @@ const mapCases: Record<string, OptionCase> = {
     bad: [['', TypeError], [1, TypeError], [null, TypeError], [{}, TypeError], [{ location: 'x', read: () => undefined }, TypeError]],
     good: ['/var/lib/app/sessions.snapshot', { location: 'memory', read: () => undefined, write: () => undefined, retire: () => undefined }],
   },
+  stopWaitMs: timer(0),
   maxEntries: whole(1),
   maxBytes: whole(1),
   evictionPolicy: { bad: [['LRU', TypeError], ['', TypeError], [1, TypeError], [null, TypeError]], good: ['lru', 'ttl-first', 'reject'] },

@@ -217,7 +217,7 @@ export async function members(ids: string[], options: MembersOptions = {}): Prom
     for (const s of served.splice(0)) await s.close();
     for (const m of Object.values(out)) {
       m.store.close();
-      if (m.map.state === 'running') await m.map.stop().catch(() => undefined);
+      if (m.map.state === 'running') await m.map.stop({ discard: true }).catch(() => undefined);
     }
     await net.settled();
   };

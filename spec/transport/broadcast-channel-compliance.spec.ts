@@ -49,6 +49,6 @@ describe('LazyReplicatedMap on the example BroadcastChannelTransport', () => {
     await a.stop();
     await gone;
     expect(await survivor.get('k')).to.deep.equal({ n: 1 });
-    await Promise.all([b.stop(), c.stop()]);
+    await Promise.all([b.stop({ discard: true }), c.stop({ discard: true })]);
   });
 });

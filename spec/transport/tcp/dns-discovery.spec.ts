@@ -32,7 +32,7 @@ describe('discovery through DNS (dnsSeeds)', () => {
     dns = await new TestDnsServer().start();
   });
   afterEach(async () => {
-    await Promise.all(maps.splice(0).map((m) => m.stop()));
+    await Promise.all(maps.splice(0).map((m) => m.stop({ discard: true })));
     await stopAllMembers();
     await dns.stop();
   });

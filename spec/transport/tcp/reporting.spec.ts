@@ -117,6 +117,6 @@ describe('TcpTransport reports', () => {
     await net.settled();
     expect(onTransport.events).to.have.length(1);
     expect(onMaps.map((r) => r.events)).to.deep.equal([[], []]);
-    for (const m of [...maps, other]) await m.stop();
+    for (const m of [...maps, other]) await m.stop({ discard: true });
   });
 });
