@@ -182,7 +182,9 @@ describe('Call order over TCP', () => {
         maps.push(m);
         byId[t.id] = m;
       }
-      for (const m of maps) await m.start();
+      // Started together, as members of a cluster are: a map started alone first would wait
+      // rpcTimeoutMs for the hellos of transports that run no map yet.
+      await Promise.all(maps.map((m) => m.start()));
       for (const [, run] of pipelines()) {
         await byId.a!.set('k', 'old');
         await byId.a!.set('other', 'x');
