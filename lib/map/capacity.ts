@@ -15,6 +15,7 @@
 import { CapacityError } from '../errors.js';
 import type { MapKey } from '../codec/map-messages.js';
 import type { Entry, EntryLedger, EntryRole } from './entry.js';
+import type { Tombstones } from './tombstones.js';
 
 /**
  * What a member does when a limit is reached.
@@ -37,6 +38,20 @@ export const DEFAULT_EVICTION_SAMPLE = 5;
  * --only=heap`), so 224 B plus the key's length over-counts a little, as a limit should.
  */
 export const PROXY_METADATA_BYTES = 224;
+
+/**
+ * The estimated heap cost of one remembered delete (a tombstone: key, version, time, its slot in
+ * the map), in bytes: measured 298 B with a 32-character key (`npm run bench -- --only=eviction`).
+ * Turns `maxBytes` into the default count of tombstones kept when only `maxBytes` is set.
+ */
+export const TOMBSTONE_BYTES = 300;
+
+/**
+ * The fewest tombstones the default bound keeps on a member with a limit: a small cache (a
+ * `maxSessions` of 100, the consistency checker's `maxEntries: 2`) still remembers its deletes
+ * for a useful time, for about 3 MB (10,000 × {@link TOMBSTONE_BYTES}).
+ */
+export const MIN_DEFAULT_TOMBSTONES = 10_000;
 
 /** One role's share of what this member holds. */
 export interface RoleHolding {
@@ -72,6 +87,18 @@ export interface CapacityStats {
    * grew. They are kept, never refused: refusing a copy would lose the write's redundancy.
    */
   overLimit: number;
+  /** Deletes remembered here now (the same as `stats().tombstones`). */
+  tombstones: number;
+  /**
+   * At most this many deletes are remembered here (the `maxTombstones` option, or its default
+   * when a limit is set); `undefined`: no count limit, only `tombstoneTtlMs`.
+   */
+  maxTombstones: number | undefined;
+  /**
+   * Deletes forgotten because of `maxTombstones` before `tombstoneTtlMs` ran out, since start:
+   * each is a key an older copy could bring back after a partition (docs/map.md, "Bounded memory").
+   */
+  tombstonesForgotten: number;
 }
 
 /** The limits of one map on one member; see `ReplicatedMapOptions`. */
@@ -81,6 +108,19 @@ export interface CapacityOptions {
   readonly evictionPolicy?: EvictionPolicy | undefined;
   readonly evictionSample?: number | undefined;
   readonly evictable?: ((key: MapKey) => boolean) | undefined;
+  readonly maxTombstones?: number | undefined;
+}
+
+/**
+ * The count of deletes a member remembers: `maxTombstones` if given; else, with a limit, as many
+ * as `maxEntries` (or as `maxBytes` would hold at {@link TOMBSTONE_BYTES} each), and at least
+ * {@link MIN_DEFAULT_TOMBSTONES}; without a limit, no count (only `tombstoneTtlMs`, as before
+ * limits existed).
+ */
+export function tombstoneBound(limits: { maxEntries?: number | undefined; maxBytes?: number | undefined; maxTombstones?: number | undefined }): number | undefined {
+  if (limits.maxTombstones !== undefined) return limits.maxTombstones;
+  const base = limits.maxEntries ?? (limits.maxBytes === undefined ? undefined : Math.floor(limits.maxBytes / TOMBSTONE_BYTES));
+  return base === undefined ? undefined : Math.max(base, MIN_DEFAULT_TOMBSTONES);
 }
 
 /** What the ledger asks of the map. */
@@ -116,10 +156,16 @@ export class Capacity implements EntryLedger {
   private evicted = 0;
   private rejected = 0;
   private overLimit = 0;
+  private readonly maxTombstones: number | undefined;
+  private readonly tombstones: Tombstones | undefined;
 
-  constructor(options: CapacityOptions, seedFrom: string) {
+  /** @param tombstones the map's deletes, bounded in count by the limits (see {@link tombstoneBound}). */
+  constructor(options: CapacityOptions, seedFrom: string, tombstones?: Tombstones) {
     this.maxEntries = options.maxEntries;
     this.maxBytes = options.maxBytes;
+    this.maxTombstones = options.maxTombstones;
+    this.tombstones = tombstones;
+    tombstones?.bound(tombstoneBound(options));
     this.policy = options.evictionPolicy ?? 'reject';
     this.sample = options.evictionSample ?? DEFAULT_EVICTION_SAMPLE;
     this.evictable = options.evictable;
@@ -151,6 +197,8 @@ export class Capacity implements EntryLedger {
     if (limits.maxEntries !== undefined) this.maxEntries = limits.maxEntries;
     if (limits.maxBytes !== undefined) this.maxBytes = limits.maxBytes;
     if (limits.evictionPolicy !== undefined) this.policy = limits.evictionPolicy;
+    // A store's limit set after start bounds the deletes as the same option would have.
+    this.tombstones?.bound(tombstoneBound({ maxEntries: this.maxEntries, maxBytes: this.maxBytes, maxTombstones: this.maxTombstones }));
     this.check();
   }
 
@@ -173,7 +221,8 @@ export class Capacity implements EntryLedger {
 
   /** The counters of `stats().capacity`. */
   stats(): CapacityStats {
-    return { entries: this.values, bytes: this.bytes, maxEntries: this.maxEntries, maxBytes: this.maxBytes, evictionPolicy: this.policy, evicted: this.evicted, rejected: this.rejected, overLimit: this.overLimit };
+    return { entries: this.values, bytes: this.bytes, maxEntries: this.maxEntries, maxBytes: this.maxBytes, evictionPolicy: this.policy, evicted: this.evicted, rejected: this.rejected, overLimit: this.overLimit,
+      tombstones: this.tombstones?.size ?? 0, maxTombstones: this.tombstones?.limit, tombstonesForgotten: this.tombstones?.forgotten ?? 0 };
   }
 
   // ---------------------------------------------------------------- accounting (entry table hooks)

@@ -136,7 +136,7 @@ export class MapContext {
     this.events = options.events;
     this.frameLimit = options.frameLimit;
     this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
-    this.capacity = new Capacity(options.capacity ?? {}, options.id);
+    this.capacity = new Capacity(options.capacity ?? {}, options.id, this.tombstones);
     this.entries = new EntryTable(this.capacity);
   }
 

@@ -152,6 +152,17 @@ export interface ReplicatedMapOptions {
    */
   evictable?: (key: MapKey) => boolean;
   /**
+   * Deletes this member remembers at most (tombstones, about 300 B each): beyond it the oldest is
+   * forgotten, before `tombstoneTtlMs`. Keeps a limited member's memory bounded however fast it
+   * evicts or deletes; the price is a shorter window against resurrection: a delete is remembered
+   * for about `maxTombstones / (deletes per second here)` seconds (evictions count), and an older
+   * copy of its key cut off longer than that can come back after a heal (docs/map.md, "Bounded
+   * memory"). `stats().capacity.tombstonesForgotten` counts those forgotten early.
+   * @default with `maxEntries`: `max(maxEntries, 10000)`; with only `maxBytes`:
+   *   `max(floor(maxBytes / 300), 10000)`; without a limit: none (only `tombstoneTtlMs`)
+   */
+  maxTombstones?: number;
+  /**
    * How long `stop()` waits, in milliseconds, for a member to join when this member holds entries
    * that no staying member holds (the last old member of a rolling update, whose replacement is
    * still starting): the newcomer is handed them. If none joins in time, the entries are dropped
@@ -230,6 +241,7 @@ export const REPLICATED_MAP_OPTION_RULES: OptionRules<ReplicatedMapOptions> = {
   evictionPolicy: oneOf(['lru', 'ttl-first', 'reject'] satisfies EvictionPolicy[]),
   evictionSample: wholeNumber({ min: 1, max: 1000 }),
   evictable: func,
+  maxTombstones: wholeNumber({ min: 1 }),
 };
 
 /** The rules of `map.configureCapacity(limits)`: those of the options of the same names. */

@@ -1,8 +1,9 @@
 /**
  * Deleted keys, remembered with the version of their delete so that a delayed, duplicated or
- * reordered write of an older version cannot bring them back. Collected after a bounded time:
- * a write older than the delete that arrives later than that is the one case left open (see
- * docs/map.md).
+ * reordered write of an older version cannot bring them back. Collected after a bounded time,
+ * and, on a member with a limit (`maxEntries`, `maxBytes`, or `maxTombstones` itself), beyond a
+ * bounded count, oldest first: a write older than the delete that arrives after the delete was
+ * forgotten is the one case left open (see docs/map.md, "Bounded memory").
  *
  * @module
  */
@@ -19,6 +20,10 @@ export class Tombstones {
   private readonly byKey = new Map<MapKey, Tombstone>();
   private readonly ttlMs: number;
   private readonly now: () => number;
+  /** At most this many are kept (`undefined`: no count limit, only the ttl). */
+  private max: number | undefined;
+  /** Deletes forgotten because of {@link max} before their ttl ran out, since start. */
+  private dropped = 0;
 
   /**
    * @param ttlMs how long a tombstone is kept, in milliseconds.
@@ -42,6 +47,26 @@ export class Tombstones {
     this.byKey.delete(key);
     this.byKey.set(key, { version, at: this.now() });
     this.sweep();
+    this.trim();
+  }
+
+  /**
+   * Keeps at most `max` deletes from now on (`undefined`: as many as `ttlMs` leaves), forgetting
+   * the oldest at once if there are more.
+   */
+  bound(max: number | undefined): void {
+    this.max = max;
+    this.trim();
+  }
+
+  /** The count limit now (`undefined`: none). */
+  get limit(): number | undefined {
+    return this.max;
+  }
+
+  /** Deletes forgotten because of the count limit, before `ttlMs` (since start). */
+  get forgotten(): number {
+    return this.dropped;
   }
 
   /** Forgets `key` (a newer write replaced the delete). */
@@ -74,6 +99,20 @@ export class Tombstones {
     for (const [key, t] of this.byKey) {
       if (t.at > limit) break;
       this.byKey.delete(key);
+    }
+  }
+
+  /**
+   * Forgets the oldest deletes beyond the count limit. The map iterates in insertion order and
+   * `add` re-inserts, so the first key is the oldest: O(1) per delete forgotten.
+   */
+  private trim(): void {
+    if (this.max === undefined) return;
+    while (this.byKey.size > this.max) {
+      const oldest = this.byKey.keys().next();
+      if (oldest.done === true) return;
+      this.byKey.delete(oldest.value);
+      this.dropped++;
     }
   }
 }

@@ -324,6 +324,97 @@ describe('Bounded memory (maxEntries, maxBytes, evictionPolicy)', () => {
     });
   });
 
+  describe('tombstones of a member with a limit', () => {
+    /** The keys whose deletes `map` remembers, oldest first. */
+    function tombstoneKeys(map: M): MapKey[] {
+      return (map as unknown as { ctx: { tombstones: { list(): Array<{ key: MapKey }> } } }).ctx.tombstones.list().map((r) => r.key);
+    }
+
+    it('stay within maxTombstones through ten times maxEntries of evicting writes, the oldest forgotten first and counted', async () => {
+      const n = 10;
+      const { net, maps } = await bounded(['a', 'b', 'c'], { maxEntries: n, evictionPolicy: 'lru', evictionSample: 100, maxTombstones: n });
+      const a = maps.a as M;
+      const evicted: unknown[] = [];
+      a.on('evicted', (k) => evicted.push(k));
+      for (let i = 0; i < 10 * n; i++) {
+        await a.set(`k${i}`, i);
+        for (const m of Object.values(maps)) expect(m.stats().tombstones, `after write ${i}`).to.be.at.most(n);
+      }
+      await net.settled();
+      expect(evicted).to.have.length(9 * n);
+      // Exact LRU: a evicted k0, k1, ... in order; it remembers the last n of them.
+      expect(tombstoneKeys(a)).to.deep.equal(evicted.slice(-n));
+      expect(a.stats().capacity).to.include({ tombstones: n, maxTombstones: n, tombstonesForgotten: 8 * n });
+      for (const m of Object.values(maps)) {
+        expect(m.stats().tombstones).to.be.at.most(n);
+        expect(m.stats().capacity.tombstones).to.equal(m.stats().tombstones);
+      }
+    });
+
+    it('are bounded by default as maxEntries, at least 10,000, or maxBytes / 300; not at all without a limit', async () => {
+      const { maps } = await bounded(['a', 'b', 'c', 'd', 'e'], {}, { a: { maxEntries: 20 }, b: { maxEntries: 50_000 }, c: { maxBytes: 30_000_000 }, e: { maxTombstones: 7 } });
+      expect(maps.a?.stats().capacity.maxTombstones).to.equal(10_000);
+      expect(maps.b?.stats().capacity.maxTombstones).to.equal(50_000);
+      expect(maps.c?.stats().capacity.maxTombstones).to.equal(100_000);
+      expect(maps.d?.stats().capacity.maxTombstones, 'no limit: only tombstoneTtlMs, as before').to.equal(undefined);
+      expect(maps.e?.stats().capacity.maxTombstones, 'given without a limit, it applies').to.equal(7);
+      // A store's limit set after start bounds them too.
+      (maps.d as M).configureCapacity({ maxEntries: 12_345 });
+      expect(maps.d?.stats().capacity.maxTombstones).to.equal(12_345);
+    });
+
+    it('without a limit, keep every delete for tombstoneTtlMs as before', async () => {
+      const { net, maps } = await bounded(['a', 'b'], {});
+      const a = maps.a as M;
+      for (let i = 0; i < 300; i++) await a.set(`k${i}`, i);
+      for (let i = 0; i < 300; i++) await a.delete(`k${i}`);
+      await net.settled();
+      for (const m of Object.values(maps)) expect(m.stats().capacity).to.include({ tombstones: 300, maxTombstones: undefined, tombstonesForgotten: 0 });
+    });
+
+    /**
+     * a evicts 'old' while the member holding its backup, cut off, took it over; then a evicts
+     * `more` keys before the heal. Every member has maxEntries 2 and maxTombstones 3.
+     */
+    async function evictedDuringPartition(more: number): Promise<Bounded & { holder: string }> {
+      const cluster = await bounded(['a', 'b', 'c'], { maxEntries: 2, evictionPolicy: 'lru', evictionSample: 100, maxTombstones: 3 });
+      const { net, maps } = cluster;
+      const a = maps.a as M;
+      await a.set('old', 1);
+      await a.set('new', 2);
+      const holder = a.entryInfo('old')?.backups[0] as string;
+      const other = holder === 'b' ? 'c' : 'b';
+      net.partition(['a', other], [holder]);
+      await net.settled();
+      expect(maps[holder]?.entryInfo('old')?.role).to.equal('primary');
+      await a.set('third', 3);
+      for (let i = 0; i < more; i++) await a.set(`more${i}`, i);
+      await net.settled();
+      expect(a.has('old')).to.equal(false);
+      return { ...cluster, holder };
+    }
+
+    it('still keep a delete inside the bound from coming back after a heal', async () => {
+      const { net, maps } = await evictedDuringPartition(1);
+      const a = maps.a as M;
+      expect(tombstoneKeys(a)).to.include('old');
+      net.heal();
+      await net.settled();
+      for (const m of Object.values(maps)) expect(await m.get('old', { promote: false })).to.equal(undefined);
+      expect(known(maps, 'old')).to.deep.equal([]);
+    });
+
+    it('let a delete forgotten beyond the bound be undone by a copy cut off longer (the documented window)', async () => {
+      const { net, maps } = await evictedDuringPartition(4);
+      const a = maps.a as M;
+      expect(tombstoneKeys(a)).to.not.include('old');
+      expect(a.stats().capacity.tombstonesForgotten).to.be.greaterThan(0);
+      net.heal();
+      await net.settled();
+      expect(await a.get('old', { promote: false }), 'the cut-off copy came back').to.equal(1);
+    });
+  });
+
   describe("evictionPolicy 'ttl-first'", () => {
     it('evicts the entry closest to its expiry first, then the least recently used', async () => {
       const { net, maps } = await bounded(['a', 'b'], {}, { a: { maxEntries: 3, evictionPolicy: 'ttl-first', evictionSample: 100 } });

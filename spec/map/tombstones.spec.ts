@@ -76,4 +76,44 @@ describe('Tombstones', () => {
     time += 20;
     expect(t.list()).to.deep.equal([{ key: 'k', version: v(2) }]);
   });
+
+  describe('with a count limit (a member with maxEntries, maxBytes or maxTombstones)', () => {
+    it('keeps at most the bound, forgetting the oldest first and counting what it forgot', () => {
+      const t = new Tombstones(60_000, now);
+      t.bound(3);
+      for (let i = 0; i < 10; i++) {
+        t.add(`k${i}`, v(i));
+        time += 1;
+        expect(t.size).to.be.at.most(3);
+      }
+      expect(t.list().map((r) => r.key)).to.deep.equal(['k7', 'k8', 'k9']);
+      expect(t.get('k6')).to.equal(undefined);
+      expect(t.forgotten).to.equal(7);
+    });
+
+    it('counts a replaced delete as the newest, and the ttl still applies without counting as forgotten', () => {
+      const t = new Tombstones(100, now);
+      t.bound(2);
+      t.add('a', v(1));
+      t.add('b', v(1));
+      t.add('a', v(2));
+      t.add('c', v(1));
+      expect(t.list().map((r) => r.key), 'b was the oldest').to.deep.equal(['a', 'c']);
+      expect(t.forgotten).to.equal(1);
+      time += 100;
+      t.sweep();
+      expect(t.size).to.equal(0);
+      expect(t.forgotten, 'expired, not forgotten early').to.equal(1);
+    });
+
+    it('trims at once when the bound is lowered, and keeps everything without a bound', () => {
+      const t = new Tombstones(60_000, now);
+      for (let i = 0; i < 50; i++) t.add(`k${i}`, v(i));
+      expect(t.size).to.equal(50);
+      expect(t.limit).to.equal(undefined);
+      t.bound(5);
+      expect(t.list().map((r) => r.key)).to.deep.equal(['k45', 'k46', 'k47', 'k48', 'k49']);
+      expect(t.forgotten).to.equal(45);
+    });
+  });
 });

@@ -104,6 +104,7 @@ const mapCases: Record<string, OptionCase> = {
   evictionPolicy: { bad: [['LRU', TypeError], ['', TypeError], [1, TypeError], [null, TypeError]], good: ['lru', 'ttl-first', 'reject'] },
   evictionSample: { bad: [[0, RangeError], [1001, RangeError], [1.5, RangeError], ...NOT_A_NUMBER], good: [1, 5, 1000] },
   evictable: fn(() => true),
+  maxTombstones: whole(1),
 };
 
 let channels: RpcChannel[] = [];
