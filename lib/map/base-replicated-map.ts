@@ -156,6 +156,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
       inOrder: (key, step) => this.inOrder(step, [key]),
+      afterEarlier: (key, step) => this.afterEarlier(key, step),
       fetching: (key, request) => this.decidingElsewhere(key, request),
       write: async (key, value, bytes, options) => {
         await this.store(key as K, value as V, bytes, options);
@@ -365,6 +366,18 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Only the order is kept here: the caller gets the error through `turn`.
     this.lastTurn = turn.catch(() => undefined);
     return turn.then((t) => t.done);
+  }
+
+  /**
+   * Runs `step` for another member (a conditional write it asks this member to decide) once the
+   * calls of `key` made here that are waiting for answers are done. Not queued behind this
+   * member's calls of other keys: those may be waiting for the asker, and it for this answer.
+   */
+  private async afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T> {
+    if (this.ctx.lifecycle !== 'running') await this.ready();
+    for (let f = this.earlier([key], undefined); f.length > 0; f = this.earlier([key], undefined)) await Promise.allSettled(f);
+    this.assertUsable();
+    return step();
   }
 
   /** What a call of `writes` (or reading `reads`) waits for: earlier fetches it writes over, earlier conditional writes of its keys. */

@@ -40,6 +40,8 @@ export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'entries' | 'mem
 export interface ConditionalHooks {
   /** Runs `step` in this member's call order as a write of `key` (the map's `inOrder`). */
   inOrder<T>(key: MapKey, step: () => Promise<T>): Promise<T>;
+  /** Runs `step` for another member once this member's waiting calls of `key` are done (not behind calls of other keys). */
+  afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T>;
   /** Registers a conditional write of `key` decided elsewhere, so later calls of `key` here wait for it. */
   fetching<T>(key: MapKey, request: Promise<T>): Promise<T>;
   /** Writes as `set` does on this member (publication, write concern); resolves once acknowledged. */
@@ -223,9 +225,13 @@ export class ConditionalWrites {
     return new ConditionalWriteError(`the conditional write of key ${String(key)} in map '${this.state.name}' was not made: ${why}; retry`, key, false);
   }
 
-  /** Answers a conditional write another member sent here, in this member's call order. */
+  /**
+   * Answers a conditional write another member sent here, after this member's calls of the key
+   * that wait for answers (not in its queue of calls, where a call of another key may wait for
+   * the asker: two members would each wait for the other).
+   */
   async answer(request: MapMessageOf<typeof MSG_CONDITIONAL>): Promise<unknown[]> {
-    const outcome = await this.hooks.inOrder(request.key, async () => {
+    const outcome = await this.hooks.afterEarlier(request.key, async () => {
       const d = this.decide(request, NOT_DECODED);
       return 'moved' in d ? { outcome: 'moved' as const, at: d.moved } : d.done;
     });
