@@ -254,7 +254,7 @@ describe('Conditional writes over TCP', () => {
     await stopAllMembers();
   });
 
-  it('racing setIfAbsent from 3 processes-worth of members: one true; 3 x 10 updates: 30; too large is refused before sending', async function () {
+  it('3 members over TCP: racing setIfAbsent answers one true; 3 x 10 concurrent updates end at 30; a value too large is refused before sending', async function () {
     this.timeout(30_000);
     const ta = member('a', { maxFrameBytes: 64 * 1024 });
     const tb = member('b', { seeds: addressesOf(ta), maxFrameBytes: 64 * 1024 });
