@@ -481,3 +481,46 @@ export class SnapshotError extends LazyReplicatedMapError {
     this.reason = reason;
   }
 }
+
+/**
+ * A conditional write (`setIfAbsent`, `compareAndSet`, `update`) could not be decided, or its
+ * outcome is unknown:
+ * - the member that decides for the key could not be found within the bounded number of
+ *   forwards (members disagreed about where the key lives, during a failover or a join), or it
+ *   is leaving or unreachable: nothing was written (`mayHaveWritten` false); retry;
+ * - the decider was asked but gave no answer (it crashed, or did not answer within
+ *   `rpcTimeoutMs`), or it wrote the value but could not replicate it: the write may or may not
+ *   have taken effect (`mayHaveWritten` true). Read the key before you retry a write that must
+ *   not happen twice. A conditional write is never applied twice by the map itself.
+ */
+export class ConditionalWriteError extends LazyReplicatedMapError {
+  override name = 'ConditionalWriteError';
+  /** The key of the write. */
+  readonly key: string | number;
+  /** False when the write surely did not take effect; true when it may have. */
+  readonly mayHaveWritten: boolean;
+  constructor(message: string, key: string | number, mayHaveWritten: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+    this.mayHaveWritten = mayHaveWritten;
+  }
+}
+
+/**
+ * `update(key, fn)` found the key's value changed by other writers every time it offered the
+ * value `fn` computed, `attempts` times in a row (the `maxAttempts` option of the call). Nothing
+ * of this call was written. Retry later, or raise `maxAttempts` when many members update one key
+ * at once.
+ */
+export class UpdateConflictError extends LazyReplicatedMapError {
+  override name = 'UpdateConflictError';
+  /** The key of the update. */
+  readonly key: string | number;
+  /** How many times `fn` ran and its result was refused. */
+  readonly attempts: number;
+  constructor(message: string, key: string | number, attempts: number, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+    this.attempts = attempts;
+  }
+}

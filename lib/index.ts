@@ -30,6 +30,9 @@ export {
   type EntryDiff,
   type HeldCopy,
   type Removal,
+  type ConditionKind,
+  type ConditionalRequest,
+  type ConditionalOutcome,
 } from './codec/map-messages.js';
 export { LazyReplicatedMap, DEFAULT_BACKUPS } from './map/lazy-replicated-map.js';
 export { ReplicatedMap } from './map/replicated-map.js';
@@ -41,7 +44,9 @@ export {
   DEFAULT_MAP_RPC_TIMEOUT_MS,
   DEFAULT_STOP_WAIT_MS,
   DEFAULT_TOMBSTONE_TTL_MS,
+  DEFAULT_UPDATE_ATTEMPTS,
   type AckMode,
+  type UpdateOptions,
   type GetOptions,
   type SetOptions,
   type StopOptions,

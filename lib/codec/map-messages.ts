@@ -12,9 +12,11 @@ import {
   MSG_ACCESS,
   MSG_ACK,
   MSG_BACKUP,
+  MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
   MSG_LEAVING,
+  MSG_OUTCOME,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -110,6 +112,34 @@ export interface HeldCopy {
   readonly maxIdleMs?: number;
 }
 
+/**
+ * What a conditional write asks of the key's current value (see {@link MSG_CONDITIONAL}):
+ * - `read`: nothing is written; the decider answers `refused` with the value (a step of `update`);
+ * - `absent`: write `bytes` if the key holds no live value (`setIfAbsent`);
+ * - `equal`: write `bytes` if the key's value is encoded as exactly `expected` (`compareAndSet`).
+ */
+export type ConditionKind = 'read' | 'absent' | 'equal';
+
+/** A conditional write as sent to the member that decides it. */
+export interface ConditionalRequest {
+  readonly key: MapKey;
+  readonly condition: ConditionKind;
+  /** With `equal`: the encoded value the key must hold. */
+  readonly expected?: Uint8Array | undefined;
+  /** The encoded value to write (absent with `read`). */
+  readonly bytes?: Uint8Array | undefined;
+  /** The caller's expiry options for this write (durations; the decider applies its map's defaults to what is absent). */
+  readonly expiry?: EntryExpiry | undefined;
+}
+
+/** How the decider answered a conditional write (see {@link MSG_OUTCOME}). */
+export type ConditionalOutcome =
+  | { readonly outcome: 'written' }
+  /** The condition did not hold; `current` is the key's live value as encoded, absent when it has none. */
+  | { readonly outcome: 'refused'; readonly current?: Uint8Array | undefined }
+  /** The receiver does not decide for this key; `at` does, as far as the receiver knows. */
+  | { readonly outcome: 'moved'; readonly at: string };
+
 /** Every message a map sends or answers with. */
 export type MapMessage =
   | { readonly type: typeof MSG_BACKUP; readonly entries: readonly EntryCopy[] }
@@ -147,7 +177,14 @@ export type MapMessage =
       /** The holder's copy, or `undefined` when it holds no value for the key. */
       readonly copy: HeldCopy | undefined;
     }
-  | ({ readonly type: typeof MSG_DIFF } & EntryDiff);
+  | ({ readonly type: typeof MSG_DIFF } & EntryDiff)
+  | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
+  | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome);
+
+/** Condition kinds on the wire, by number. */
+const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal'];
+/** Outcomes on the wire, by number. */
+const OUTCOME_WIRE: readonly ConditionalOutcome['outcome'][] = ['written', 'refused', 'moved'];
 
 /** The message of one type. */
 export type MapMessageOf<T extends MapMessage['type']> = Extract<MapMessage, { type: T }>;
@@ -196,6 +233,25 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
           : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null, message.copy.ttlMs ?? null, message.copy.maxIdleMs ?? null];
     case MSG_DIFF:
       return [message.type, placementWire(message.entry), message.base, message.diff];
+    case MSG_CONDITIONAL:
+      // [type, key, condition, expected | null, bytes | null, expiry | null]
+      return [
+        message.type,
+        message.key,
+        CONDITION_WIRE.indexOf(message.condition),
+        message.expected ?? null,
+        message.bytes ?? null,
+        message.expiry === undefined ? null : expiryWire(message.expiry),
+      ];
+    case MSG_OUTCOME:
+      // [type, key, outcome, current | null, at | null]
+      return [
+        message.type,
+        message.key,
+        OUTCOME_WIRE.indexOf(message.outcome),
+        message.outcome === 'refused' ? (message.current ?? null) : null,
+        message.outcome === 'moved' ? message.at : null,
+      ];
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:
@@ -349,6 +405,33 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_DIFF:
       arity(wire, 4, 'MSG_DIFF');
       return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
+    case MSG_CONDITIONAL: {
+      arity(wire, 6, 'MSG_CONDITIONAL');
+      const condition = CONDITION_WIRE[count(wire[2], 'condition')] ?? fail('condition is not 0 (read), 1 (absent) or 2 (equal)');
+      const expected = wire[3] === null ? undefined : bytes(wire[3], 'expected');
+      const value = wire[4] === null ? undefined : bytes(wire[4], 'bytes');
+      // One form per request: `read` carries neither, `absent` the value, `equal` both.
+      if ((condition === 'equal') !== (expected !== undefined)) fail(`expected must be given with 'equal' only`);
+      if ((condition === 'read') !== (value === undefined)) fail(`bytes must be given unless the condition is 'read'`);
+      return {
+        type,
+        key: key(wire[1], 'key'),
+        condition,
+        ...(expected === undefined ? {} : { expected }),
+        ...(value === undefined ? {} : { bytes: value }),
+        ...(wire[5] === null ? {} : { expiry: expiry(wire[5], 'expiry') }),
+      };
+    }
+    case MSG_OUTCOME: {
+      arity(wire, 5, 'MSG_OUTCOME');
+      const k = key(wire[1], 'key');
+      const outcome = OUTCOME_WIRE[count(wire[2], 'outcome')] ?? fail('outcome is not 0 (written), 1 (refused) or 2 (moved)');
+      if (outcome !== 'refused' && wire[3] !== null) fail(`current is given with outcome '${outcome}'`);
+      if ((outcome === 'moved') !== (wire[4] !== null)) fail(`at must be given with 'moved' only`);
+      if (outcome === 'written') return { type, key: k, outcome };
+      if (outcome === 'moved') return { type, key: k, outcome, at: memberId(wire[4], 'at') };
+      return wire[3] === null ? { type, key: k, outcome } : { type, key: k, outcome, current: bytes(wire[3], 'current') };
+    }
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:

@@ -56,6 +56,17 @@ export const MSG_STATE_NEXT = 17;
  * other. Acknowledged.
  */
 export const MSG_LEAVING = 18;
+/**
+ * A conditional write (`setIfAbsent`, `compareAndSet`, a step of `update`) sent to the member the
+ * caller takes for the key's primary, which decides it in its call order. Answered with
+ * {@link MSG_OUTCOME}.
+ */
+export const MSG_CONDITIONAL = 19;
+/**
+ * Reply to {@link MSG_CONDITIONAL}: written; refused (with the value the key holds, for the
+ * caller's next try); or moved (the member to ask instead, when the receiver is not the decider).
+ */
+export const MSG_OUTCOME = 20;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -77,4 +88,6 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_DIFF]: 'MSG_DIFF',
   [MSG_STATE_NEXT]: 'MSG_STATE_NEXT',
   [MSG_LEAVING]: 'MSG_LEAVING',
+  [MSG_CONDITIONAL]: 'MSG_CONDITIONAL',
+  [MSG_OUTCOME]: 'MSG_OUTCOME',
 });

@@ -24,6 +24,7 @@ import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
+import { ConditionalWrites } from './conditional-writes.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
@@ -31,7 +32,25 @@ import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
 import type { EvictionPolicy } from './capacity.js';
 import { instrumentMap } from './map-diagnostics.js';
 import { checkJoin, type JoinCheck } from './join-check.js';
-import { CAPACITY_OPTION_RULES, DEFAULT_MAP_JOIN_TIMEOUT_MS, DEFAULT_MAP_RPC_TIMEOUT_MS, DEFAULT_STOP_WAIT_MS, DEFAULT_TOMBSTONE_TTL_MS, GET_OPTION_RULES, REPLICATED_MAP_OPTION_RULES, SET_OPTION_RULES, type GetOptions, type MapEvents, type MapStats, type ReplicatedMapOptions, type SetOptions, type StopOptions } from './map-options.js';
+import {
+  CAPACITY_OPTION_RULES,
+  DEFAULT_STOP_WAIT_MS,
+  type StopOptions,
+  DEFAULT_MAP_JOIN_TIMEOUT_MS,
+  DEFAULT_MAP_RPC_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_TTL_MS,
+  DEFAULT_UPDATE_ATTEMPTS,
+  GET_OPTION_RULES,
+  REPLICATED_MAP_OPTION_RULES,
+  SET_OPTION_RULES,
+  UPDATE_OPTION_RULES,
+  type GetOptions,
+  type MapEvents,
+  type MapStats,
+  type ReplicatedMapOptions,
+  type SetOptions,
+  type UpdateOptions,
+} from './map-options.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
@@ -61,6 +80,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
   private readonly expiry: Expiry;
+  /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
+  private readonly conditional: ConditionalWrites;
   /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
   private readonly snapshot: MapSnapshot | undefined;
   private readonly departure: Departure;
@@ -87,6 +108,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * the call answers from before the write.
    */
   private readonly fetches = new Map<MapKey, Set<Promise<unknown>>>();
+  /**
+   * Conditional writes made here and being decided elsewhere, by key. Every later call of the key
+   * here (a read too) waits for them (see {@link inOrder}): it comes after them.
+   */
+  private readonly deciding = new Map<MapKey, Set<Promise<unknown>>>();
+  /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
+  private readonly removals = new Map<MapKey, Promise<void>>();
 
   /**
    * @param rules the options the map accepts; every one is checked here, before anything is
@@ -153,7 +181,31 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     );
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
-    this.handler = new MessageHandler(ctx, { messenger: this.messenger, reconciler: this.reconciler, transfer: this.transfer, failover: this.failover, expiry: this.expiry, departure: this.departure });
+    this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
+      inOrder: (key, step) => this.inOrder(step, [key]),
+      afterEarlier: (key, step) => this.afterEarlier(key, step),
+      fetching: (key, request) => this.decidingElsewhere(key, request),
+      write: async (key, value, bytes, options) => {
+        await this.store(key as K, value as V, bytes, options);
+      },
+      fits: (key, valueBytes, value) => {
+        this.assertFits(key, valueBytes, undefined, value);
+      },
+      sent: async (key) => {
+        const entry = this.ctx.entries.get(key);
+        const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
+        await Promise.all([publishing, this.removals.get(key)?.catch(() => undefined)]);
+      },
+    });
+    this.handler = new MessageHandler(ctx, {
+      messenger: this.messenger,
+      reconciler: this.reconciler,
+      transfer: this.transfer,
+      failover: this.failover,
+      expiry: this.expiry,
+      conditional: this.conditional,
+      departure: this.departure,
+    });
   }
 
   /** Opens the map's channel: from then on this member answers for the map. */
@@ -401,15 +453,15 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * before it. Only the start is
    * ordered: a call's acknowledgements may complete after a later call's.
    */
-  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all'): Promise<T> {
-    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0) return step();
+  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all', reads?: readonly MapKey[]): Promise<T> {
+    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0 && this.decidingOf(writes ?? reads).length === 0) return step();
     this.waiting++;
     // Boxed, so that the turn settles when the step has started, not when it has finished.
     const turn = this.lastTurn
       .then(() => this.ready())
       .then(async () => {
         // Only fetches of earlier calls can be pending: later calls wait behind this one.
-        for (let f = this.fetchesOf(writes); f.length > 0; f = this.fetchesOf(writes)) await Promise.allSettled(f);
+        for (let f = this.earlier(writes, reads); f.length > 0; f = this.earlier(writes, reads)) await Promise.allSettled(f);
         this.assertUsable();
       })
       .then(
@@ -425,6 +477,43 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Only the order is kept here: the caller gets the error through `turn`.
     this.lastTurn = turn.catch(() => undefined);
     return turn.then((t) => t.done);
+  }
+
+  /**
+   * Runs `step` for another member (a conditional write it asks this member to decide) once the
+   * calls of `key` made here that are waiting for answers are done. Not queued behind this
+   * member's calls of other keys: those may be waiting for the asker, and it for this answer.
+   */
+  private async afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T> {
+    if (this.ctx.lifecycle !== 'running') await this.ready();
+    for (let f = this.earlier([key], undefined); f.length > 0; f = this.earlier([key], undefined)) await Promise.allSettled(f);
+    this.assertUsable();
+    return step();
+  }
+
+  /** What a call of `writes` (or reading `reads`) waits for: earlier fetches it writes over, earlier conditional writes of its keys. */
+  private earlier(writes: readonly MapKey[] | 'all' | undefined, reads: readonly MapKey[] | undefined): Array<Promise<unknown>> {
+    return [...this.fetchesOf(writes), ...this.decidingOf(writes ?? reads)];
+  }
+
+  /** The conditional writes of `keys` made here and still being decided elsewhere. */
+  private decidingOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
+    if (keys === undefined || this.deciding.size === 0) return [];
+    if (keys === 'all') return [...this.deciding.values()].flatMap((set) => [...set]);
+    return keys.flatMap((k) => [...(this.deciding.get(k) ?? [])]);
+  }
+
+  /** Registers a conditional write of `key` sent elsewhere until it settles (see {@link deciding}). */
+  private async decidingElsewhere<T>(key: MapKey, request: Promise<T>): Promise<T> {
+    let set = this.deciding.get(key);
+    if (set === undefined) this.deciding.set(key, (set = new Set()));
+    set.add(request);
+    try {
+      return await request;
+    } finally {
+      set.delete(request);
+      if (set.size === 0 && this.deciding.get(key) === set) this.deciding.delete(key);
+    }
   }
 
   /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
@@ -543,7 +632,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
-    return this.inOrder(() => this.read(key, options));
+    return this.inOrder(() => this.read(key, options), undefined, [key]);
   }
 
   private async read(key: K, options: GetOptions): Promise<V | undefined> {
@@ -552,6 +641,15 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (entry === undefined) return undefined;
     if (entry.role === 'primary') {
       this.ctx.capacity.used(entry);
+      // A value still being published is not yet known elsewhere: a read here waits until it
+      // is, so that no read anywhere after this one answers an older value (linearizable reads).
+      // Later writes of the key here wait for this read (a fetch): it answers from before them.
+      const publishing = this.publisher.underWay(entry);
+      if (publishing !== undefined) {
+        const value = this.ctx.decoded(entry) as V;
+        await this.fetching(key, publishing);
+        return value;
+      }
       if (!expires(entry)) return this.ctx.decoded(entry) as V;
       if (!alive(entry, this.ctx.now())) {
         // Expired: never returned. Deleted everywhere now rather than at the next sweep.
@@ -628,7 +726,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.inOrder(() => this.store(key, value, bytes, options), [key]);
   }
 
-  private async store(key: K, value: V, bytes: ReturnType<MapContext['codec']['encode']>, options: SetOptions): Promise<this> {
+  private async store(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
     // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
@@ -664,6 +762,89 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.emit('entrySet', key, 'local');
     await this.publisher.published(entry, this.publisher.publishWrite(entry));
     return this;
+  }
+
+  // ---------------------------------------------------------------- conditional writes
+
+  /**
+   * Stores `value` under `key` only if the key holds no value (none was written, it was deleted,
+   * or it expired). Resolves to `true` if it wrote, `false` if the key held a value (left as it
+   * was). Of racing `setIfAbsent`s of one key, from any members, exactly one answers `true`.
+   *
+   * Decided once, by the key's primary, in its call order (a key no member knows: by the member
+   * the key hashes to over the live members, which becomes its primary). **The caller does not
+   * become primary**, unlike `set`: elsewhere it asks the primary (`MSG_CONDITIONAL`) and keeps
+   * a proxy. A `true` resolves once the write is acknowledged as `set`'s is (write concern); a
+   * `false` once the value it found is known to every live member. See docs/map.md.
+   * @throws {TypeError} for a key that is not a string or a finite number.
+   * @throws {ValueEncodeError} when the value cannot be encoded; nothing was sent.
+   * @throws {ValueTooLargeError} when the value would not fit the cluster's frame limit; nothing was sent.
+   * @throws {ConditionalWriteError} when the member deciding for the key could not be reached or
+   *   found (`mayHaveWritten` says whether the write may have happened).
+   * @throws {StoppedError} after `stop()`.
+   */
+  async setIfAbsent(key: K, value: V, options: SetOptions = {}): Promise<boolean> {
+    assertKey(key);
+    validateOptions(`${this.constructor.name}.setIfAbsent`, options, SET_OPTION_RULES);
+    const bytes = this.ctx.codec.encode(value);
+    this.assertFits(key, bytes.byteLength, undefined, value);
+    if (isDeltaValue(value)) value.resetDiff();
+    return this.conditional.setIfAbsent(key, value, bytes, options);
+  }
+
+  /**
+   * Replaces `key`'s value with `value` only if it currently equals `expected`, compared by the
+   * codec's encoding: equal means the same encoded bytes. For plain data that is deep equality
+   * with two exceptions: the order of an object's properties (and of a `Map`'s or `Set`'s
+   * entries) counts, so `{ a: 1, b: 2 }` does not equal `{ b: 2, a: 1 }`; and the encoding
+   * distinguishes what the codec does (`1` and `1.5` are numbers of different widths, but `1` and
+   * `1.0` are the same). Resolves to `true` if it replaced the value; `false` if the key held
+   * another value or none (use {@link setIfAbsent} to create a key). Decided like
+   * {@link setIfAbsent}: by the key's primary, the caller does not become primary.
+   * @throws {TypeError} for a key that is not a string or a finite number.
+   * @throws {ValueEncodeError} when `expected` or `value` cannot be encoded; nothing was sent.
+   * @throws {ValueTooLargeError} when the value (with `expected`, when sent to the primary) would
+   *   not fit the cluster's frame limit; nothing was sent.
+   * @throws {ConditionalWriteError} as {@link setIfAbsent}.
+   * @throws {StoppedError} after `stop()`.
+   */
+  async compareAndSet(key: K, expected: V, value: V, options: SetOptions = {}): Promise<boolean> {
+    assertKey(key);
+    validateOptions(`${this.constructor.name}.compareAndSet`, options, SET_OPTION_RULES);
+    const want = this.ctx.codec.encode(expected);
+    const bytes = this.ctx.codec.encode(value);
+    // The request carries both: it must fit a frame to the primary.
+    this.assertFits(key, bytes.byteLength + want.byteLength, undefined, value);
+    if (isDeltaValue(value)) value.resetDiff();
+    return this.conditional.compareAndSet(key, want, value, bytes, options);
+  }
+
+  /**
+   * Read-modify-write: stores `fn(old)` where `old` is `key`'s current value (`undefined` when it
+   * has none), so that concurrent updates from any members lose no update. Resolves to the value
+   * written (what `fn` returned last). `fn` must be synchronous and should have no side effects:
+   *
+   * - on the key's primary (or the member that decides for a key no member knows) `fn` runs once,
+   *   in this member's call order, and the result is written as `set` writes it;
+   * - elsewhere the value is read from the primary, `fn` runs here, and its result is sent to the
+   *   primary as a compare-and-set of the encoded value it was computed from; if another write
+   *   came first, `fn` runs again on the newer value, at most `options.maxAttempts` times
+   *   (default {@link DEFAULT_UPDATE_ATTEMPTS}). So **`fn` may run more than once**.
+   *
+   * The caller does not become primary. `options.ttlMs` / `maxIdleMs` set the expiry of the value
+   * written, as for `set` (default: the map's).
+   * @throws {UpdateConflictError} when the value kept changing under it `maxAttempts` times.
+   * @throws {ConditionalWriteError} as {@link setIfAbsent}.
+   * @throws whatever `fn` throws; nothing of this call is written then.
+   * @throws {ValueEncodeError} / {@link ValueTooLargeError} for a result that cannot be encoded or is too large.
+   * @throws {StoppedError} after `stop()`.
+   */
+  async update(key: K, fn: (old: V | undefined) => V, options: UpdateOptions = {}): Promise<V> {
+    assertKey(key);
+    if (typeof fn !== 'function') throw new TypeError(`${this.constructor.name}.update: fn must be a function (old value => new value), got ${typeof fn}`);
+    validateOptions(`${this.constructor.name}.update`, options, UPDATE_OPTION_RULES);
+    const { maxAttempts = DEFAULT_UPDATE_ATTEMPTS, ...expiry } = options;
+    return (await this.conditional.update(key, fn as (old: unknown) => unknown, expiry, maxAttempts)) as V;
   }
 
   /**
@@ -731,7 +912,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    return this.inOrder(() => this.use(key));
+    return this.inOrder(() => this.use(key), undefined, [key]);
   }
 
   private async use(key: K): Promise<boolean> {
@@ -820,7 +1001,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.inOrder(() => this.remove([...this.ctx.entries.keys()]), 'all');
   }
 
-  private async remove(keys: MapKey[]): Promise<void> {
+  private remove(keys: MapKey[]): Promise<void> {
+    const done = this.removing(keys);
+    // A conditional write of one of these keys made here later asks its decider only once every
+    // member has the delete (see conditional-writes.ts): the decider must decide after it.
+    for (const key of keys) this.removals.set(key, done);
+    const forget = (): void => {
+      for (const key of keys) if (this.removals.get(key) === done) this.removals.delete(key);
+    };
+    done.then(forget, forget);
+    return done;
+  }
+
+  private async removing(keys: MapKey[]): Promise<void> {
     const removals: Removal[] = keys.map((key) => ({ key, version: this.ctx.clock.tick(this.id) }));
     for (const r of removals) this.reconciler.applyRemoval(r, 'local');
     // Acknowledged by every member: a holder that missed the delete could otherwise promote the

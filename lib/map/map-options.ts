@@ -263,6 +263,18 @@ export const SET_OPTION_RULES: OptionRules<SetOptions> = {
   maxIdleMs: wholeNumber({ min: 1, unit: 'milliseconds' }),
 };
 
+/**
+ * Times `update` runs its function and offers the result before it gives up with
+ * {@link UpdateConflictError} (see {@link UpdateOptions.maxAttempts}).
+ */
+export const DEFAULT_UPDATE_ATTEMPTS = 16;
+
+/** The rules of {@link UpdateOptions}. */
+export const UPDATE_OPTION_RULES: OptionRules<UpdateOptions> = {
+  ...SET_OPTION_RULES,
+  maxAttempts: wholeNumber({ min: 1 }),
+};
+
 /** The rules of {@link GetOptions}. */
 export const GET_OPTION_RULES: OptionRules<GetOptions> = {
   promote: boolean,
@@ -277,6 +289,18 @@ export interface SetOptions {
    * @default the map's `maxIdleMs`
    */
   maxIdleMs?: number;
+}
+
+/** Options of `update`: the expiry of the value it writes (as for `set`), and how often it retries. */
+export interface UpdateOptions extends SetOptions {
+  /**
+   * How many times `fn` may run on a member that is not the key's primary, each run's result
+   * offered to the primary as a compare-and-set of the value it was computed from, before the call
+   * rejects with `UpdateConflictError` because other writers kept changing the value. On the
+   * primary itself `fn` runs once.
+   * @default 16 ({@link DEFAULT_UPDATE_ATTEMPTS})
+   */
+  maxAttempts?: number;
 }
 
 /** Settings of a {@link LazyReplicatedMap}. */

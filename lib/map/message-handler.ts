@@ -8,15 +8,17 @@ import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../
 import { valueTooLarge } from '../rpc/frame-limit.js';
 import { copyFrameBound } from './message-size.js';
 import { mapChannelName } from './map-channel.js';
-import { mapMessageFromWire, type HeldCopy, type MapKey, type MapMessage } from '../codec/map-messages.js';
+import { mapMessageFromWire, type HeldCopy, type MapKey, type MapMessage, type MapMessageOf } from '../codec/map-messages.js';
 import {
   MESSAGE_TYPE_NAMES,
   MSG_ACCESS,
   MSG_ACK,
   MSG_BACKUP,
+  MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
   MSG_LEAVING,
+  MSG_OUTCOME,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -52,6 +54,8 @@ export interface MessageHandlerParts {
   readonly expiry: Expiry;
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
   readonly departure: Departure;
+  /** Decides conditional writes sent here (see conditional-writes.ts). */
+  readonly conditional: { answer(request: MapMessageOf<typeof MSG_CONDITIONAL>): Promise<unknown[]> };
 }
 
 /** Dispatches the messages peers send a map. */
@@ -191,9 +195,12 @@ export class MessageHandler {
         if (unknown !== undefined && wantsReply) throw new RetrieveError(`key ${String(unknown)} is not known on member '${state.id}': deleted, or expired and swept`, unknown);
         return this.ack(wantsReply);
       }
+      case MSG_CONDITIONAL:
+        return parts.conditional.answer(message);
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:
+      case MSG_OUTCOME:
         throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));
     }
   }

@@ -70,6 +70,8 @@ export class Publisher {
    * first), and the newcomer would keep a proxy that no live member can ever serve or correct.
    */
   private readonly announced = new WeakMap<Entry, Placement>();
+  /** The newest publication of each entry while it is under way. */
+  private readonly unsettled = new WeakMap<Entry, Promise<void>>();
   /** Publications under way; a graceful stop lets them finish before it says goodbye. */
   private readonly inflight = new Set<Promise<void>>();
   /** Writes of `set` waiting to be published together; their callers wait, so each key is reported. */
@@ -90,6 +92,20 @@ export class Publisher {
   /** The placement last announced for `entry` (see {@link announced}). */
   lastAnnounced(entry: Entry): Placement | undefined {
     return this.announced.get(entry);
+  }
+
+  /**
+   * Settles once the newest publication of `entry` started so far has (at once when there is
+   * none): what this member holds of it then is known to every live member that should know it.
+   * Never rejects; the write's caller hears of a failure.
+   */
+  async publicationOf(entry: Entry): Promise<void> {
+    await this.publications.get(entry)?.catch(() => undefined);
+  }
+
+  /** The publication of `entry` under way, if any (settles without rejecting). */
+  underWay(entry: Entry): Promise<void> | undefined {
+    return this.unsettled.has(entry) ? this.publicationOf(entry) : undefined;
   }
 
   /** True while some publication is under way. */
@@ -120,7 +136,14 @@ export class Publisher {
    */
   publish(entries: Entry[], diffs?: ReadonlyMap<Entry, DiffPlan>, report: ShortfallReport = 'batch'): Promise<void> {
     const done = this.distribute(entries, diffs, report);
-    for (const e of entries) this.publications.set(e, done);
+    for (const e of entries) {
+      this.publications.set(e, done);
+      this.unsettled.set(e, done);
+    }
+    const settle = (): void => {
+      for (const e of entries) if (this.unsettled.get(e) === done) this.unsettled.delete(e);
+    };
+    done.then(settle, settle);
     return this.track(done);
   }
 

@@ -37,10 +37,22 @@ export const PASSING: readonly WorkloadConfig[] = [
     name: '3-5 members, one caller moving between members once the network is quiet, promotions, eviction (maxEntries: 2, lru)',
     members: [3, 5], callers: 1, keys: 4, backups: 1, sequential: true, settleBetweenMembers: true, maxEntries: 2,
   },
+  {
+    name: '3-5 members, one caller moving between members, conditional writes, no promotion, clear, delays and reordering',
+    members: [3, 5], callers: 1, keys: 3, backups: 1, sequential: true, promote: false, clear: true, conditional: true, net: DELAYED,
+  },
 ];
 
 /** Configurations in which the map is not linearizable yet (counted by the long run). */
 export const KNOWN_FAILING: readonly WorkloadConfig[] = [
+  {
+    name: '3-5 members, 2 callers each, pipelined, conditional writes and reads only, no promotion',
+    members: [3, 5], callers: 2, keys: 2, backups: 1, promote: false, conditional: 'only',
+  },
+  {
+    name: '3-5 members, 2 callers each, conditional writes and reads only, no promotion, delays and reordering (backups: 2)',
+    members: [3, 5], callers: 2, keys: 2, backups: 2, promote: false, conditional: 'only', net: DELAYED,
+  },
   { name: '3 members, 2 callers each, pipelined, no faults', members: [3, 3], callers: 2, keys: 3, backups: 1 },
   { name: '3-5 members, 2 callers each, delays and reordering', members: [3, 5], callers: 2, keys: 3, backups: 1, net: DELAYED },
   { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },

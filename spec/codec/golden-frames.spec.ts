@@ -22,8 +22,11 @@ import {
   MSG_ACCESS,
   MSG_ACK,
   MSG_BACKUP,
+  MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
+  MSG_LEAVING,
+  MSG_OUTCOME,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -74,6 +77,7 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_STATE with a next page': { kind: FrameKind.Reply, message: { type: MSG_STATE, incarnation: '4f0c2b6e', entries: [updated], tombstones: [], next: 5 } },
   MSG_START: { kind: FrameKind.Request, message: { type: MSG_START, incarnation: '4f0c2b6e' } },
   MSG_STOP: { kind: FrameKind.Request, message: { type: MSG_STOP } },
+  MSG_LEAVING: { kind: FrameKind.Request, message: { type: MSG_LEAVING } },
   MSG_COPY: { kind: FrameKind.Request, message: { type: MSG_COPY, entries: [{ ...placement, bytes: bytes(1, 2, 3) }] } },
   MSG_ACCESS: { kind: FrameKind.Request, message: { type: MSG_ACCESS, keys: ['session-1', 42] } },
   MSG_PING: { kind: FrameKind.Request, message: { type: MSG_PING } },
@@ -86,6 +90,13 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_VALUE without a copy': { kind: FrameKind.Reply, message: { type: MSG_VALUE, key: 'session-1', copy: undefined } },
   MSG_DIFF: { kind: FrameKind.Request, message: { type: MSG_DIFF, entry: updated, base: [7, 'a', 1, 'b', 2, 'b'], diff: bytes(0x82, 0x01, 0x02) } },
   MSG_STATE_NEXT: { kind: FrameKind.Request, message: { type: MSG_STATE_NEXT, transfer: 5, page: 2 } },
+  MSG_CONDITIONAL: {
+    kind: FrameKind.Request,
+    message: { type: MSG_CONDITIONAL, key: 'lock-1', condition: 'equal', expected: bytes(0x01), bytes: bytes(0x02), expiry: { ttlMs: 1000 } },
+  },
+  'MSG_CONDITIONAL read': { kind: FrameKind.Request, message: { type: MSG_CONDITIONAL, key: 42, condition: 'read' } },
+  MSG_OUTCOME: { kind: FrameKind.Reply, message: { type: MSG_OUTCOME, key: 'lock-1', outcome: 'refused', current: bytes(0x03) } },
+  'MSG_OUTCOME moved': { kind: FrameKind.Reply, message: { type: MSG_OUTCOME, key: 42, outcome: 'moved', at: 'b' } },
 };
 
 /** Every frame kind of the envelope (RPC request, notify, reply, error, no-channel, the hello). */
@@ -152,7 +163,7 @@ describe('golden frames (the wire format, pinned)', () => {
     expect([...kinds].sort()).to.deep.equal(Object.values(FrameKind).sort());
     const types = new Set(Object.values(MAP_MESSAGES).map((m) => m.message.type));
     // Reserved numbers (Tomcat's MSG_INIT, MSG_STATE_COPY, MSG_NOTIFY_MAPMEMBER) are never sent.
-    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17]);
+    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20]);
     expect(names.sort()).to.deep.equal(Object.keys(frames()).sort());
   });
 

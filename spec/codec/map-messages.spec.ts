@@ -8,10 +8,12 @@ import {
   MSG_ACCESS,
   MSG_ACK,
   MSG_BACKUP,
+  MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
   MSG_INIT,
   MSG_NOTIFY_MAPMEMBER,
+  MSG_OUTCOME,
   MSG_PING,
   MSG_PROXY,
   MSG_REMOVE,
@@ -64,6 +66,13 @@ const samples: Record<string, MapMessage> = {
   'MSG_VALUE with a copy and its idle time': { type: MSG_VALUE, key: 2, copy: { version: version(2, 'b'), bytes: new Uint8Array([4]), idleMs: 1500 } },
   'MSG_VALUE without a copy': { type: MSG_VALUE, key: 'k', copy: undefined },
   MSG_DIFF: { type: MSG_DIFF, entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+  'MSG_CONDITIONAL read': { type: MSG_CONDITIONAL, key: 'k', condition: 'read' },
+  'MSG_CONDITIONAL absent, with expiry': { type: MSG_CONDITIONAL, key: 3, condition: 'absent', bytes: new Uint8Array([1]), expiry: { ttlMs: 1000 } },
+  'MSG_CONDITIONAL equal': { type: MSG_CONDITIONAL, key: 'k', condition: 'equal', expected: new Uint8Array([1]), bytes: new Uint8Array([2]) },
+  'MSG_OUTCOME written': { type: MSG_OUTCOME, key: 'k', outcome: 'written' },
+  'MSG_OUTCOME refused with the value': { type: MSG_OUTCOME, key: 'k', outcome: 'refused', current: new Uint8Array([7]) },
+  'MSG_OUTCOME refused, no value': { type: MSG_OUTCOME, key: 1, outcome: 'refused' },
+  'MSG_OUTCOME moved': { type: MSG_OUTCOME, key: 'k', outcome: 'moved', at: 'b' },
   'MSG_PROXY with versions updated in place': {
     type: MSG_PROXY,
     entries: [{ key: 'k', version: [3, 'a', 1, 'b', 7, 'b'], primary: 'b', backups: ['a'] }],
@@ -189,8 +198,20 @@ describe('map messages', () => {
       }
     });
 
+    it('rejects conditional writes and outcomes of the wrong form', () => {
+      rejected([MSG_CONDITIONAL, 'k', 3, null, null, null]);
+      rejected([MSG_CONDITIONAL, 'k', 0, null, new Uint8Array([1]), null]);
+      rejected([MSG_CONDITIONAL, 'k', 1, null, null, null]);
+      rejected([MSG_CONDITIONAL, 'k', 2, null, new Uint8Array([1]), null]);
+      rejected([MSG_CONDITIONAL, 'k', 1, new Uint8Array([1]), new Uint8Array([1]), null]);
+      rejected([MSG_OUTCOME, 'k', 2, null, null]);
+      rejected([MSG_OUTCOME, 'k', 0, new Uint8Array([1]), null]);
+      rejected([MSG_OUTCOME, 'k', 1, null, 'b']);
+      rejected([MSG_OUTCOME, 'k', 9, null, null]);
+    });
+
     it('rejects unknown message types', () => {
-      for (const type of [0, 19, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 21, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
