@@ -250,7 +250,7 @@ describe('Conditional writes under a crash (in memory)', () => {
 describe('Conditional writes over TCP', () => {
   const maps: AnyMap[] = [];
   afterEach(async () => {
-    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of maps.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
     await stopAllMembers();
   });
 
@@ -264,7 +264,7 @@ describe('Conditional writes over TCP', () => {
       const m = new LazyReplicatedMap<string | number>({ name: 'cond', transport: t, backups: 1 });
       maps.push(m);
     }
-    for (const m of maps) await m.start();
+    await Promise.all(maps.map((m) => m.start()));
     for (let round = 0; round < 10; round++) {
       const answers = await Promise.all(maps.map((m) => m.setIfAbsent(`lock-${round}`, m.id)));
       expect(answers.filter((x) => x)).to.have.length(1);

@@ -16,7 +16,7 @@ describe('LazyReplicatedMap write concern over TCP', () => {
   const maps: Map_[] = [];
   afterEach(async () => {
     await destroyAllRaw();
-    for (const m of maps.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of maps.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
     await stopAllMembers();
   });
 

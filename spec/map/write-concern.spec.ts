@@ -10,9 +10,9 @@ type Short = [UnderReplication<string | number>];
 
 describe('LazyReplicatedMap write concern', () => {
   let c: Cluster | undefined;
-  const extra: Array<{ stop(): Promise<void> }> = [];
+  const extra: Array<{ stop(options?: { discard?: boolean }): Promise<void> }> = [];
   afterEach(async () => {
-    for (const m of extra.splice(0)) await m.stop().catch(() => undefined);
+    for (const m of extra.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
     await c?.stopAll();
     c = undefined;
   });
