@@ -68,6 +68,12 @@ export class ConditionalWrites {
   private readonly publisher: Publisher;
   private readonly hooks: ConditionalHooks;
 
+  /**
+   * @param state see {@link ConditionalState}.
+   * @param messenger sends conditional writes to the decider and answers them.
+   * @param publisher tells whether a write of the key is still being published here.
+   * @param hooks the map's call order, its plain write path and its size check (see {@link ConditionalHooks}).
+   */
   constructor(state: ConditionalState, messenger: Messenger, publisher: Publisher, hooks: ConditionalHooks) {
     this.state = state;
     this.messenger = messenger;
