@@ -86,6 +86,9 @@ export function frameLimitOf(transport: Transport): number {
   return ChannelRouter.of(transport).frameLimit();
 }
 
+/** Request ids remembered per peer to drop duplicates (see RpcChannel.served). */
+const SERVED_REMEMBERED = 4096;
+
 /**
  * A named request/reply channel. Every member that opens a channel of the same name on its
  * transport answers its requests with `handler`.
@@ -110,13 +113,24 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   private readonly calls = new Map<number, ActiveCall>();
   private nextId = 1;
   private closed = false;
+  /**
+   * Ids of the requests recently served, by peer (at most {@link SERVED_REMEMBERED} each), so a
+   * request a transport delivers twice runs once: a handler need not be idempotent (a map's
+   * handover must not hand a key's role over a second time). Forgotten when the peer goes down:
+   * a new incarnation numbers its requests from 1 again.
+   */
+  private readonly served = new Map<string, Set<number>>();
 
   private readonly endpoint: ChannelEndpoint = {
     onFrame: (from, frame) => {
       this.onFrame(from, frame);
     },
-    onPeerUp: (id) => this.emit('peerUp', id),
+    onPeerUp: (id) => {
+      this.served.delete(id);
+      this.emit('peerUp', id);
+    },
     onPeerDown: (id) => {
+      this.served.delete(id);
       for (const call of [...this.calls.values()]) this.advance(call, call.pending.drop(id));
       this.emit('peerDown', id);
     },
@@ -360,6 +374,17 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
   }
 
+  /** True when `from`'s request `id` was served already (a duplicate); remembers it otherwise. */
+  private servedBefore(from: string, id: number): boolean {
+    let ids = this.served.get(from);
+    if (ids === undefined) this.served.set(from, (ids = new Set()));
+    if (ids.has(id)) return true;
+    ids.add(id);
+    // Sets iterate in insertion order: the first is the oldest.
+    if (ids.size > SERVED_REMEMBERED) ids.delete(ids.values().next().value as number);
+    return false;
+  }
+
   private answer(from: string, id: number, response: RpcResponse): void {
     const call = this.calls.get(id);
     if (call === undefined) return;
@@ -374,7 +399,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   }
 
   private async serve(from: string, frame: Frame): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.servedBefore(from, frame.id)) return;
     const wantsReply = frame.kind === FrameKind.Request;
     if (this.handler === undefined) {
       if (wantsReply) await this.reply(from, { kind: FrameKind.NoChannel, channel: this.name, id: frame.id, body: null });
