@@ -15,6 +15,7 @@ import {
   MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
+  MSG_HANDOVER,
   MSG_LEAVING,
   MSG_OUTCOME,
   MSG_PING,
@@ -116,9 +117,15 @@ export interface HeldCopy {
  * What a conditional write asks of the key's current value (see {@link MSG_CONDITIONAL}):
  * - `read`: nothing is written; the decider answers `refused` with the value (a step of `update`);
  * - `absent`: write `bytes` if the key holds no live value (`setIfAbsent`);
- * - `equal`: write `bytes` if the key's value is encoded as exactly `expected` (`compareAndSet`).
+ * - `equal`: write `bytes` if the key's value is encoded as exactly `expected` (`compareAndSet`);
+ * - `delete`: delete the key; `written` if it held a live value, `refused` if not (`delete`);
+ * - `take`: hand the primary role of the key, with its value, to the asker (a promoting `get`);
+ * - `place`: hand the primary role to the asker, which writes a new value (`set`).
+ *
+ * `take` and `place` are answered with {@link MSG_HANDOVER} (or `moved`, or `refused` when
+ * the key has no value to take); the others with {@link MSG_OUTCOME}.
  */
-export type ConditionKind = 'read' | 'absent' | 'equal';
+export type ConditionKind = 'read' | 'absent' | 'equal' | 'delete' | 'take' | 'place';
 
 /** A conditional write as sent to the member that decides it. */
 export interface ConditionalRequest {
@@ -139,6 +146,17 @@ export type ConditionalOutcome =
   | { readonly outcome: 'refused'; readonly current?: Uint8Array | undefined }
   /** The receiver does not decide for this key; `at` does, as far as the receiver knows. */
   | { readonly outcome: 'moved'; readonly at: string };
+
+/** The primary role of a key handed to the asker (see {@link MSG_HANDOVER}). */
+export interface Handover {
+  readonly key: MapKey;
+  /** The version the asker is primary at: it publishes the entry at this version (or an update of it). */
+  readonly version: Version;
+  /** The value it takes over (absent for `place`, whose asker brings its own). */
+  readonly bytes?: Uint8Array | undefined;
+  /** That value's expiry, as the handing member knew it. */
+  readonly expiry?: EntryExpiry | undefined;
+}
 
 /** Every message a map sends or answers with. */
 export type MapMessage =
@@ -179,10 +197,11 @@ export type MapMessage =
     }
   | ({ readonly type: typeof MSG_DIFF } & EntryDiff)
   | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
-  | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome);
+  | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome)
+  | ({ readonly type: typeof MSG_HANDOVER } & Handover);
 
 /** Condition kinds on the wire, by number. */
-const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal'];
+const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal', 'delete', 'take', 'place'];
 /** Outcomes on the wire, by number. */
 const OUTCOME_WIRE: readonly ConditionalOutcome['outcome'][] = ['written', 'refused', 'moved'];
 
@@ -252,6 +271,9 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
         message.outcome === 'refused' ? (message.current ?? null) : null,
         message.outcome === 'moved' ? message.at : null,
       ];
+    case MSG_HANDOVER:
+      // [type, key, version, bytes | null, expiry | null]
+      return [message.type, message.key, message.version, message.bytes ?? null, message.expiry === undefined ? null : expiryWire(message.expiry)];
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:
@@ -407,12 +429,12 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
     case MSG_CONDITIONAL: {
       arity(wire, 6, 'MSG_CONDITIONAL');
-      const condition = CONDITION_WIRE[count(wire[2], 'condition')] ?? fail('condition is not 0 (read), 1 (absent) or 2 (equal)');
+      const condition = CONDITION_WIRE[count(wire[2], 'condition')] ?? fail('condition is not 0 (read), 1 (absent), 2 (equal), 3 (delete), 4 (take) or 5 (place)');
       const expected = wire[3] === null ? undefined : bytes(wire[3], 'expected');
       const value = wire[4] === null ? undefined : bytes(wire[4], 'bytes');
-      // One form per request: `read` carries neither, `absent` the value, `equal` both.
+      // One form per request: `absent` carries the value, `equal` both, the others neither.
       if ((condition === 'equal') !== (expected !== undefined)) fail(`expected must be given with 'equal' only`);
-      if ((condition === 'read') !== (value === undefined)) fail(`bytes must be given unless the condition is 'read'`);
+      if ((condition === 'absent' || condition === 'equal') !== (value !== undefined)) fail(`bytes must be given with 'absent' and 'equal' only`);
       return {
         type,
         key: key(wire[1], 'key'),
@@ -431,6 +453,16 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       if (outcome === 'written') return { type, key: k, outcome };
       if (outcome === 'moved') return { type, key: k, outcome, at: memberId(wire[4], 'at') };
       return wire[3] === null ? { type, key: k, outcome } : { type, key: k, outcome, current: bytes(wire[3], 'current') };
+    }
+    case MSG_HANDOVER: {
+      arity(wire, 5, 'MSG_HANDOVER');
+      return {
+        type,
+        key: key(wire[1], 'key'),
+        version: version(wire[2], 'version'),
+        ...(wire[3] === null ? {} : { bytes: bytes(wire[3], 'bytes') }),
+        ...(wire[4] === null ? {} : { expiry: expiry(wire[4], 'expiry') }),
+      };
     }
     case MSG_STOP:
     case MSG_LEAVING:

@@ -67,6 +67,12 @@ export const MSG_CONDITIONAL = 19;
  * caller's next try); or moved (the member to ask instead, when the receiver is not the decider).
  */
 export const MSG_OUTCOME = 20;
+/**
+ * Reply to a {@link MSG_CONDITIONAL} that asks the key's primary to hand the role over (a `set`
+ * or a promoting `get` on another member): the version the asker is primary at, and, when the
+ * asker brings no value, the value it takes over with its expiry.
+ */
+export const MSG_HANDOVER = 21;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -90,4 +96,5 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_LEAVING]: 'MSG_LEAVING',
   [MSG_CONDITIONAL]: 'MSG_CONDITIONAL',
   [MSG_OUTCOME]: 'MSG_OUTCOME',
+  [MSG_HANDOVER]: 'MSG_HANDOVER',
 });

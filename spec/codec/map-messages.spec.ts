@@ -9,6 +9,7 @@ import {
   MSG_ACK,
   MSG_BACKUP,
   MSG_CONDITIONAL,
+  MSG_HANDOVER,
   MSG_COPY,
   MSG_DIFF,
   MSG_INIT,
@@ -73,6 +74,11 @@ const samples: Record<string, MapMessage> = {
   'MSG_OUTCOME refused with the value': { type: MSG_OUTCOME, key: 'k', outcome: 'refused', current: new Uint8Array([7]) },
   'MSG_OUTCOME refused, no value': { type: MSG_OUTCOME, key: 1, outcome: 'refused' },
   'MSG_OUTCOME moved': { type: MSG_OUTCOME, key: 'k', outcome: 'moved', at: 'b' },
+  'MSG_CONDITIONAL delete': { type: MSG_CONDITIONAL, key: 'k', condition: 'delete' },
+  'MSG_CONDITIONAL take': { type: MSG_CONDITIONAL, key: 2, condition: 'take' },
+  'MSG_CONDITIONAL place': { type: MSG_CONDITIONAL, key: 'k', condition: 'place' },
+  'MSG_HANDOVER with the value': { type: MSG_HANDOVER, key: 'k', version: version(2, 'b', 1, 'c'), bytes: new Uint8Array([5]), expiry: { maxIdleMs: 100, idleMs: 4 } },
+  'MSG_HANDOVER for a write': { type: MSG_HANDOVER, key: 3, version: version(2, 'b') },
   'MSG_PROXY with versions updated in place': {
     type: MSG_PROXY,
     entries: [{ key: 'k', version: [3, 'a', 1, 'b', 7, 'b'], primary: 'b', backups: ['a'] }],
@@ -199,7 +205,12 @@ describe('map messages', () => {
     });
 
     it('rejects conditional writes and outcomes of the wrong form', () => {
-      rejected([MSG_CONDITIONAL, 'k', 3, null, null, null]);
+      rejected([MSG_CONDITIONAL, 'k', 6, null, null, null]);
+      rejected([MSG_CONDITIONAL, 'k', 3, null, new Uint8Array([1]), null]);
+      rejected([MSG_CONDITIONAL, 'k', 4, new Uint8Array([1]), null, null]);
+      rejected([MSG_HANDOVER, 'k', null, null, null]);
+      rejected([MSG_HANDOVER, 'k', [1, 'a', 0, 'a'], 'bytes', null]);
+      rejected([MSG_HANDOVER, 'k', [1, 'a', 0, 'a'], null]);
       rejected([MSG_CONDITIONAL, 'k', 0, null, new Uint8Array([1]), null]);
       rejected([MSG_CONDITIONAL, 'k', 1, null, null, null]);
       rejected([MSG_CONDITIONAL, 'k', 2, null, new Uint8Array([1]), null]);
@@ -211,7 +222,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 21, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 22, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
