@@ -123,7 +123,18 @@ export class Publisher {
    * acknowledged (see {@link WriteCoalescer}). A graceful stop waits for a group not sent yet.
    */
   publishWrite(entry: Entry): Promise<void> {
-    return this.track(this.writes.add(entry));
+    const done = this.track(this.writes.add(entry));
+    // Under way from now, not only once its group is sent: a read or a handover of the entry
+    // waits for it (see underWay), even while the write waits for the end of this turn.
+    if (this.unsettled.get(entry) !== done) {
+      this.publications.set(entry, done);
+      this.unsettled.set(entry, done);
+      const settle = (): void => {
+        if (this.unsettled.get(entry) === done) this.unsettled.delete(entry);
+      };
+      done.then(settle, settle);
+    }
+    return done;
   }
 
   /**
@@ -255,7 +266,11 @@ export class Publisher {
     // placed anew, moved or re-backed-up. An update in place (same primary and backups) stays
     // between the holders; the proxies' older version still names where the value lives.
     const proxies = new Map<string, Placement[]>();
-    for (const p of pubs.filter(current)) {
+    // Entries still owned here, even if a newer write changed them meanwhile: that write's own
+    // publication tells only the holders when it is an update in place, so the members that never
+    // heard of the key learn its current placement here, and this write resolves once they did.
+    const owned = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary';
+    for (const p of pubs.filter(owned)) {
       const before = this.announced.get(p.entry);
       const placement = p.entry.placement();
       this.announced.set(p.entry, placement);
