@@ -9,8 +9,8 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
-import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
+import { ConditionalWriteError, DataLossError, NotStartedError, StoppedError } from '../errors.js';
+import { isMapKey, type Handover, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
@@ -21,10 +21,10 @@ import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, adoptExpiry, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
-import { ConditionalWrites } from './conditional-writes.js';
+import { ConditionalWrites, type OwnWrite, type Taken } from './conditional-writes.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
@@ -57,7 +57,7 @@ import { MapSnapshot, snapshotStore } from './map-snapshot.js';
 import { Promotion } from './promotion.js';
 import { Publisher } from './publication.js';
 import { Reconciler } from './reconciliation.js';
-import { nextPlacement, nextUpdate } from './version.js';
+import { compareVersions, nextPlacement, nextUpdate } from './version.js';
 import { StateTransfer } from './state-transfer.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
@@ -186,8 +186,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       afterEarlier: (key, step) => this.afterEarlier(key, step),
       fetching: (key, request) => this.decidingElsewhere(key, request),
       write: async (key, value, bytes, options) => {
-        await this.store(key as K, value as V, bytes, options);
+        await this.writeHere(key as K, value as V, bytes, options);
       },
+      remove: (key) => this.remove([key]),
+      expired: () => {
+        this.ctx.background(this.expiry.sweep());
+      },
+      adopt: (handover, write) => this.adopt(handover, write),
       fits: (key, valueBytes, value) => {
         this.assertFits(key, valueBytes, undefined, value);
       },
@@ -486,7 +491,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   private async afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T> {
     if (this.ctx.lifecycle !== 'running') await this.ready();
-    for (let f = this.earlier([key], undefined); f.length > 0; f = this.earlier([key], undefined)) await Promise.allSettled(f);
+    // A delete made here is waited for too: until every member has it, the member this one would
+    // send the asker to (the decider of a key nobody knows) may still send it back here.
+    const pending = (): Array<Promise<unknown>> => {
+      const removal = this.removals.get(key);
+      return removal === undefined ? this.earlier([key], undefined) : [...this.earlier([key], undefined), removal];
+    };
+    for (let f = pending(); f.length > 0; f = pending()) await Promise.allSettled(f);
     this.assertUsable();
     return step();
   }
@@ -624,9 +635,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /**
-   * The value of `key`, or `undefined`. On the primary, sends nothing. Elsewhere the value is
-   * read from the local copy or fetched from a holder (first reply wins) and, unless
-   * `promote: false`, this member becomes the key's primary.
+   * The value of `key`, or `undefined`. On the primary, sends nothing. Elsewhere the key's primary
+   * answers (a `LazyReplicatedMap` never serves a backup's copy, which may be older): unless
+   * `promote: false`, it hands the primary role over with the value, and this member becomes the
+   * key's primary. A key unknown here answers `undefined` at once (every member knows every key
+   * whose write resolved). A `ReplicatedMap` reads its own copy. When the primary cannot be asked
+   * (it crashed and no failover happened yet), any holder answers (first reply wins).
    * @throws {RetrieveError} when no holder answered within `rpcTimeoutMs`.
    */
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
@@ -659,6 +673,18 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       this.expiry.used(entry);
       return this.ctx.decoded(entry) as V;
     }
+    if (!this.ctx.flavour.readsCopies) {
+      try {
+        return await this.readElsewhere(key, entry, promote);
+      } catch (error) {
+        if (!(error instanceof ConditionalWriteError)) throw error;
+        // The primary cannot be asked (it crashed or hangs, and no failover happened yet): under
+        // faults a read is served by any holder, as it always was (docs/consistency.md).
+        entry = this.ctx.entries.get(key);
+        if (entry === undefined) return undefined;
+        if (entry.role === 'primary') return this.read(key, options);
+      }
+    }
     // A copy held here is served unless it may have expired: then the primary, which knows the
     // last use, answers through the fetch below.
     if (entry.role !== 'proxy' && entry.bytes !== undefined && (!expires(entry) || alive(entry, this.ctx.now()))) {
@@ -684,6 +710,80 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.promotion.adoptFetched(entry, copy, promote) as V;
   }
 
+  /**
+   * A read on a member that is not the key's primary: the primary answers, so the value is the
+   * one every later read anywhere sees (or a newer one), never an older copy held here. A
+   * promoting read has the primary hand the role over with the value (see
+   * ConditionalWrites.take), then reads here as the primary does.
+   */
+  private async readElsewhere(key: K, entry: Entry, promote: boolean): Promise<V | undefined> {
+    if (promote) {
+      const taken = await this.conditional.take(key, undefined);
+      if (taken === 'none') return undefined;
+      if (taken !== 'here') return taken.value as V;
+      // This member decides for the key now (the role came here meanwhile): read as the primary.
+      const now = this.ctx.entries.get(key);
+      return now === undefined ? undefined : this.read(key, { promote: false });
+    }
+    const bytes = await this.conditional.read(key);
+    if (bytes === undefined) return undefined;
+    // A use on any member counts: a member that read without becoming primary tells the primary.
+    const here = this.ctx.entries.get(key) ?? entry;
+    if (here.maxIdleMs !== undefined) this.useElsewhere(here);
+    // What lastAccess() answers on a proxy: when it last fetched the value.
+    if (here.bytes === undefined) here.lastAccess = this.ctx.now();
+    return this.ctx.codec.decode(bytes) as V;
+  }
+
+  /**
+   * Takes the primary role of a key handed to this member (see ConditionalWrites.take): with the
+   * value handed over (a promoting read), or writing `write` (a `set`), and publishes the entry.
+   * Resolves to `false`, changing nothing, when a newer state of the key is known here already.
+   */
+  private async adopt(handover: Handover, write: OwnWrite | undefined): Promise<Taken | false> {
+    const { ctx } = this;
+    this.assertUsable();
+    const { key } = handover;
+    ctx.clock.observe(handover.version);
+    const dead = ctx.tombstones.get(key);
+    let entry = ctx.entries.get(key);
+    if ((dead !== undefined && compareVersions(dead, handover.version) >= 0) || (entry !== undefined && entry.compare(handover.version) > 0)) return false;
+    const bytes = write?.bytes ?? handover.bytes;
+    if (bytes === undefined) return false;
+    // Past the version handed over, which the member that handed it keeps (with its spare copy):
+    // a write is a new value of the key; a read keeps the value and places it anew.
+    const version = ctx.interner.version(write === undefined ? nextPlacement(handover.version, this.id) : nextUpdate(handover.version, this.id));
+    if (entry === undefined) {
+      entry = new Entry(ctx.interner.key(key), 'primary', version, this.id, [], bytes);
+      ctx.entries.set(entry.key, entry);
+    }
+    ctx.tombstones.delete(key);
+    const previous = entry.primary;
+    entry.role = 'primary';
+    entry.primary = this.id;
+    entry.version = version;
+    entry.bytes = bytes;
+    entry.backups = ctx.chooseBackups([]);
+    const now = ctx.now();
+    if (write !== undefined) {
+      entry.value = write.value;
+      ctx.capacity.used(entry);
+      stampWrite(entry, { ttlMs: write.options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: write.options.maxIdleMs ?? this.defaults.maxIdleMs }, now);
+      this.emit('entrySet', key as K, 'local');
+      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      return { value: write.value };
+    }
+    entry.value = NOT_DECODED;
+    // Decoded now: the owner keeps the value it hands out (replicate() sends changes made to it).
+    const value = ctx.decoded(entry);
+    adoptExpiry(entry, handover.expiry, now);
+    ctx.capacity.used(entry);
+    this.promotion.handedOver(entry, previous);
+    // The read that took the role answers once the value is known everywhere.
+    await this.publisher.publish([entry]);
+    return { value };
+  }
+
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
   async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
     await this.ready();
@@ -698,7 +798,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /**
    * Stores `value` under `key`, making this member its primary. Resolves (to the map) once every
-   * backup acknowledged its copy (or at once with `ack: 'none'`).
+   * backup acknowledged its copy (or at once with `ack: 'none'`). On a member that is not the
+   * key's primary, the primary first hands the role over (one round trip), so that every write
+   * of a key is ordered by the one member that holds it (docs/consistency.md).
    *
    * Write concern (docs/map.md): the write is promised `backups` copies besides this one. A backup
    * that does not take its copy is replaced by another live member. When fewer members are live
@@ -726,13 +828,37 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return this.inOrder(() => this.store(key, value, bytes, options), [key]);
   }
 
+  /**
+   * A `set`: written here when this member is the key's primary, or decides for a key nobody
+   * knows; otherwise the primary hands the role over first (see ConditionalWrites.take), so
+   * that every write of a key is ordered by the one member that holds it.
+   */
   private async store(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
     // stop() may have begun while the call waited for its turn: a primary created now would be
     // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
     // gone and which nobody re-homes.
     this.assertUsable();
-    let entry = this.ctx.entries.get(key);
     // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
+    this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
+    if (this.conditional.decidesHere(key) || this.ctx.flavour.readsCopies) return this.writeHere(key, value, bytes, options);
+    let taken: Taken | 'none' | 'here';
+    try {
+      taken = await this.conditional.take(key, { value, bytes, options });
+    } catch (error) {
+      if (!(error instanceof ConditionalWriteError)) throw error;
+      // The key's primary is gone, leaving, unreachable or cannot be found (a fault, or members
+      // disagreeing during a change): a write is not refused for that. It places the key here
+      // anew, past every version this member has seen, as a failover would; of two such writes
+      // the higher version wins everywhere (docs/consistency.md, "Under faults").
+      return this.writeHere(key, value, bytes, options);
+    }
+    return taken === 'here' ? this.writeHere(key, value, bytes, options) : this;
+  }
+
+  /** Writes as the key's primary (or the member that decides for a key nobody knows). */
+  private async writeHere(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
+    this.assertUsable();
+    let entry = this.ctx.entries.get(key);
     this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
     entry = this.ctx.entries.get(key);
     if (entry?.role === 'primary') {
@@ -973,17 +1099,32 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /**
-   * Deletes `key` on every member. Resolves to whether the key held a value when the delete took
-   * effect, as this member knew it then: known here and, when this member can tell, not expired.
-   * (A value written concurrently elsewhere and not yet announced here is not known.)
+   * Deletes `key` on every member. Resolves to whether the key held a live value when the delete
+   * took effect, as the key's primary decides it (elsewhere, one round trip to it): of two deletes
+   * of one value, one answers `true`. When the primary cannot be asked (a fault), the delete is
+   * made here and answered from what this member knows.
    */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
     return this.inOrder(async () => {
       const entry = this.ctx.entries.get(key);
-      const held = entry !== undefined && !this.expiredHere(entry);
-      await this.remove([key]);
-      return held;
+      if (entry?.role === 'primary' || this.ctx.flavour.readsCopies) {
+        const held = entry !== undefined && !this.expiredHere(entry);
+        await this.remove([key]);
+        return held;
+      }
+      // Decided by the key's primary (or the member that decides for a key unknown here), so
+      // that the answer is exact and two deletes of one value never both answer true.
+      try {
+        return await this.conditional.delete(key);
+      } catch (error) {
+        if (!(error instanceof ConditionalWriteError)) throw error;
+        // The primary cannot be asked (a fault): deleted from here, answered from what is known
+        // here, as a write is placed here then (see store()).
+        const now = this.ctx.entries.get(key);
+        await this.remove([key]);
+        return now !== undefined && !this.expiredHere(now);
+      }
     }, [key]);
   }
 

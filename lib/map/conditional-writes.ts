@@ -1,40 +1,54 @@
 /**
- * Conditional writes (`setIfAbsent`, `compareAndSet`, `update`): decided once, by the member that
- * decides for the key, in that member's call order.
+ * Everything about a key that one member must decide, decided by that member, in its call order:
+ * conditional writes (`setIfAbsent`, `compareAndSet`, `update`), deletes, reads made on other
+ * members, and the handover of the primary role to a member that writes or promotes the key.
  *
  * Who decides: the key's primary. A key known nowhere (never written, deleted, expired and swept)
  * has no primary; its decider is then a member chosen by hashing the key over the sorted live
- * members (see {@link deciderOf}), which serialises the creations of that key: racing
- * `setIfAbsent`s of a fresh key all reach it, and exactly one answers `true`. The decider that
- * creates the key becomes its primary.
+ * members that stay (see {@link deciderOf}), which serialises the creations of that key: racing
+ * `setIfAbsent`s (and `set`s) of a fresh key all reach it. The decider that creates the key for a
+ * conditional write becomes its primary; one that hands a creation to a `set` elsewhere remembers
+ * the creator until the creator's publication reaches it.
  *
- * The caller does not become primary (unlike `set`): it sends `MSG_CONDITIONAL` to the member it
- * takes for the decider; a member that is not (any more) answers `moved` with the one it knows,
- * and the caller follows, a bounded number of times ({@link MAX_FORWARDS}). An `update` elsewhere
- * reads the value from the decider, runs `fn` here, and offers the result as a compare-and-set of
- * the bytes it was computed from; a refusal brings the newer value, and `fn` runs again.
+ * A member that is asked and does not decide (any more) answers `moved` with the one it knows,
+ * and the asker follows, a bounded number of times ({@link MAX_FORWARDS}). The primary role moves
+ * only by a handover from the member that holds it ({@link ConditionalWrites.take}): it waits
+ * until its own write in flight is known everywhere, answers with the version the asker is
+ * primary at, keeps its copy as a spare naming the new primary, and sends later askers there.
+ * An `update` elsewhere reads the value from the decider, runs `fn` here, and offers the result
+ * as a compare-and-set of the bytes it was computed from; a refusal brings the newer value.
  *
- * Limits (docs/consistency.md): a plain `set` on another member still moves the primary, and a
- * read may promote its member (issue 22 item 2 is not done); during such a move, or while members
- * disagree about who is live, two members may each decide for one key.
+ * Limits (docs/consistency.md): while members disagree about who is live (a join or a leave
+ * being learned, a failover, a partition) two members may each decide for one unknown key.
  *
  * @module
  */
-import { ConditionalWriteError, UpdateConflictError, type RpcResponse } from '../errors.js';
-import { mapMessageFromWire, type ConditionalOutcome, type ConditionalRequest, type EntryExpiry, type MapKey, type MapMessageOf } from '../codec/map-messages.js';
-import { MSG_CONDITIONAL, MSG_OUTCOME } from '../codec/message-types.js';
+import { ConditionalWriteError, StoppedError, UpdateConflictError, type RpcResponse } from '../errors.js';
+import { mapMessageFromWire, type ConditionalOutcome, type ConditionalRequest, type EntryExpiry, type Handover, type MapKey, type MapMessageOf } from '../codec/map-messages.js';
+import { MSG_CONDITIONAL, MSG_HANDOVER, MSG_OUTCOME } from '../codec/message-types.js';
 import { NOT_DECODED } from './entry.js';
-import { alive } from './expiry.js';
+import { alive, expiryOf } from './expiry.js';
+import { compareVersions, nextPlacement } from './version.js';
 import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publication.js';
 
-/** Times a conditional write follows a `moved` answer before it gives up with {@link ConditionalWriteError}. */
-export const MAX_FORWARDS = 8;
+/**
+ * Times a request decided by a key's primary (a conditional write, a delete, a read elsewhere)
+ * follows a `moved` answer before it gives up with {@link ConditionalWriteError}. Racing writers
+ * of one key each move the primary role on, and every move sends later askers one member further.
+ */
+export const MAX_FORWARDS = 64;
+
+/** Size of the table of creations under way at which its stale records are swept (see ConditionalWrites.creation). */
+const CREATIONS_SWEPT_AT = 1024;
+
+/** Times a handover (a `set`, or a promoting `get`, on a member that is not the key's primary) follows `moved` answers. */
+export const MAX_HANDOVER_FORWARDS = MAX_FORWARDS;
 
 /** The slice of the map's state conditional writes use. */
-export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'entries' | 'members' | 'codec' | 'now' | 'decoded'>;
+export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner'>;
 
 /** What the map lends conditional writes: its call order and its write path. */
 export interface ConditionalHooks {
@@ -53,13 +67,36 @@ export interface ConditionalHooks {
   sent(key: MapKey): Promise<void>;
   /** @throws {ValueTooLargeError} when a copy of `key` with `valueBytes` would not fit the cluster's frames. */
   fits(key: MapKey, valueBytes: number, value: unknown): void;
+  /** An entry this member is primary of was found expired: it is deleted everywhere now (the map's sweep), not at the next one. */
+  expired(): void;
+  /** Deletes `key` as its primary, on every member (the map's delete path); resolves once acknowledged. */
+  remove(key: MapKey): Promise<void>;
+  /**
+   * Makes this member primary of the key handed over (see {@link ConditionalWrites.take}), with
+   * the value that came with it or, for a `set`, the caller's; resolves once the entry is
+   * published. Resolves to `false`, changing nothing, when this member already knows a newer
+   * state of the key than the handover (a delete or a write that overtook it): ask again.
+   */
+  adopt(handover: Handover, write: OwnWrite | undefined): Promise<Taken | false>;
+}
+
+/** What a handover here came to: the value this member took the key over with (the one it wrote, for a `set`). */
+export interface Taken {
+  readonly value: unknown;
+}
+
+/** The value a `set` made on a member that is not the key's primary writes once the role is handed to it. */
+export interface OwnWrite {
+  readonly value: unknown;
+  readonly bytes: Uint8Array;
+  readonly options: SetOptions;
 }
 
 /** A conditional write as the caller asks it: a request, or (`compute`) an update run where it is decided. */
 type Ask = ConditionalRequest | { readonly key: MapKey; readonly condition: 'compute'; readonly fn: (old: unknown) => unknown; readonly options: SetOptions };
 
-/** What a decision here came to: an outcome (after the write or value it names is known everywhere), or where to go. */
-type Decision = { readonly moved: string } | { readonly done: Promise<ConditionalOutcome & { next?: unknown }> };
+/** What a decision here came to: an outcome (after the write or value it names is known everywhere), a handover, or where to go. */
+type Decision = { readonly moved: string } | { readonly done: Promise<ConditionalOutcome & { next?: unknown }> } | { readonly handing: Promise<Handover | ConditionalOutcome> };
 
 /** Makes and answers conditional writes. */
 export class ConditionalWrites {
@@ -67,6 +104,12 @@ export class ConditionalWrites {
   private readonly messenger: Messenger;
   private readonly publisher: Publisher;
   private readonly hooks: ConditionalHooks;
+  /** Creations of unknown keys handed out here and not yet published (see {@link creation}). */
+  private readonly creating = new Map<MapKey, { readonly to: string; readonly handover: Handover }>();
+  /** The size of {@link creating} at which its stale records are swept. */
+  private sweepAt = CREATIONS_SWEPT_AT;
+  /** The members this one awaits an answer from, by key, with the number of requests (see {@link answer}). */
+  private readonly waitingOn = new Map<MapKey, Map<string, number>>();
 
   /**
    * @param state see {@link ConditionalState}.
@@ -103,7 +146,7 @@ export class ConditionalWrites {
         // Decided here, in this member's call order: no one can change the value between the
         // read and the write, so fn runs once.
         const d = this.decide({ key, condition: 'compute', fn, options });
-        if (!('moved' in d)) return d.done.then((o) => o.next);
+        if ('done' in d) return d.done.then((o) => o.next);
       }
       // Later writes of the key on this member wait for the whole exchange: they come after it.
       return this.hooks.fetching(key, this.updating(key, fn, options, maxAttempts));
@@ -127,7 +170,7 @@ export class ConditionalWrites {
       if (target === state.id) {
         const d = this.decide({ key, condition: 'compute', fn, options });
         if ('moved' in d) follow(d.moved);
-        else return (await d.done).next;
+        else if ('done' in d) return (await d.done).next;
         continue;
       }
       if (known === null) {
@@ -157,12 +200,85 @@ export class ConditionalWrites {
     }
   }
 
+  /**
+   * Deletes `key` as decided by its primary (or, for a key no member knows here, its decider), so
+   * that the answer is exact: whether the key held a live value when the delete took effect.
+   */
+  async delete(key: MapKey): Promise<boolean> {
+    return (await this.route({ key, condition: 'delete' }, NOT_DECODED)).outcome === 'written';
+  }
+
+  /**
+   * The value `key` holds, as its primary answers once that value is known to every member (a
+   * read made on a member that is not the key's primary and does not become it). `undefined`
+   * when the key holds no live value.
+   */
+  async read(key: MapKey): Promise<Uint8Array | undefined> {
+    const outcome = await this.route({ key, condition: 'read' }, NOT_DECODED);
+    return outcome.outcome === 'refused' ? outcome.current : undefined;
+  }
+
+  /**
+   * Asks the key's primary (for a key unknown here, the member deciding for it) to hand the
+   * primary role to this member: with the value (`write` undefined: a promoting `get`), or so
+   * that this member writes `write` (a `set`). The role moves only so, from the member that
+   * holds it, which from then on sends later askers here. Resolves to:
+   * - the value taken over, once this member is primary and the entry is published (see
+   *   {@link ConditionalHooks.adopt}): what a promoting read answers, whatever happens to the
+   *   entry afterwards (an eviction, a later call);
+   * - `'none'` when the key holds no value to take (a `get`);
+   * - `'here'` when this member is (now) the one to decide: the caller does the work here.
+   *
+   * Later calls of the key here, and requests about it from other members, wait for it.
+   */
+  take(key: MapKey, write: OwnWrite | undefined): Promise<Taken | 'none' | 'here'> {
+    return this.hooks.fetching(key, this.taking(key, write));
+  }
+
+  private async taking(key: MapKey, write: OwnWrite | undefined): Promise<Taken | 'none' | 'here'> {
+    await this.hooks.sent(key);
+    let target = this.targetOf(key);
+    for (let asked = 0; asked <= MAX_HANDOVER_FORWARDS; asked++) {
+      if (target === this.state.id) {
+        if (this.decidesHere(key)) return 'here';
+        target = this.targetOf(key);
+        if (target === this.state.id) break;
+        continue;
+      }
+      const answer = await this.askFor(target, { key, condition: write === undefined ? 'take' : 'place' });
+      if ('version' in answer) {
+        const taken = await this.hooks.adopt(answer, write);
+        if (taken !== false) return taken;
+        // A newer state overtook the handover here: ask again where the key lives now.
+        target = this.targetOf(key);
+      } else if (answer.outcome === 'moved') target = answer.at;
+      else return 'none';
+    }
+    throw this.lost(key, `it was forwarded ${MAX_HANDOVER_FORWARDS} times (the members disagree about where the key lives)`);
+  }
+
+  /**
+   * The member that decides for `key` when no member knows it: {@link deciderOf} over the live
+   * members that stay (a member that said it is leaving decides nothing new).
+   */
+  private deciderFor(key: MapKey): string {
+    return deciderOf(key, [this.state.id, ...this.state.members.candidates()]);
+  }
+
+  /** True when this member decides for `key` now: its primary, or, for a key it does not know, its decider. */
+  decidesHere(key: MapKey): boolean {
+    const entry = this.state.entries.get(key);
+    if (entry !== undefined) return entry.role === 'primary';
+    if (this.creation(key) !== undefined) return false;
+    return this.deciderFor(key) === this.state.id;
+  }
+
   /** Takes `request` to the member that decides it, following `moved` answers. */
   private route(request: ConditionalRequest, value: unknown): Promise<ConditionalOutcome> {
     const target = this.targetOf(request.key);
     if (target === this.state.id) {
       const d = this.decide(request, value);
-      if (!('moved' in d)) return d.done;
+      if ('done' in d) return d.done;
     }
     // Later writes of the key on this member wait for the whole exchange: they come after it.
     return this.hooks.fetching(request.key, this.forward(request, value));
@@ -176,7 +292,8 @@ export class ConditionalWrites {
       if (target === this.state.id) {
         const d = this.decide(request, value);
         if ('moved' in d) target = d.moved;
-        else return d.done;
+        else if ('done' in d) return d.done;
+        else break;
       } else {
         const answer = await this.ask(target, request);
         if (answer.outcome !== 'moved') return answer;
@@ -186,10 +303,26 @@ export class ConditionalWrites {
     throw this.lost(request.key, `it was forwarded ${MAX_FORWARDS} times (the members disagree about where the key lives)`);
   }
 
+  /**
+   * The creation of `key` this member handed out as its decider and whose creator has not
+   * published it yet, if any. Forgotten once the key is known here (or deleted since), or its
+   * creator is gone.
+   */
+  private creation(key: MapKey): { readonly to: string; readonly handover: Handover } | undefined {
+    const pending = this.creating.get(key);
+    if (pending === undefined) return undefined;
+    const dead = this.state.tombstones.get(key);
+    if (this.state.entries.has(key) || !this.state.members.has(pending.to) || (dead !== undefined && compareVersions(dead, pending.handover.version) >= 0)) {
+      this.creating.delete(key);
+      return undefined;
+    }
+    return pending;
+  }
+
   /** The member this one takes for the key's decider: its primary, or for a key unknown here, {@link deciderOf}. */
   private targetOf(key: MapKey): string {
     const entry = this.state.entries.get(key);
-    if (entry === undefined) return deciderOf(key, [this.state.id, ...this.state.members.ids()]);
+    if (entry === undefined) return this.creation(key)?.to ?? this.deciderFor(key);
     return entry.role === 'primary' ? this.state.id : entry.primary;
   }
 
@@ -199,6 +332,28 @@ export class ConditionalWrites {
    *   may have happened), or answered with an error.
    */
   private async ask(target: string, request: ConditionalRequest): Promise<ConditionalOutcome> {
+    const answer = await this.askFor(target, request);
+    if ('version' in answer) throw new ConditionalWriteError(`'${target}' answered a conditional write of key ${String(request.key)} with a handover`, request.key, request.condition !== 'read');
+    return answer;
+  }
+
+  /** Sends `request` to `target`: its outcome, or for `take` / `place` the handover (see {@link ask}). */
+  private async askFor(target: string, request: ConditionalRequest): Promise<ConditionalOutcome | Handover> {
+    const { key } = request;
+    let targets = this.waitingOn.get(key);
+    if (targets === undefined) this.waitingOn.set(key, (targets = new Map<string, number>()));
+    targets.set(target, (targets.get(target) ?? 0) + 1);
+    try {
+      return await this.sendTo(target, request);
+    } finally {
+      const n = targets.get(target) ?? 1;
+      if (n > 1) targets.set(target, n - 1);
+      else targets.delete(target);
+      if (targets.size === 0 && this.waitingOn.get(key) === targets) this.waitingOn.delete(key);
+    }
+  }
+
+  private async sendTo(target: string, request: ConditionalRequest): Promise<ConditionalOutcome | Handover> {
     const { key } = request;
     if (!this.state.members.has(target)) throw this.lost(key, `the member that decides for it, '${target}', is not a live member here`);
     const replies: RpcResponse[] = await this.messenger.request({ type: MSG_CONDITIONAL, ...request }, [target], 'all');
@@ -223,6 +378,7 @@ export class ConditionalWrites {
       );
     }
     const m = mapMessageFromWire(reply.reply);
+    if (m.type === MSG_HANDOVER && (request.condition === 'take' || request.condition === 'place')) return m;
     if (m.type !== MSG_OUTCOME) throw new ConditionalWriteError(`'${target}' answered a conditional write of key ${String(key)} with message type ${m.type}`, key, mayHaveWritten);
     return m;
   }
@@ -236,11 +392,18 @@ export class ConditionalWrites {
    * that wait for answers (not in its queue of calls, where a call of another key may wait for
    * the asker: two members would each wait for the other).
    */
-  async answer(request: MapMessageOf<typeof MSG_CONDITIONAL>): Promise<unknown[]> {
-    const outcome = await this.hooks.afterEarlier(request.key, async () => {
-      const d = this.decide(request, NOT_DECODED);
-      return 'moved' in d ? { outcome: 'moved' as const, at: d.moved } : d.done;
-    });
+  async answer(request: MapMessageOf<typeof MSG_CONDITIONAL>, from: string): Promise<unknown[]> {
+    const step = async (): Promise<ConditionalOutcome | Handover> => {
+      const d = this.decide(request, NOT_DECODED, from);
+      if ('moved' in d) return { outcome: 'moved' as const, at: d.moved };
+      if ('handing' in d) return d.handing;
+      return d.done;
+    };
+    // Asked about a key by the member this one awaits an answer about it from: each would wait
+    // for the other (their ideas of where the key lives point at each other, one of them stale,
+    // e.g. a delete not heard of yet). Answer from what is known now; the asker follows it.
+    const outcome = this.waitingOn.get(request.key)?.has(from) === true ? await step() : await this.hooks.afterEarlier(request.key, step);
+    if ('version' in outcome) return this.messenger.wire({ type: MSG_HANDOVER, ...outcome });
     const wire: ConditionalOutcome = outcome.outcome === 'refused' ? { outcome: 'refused', current: outcome.current } : outcome.outcome === 'moved' ? { outcome: 'moved', at: outcome.at } : { outcome: 'written' };
     return this.messenger.wire({ type: MSG_OUTCOME, key: request.key, ...wire });
   }
@@ -250,16 +413,19 @@ export class ConditionalWrites {
    * nothing runs between the read of the value and the write). `value` is the decoded value of a
    * request made here (`NOT_DECODED` for one from elsewhere).
    */
-  private decide(ask: Ask, value: unknown = NOT_DECODED): Decision {
+  private decide(ask: Ask, value: unknown = NOT_DECODED, from?: string): Decision {
     const { state } = this;
     const { key } = ask;
     const entry = state.entries.get(key);
     if (entry !== undefined && entry.role !== 'primary') return { moved: entry.primary };
     if (entry === undefined) {
-      const decider = deciderOf(key, [state.id, ...state.members.ids()]);
+      const decider = this.deciderFor(key);
       if (decider !== state.id) return { moved: decider };
+      const pending = this.creation(key);
+      if (pending !== undefined) return { moved: pending.to };
     }
     const current = entry !== undefined && entry.bytes !== undefined && alive(entry, state.now()) ? entry.bytes : undefined;
+    if (entry?.bytes !== undefined && current === undefined) this.hooks.expired();
     const refuse = (): Decision => {
       const outcome = { outcome: 'refused' as const, current };
       // A refusal answers once the value it saw is known to every member that should know it,
@@ -275,12 +441,93 @@ export class ConditionalWrites {
       case 'equal':
         if (current === undefined || ask.bytes === undefined || ask.expected === undefined || !sameBytes(current, ask.expected)) return refuse();
         return this.write(key, value, ask.bytes, ask.expiry);
+      case 'delete': {
+        // A key unknown here is deleted all the same: its tombstone outranks a write of it this
+        // member does not know of (one made beyond a partition), as a delete always did.
+        if (entry === undefined) return { done: this.hooks.remove(key).then(() => ({ outcome: 'refused' as const })) };
+        const held = current !== undefined;
+        return { done: this.hooks.remove(key).then(() => (held ? { outcome: 'written' as const } : { outcome: 'refused' as const })) };
+      }
+      case 'take':
+      case 'place':
+        return this.handOver(key, ask.condition, from);
       case 'compute': {
         const next = ask.fn(current === undefined || entry === undefined ? undefined : state.decoded(entry));
         const bytes = state.codec.encode(next);
         this.hooks.fits(key, bytes.byteLength, next);
         return { done: this.hooks.write(key, next, bytes, ask.options).then(() => ({ outcome: 'written' as const, next })) };
       }
+    }
+  }
+
+  /**
+   * Hands the primary role of `key` to `to`, which asked for it: this member is its primary, or
+   * decides for a key it does not know. From now on it sends requests about the key to `to`
+   * (`moved`), and `to` makes them wait until it has taken over. It keeps the value as a spare
+   * copy, with `to` as primary, until `to` publishes the entry: should `to` die first, the value
+   * is re-homed from here as from any backup.
+   */
+  private handOver(key: MapKey, condition: 'take' | 'place', to: string | undefined): Decision {
+    // A member decides its own takes by writing or reading here (see take()): only askers get here.
+    if (to === undefined || to === this.state.id) return { moved: this.state.id };
+    return { handing: this.handing(key, condition, to) };
+  }
+
+  private async handing(key: MapKey, condition: 'take' | 'place', to: string): Promise<Handover | ConditionalOutcome> {
+    const { state } = this;
+    for (;;) {
+      // The asker left (or is leaving) while its request waited for its turn here: the role must
+      // not go to a member that will never take it up.
+      if (!state.members.has(to) || state.members.isLeaving(to)) {
+        throw new StoppedError(`member '${to}' asked for key ${String(key)} of map '${state.name}' but is gone or leaving: nothing was handed over`);
+      }
+      const entry = state.entries.get(key);
+      if (entry !== undefined && entry.role !== 'primary') return { outcome: 'moved', at: entry.primary };
+      if (entry === undefined) {
+        const decider = this.deciderFor(key);
+        if (decider !== state.id) return { outcome: 'moved', at: decider };
+        const pending = this.creation(key);
+        // The same creator asking again (its answer was lost): the same answer.
+        if (pending !== undefined) return pending.to === to ? pending.handover : { outcome: 'moved', at: pending.to };
+        if (condition === 'take') return { outcome: 'refused' };
+        // A key no member knows, created by `to`: remember where it will live until `to`
+        // publishes it, so that the next creator is sent there rather than handed the key too.
+        const handover: Handover = { key, version: nextPlacement(state.clock.tick(to), to) };
+        this.creating.set(key, { to, handover });
+        // Records are forgotten when next looked at; many keys created through this member and
+        // never asked about again are swept here, so the table stays about as large as the
+        // creations under way.
+        if (this.creating.size > this.sweepAt) {
+          for (const k of [...this.creating.keys()]) this.creation(k);
+          this.sweepAt = Math.max(CREATIONS_SWEPT_AT, 2 * this.creating.size);
+        }
+        return handover;
+      }
+      // A write of this member's still being published is known to some members only: the new
+      // primary's placement would cut its publication short, and a member it did not reach would
+      // answer "no such key" after the write resolved. Hand over once it is known everywhere.
+      const publishing = this.publisher.underWay(entry);
+      if (publishing !== undefined) {
+        await publishing;
+        continue;
+      }
+      const now = state.now();
+      const current = entry.bytes !== undefined && alive(entry, now) ? entry.bytes : undefined;
+      if (entry.bytes !== undefined && current === undefined) this.hooks.expired();
+      if (condition === 'take' && current === undefined) return { outcome: 'refused' };
+      // A write elsewhere takes a Lamport tick, as a write placing a key anew always did, so that
+      // after a partition the side that wrote later (by its clocks) wins; a read moves the role
+      // without changing the value's version.
+      const version = condition === 'take' ? nextPlacement(entry.version, to) : nextPlacement(state.clock.tick(to), to);
+      const expiry = condition === 'take' ? expiryOf(entry, now) : undefined;
+      const handed: Handover = { key, version, ...(condition === 'take' ? { bytes: current } : {}), ...(expiry === undefined ? {} : { expiry }) };
+      const spare = entry.bytes !== undefined;
+      entry.version = state.interner.version(version);
+      entry.primary = state.interner.id(to);
+      entry.backups = spare ? state.interner.list([state.id]) : [];
+      entry.role = spare ? 'backup' : 'proxy';
+      entry.value = NOT_DECODED;
+      return handed;
     }
   }
 

@@ -40,6 +40,7 @@ export class LazyReplicatedMap<K extends MapKey = MapKey, V = unknown> extends B
         desiredBackups: () => backups,
         holderRole: 'backup',
         copyMessage: MSG_BACKUP,
+        readsCopies: false,
         promoteOnRead: true,
       },
       LAZY_REPLICATED_MAP_OPTION_RULES,

@@ -37,6 +37,12 @@ export interface MapFlavour {
   readonly copyMessage: typeof MSG_BACKUP | typeof MSG_COPY;
   /** Whether `get` makes this member primary by default. */
   readonly promoteOnRead: boolean;
+  /**
+   * Whether a member that holds a copy serves reads from it (`ReplicatedMap`: reads are local
+   * everywhere, and writes are made where they are called). Otherwise every read and write of a
+   * key is ordered by its primary (see ConditionalWrites).
+   */
+  readonly readsCopies: boolean;
 }
 
 /** Counters behind `map.stats()`. */

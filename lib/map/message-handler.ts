@@ -17,6 +17,7 @@ import {
   MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
+  MSG_HANDOVER,
   MSG_LEAVING,
   MSG_OUTCOME,
   MSG_PING,
@@ -55,7 +56,7 @@ export interface MessageHandlerParts {
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
   readonly departure: Departure;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
-  readonly conditional: { answer(request: MapMessageOf<typeof MSG_CONDITIONAL>): Promise<unknown[]> };
+  readonly conditional: { answer(request: MapMessageOf<typeof MSG_CONDITIONAL>, from: string): Promise<unknown[]> };
 }
 
 /** Dispatches the messages peers send a map. */
@@ -196,11 +197,12 @@ export class MessageHandler {
         return this.ack(wantsReply);
       }
       case MSG_CONDITIONAL:
-        return parts.conditional.answer(message);
+        return parts.conditional.answer(message, from);
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:
       case MSG_OUTCOME:
+      case MSG_HANDOVER:
         throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));
     }
   }

@@ -50,7 +50,9 @@ export class Promotion {
     entry.role = 'primary';
     entry.primary = state.id;
     entry.version = nextPlacement(entry.version, state.id);
-    entry.backups = state.chooseBackups(why === 'failover' ? entry.backups : []);
+    // Never itself: a member that handed the key over keeps a spare copy naming itself (see
+    // ConditionalWrites.handOver), and claims it back from there if the new primary dies first.
+    entry.backups = state.chooseBackups(why === 'failover' ? entry.backups.filter((b) => b !== state.id) : []);
     if (why === 'read') state.counters.promotions++;
     else {
       state.counters.failovers++;
@@ -58,6 +60,14 @@ export class Promotion {
     }
     state.events.emit('promoted', entry.key);
     publishClaim(why, state, entry.key, previous);
+  }
+
+  /** The current primary handed the role to this member for a read: counted and announced as a read promotion. */
+  handedOver(entry: Entry, previous: string): void {
+    const { state } = this;
+    state.counters.promotions++;
+    state.events.emit('promoted', entry.key);
+    publishClaim('read', state, entry.key, previous);
   }
 
   /** A read made this member primary: claim the entry and publish it. */

@@ -28,7 +28,8 @@ export class ReplicatedMap<K extends MapKey = MapKey, V = unknown> extends BaseR
       desiredBackups: (others) => others,
       holderRole: 'copy',
       copyMessage: MSG_COPY,
-      promoteOnRead: false,
+      readsCopies: true,
+        promoteOnRead: false,
     });
   }
 }

@@ -17,6 +17,7 @@
  */
 import { InMemoryNetwork, LazyReplicatedMap, ReplicatedMap } from '../../lib/index.js';
 import type { InMemoryNetworkOptions } from '../../lib/index.js';
+import { deciderOf } from '../../lib/map/conditional-writes.js';
 
 /** Settings of {@link cluster}. */
 export interface ClusterOptions {
@@ -72,4 +73,15 @@ export async function cluster(ids: string[], opts: ClusterOptions = {}): Promise
     await net.settled();
   };
   return { net, maps, stopAll };
+}
+
+/**
+ * `count` keys (`${prefix}0`, `${prefix}1`, … skipping some) that member `id` decides for while
+ * no member knows them, among `ids` (see `deciderOf`): a `set` of such a key on `id` is made
+ * there, without asking another member first. For specs that count a write's messages.
+ */
+export function keysDecidedBy(id: string, ids: readonly string[], count: number, prefix = 'k'): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) if (deciderOf(`${prefix}${i}`, ids) === id) keys.push(`${prefix}${i}`);
+  return keys;
 }

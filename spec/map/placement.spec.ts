@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { classifyFrame } from '../../lib/index.js';
 import type { InMemoryNetwork, NetworkStats } from '../../lib/index.js';
-import { cluster, type Cluster } from './helpers.js';
+import { cluster, keysDecidedBy, type Cluster } from './helpers.js';
 import { assertConverged } from './invariants.js';
 
 /** Counts, per receiving member, the map messages of each type it received from now on. */
@@ -65,12 +65,14 @@ describe('LazyReplicatedMap placement', () => {
     const { maps, net } = c;
     const box = inbox(net, ['a', 'b', 'c', 'd', 'e']);
     const before = net.stats();
-    await maps.a!.set('k', { n: 1 });
+    // A key 'a' decides for: its first write is made there without asking another member.
+    const [k] = keysDecidedBy('a', ['a', 'b', 'c', 'd', 'e'], 1) as [string];
+    await maps.a!.set(k, { n: 1 });
     await net.settled();
     box.stop();
     const after = net.stats();
 
-    const backup = maps.a!.entryInfo('k')?.backups[0] as string;
+    const backup = maps.a!.entryInfo(k)?.backups[0] as string;
     for (const id of ['b', 'c', 'd', 'e']) {
       const isBackup = id === backup;
       expect(box.received(id, 'MSG_BACKUP'), `MSG_BACKUP received by '${id}'`).to.equal(isBackup ? 1 : 0);
@@ -88,7 +90,9 @@ describe('LazyReplicatedMap placement', () => {
     const { maps, net } = c;
     const before = net.stats();
     // The first set leaves at once; the other 63, made while it is in flight, go as one group.
-    await Promise.all(Array.from({ length: 64 }, (_, i) => maps.a!.set(`k${i}`, i)));
+    // Keys 'a' decides for: a new key another member decides for is handed over first.
+    const keys = keysDecidedBy('a', ['a', 'b', 'c', 'd'], 64);
+    await Promise.all(keys.map((k, i) => maps.a!.set(k, i)));
     await net.settled();
     const after = net.stats();
 
@@ -96,9 +100,9 @@ describe('LazyReplicatedMap placement', () => {
     expect(delta(before, after, 'MSG_BACKUP')).to.be.at.most(2 * 3);
     expect(delta(before, after, 'MSG_PROXY')).to.be.at.most(2 * 3);
     assertConverged(Object.values(maps), ['a', 'b', 'c', 'd'], 1);
-    for (let i = 0; i < 64; i++) {
-      const { backups } = maps.a!.entryInfo(`k${i}`)!;
-      expect(await maps[backups[0]!]!.get(`k${i}`, { promote: false }), `copy of k${i} on its backup`).to.equal(i);
+    for (const [i, k] of keys.entries()) {
+      const { backups } = maps.a!.entryInfo(k)!;
+      expect(await maps[backups[0]!]!.get(k, { promote: false }), `copy of ${k} on its backup`).to.equal(i);
     }
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { InMemoryNetwork, LazyReplicatedMap, type NetworkStats } from '../../lib/index.js';
 import { SessionValue } from '../../lib/session/session-value.js';
-import { cluster, type Cluster } from './helpers.js';
+import { cluster, type Cluster, keysDecidedBy } from './helpers.js';
 import { assertConverged } from './invariants.js';
 
 /** Messages of every type delivered between two snapshots, by type. */
@@ -133,15 +133,17 @@ describe('Read-your-writes', () => {
   it('a write whose backup crashes while it waits resolves once a new backup holds it, and every survivor sees it', async () => {
     const ids = ['a', 'b', 'c', 'd'];
     c = await cluster(ids, { backups: 1, netOptions: { delay: { min: 2, max: 2 } } });
-    const write = c.maps.a!.set('k', 'v');
-    const backup = c.maps.a!.entryInfo('k')!.backups[0]!;
+    // A key 'a' decides for, so that its write places it there at once (no handover first).
+    const [k] = keysDecidedBy('a', ids, 1) as [string];
+    const write = c.maps.a!.set(k, 'v');
+    const backup = c.maps.a!.entryInfo(k)!.backups[0]!;
     c.net.crash(backup);
     await write;
     const live = ids.filter((id) => id !== backup);
-    const info = c.maps.a!.entryInfo('k')!;
+    const info = c.maps.a!.entryInfo(k)!;
     expect(info.backups).to.have.length(1);
     expect(info.backups[0]).to.not.equal(backup);
-    for (const id of live) expect(await c.maps[id]!.get('k', { promote: false }), `k on ${id}`).to.equal('v');
+    for (const id of live) expect(await c.maps[id]!.get(k, { promote: false }), `k on ${id}`).to.equal('v');
   });
 
   it('a member that joins while a write waits still learns the key', async () => {
