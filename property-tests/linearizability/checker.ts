@@ -73,7 +73,8 @@ export function checkOperations<S>(ops: readonly Operation[], model: Model<S> = 
     ops.forEach((other, j) => {
       if (j === i) return;
       const realTime = other.complete < op.invoke;
-      const sameMember = memberOrder && other.member === op.member && other.invoke < op.invoke && other.status === 'ok';
+      // An eviction is the map's own operation, not a call made on the member: it keeps no call order.
+      const sameMember = memberOrder && other.member === op.member && other.invoke < op.invoke && other.status === 'ok' && op.call.op !== 'evict' && other.call.op !== 'evict';
       if (realTime || sameMember) mask[j >>> 5]! |= 1 << (j & 31);
     });
     return mask;

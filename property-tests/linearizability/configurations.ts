@@ -79,7 +79,7 @@ export const KNOWN_FAILING: readonly WorkloadConfig[] = [
 export const MUTANT_TARGETS: ReadonlyArray<readonly [MutantName, WorkloadConfig]> = [
   ['old-delete', PASSING[0]!],
   ['stale-holder-read', PASSING[1]!],
-  ['one-sided-promotion', { name: 'promotions on one key', members: [4, 5], callers: 1, keys: 1, backups: 1, sequential: true, settleBetweenMembers: true, callsPerCaller: [8, 20], phases: [2, 4] }],
+  ['one-sided-promotion', { name: 'one key, 3 callers each (backups: 2)', members: [3, 3], callers: 3, keys: 1, backups: 2, callsPerCaller: [6, 12] }],
 ];
 
 /** Thrown by {@link linearizableProperty} with the report of the failing history. */

@@ -7,7 +7,6 @@
  */
 import type { MapKey } from '../../lib/index.js';
 import { BaseReplicatedMap } from '../../lib/map/base-replicated-map.js';
-import { Promotion } from '../../lib/map/promotion.js';
 import { Reconciler } from '../../lib/map/reconciliation.js';
 
 /** The mutants. */
@@ -17,8 +16,8 @@ export type MutantName = (typeof MUTANTS)[number];
 /** What each mutant does, for reports. */
 export const MUTANT_DESCRIPTIONS: Record<MutantName, string> = {
   'old-delete': 'delete yields a turn (awaits ready()) before it takes its version, as before the call-order fix',
-  'stale-holder-read': 'a backup acknowledges a copy at once but stores it 30 turns later, so the first holder to answer a read (or a read on that backup) serves the older copy',
-  'one-sided-promotion': 'a read that promotes its member claims the key and counts the claim as announced, but tells nobody: the old primary and the proxies keep the old placement',
+  'stale-holder-read': 'a read on a backup serves the copy held there instead of asking the primary, and a backup acknowledges a copy at once but stores it 30 turns later',
+  'one-sided-promotion': 'a read on a backup makes its member primary on its own (no handover from the primary) and tells nobody: the old primary and the proxies keep the old placement',
 };
 
 /** The private parts of the map a mutant reaches into (tests only). */
@@ -28,11 +27,20 @@ interface MapInternals {
   ctx: { entries: Map<MapKey, unknown> };
 }
 
-interface PromotionInternals {
-  state: { serving: boolean };
-  publisher: { announced: WeakMap<object, unknown> };
-  claim(entry: { placement(): unknown }, why: 'read' | 'failover'): void;
+/** An entry as the read path sees it (tests only). */
+interface EntryInternals {
+  bytes: Uint8Array | undefined;
+  value: unknown;
 }
+
+/** The map's read path a mutant reaches into (tests only). */
+interface ReadInternals {
+  ctx: { decoded(entry: EntryInternals): unknown };
+  promotion: { claim(entry: EntryInternals, why: 'read' | 'failover'): void };
+}
+
+/** The map's read on a member that is not the key's primary (see base-replicated-map.ts). */
+type ReadElsewhere = (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean) => Promise<unknown>;
 
 /** Runs `fn` after `turns` turns of the event loop. */
 function later(turns: number, fn: () => void): void {
@@ -62,18 +70,31 @@ export function applyMutant(mutant: MutantName): () => void {
           return known;
         },
       );
-    case 'stale-holder-read':
-      return patch(Reconciler.prototype, 'applyCopies', (original) =>
+    case 'stale-holder-read': {
+      const undoCopies = patch(Reconciler.prototype, 'applyCopies', (original) =>
         function (this: unknown, ...args: unknown[]): void {
           later(30, () => original.apply(this, args));
         },
       );
+      const undoRead = patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
+        async function (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean): Promise<unknown> {
+          if (promote || entry.bytes === undefined) return (original as ReadElsewhere).call(this, key, entry, promote);
+          return this.ctx.decoded(entry);
+        } as (...args: unknown[]) => unknown,
+      );
+      return () => {
+        undoRead();
+        undoCopies();
+      };
+    }
     case 'one-sided-promotion':
-      return patch(Promotion.prototype, 'promote', () =>
-        function (this: PromotionInternals, entry: { placement(): unknown }): void {
-          if (!this.state.serving) return;
-          this.claim(entry, 'read');
-          this.publisher.announced.set(entry, entry.placement());
+      return patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
+        async function (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean): Promise<unknown> {
+          if (!promote || entry.bytes === undefined) return (original as ReadElsewhere).call(this, key, entry, promote);
+          const value = this.ctx.decoded(entry);
+          this.promotion.claim(entry, 'read');
+          entry.value = value;
+          return value;
         } as (...args: unknown[]) => unknown,
       );
   }
