@@ -54,6 +54,7 @@ export {
   type MapEvents,
   type MapStats,
   type ReplicatedMapOptions,
+  type ExpiryTimers,
   type UnderReplication,
   type SnapshotReport,
 } from './map/map-options.js';
@@ -78,7 +79,7 @@ export {
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
 export { DEFAULT_EVICTION_SAMPLE, PROXY_METADATA_BYTES, type CapacityStats, type EvictionPolicy, type RoleHolding } from './map/capacity.js';
-export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR, type ExpiryTimers } from './map/expiry.js';
+export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR } from './map/expiry.js';
 export {
   DIAGNOSTICS_CHANNELS,
   type DiagnosticsChannelName,

@@ -22,14 +22,6 @@ export interface FailureDetectorHost {
   afterTick(): void;
 }
 
-/**
- * The agreed failure timeout of a link: the larger of the two members' `failureTimeoutMs`. Each
- * member's own is at least twice its heartbeat interval, so both tolerate the other's interval.
- */
-export function agreedFailureTimeout(own: number, peer: number | undefined): number {
-  return Math.max(own, peer ?? 0);
-}
-
 /** Heartbeats, failure detection and handshake deadlines, every tick. */
 export class FailureDetector {
   private ticker: unknown;
