@@ -11,6 +11,7 @@ export { InMemoryTransport, type InMemoryTransportOptions } from './transport/me
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
+export type { RpcCallContext } from './rpc/rpc-diagnostics.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
 export { PROTOCOL_VERSION, OLDEST_COMPATIBLE_PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
 export { frameClassifier, type BodyNamer, type FrameClassifier } from './codec/frame-classifier.js';
@@ -36,7 +37,6 @@ export {
 } from './codec/map-messages.js';
 export { LazyReplicatedMap, DEFAULT_BACKUPS } from './map/lazy-replicated-map.js';
 export { ReplicatedMap } from './map/replicated-map.js';
-export type { MapState } from './map/base-replicated-map.js';
 export type { EntryInfo, EntryRole } from './map/entry.js';
 export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
@@ -55,6 +55,7 @@ export {
   type MapStats,
   type ReplicatedMapOptions,
   type ExpiryTimers,
+  type MapState,
   type UnderReplication,
   type SnapshotReport,
 } from './map/map-options.js';
@@ -85,7 +86,6 @@ export {
   type DiagnosticsChannelName,
   type MapOperation,
   type MapOperationContext,
-  type RpcCallContext,
   type MemberMessage,
   type ClaimMessage,
   type ExpiryMessage,

@@ -23,6 +23,9 @@ export const DEFAULT_MAP_JOIN_TIMEOUT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
 
+/** Lifecycle of a map on one member. */
+export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
 /** Timers expiry runs on (tests inject fakes). */
 export interface ExpiryTimers {
   setInterval(callback: () => void, ms: number): unknown;

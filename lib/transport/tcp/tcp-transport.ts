@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { publishPeerError } from '../../diagnostics/publish.js';
+import { publishPeerError } from '../../diagnostics/peer-error.js';
 import { randomUUID } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
