@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { HandshakeTimeout } from '../../errors.js';
 import type { Connection } from './connection.js';
 import type { LinkTable } from './links.js';
 import type { TcpClock } from './tcp-options.js';
@@ -73,11 +74,5 @@ export class FailureDetector {
   }
 }
 
-/**
- * Why a connection was closed in its handshake by the deadline. Not a peer fault worth an
- * `'error'` event (strangers and slow dials are routine): it is counted, and reported only for a
- * seed, as its `SeedUnreachableError`'s cause.
- */
-export class HandshakeTimeout extends Error {
-  override name = 'HandshakeTimeout';
-}
+// Declared here first; every error class now lives in errors.ts.
+export { HandshakeTimeout } from '../../errors.js';
