@@ -53,13 +53,6 @@ const FORBIDDEN: readonly ForbiddenImport[] = [
   ...['map/', 'rpc/', 'transport/'].map((to) => ({ from: 'snapshot/', to, why: 'the map calls the snapshot store; the store knows no map' })),
 ];
 
-/**
- * Cycles and forbidden imports found in lib/ when this spec was written, each being removed by its
- * own commit (issue 23). Only ever shrinks: an entry that is no longer found fails the spec too.
- */
-const KNOWN_CYCLES: readonly string[] = [];
-const KNOWN_LEAKS: readonly string[] = [];
-
 describe('lib/ imports', () => {
   describe('the import graph', () => {
     it('counts type-only imports, re-exports and import() types, and no import written in a comment', () => {
@@ -106,23 +99,19 @@ describe('lib/ imports', () => {
   });
 
   describe('of this library', () => {
-    const graph = importGraph(LIB);
+    let graph: ImportGraph = new Map();
+    before(() => {
+      graph = importGraph(LIB);
+    });
 
     it('form no cycle, type-only imports included', () => {
-      const cycles = importCycles(graph).map((c) => c.join(' → ')).filter((c) => !KNOWN_CYCLES.includes(c));
+      const cycles = importCycles(graph).map((c) => c.join(' → '));
       expect(cycles, `import cycles in lib/:\n  ${cycles.join('\n  ')}\n`).to.deep.equal([]);
     });
 
     it('cross no forbidden line between folders', () => {
-      const leaks = forbiddenImports(graph, FORBIDDEN).filter((l) => !KNOWN_LEAKS.some((k) => l.startsWith(`${k} (`)));
-      expect(leaks, `forbidden imports in lib/:\n  ${leaks.join('\n  ')}\n`).to.deep.equal([]);
-    });
-
-    it('still have every cycle and leak listed as known (a fixed one leaves the list)', () => {
-      const cycles = importCycles(graph).map((c) => c.join(' → '));
       const leaks = forbiddenImports(graph, FORBIDDEN);
-      const fixed = [...KNOWN_CYCLES.filter((k) => !cycles.includes(k)), ...KNOWN_LEAKS.filter((k) => !leaks.some((l) => l.startsWith(`${k} (`)))];
-      expect(fixed, 'remove these from KNOWN_CYCLES / KNOWN_LEAKS').to.deep.equal([]);
+      expect(leaks, `forbidden imports in lib/:\n  ${leaks.join('\n  ')}\n`).to.deep.equal([]);
     });
 
     it('name, in every forbidden-import rule, a folder or file that exists (a rename must update the rule)', () => {
