@@ -199,6 +199,21 @@ export class ClusterMismatchError extends HandshakeError {
 }
 
 /**
+ * A TCP connection did not complete its handshake within `handshakeTimeoutMs` and was closed. It
+ * is not reported on `'error'` (strangers and slow dials are routine): it is counted in
+ * `stats().handshakeFailures.timeout`, and reaches users only as the `cause` of a seed's
+ * {@link SeedUnreachableError}. Check that a member listens at the seed's address, or raise
+ * `handshakeTimeoutMs` on a slow network.
+ *
+ * Deliberately neither a {@link LazyReplicatedMapError} nor a {@link HandshakeError}: the TCP
+ * transport reports those on `'error'` as a peer's fault, and counts a seed that fails with one
+ * as refusing rather than unreachable.
+ */
+export class HandshakeTimeout extends Error {
+  override name = 'HandshakeTimeout';
+}
+
+/**
  * A seed could not be reached: nobody listens there, the name does not resolve, or what answers
  * did not complete the handshake in time. The seed is retried in the background with backoff;
  * this is reported once until the seed answers again. Check the option `seeds`.

@@ -6,7 +6,7 @@
  * @module
  */
 import { classifyFrame } from './map/map-channel.js';
-import { InMemoryNetwork as PlainInMemoryNetwork } from './transport/memory/in-memory-network.js';
+import { SimulatedNetwork } from './transport/memory/simulated-network.js';
 import type { InMemoryNetworkOptions } from './transport/memory/in-memory-network-options.js';
 
 /**
@@ -23,7 +23,7 @@ import type { InMemoryNetworkOptions } from './transport/memory/in-memory-networ
  * await net.settled();
  * ```
  */
-export class InMemoryNetwork extends PlainInMemoryNetwork {
+export class InMemoryNetwork extends SimulatedNetwork {
   /** @param options seed, fault settings and frame naming; see {@link InMemoryNetworkOptions}. */
   constructor(options: InMemoryNetworkOptions = {}) {
     super({ classify: classifyFrame, ...options });

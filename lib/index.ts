@@ -11,6 +11,7 @@ export { InMemoryTransport, type InMemoryTransportOptions } from './transport/me
 export type { InMemoryNetworkOptions, NetworkStats } from './transport/memory/in-memory-network-options.js';
 export { RpcChannel, DEFAULT_RPC_TIMEOUT_MS, RESERVED_CHANNEL_PREFIX } from './rpc/rpc-channel.js';
 export type { RpcCallOptions, RpcChannelEvents, RpcHandler, RpcReplyMode } from './rpc/rpc-options.js';
+export type { RpcCallContext } from './rpc/rpc-diagnostics.js';
 export { ValueCodec, defaultValueCodec, MIN_CLASS_TAG, MAX_CLASS_TAG, type RegisteredClass } from './codec/value-codec.js';
 export { PROTOCOL_VERSION, OLDEST_COMPATIBLE_PROTOCOL_VERSION, FrameKind, encodeFrame, decodeFrame, type Frame } from './codec/frame.js';
 export { frameClassifier, type BodyNamer, type FrameClassifier } from './codec/frame-classifier.js';
@@ -36,7 +37,6 @@ export {
 } from './codec/map-messages.js';
 export { LazyReplicatedMap, DEFAULT_BACKUPS } from './map/lazy-replicated-map.js';
 export { ReplicatedMap } from './map/replicated-map.js';
-export type { MapState } from './map/base-replicated-map.js';
 export type { EntryInfo, EntryRole } from './map/entry.js';
 export { isDeltaValue, type DeltaValue } from './map/delta-value.js';
 export {
@@ -54,6 +54,8 @@ export {
   type MapEvents,
   type MapStats,
   type ReplicatedMapOptions,
+  type ExpiryTimers,
+  type MapState,
   type UnderReplication,
   type SnapshotReport,
 } from './map/map-options.js';
@@ -78,13 +80,12 @@ export {
   type TcpTransportOptions,
 } from './transport/tcp/tcp-options.js';
 export { DEFAULT_EVICTION_SAMPLE, PROXY_METADATA_BYTES, type CapacityStats, type EvictionPolicy, type RoleHolding } from './map/capacity.js';
-export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR, type ExpiryTimers } from './map/expiry.js';
+export { DEFAULT_EXPIRY_SWEEP_MS, BACKUP_IDLE_FACTOR } from './map/expiry.js';
 export {
   DIAGNOSTICS_CHANNELS,
   type DiagnosticsChannelName,
   type MapOperation,
   type MapOperationContext,
-  type RpcCallContext,
   type MemberMessage,
   type ClaimMessage,
   type ExpiryMessage,

@@ -6,7 +6,6 @@
  * @module
  */
 import type { MapKey } from '../codec/map-messages.js';
-import type { RpcReplyMode } from '../rpc/rpc-options.js';
 
 /**
  * Every channel the library publishes on. The `map.*` and `rpc.call` names are tracing channels
@@ -26,7 +25,7 @@ export const DIAGNOSTICS_CHANNELS = {
   /** Tracing: `map.replicate(key)`. Message: {@link MapOperationContext}. */
   mapReplicate: 'lazy-replicated-map:map.replicate',
   mapTouch: 'lazy-replicated-map:map.touch',
-  /** Tracing: every `RpcChannel.call`, the maps' own requests included. Message: {@link RpcCallContext}. */
+  /** Tracing: every `RpcChannel.call`, the maps' own requests included. Message: `RpcCallContext` (declared with the RPC channel, in `rpc/rpc-diagnostics.ts`). */
   rpcCall: 'lazy-replicated-map:rpc.call',
   /** Plain: a member started this map (or reappeared). Message: {@link MemberMessage}. */
   memberAdded: 'lazy-replicated-map:member.added',
@@ -76,24 +75,6 @@ export interface MapOperationContext {
   /** What the operation resolved to (set by `diagnostics_channel` before `asyncStart`). */
   result?: unknown;
   /** Why it rejected (set before `error`). */
-  error?: unknown;
-}
-
-/** The context of a traced RPC call. */
-export interface RpcCallContext {
-  /** The channel's name (`lrm/map/<name>` for a map's own requests). */
-  channel: string;
-  /** This member's id. */
-  member: string;
-  /** The reply mode. */
-  mode: RpcReplyMode;
-  /** The members asked, as known when the call began (`to`, or every other live member). */
-  targets: readonly string[];
-  /** The deadline, in milliseconds. */
-  timeoutMs: number | undefined;
-  /** The replies, once it resolved. */
-  result?: unknown;
-  /** Why it rejected (`RpcTimeoutError`, ...). */
   error?: unknown;
 }
 

@@ -1,13 +1,16 @@
 /**
- * Publishing on the plain channels of {@link DIAGNOSTICS_CHANNELS}. Each helper checks
- * `hasSubscribers` first, so the call sites (one line each, in the map's collaborators and the
- * transports) cost a property read when nobody listens.
+ * Publishing the maps' news on the plain channels of {@link DIAGNOSTICS_CHANNELS} (members,
+ * claims, expiry, eviction, under-replication). Each helper checks `hasSubscribers` first, so the
+ * call sites (one line each, in the map's collaborators) cost a property read when nobody listens.
+ * Errors are published by `peer-error.ts`, which every layer may use.
  *
  * @module
  */
 import { channel } from 'node:diagnostics_channel';
 import type { MapKey } from '../codec/map-messages.js';
-import { DIAGNOSTICS_CHANNELS, type PeerErrorMessage } from './channels.js';
+import { DIAGNOSTICS_CHANNELS } from './channels.js';
+
+export { publishPeerError } from './peer-error.js';
 
 const memberAdded = channel(DIAGNOSTICS_CHANNELS.memberAdded);
 const memberGone = channel(DIAGNOSTICS_CHANNELS.memberGone);
@@ -15,11 +18,7 @@ const failover = channel(DIAGNOSTICS_CHANNELS.failover);
 const promotion = channel(DIAGNOSTICS_CHANNELS.promotion);
 const expiry = channel(DIAGNOSTICS_CHANNELS.expiry);
 const eviction = channel(DIAGNOSTICS_CHANNELS.eviction);
-const peerError = channel(DIAGNOSTICS_CHANNELS.peerError);
 const underReplicated = channel(DIAGNOSTICS_CHANNELS.underReplicated);
-
-/** Errors already published: a transport's error is relayed to every channel and map on it. */
-const publishedErrors = new WeakSet<Error>();
 
 /** The map and member a map-level message is about (a `MapContext` fits). */
 export interface MapIdentity {
@@ -55,12 +54,4 @@ export function publishEvicted(where: MapIdentity, key: MapKey, reason: 'maxEntr
 /** Entries of map `where.name` owned here hold `held` of the `wanted` copies (published on `lazy-replicated-map:under-replicated`). */
 export function publishUnderReplicated(where: MapIdentity, keys: readonly MapKey[], wanted: number, held: number): void {
   if (underReplicated.hasSubscribers) underReplicated.publish({ map: where.name, member: where.id, keys, wanted, held });
-}
-
-/** A fault reported on `'error'`; an error already published (relayed from below) is not published again. */
-export function publishPeerError(source: PeerErrorMessage['source'], member: string, error: Error, name?: string): void {
-  if (!peerError.hasSubscribers || publishedErrors.has(error)) return;
-  publishedErrors.add(error);
-  const message: PeerErrorMessage = name === undefined ? { source, member, error } : { source, member, name, error };
-  peerError.publish(message);
 }

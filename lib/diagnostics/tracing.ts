@@ -6,7 +6,7 @@
  * @module
  */
 import { tracingChannel, type TracingChannel } from 'node:diagnostics_channel';
-import { publishPeerError } from './publish.js';
+import { publishPeerError } from './peer-error.js';
 import type { PeerErrorMessage } from './channels.js';
 
 type AsyncMethod = (...args: unknown[]) => Promise<unknown>;

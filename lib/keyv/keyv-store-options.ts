@@ -4,8 +4,7 @@
  * @module
  */
 import type { MapKey } from '../codec/map-messages.js';
-import type { MapState } from '../map/map-context.js';
-import type { GetOptions, SetOptions } from '../map/map-options.js';
+import type { GetOptions, MapState, SetOptions } from '../map/map-options.js';
 import { oneOf, required, shaped, string, wholeNumber, type OptionRules } from '../options/validate.js';
 import type { CapacityConfigurable, EvictionPolicy } from '../map/capacity.js';
 

@@ -17,6 +17,11 @@
 import type { EntryExpiry, MapKey } from '../codec/map-messages.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
+import type { ExpiryTimers } from './map-options.js';
+
+// Declared with the settings that take it (the settings must not import expiry: map-context
+// imports the settings); exported here too under its first home.
+export type { ExpiryTimers } from './map-options.js';
 
 /** How often the primary looks for expired entries, in milliseconds. */
 export const DEFAULT_EXPIRY_SWEEP_MS = 1000;
@@ -119,12 +124,6 @@ export interface ExpiryHost {
   remove(keys: MapKey[]): Promise<void>;
   /** Reports that this member expired `key` (as its primary). */
   expired(key: MapKey): void;
-}
-
-/** Timers expiry runs on (tests inject fakes). */
-export interface ExpiryTimers {
-  setInterval(callback: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
 }
 
 /** Node's timers, unref'd: a sweep never keeps a process alive. */

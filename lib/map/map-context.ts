@@ -16,13 +16,13 @@ import { BackupSelector } from './backup-selector.js';
 import { NOT_DECODED, type Entry, type EntryRole } from './entry.js';
 import { Interner } from './interner.js';
 import type { IdsBound } from './message-size.js';
-import type { AckMode, MapEvents } from './map-options.js';
+import type { AckMode, MapEvents, MapState } from './map-options.js';
 import { Tombstones } from './tombstones.js';
 import { Capacity, EntryTable, type CapacityOptions } from './capacity.js';
 import { LamportClock } from './version.js';
 
-/** Lifecycle of a map on one member. */
-export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+// Declared with the settings, where the stores (which must not see the shared state) find it.
+export type { MapState } from './map-options.js';
 
 /** What the subclasses decide. */
 export interface MapFlavour {

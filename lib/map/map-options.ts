@@ -6,7 +6,6 @@
 import type { Transport } from '../transport/transport.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { MapKey } from '../codec/map-messages.js';
-import type { ExpiryTimers } from './expiry.js';
 import { boolean, func, nonEmptyString, oneOf, shaped, required, timerMs, transportRule, wholeNumber, type OptionRule, type OptionRules } from '../options/validate.js';
 import type { SnapshotStore } from '../snapshot/snapshot-store.js';
 import type { CapacityStats, EvictionPolicy, RoleHolding } from './capacity.js';
@@ -23,6 +22,15 @@ export const DEFAULT_STOP_WAIT_MS = 10_000;
 export const DEFAULT_MAP_JOIN_TIMEOUT_MS = 10_000;
 /** How long a delete is remembered to stop older writes from resurrecting the key, in milliseconds. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60 * 1000;
+
+/** Lifecycle of a map on one member. */
+export type MapState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Timers expiry runs on (tests inject fakes). */
+export interface ExpiryTimers {
+  setInterval(callback: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
 
 /**
  * When a write counts as done.

@@ -1,8 +1,8 @@
 /**
  * Who is alive, as one member sees it: the members its transport can reach, and among them the
- * members that run a given map, each with the incarnation it started with. Maps and RPC channels
- * ask this object, never the transport, so "who is there" is answered in one place. A channel
- * uses only the reachable part; a map keeps its own members here too.
+ * members that run a given map, each with the incarnation it started with. A map asks this object,
+ * never the transport, so "who is there" is answered in one place for it. (An RPC channel needs
+ * only who is reachable: it asks its `ChannelRouter`, the source this object reads too.)
  *
  * @module
  */

@@ -19,7 +19,6 @@ import {
 } from '../errors.js';
 import { assertFrameFits } from './frame-limit.js';
 import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
-import { Membership } from '../membership/membership.js';
 import type { Transport } from '../transport/transport.js';
 import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
 import { PendingCall } from './pending-call.js';
@@ -90,6 +89,16 @@ export function frameLimitOf(transport: Transport): number {
 const SERVED_REMEMBERED = 4096;
 
 /**
+ * All a channel asks about membership: who is reachable now, the default targets of a call. Its
+ * router fits (the members admitted on the transport); a map's own members (`Membership`: who runs
+ * the map, their incarnations, who is leaving) are none of a channel's business.
+ */
+interface ReachableMembers {
+  /** Ids of the other members admitted now, sorted. */
+  peers(): string[];
+}
+
+/**
  * A named request/reply channel. Every member that opens a channel of the same name on its
  * transport answers its requests with `handler`.
  *
@@ -108,7 +117,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   private readonly handler: RpcHandler | undefined;
   private readonly router: ChannelRouter;
   /** Who is reachable: the default targets of a call. */
-  private readonly members: Membership;
+  private readonly reachable: ReachableMembers;
   private readonly started: Promise<void>;
   private readonly calls = new Map<number, ActiveCall>();
   private nextId = 1;
@@ -161,7 +170,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.handler = handler;
     this.router = ChannelRouter.of(transport);
     // Admitted members only: nothing is sent to a member of an incompatible version.
-    this.members = new Membership(this.router);
+    this.reachable = this.router;
     this.started = this.router.register(name, this.endpoint);
     // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
     this.started.catch(() => undefined);
@@ -279,7 +288,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
 
   /** @internal The members a call asks: `to`, or every other live member, never this one. */
   targetsOf(to: readonly string[] | undefined): string[] {
-    return [...new Set(to ?? this.members.reachable())].filter((t) => t !== this.transport.id);
+    return [...new Set(to ?? this.reachable.peers())].filter((t) => t !== this.transport.id);
   }
 
   /** Closes the channel: pending calls stop waiting (they time out or settle), requests are no longer answered. */

@@ -5,9 +5,31 @@
  *
  * @module
  */
-import { DIAGNOSTICS_CHANNELS, type RpcCallContext } from '../diagnostics/channels.js';
+import { DIAGNOSTICS_CHANNELS } from '../diagnostics/channels.js';
 import { publishErrorsOf, traceMethod } from '../diagnostics/tracing.js';
-import type { RpcCallOptions } from './rpc-options.js';
+import type { RpcCallOptions, RpcReplyMode } from './rpc-options.js';
+
+/**
+ * The context of a traced RPC call (on `lazy-replicated-map:rpc.call`). Declared here, with the
+ * channel, rather than in `diagnostics/channels.ts`: it names the channel's own types, and the
+ * diagnostics module, which every layer imports, imports no layer above the codec.
+ */
+export interface RpcCallContext {
+  /** The channel's name (`lrm/map/<name>` for a map's own requests). */
+  channel: string;
+  /** This member's id. */
+  member: string;
+  /** The reply mode. */
+  mode: RpcReplyMode;
+  /** The members asked, as known when the call began (`to`, or every other live member). */
+  targets: readonly string[];
+  /** The deadline, in milliseconds. */
+  timeoutMs: number | undefined;
+  /** The replies, once it resolved. */
+  result?: unknown;
+  /** Why it rejected (`RpcTimeoutError`, ...). */
+  error?: unknown;
+}
 
 /** The slice of an RPC channel the instrumentation reads. */
 interface InstrumentedChannel {

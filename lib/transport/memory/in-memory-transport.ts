@@ -1,8 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Transport, TransportEvents } from '../transport.js';
-import type { InMemoryNetwork } from './in-memory-network.js';
 
-/** Settings of one member of an {@link InMemoryNetwork}. */
+/** Settings of one member of an `InMemoryNetwork`. */
 export interface InMemoryTransportOptions {
   /**
    * The largest frame this member accepts, in bytes: a bigger one is reported on its transport
@@ -21,7 +20,7 @@ export interface InMemoryFabric {
 }
 
 /**
- * One member's endpoint on an {@link InMemoryNetwork}. Obtain it with `network.transport(id)`.
+ * One member's endpoint on an `InMemoryNetwork`. Obtain it with `network.transport(id)`.
  * After a simulated crash it can be started again, as a restarted process with the same id would.
  */
 export class InMemoryTransport extends EventEmitter<TransportEvents> implements Transport {
@@ -29,13 +28,13 @@ export class InMemoryTransport extends EventEmitter<TransportEvents> implements 
   readonly id: string;
   /**
    * The largest frame this member accepts, in bytes, when one was given to
-   * {@link InMemoryNetwork.transport}: a bigger frame sent to it is reported on this transport as
+   * `InMemoryNetwork.transport`: a bigger frame sent to it is reported on this transport as
    * a `FrameTooLargeError` and not delivered, as a TCP member does. Absent: unlimited.
    */
   readonly maxFrameBytes?: number;
   private readonly fabric: InMemoryFabric;
 
-  /** @internal Created by {@link InMemoryNetwork.transport}. */
+  /** @internal Created by `InMemoryNetwork.transport`. */
   constructor(id: string, fabric: InMemoryFabric, options: InMemoryTransportOptions = {}) {
     super();
     this.id = id;
@@ -76,5 +75,3 @@ export class InMemoryTransport extends EventEmitter<TransportEvents> implements 
     }
   }
 }
-
-export type { InMemoryNetwork };

@@ -6,11 +6,10 @@
  */
 import type { Socket } from 'node:net';
 import { BackpressureError, CodecError, FrameRefusedError, FrameTooLargeError, HandshakeError, PeerUnreachableError } from '../../errors.js';
-import { agreedFailureTimeout } from './failure-detector.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { Handshake, type HandshakeHost, type HandshakeLink, type PeerIdentity, type Refusal } from './handshake.js';
 import type { TcpCounters } from './tcp-stats.js';
-import { HANDSHAKE_MAX_FRAME_BYTES, TcpMessage, control, controlBody, header, type HandshakeTerms } from './wire.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, TcpMessage, agreedFailureTimeout, control, controlBody, header, type HandshakeTerms } from './wire.js';
 
 export type { PeerIdentity } from './handshake.js';
 

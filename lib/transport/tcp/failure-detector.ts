@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { HandshakeTimeout } from '../../errors.js';
 import type { Connection } from './connection.js';
 import type { LinkTable } from './links.js';
 import type { TcpClock } from './tcp-options.js';
@@ -20,14 +21,6 @@ export interface FailureDetectorHost {
   readonly handshakeTimeoutMs: number;
   /** Runs after the checks on every tick (discovery). */
   afterTick(): void;
-}
-
-/**
- * The agreed failure timeout of a link: the larger of the two members' `failureTimeoutMs`. Each
- * member's own is at least twice its heartbeat interval, so both tolerate the other's interval.
- */
-export function agreedFailureTimeout(own: number, peer: number | undefined): number {
-  return Math.max(own, peer ?? 0);
 }
 
 /** Heartbeats, failure detection and handshake deadlines, every tick. */
@@ -81,11 +74,5 @@ export class FailureDetector {
   }
 }
 
-/**
- * Why a connection was closed in its handshake by the deadline. Not a peer fault worth an
- * `'error'` event (strangers and slow dials are routine): it is counted, and reported only for a
- * seed, as its `SeedUnreachableError`'s cause.
- */
-export class HandshakeTimeout extends Error {
-  override name = 'HandshakeTimeout';
-}
+// Declared here first; every error class now lives in errors.ts.
+export { HandshakeTimeout } from '../../errors.js';

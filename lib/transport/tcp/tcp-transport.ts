@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { publishPeerError } from '../../diagnostics/publish.js';
+import { publishPeerError } from '../../diagnostics/peer-error.js';
 import { randomUUID } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
@@ -16,6 +16,7 @@ import {
   AuthenticationError,
   ClusterMismatchError,
   DuplicateIdError,
+  HandshakeTimeout,
   LazyReplicatedMapError,
   PeerUnreachableError,
   TransportStoppedError,
@@ -23,7 +24,7 @@ import {
 import type { Transport, TransportEvents } from '../transport.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { Discovery, type Target } from './discovery.js';
-import { FailureDetector, HandshakeTimeout } from './failure-detector.js';
+import { FailureDetector } from './failure-detector.js';
 import { LinkTable } from './links.js';
 import { REPEAT_REPORT_INTERVAL_MS, ReportLimiter } from './report-limiter.js';
 import { resolveTcpOptions, type ResolvedTcpOptions } from './resolve-options.js';

@@ -87,6 +87,16 @@ export function termsFromWire(wire: unknown): HandshakeTerms | undefined {
   return { heartbeatIntervalMs, failureTimeoutMs, hasSecret, maxFrameBytes };
 }
 
+/**
+ * The agreed failure timeout of a link: the larger of the two members' `failureTimeoutMs`. Each
+ * member's own is at least twice its heartbeat interval, so both tolerate the other's interval.
+ * Kept with the terms it reads (a connection applies it, and the failure detector imports the
+ * connection, so it cannot live in the detector without a cycle).
+ */
+export function agreedFailureTimeout(own: number, peer: number | undefined): number {
+  return Math.max(own, peer ?? 0);
+}
+
 /** One of {@link TcpMessage}'s values. */
 export type TcpMessage = (typeof TcpMessage)[keyof typeof TcpMessage];
 

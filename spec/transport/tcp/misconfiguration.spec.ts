@@ -5,16 +5,18 @@
  * with nobody listening for `'error'` the report becomes a process warning; and `mustJoin` makes
  * `start()` fail instead of running alone.
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { expect } from 'chai';
 import {
   AuthenticationError,
   ClusterMismatchError,
   DuplicateIdError,
+  HandshakeTimeout,
   IncompatibleProtocolError,
   InvalidSeedError,
   JoinTimeoutError,
   LazyReplicatedMap,
+  LazyReplicatedMapError,
   PROTOCOL_VERSION,
   SeedUnreachableError,
   TcpTransport,
@@ -24,7 +26,7 @@ import {
 import { simulateProtocolVersion } from '../../../lib/rpc/channel-router.js';
 import { within } from '../../helpers/deadline.js';
 import { once, rejection } from '../../helpers/events.js';
-import { EVENT_MS, addressesOf, connected, created, member, stopAllMembers, type ErrorArgs } from './tcp-helpers.js';
+import { EVENT_MS, FakeClock, addressesOf, connected, created, member, stopAllMembers, type ErrorArgs } from './tcp-helpers.js';
 import { destroyAllRaw } from './raw-peer.js';
 
 /** What `fn` throws (fails the test when it returns). */
@@ -179,6 +181,40 @@ describe('TcpTransport misconfigured', () => {
       expect(error).to.have.property('seed').that.equals(dead);
       expect(error.message).to.include(`seed '${dead}' cannot be reached`).and.include('`seeds`');
       expect((error.cause as NodeJS.ErrnoException).code).to.equal('ECONNREFUSED');
+    });
+
+    it('reports a seed that accepts but never completes the handshake as a SeedUnreachableError caused by a HandshakeTimeout', async () => {
+      // Accepts connections and answers nothing: the member's Hello meets silence.
+      const silent = createServer();
+      const sockets: Socket[] = [];
+      const heard = new Promise<void>((resolve) => {
+        silent.on('connection', (socket) => {
+          sockets.push(socket);
+          socket.once('data', () => {
+            resolve();
+          });
+        });
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const seed = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+        const clock = new FakeClock();
+        const a = member('a', { seeds: [seed], clock, handshakeTimeoutMs: 1000 });
+        const reported = once<ErrorArgs>(a, 'error');
+        await a.start();
+        await within(heard, EVENT_MS, "a's Hello to reach the silent seed");
+        clock.advance(1000 + clock.period);
+        const [error] = await within(reported, EVENT_MS, 'the SeedUnreachableError');
+        expect(error).to.be.instanceOf(SeedUnreachableError);
+        expect(error.cause, 'the class the package exports').to.be.instanceOf(HandshakeTimeout);
+        expect(error.cause).to.not.be.instanceOf(LazyReplicatedMapError);
+        expect((error.cause as Error).name).to.equal('HandshakeTimeout');
+        expect((error.cause as Error).message).to.include('handshakeTimeoutMs');
+        expect(a.stats().handshakeFailures.timeout).to.equal(1);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => { resolve(); }));
+      }
     });
 
     it('reports a malformed entry of a seeds function as an InvalidSeedError, once, and uses the others', async () => {

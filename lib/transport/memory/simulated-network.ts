@@ -29,19 +29,12 @@ const turn = (): Promise<void> =>
   });
 
 /**
- * A simulated network of {@link InMemoryTransport}s.
- *
- * @example
- * ```ts
- * const net = new InMemoryNetwork({ seed: 42 });
- * const a = net.transport('a'), b = net.transport('b');
- * await Promise.all([a.start(), b.start()]);
- * net.partition(['a'], ['b']);   // each side sees the other go
- * net.heal();                    // and come back
- * await net.settled();
- * ```
+ * A simulated network of {@link InMemoryTransport}s, blind to what its frames hold. The package
+ * exports it as `InMemoryNetwork` (`lib/in-memory-network.ts`), which adds the naming of this
+ * library's frames; this class alone counts traffic only in totals unless given `classify`. Its
+ * messages say `InMemoryNetwork`, the name users construct it by.
  */
-export class InMemoryNetwork {
+export class SimulatedNetwork {
   private readonly transports = new Map<string, InMemoryTransport>();
   private readonly running = new Set<string>();
   private readonly random: SeededRandom;
