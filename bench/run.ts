@@ -12,6 +12,7 @@ import { markdownTable } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import { scaleBench } from './scale.js';
+import { sessionStoreCost } from './session-store.js';
 import { median, sessionsBench, type SessionRow, type SessionSeries, type SessionStack } from './sessions.js';
 import { snapshotBench } from './snapshot.js';
 import { evictionBench } from './eviction.js';
@@ -106,7 +107,7 @@ if (section('tcp')) {
   const members = await benchCluster();
   const loader = members[0];
   if (loader === undefined) throw new Error('no member');
-  const total = quick ? 5000 : 20_000;
+  const total = quick ? 10_000 : 20_000;
   const mapSet1 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 1, valueBytes: 300, prefix: 's1-' });
   const mapSet64 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 64, valueBytes: 300, prefix: 's64-' });
   const mapGet = await loader.request<Throughput>({ cmd: 'load', op: 'get', total: total * 10, concurrency: 1, valueBytes: 300, prefix: 'g-' });
@@ -177,6 +178,21 @@ if (section('sessions')) {
   const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice('--runs='.length) ?? 5);
   // --one-app: every user on app1 (primary of every session, the others backups only), for profiles.
   const oneApp = process.argv.includes('--one-app');
+  out('## Sessions: the store alone, in one process');
+  out();
+  // What lib/session and the map cost per request without HTTP or TCP (CPU of this process only):
+  // steadier than the end-to-end rows below on a shared machine.
+  const alone = await sessionStoreCost(quick ? 10_000 : 20_000, runs);
+  out(
+    markdownTable(
+      ['store (32 sessions, ~1 KB each)', 'CPU µs per writing request (get + set)', 'CPU µs per reading request (get + touch)'],
+      [
+        ['BackupSessionStore (primary + backup, in-memory network)', alone.ours.writeUs, alone.ours.readUs],
+        ["express-session's MemoryStore", alone.memory.writeUs, alone.memory.readUs],
+      ],
+    ),
+  );
+  out();
   out(`## Sessions end to end: three express apps on express-session's MemoryStore, BackupSessionStore over TCP, connect-redis`);
   out();
   // BENCH_CPU_PROF=dir also profiles every app during each measured window of the first round (and slows it down).
