@@ -8,6 +8,7 @@
  * @module
  */
 import { isDeepStrictEqual } from 'node:util';
+import { samePlain } from './plain-data.js';
 
 /** A session's attributes as a request loaded them. */
 export type Baseline = ReadonlyMap<string, unknown>;
@@ -84,7 +85,7 @@ function agreement(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unkno
   let score = 0;
   for (const [name, v] of a) {
     if (!b.has(name)) score--;
-    else if (isDeepStrictEqual(v, b.get(name))) score++;
+    else if (samePlain(v, b.get(name)) ?? isDeepStrictEqual(v, b.get(name))) score++;
   }
   for (const name of b.keys()) if (!a.has(name)) score--;
   return score;
