@@ -68,6 +68,12 @@ function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise
   return undefined;
 }
 
+/** Sets property `name` of a new object, as `Object.fromEntries` would (an own `__proto__` included). */
+function define(object: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
+  else object[name] = value;
+}
+
 /** A session's attributes: its own enumerable properties but the cookie. */
 function attributesOf(session: StoredSession): Map<string, unknown> {
   return new Map(Object.entries(session).filter(([name]) => name !== 'cookie'));
@@ -279,7 +285,7 @@ export class BackupSessionStore extends StoreBase {
     // The map never returns an expired entry; a stored absolute `expires` is checked here too.
     const value = await this.map.get(sid);
     if (!(value instanceof SessionValue)) return undefined;
-    const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+    const expires = storedExpiry(value);
     if (expires !== undefined && expires <= this.wallClock()) {
       await this.map.delete(sid);
       return undefined;
@@ -292,7 +298,8 @@ export class BackupSessionStore extends StoreBase {
     if (value === undefined) return null;
     // The stored attribute values are never changed in place (save() replaces them), so the
     // baseline may share them; the request gets copies it may change.
-    this.baselines.loaded(sid, new Map(value.entries('attribute')));
+    // Its lifetime too: a touch at the request's end that asks for the same one needs no new read.
+    this.baselines.loaded(sid, new Map(value.entries('attribute')), { maxInactiveMs: value.maxInactiveMs, expiresAt: storedExpiry(value) });
     return this.dataOf(value);
   }
 
@@ -303,10 +310,12 @@ export class BackupSessionStore extends StoreBase {
    * cost); anything else goes through the codec, one attribute at a time.
    */
   private dataOf(value: SessionValue): StoredSession {
-    const data: StoredSession = Object.fromEntries(value.entries('attribute').map(([name, v]) => [name, this.copy(v)]));
+    const data: StoredSession = {};
+    for (const [name, v] of value.entries('attribute')) define(data, name, this.copy(v));
     const cookie = value.entries('cookie');
     if (cookie.length > 0) {
-      const fields = Object.fromEntries(cookie.map(([name, v]) => [name, this.copy(v)])) as Record<string, unknown>;
+      const fields: Record<string, unknown> = {};
+      for (const [name, v] of cookie) define(fields, name, this.copy(v));
       const maxAge = cookieMaxAge(fields);
       // A relative lifetime runs from this use, as the framework itself will count it.
       if (maxAge !== undefined) fields.expires = new Date(this.wallClock() + maxAge).toISOString();
@@ -399,7 +408,8 @@ export class BackupSessionStore extends StoreBase {
   private async use(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
     this.assertOpen();
     const attributes = attributesOf(session);
-    const loaded = this.baselines.ended(sid, attributes);
+    const load = this.baselines.ended(sid, attributes);
+    const loaded = load?.baseline;
     // express-session decides between set and touch by a JSON hash of the session, which does not
     // see a function or a symbol: an attribute holding one comes here, and would be lost without
     // a word. What changed since the load must be storable, or the request hears why.
@@ -409,6 +419,14 @@ export class BackupSessionStore extends StoreBase {
     if (this.disableTouch) return undefined;
     const expiry = this.expiryOf(session, frameworkMaxAge);
     if (expiry === 'expired') return this.remove(sid);
+    // The lifetime this request loaded, and a stored cookie that has not expired since: a use of
+    // the session, which the map counts without the session being read again (on its primary,
+    // where the load made it live, nothing is sent; on another member the primary is told).
+    const lifetime = load?.lifetime;
+    if (lifetime !== undefined && sameIdleLimit(lifetime.maxInactiveMs, expiry) && (lifetime.expiresAt === undefined || lifetime.expiresAt > this.wallClock())) {
+      await this.map.touch(sid);
+      return undefined;
+    }
     const current = await this.claim(sid);
     if (current === undefined) return undefined;
     // The same lifetime: a use, which the map replicates lazily (nothing sent from the primary).
@@ -444,7 +462,7 @@ export class BackupSessionStore extends StoreBase {
       if (typeof key !== 'string') continue;
       const value = await this.map.get(key, { promote: false });
       if (!(value instanceof SessionValue)) continue;
-      const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+      const expires = storedExpiry(value);
       if (expires === undefined || expires > now) found.push([key, value]);
     }
     return found;
@@ -461,6 +479,16 @@ function same(a: unknown, b: unknown): boolean {
 
 /** True when a stored session was written with the lifetime `expiry` gives (kept in its `maxInactiveMs`). */
 function sameLifetime(value: SessionValue, expiry: SetOptions): boolean {
-  return expiry.maxIdleMs !== undefined && value.maxInactiveMs === expiry.maxIdleMs;
+  return sameIdleLimit(value.maxInactiveMs, expiry);
+}
+
+/** True when `expiry` is an idle limit of `maxInactiveMs`. */
+function sameIdleLimit(maxInactiveMs: number | undefined, expiry: SetOptions): boolean {
+  return expiry.maxIdleMs !== undefined && maxInactiveMs === expiry.maxIdleMs;
+}
+
+/** A stored session's absolute cookie expiry (ms since 1970), if its cookie has one. */
+function storedExpiry(value: SessionValue): number | undefined {
+  return cookieExpiry({ expires: value.get('cookie', 'expires') });
 }
 

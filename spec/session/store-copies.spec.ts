@@ -84,4 +84,15 @@ describe('BackupSessionStore: what a request gets is its own copy', () => {
     expect([...(again.seen as Map<string, number[]>)]).to.deep.equal([['x', [1]]]);
     expect([...(again.tags as Set<string>)]).to.deep.equal(['t']);
   });
+
+  it('gives an attribute named __proto__ back as an own attribute, not as the prototype', async () => {
+    c = await members(IDS);
+    const store = c.members.a!.store;
+    const sid = store.genid();
+    await store.set(sid, JSON.parse('{"cookie": {"originalMaxAge": 60000}, "__proto__": {"polluted": true}}') as StoredSession);
+    const loaded = (await store.get(sid))!;
+    expect(Object.getPrototypeOf(loaded)).to.equal(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(loaded, '__proto__')?.value).to.deep.equal({ polluted: true });
+    expect((loaded as { polluted?: unknown }).polluted).to.equal(undefined);
+  });
 });
