@@ -284,6 +284,9 @@ if (section('scale')) {
   );
   out();
   for (const r of scale) if (r.note !== undefined) out(`${String(r.members)} members: ${r.note}.`);
+  // Per survivor: when it saw the victim gone, when it served every key, in how many passes, and
+  // how many of its requests waited out rpcTimeoutMs: what a slow failover waited for.
+  for (const r of scale) if (r.failoverDetail !== undefined) out(`${String(r.members)} members, failover by survivor: ${r.failoverDetail}.`);
   out();
 }
 if (section('snapshot')) {
