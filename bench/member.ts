@@ -13,7 +13,15 @@ export type BenchRequest =
   | { id: number; cmd: 'fill'; count: number; prefix: string }
   | { id: number; cmd: 'serveAll'; keys: string[] }
   | { id: number; cmd: 'members' }
-  | { id: number; cmd: 'primaries'; prefix: string };
+  | { id: number; cmd: 'primaries'; prefix: string }
+  | { id: number; cmd: 'stats' };
+
+/** What `stats` answers: the map's counters that tell why a pass of reads was slow. */
+export interface BenchStats {
+  rpcTimeouts: number;
+  failovers: number;
+  sent: Record<string, number>;
+}
 
 /** Messages to the parent. */
 export type BenchMessage =
@@ -83,6 +91,11 @@ process.on('message', (raw) => {
         case 'primaries':
           result = [...map.keys()].filter((k) => k.startsWith(req.prefix) && map.entryInfo(k)?.role === 'primary');
           break;
+        case 'stats': {
+          const stats = map.stats();
+          result = { rpcTimeouts: stats.rpcTimeouts, failovers: stats.failovers, sent: stats.sent } satisfies BenchStats;
+          break;
+        }
       }
       send({ type: 'reply', id: req.id, result });
     } catch (error) {

@@ -6,6 +6,7 @@
  */
 import { BenchMember } from './tcp.js';
 import type { Throughput } from './measure.js';
+import type { BenchStats } from './member.js';
 
 /** One cluster size. */
 export interface ScaleRow {
@@ -26,6 +27,12 @@ export interface ScaleRow {
   failoverMs: number;
   /** What did not finish in time (the measures after it are NaN). */
   note?: string;
+  /**
+   * Why the failover pass took what it took, survivor by survivor: when it saw the victim gone,
+   * when it served every key, how many passes over the keys that took, and how many of its
+   * requests to peers waited out `rpcTimeoutMs` (10 s in bench/member.ts) since before the kill.
+   */
+  failoverDetail?: string;
 }
 
 const IN_FLIGHT = 64;
@@ -81,7 +88,7 @@ async function spreadSets(members: BenchMember[], total: number): Promise<{ opsP
 }
 
 /** SIGKILLs the last member after it wrote `keys` keys; resolves when every survivor serves each of them. */
-async function killOne(members: BenchMember[], keys: number): Promise<{ firstMs: number; lastMs: number; baselineMs: number }> {
+async function killOne(members: BenchMember[], keys: number): Promise<{ firstMs: number; lastMs: number; baselineMs: number; detail: string }> {
   const victim = members[members.length - 1];
   if (victim === undefined) throw new Error('no member');
   const survivors = members.slice(0, -1);
@@ -98,16 +105,27 @@ async function killOne(members: BenchMember[], keys: number): Promise<{ firstMs:
   const tWarm = performance.now();
   await Promise.all(survivors.map((m) => m.request({ cmd: 'serveAll', keys: owned })));
   const baselineMs = performance.now() - tWarm;
+  const before = await Promise.all(survivors.map((m) => m.request<BenchStats>({ cmd: 'stats' })));
   progress(`${String(members.length)} members: second pass served; SIGKILL ${victim.id}`);
   const t0 = performance.now();
+  const killedAt = Date.now();
   victim.child.kill('SIGKILL');
   const each = await Promise.all(
     survivors.map(async (m) => {
-      await m.request({ cmd: 'serveAll', keys: owned });
-      return performance.now() - t0;
+      const rounds = await m.request<number>({ cmd: 'serveAll', keys: owned });
+      return { ms: performance.now() - t0, rounds };
     }),
   );
-  return { firstMs: Math.min(...each), lastMs: Math.max(...each), baselineMs };
+  const after = await Promise.all(survivors.map((m) => m.request<BenchStats>({ cmd: 'stats' })));
+  const detail = survivors
+    .map((m, i) => {
+      const seen = m.gone.get(victim.id);
+      const timeouts = (after[i]?.rpcTimeouts ?? 0) - (before[i]?.rpcTimeouts ?? 0);
+      return `${m.id}: gone after ${seen === undefined ? '?' : String(seen - killedAt)} ms, served after ${(each[i]?.ms ?? NaN).toFixed(0)} ms in ${String(each[i]?.rounds ?? '?')} passes, ${String(timeouts)} RPC timeouts`;
+    })
+    .join('; ');
+  const ms = each.map((e) => e.ms);
+  return { firstMs: Math.min(...ms), lastMs: Math.max(...ms), baselineMs, detail };
 }
 
 /** The scale rows for each cluster size; every member is SIGKILLed before the next size starts. */
@@ -135,7 +153,8 @@ export async function scaleBench(sizes: number[], options: { sets: number; keys:
       row.servedBeforeMs = failover.baselineMs;
       row.failoverFirstMs = failover.firstMs;
       row.failoverMs = failover.lastMs;
-      progress(`${String(n)} members: served again after ${failover.lastMs.toFixed(0)} ms`);
+      row.failoverDetail = failover.detail;
+      progress(`${String(n)} members: served again after ${failover.lastMs.toFixed(0)} ms (${failover.detail})`);
     } catch (error) {
       // The row keeps what was measured and says what did not finish; the next size still runs.
       row.note = error instanceof Error ? error.message : String(error);

@@ -1,16 +1,17 @@
 /**
- * One express app of the sessions benchmark, in its own process: express-session on either our
- * {@link BackupSessionStore} (a LazyReplicatedMap over TcpTransport, the apps forming one cluster)
- * or connect-redis (node-redis against the bench's redis-server). Both apps answer the same two
- * routes, so the load generator cannot tell them apart:
+ * One express app of the sessions benchmark, in its own process: express-session on our
+ * {@link BackupSessionStore} (a LazyReplicatedMap over TcpTransport, the apps forming one cluster),
+ * on connect-redis (node-redis against the bench's redis-server), or on express-session's own
+ * MemoryStore (each app alone, nothing replicated: the floor every store shares). The apps answer
+ * the same two routes, so the load generator cannot tell them apart:
  *
  * - `GET /write` increments the session's counter (creating the session on first use) and answers
  *   the new value: express-session saves the session (`store.set`).
  * - `GET /read` answers the counter without changing anything: express-session only touches the
  *   session (`store.touch`), as it does for most requests of a real app.
  *
- * Configured by environment: `APP_ID` (also the route and TCP member id), `STORE` (`ours` or
- * `redis`), `SEEDS`, `CLUSTER_SECRET`, `REDIS_PORT`.
+ * Configured by environment: `APP_ID` (also the route and TCP member id), `STORE` (`ours`,
+ * `redis` or `memory`), `SEEDS`, `CLUSTER_SECRET`, `REDIS_PORT`.
  *
  * @module
  */
@@ -52,7 +53,7 @@ const PROFILE = {
 };
 
 const appId = process.env['APP_ID'] ?? 'app1';
-const storeKind = process.env['STORE'] === 'redis' ? 'redis' : 'ours';
+const storeKind = process.env['STORE'] === 'redis' ? 'redis' : process.env['STORE'] === 'memory' ? 'memory' : 'ours';
 const send = (m: SessionAppMessage): void => {
   if (process.connected) process.send?.(m);
 };
@@ -77,6 +78,10 @@ if (storeKind === 'ours') {
     // Benches tear the whole cluster down: no wait for a successor that will not come.
     await map.stop({ discard: true });
   };
+} else if (storeKind === 'memory') {
+  // express-session's MemoryStore: JSON in a plain object, in this process only.
+  store = new session.MemoryStore();
+  shutdown = () => Promise.resolve();
 } else {
   const client = createClient({ socket: { host: '127.0.0.1', port: Number(process.env['REDIS_PORT']) } });
   client.on('error', (error: unknown) => {

@@ -1,10 +1,12 @@
 /**
- * Sessions end to end: three express apps in child processes, first on our BackupSessionStore
- * (the apps forming one cluster over TCP on 127.0.0.1), then on connect-redis against a private
- * redis-server, driven by the same load generator (here, in the bench process): one cookie jar
- * per user, each user sticky to one app, every answer checked against the counter the user
- * expects. Server CPU per request counts every app process and redis-server, read from
- * /proc/<pid>/stat before and after the measured window.
+ * Sessions end to end: three express apps in child processes on each of three stacks, driven by
+ * the same load generator (here, in the bench process): express-session's MemoryStore (each app
+ * alone: the floor every store shares), our BackupSessionStore (the apps forming one cluster over
+ * TCP on 127.0.0.1) and connect-redis against a private redis-server. One cookie jar per user,
+ * each user sticky to one app, every answer checked against the counter the user expects. Server
+ * CPU per request counts every app process and redis-server, read from /proc/<pid>/stat before
+ * and after the measured window. Each round runs every stack under both workloads, the stacks in
+ * a different order each round, and the rows are the medians over the rounds.
  *
  * @module
  */
@@ -33,13 +35,23 @@ export interface SessionsBenchOptions {
   warmMs?: number;
   /** Measured window per row, in ms. @default 10000 */
   measureMs?: number;
-  /** A directory: profile every app during each measured window (`<stack>-<workload>-<app>.cpuprofile`). */
+  /** A directory: profile every app during each measured window of the first round (`<stack>-<workload>-<app>.cpuprofile`). */
   profileDir?: string | undefined;
+  /** Rounds; each runs every stack under both workloads, the stacks rotated round by round. @default 5 */
+  runs?: number;
+  /**
+   * Every user sticks to app1, so app1 is the primary of every session and the others only hold
+   * backups: for profiles that separate the two roles (not for the comparison). @default false
+   */
+  oneApp?: boolean;
 }
 
-/** One stack under one workload. */
+/** The stores compared: express-session's MemoryStore (no store cost to speak of), ours, connect-redis. */
+export type SessionStack = 'memory' | 'ours' | 'redis';
+
+/** One stack under one workload: one round, or the medians over the rounds. */
 export interface SessionRow {
-  stack: 'ours' | 'redis';
+  stack: SessionStack;
   workload: 'writes' | 'readMostly';
   requests: number;
   reqPerSec: number;
@@ -52,10 +64,21 @@ export interface SessionRow {
   firstError: string | undefined;
 }
 
-/** What {@link sessionsBench} measured; `redis` is undefined when redis-server is not installed. */
+/** One stack under one workload over every round. */
+export interface SessionSeries {
+  stack: SessionStack;
+  workload: SessionRow['workload'];
+  /** One row per round, in round order. */
+  runs: SessionRow[];
+  /** Each measure's median over the rounds (requests and errors: summed). */
+  median: SessionRow;
+}
+
+/** What {@link sessionsBench} measured; no `redis` series when redis-server is not installed. */
 export interface SessionsResult {
-  ours: SessionRow[];
-  redis: SessionRow[] | undefined;
+  series: SessionSeries[];
+  rounds: number;
+  redisInstalled: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -173,6 +196,13 @@ async function oursApps(): Promise<SessionApp[]> {
   return apps;
 }
 
+/** Three apps on express-session's MemoryStore, each alone. */
+async function memoryApps(): Promise<SessionApp[]> {
+  const apps = ['app1', 'app2', 'app3'].map((id) => new SessionApp(id, { STORE: 'memory' }));
+  await Promise.all(apps.map((a) => a.ready()));
+  return apps;
+}
+
 /** Three apps on connect-redis against the redis-server on `port`. */
 async function redisApps(port: number): Promise<SessionApp[]> {
   const apps = ['app1', 'app2', 'app3'].map((id) => new SessionApp(id, { STORE: 'redis', REDIS_PORT: String(port) }));
@@ -230,10 +260,10 @@ function percentile(sorted: Float64Array, p: number): number {
  */
 async function drive(
   apps: SessionApp[],
-  stack: 'ours' | 'redis',
+  stack: SessionStack,
   workload: SessionRow['workload'],
   cpuPids: number[],
-  options: Required<Omit<SessionsBenchOptions, 'profileDir'>> & { profileDir: string | undefined },
+  options: { users: number; warmMs: number; measureMs: number; oneApp: boolean; profileDir: string | undefined },
 ): Promise<SessionRow> {
   const writeShare = workload === 'writes' ? 1 : 0.1;
   const agent = new Agent({ keepAlive: true, maxSockets: options.users });
@@ -244,14 +274,15 @@ async function drive(
     errors++;
     firstError ??= what;
   };
-  const users: User[] = Array.from({ length: options.users }, (_, i) => ({ cookie: undefined, app: i % apps.length, expected: 0, rng: (i + 1) * 2654435761 }));
+  const users: User[] = Array.from({ length: options.users }, (_, i) => ({ cookie: undefined, app: options.oneApp ? 0 : i % apps.length, expected: 0, rng: (i + 1) * 2654435761 }));
 
   const step = async (u: User, latencies: number[] | undefined): Promise<void> => {
     u.rng ^= u.rng << 13;
     u.rng ^= u.rng >>> 17;
     u.rng ^= u.rng << 5;
     const write = u.cookie === undefined || (u.rng >>> 0) / 2 ** 32 < writeShare;
-    // Ours: sticky by the route in the cookie, as nginx's map on $cookie_sid; connect-redis ids carry no route: round-robin.
+    // Ours: sticky by the route in the cookie, as nginx's map on $cookie_sid; connect-redis and
+    // MemoryStore ids carry no route: each user keeps the app it was given (MemoryStore needs it).
     const app = apps[stack === 'ours' && u.cookie !== undefined ? (routes.get(routeOf(u.cookie) ?? '') ?? -1) : u.app];
     if (app === undefined) {
       fail(`cookie ${String(u.cookie)} names no app`);
@@ -321,39 +352,87 @@ async function drive(
   };
 }
 
-/**
- * Both stacks under both workloads, in one run. Redis rows are skipped (undefined) when
- * `redis-server` is not installed.
- */
-export async function sessionsBench(options: SessionsBenchOptions = {}): Promise<SessionsResult> {
-  const settings = { users: options.users ?? 32, warmMs: options.warmMs ?? 3000, measureMs: options.measureMs ?? 10_000, profileDir: options.profileDir };
-  if (settings.profileDir !== undefined) mkdirSync(settings.profileDir, { recursive: true });
-  const workloads: Array<SessionRow['workload']> = ['writes', 'readMostly'];
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
 
-  const ours: SessionRow[] = [];
-  const apps = await oursApps().catch((error: unknown) => {
+/** The medians of a stack's rounds under one workload. */
+function medianRow(runs: SessionRow[]): SessionRow {
+  const first = runs[0];
+  if (first === undefined) throw new Error('no round to take a median of');
+  return {
+    stack: first.stack,
+    workload: first.workload,
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
+  };
+}
+
+/** Three apps on `stack`, driven under both workloads, then stopped. */
+async function runStack(stack: SessionStack, settings: Parameters<typeof drive>[4]): Promise<SessionRow[]> {
+  const workloads: Array<SessionRow['workload']> = ['writes', 'readMostly'];
+  const rows: SessionRow[] = [];
+  if (stack === 'redis') {
+    const redis = await startRedis();
+    if (redis === undefined) return [];
+    killOnExit(redis.pid);
+    let apps: SessionApp[] = [];
+    try {
+      apps = await redisApps(redis.port);
+      for (const w of workloads) rows.push(await drive(apps, stack, w, [...apps.map((a) => a.pid), redis.pid], settings));
+    } finally {
+      await Promise.all(apps.map((a) => a.kill()));
+      for (const c of [...running]) c.kill('SIGKILL');
+      await redis.stop();
+      redisPids.delete(redis.pid);
+    }
+    return rows;
+  }
+  const apps = await (stack === 'ours' ? oursApps() : memoryApps()).catch((error: unknown) => {
     for (const c of [...running]) c.kill('SIGKILL');
     throw error;
   });
   try {
-    for (const w of workloads) ours.push(await drive(apps, 'ours', w, apps.map((a) => a.pid), settings));
+    for (const w of workloads) rows.push(await drive(apps, stack, w, apps.map((a) => a.pid), settings));
   } finally {
     await Promise.all(apps.map((a) => a.kill()));
   }
+  return rows;
+}
 
-  const redis = await startRedis();
-  if (redis === undefined) return { ours, redis: undefined };
-  killOnExit(redis.pid);
-  const rows: SessionRow[] = [];
-  let theirs: SessionApp[] = [];
-  try {
-    theirs = await redisApps(redis.port);
-    for (const w of workloads) rows.push(await drive(theirs, 'redis', w, [...theirs.map((a) => a.pid), redis.pid], settings));
-  } finally {
-    await Promise.all(theirs.map((a) => a.kill()));
-    for (const c of [...running]) c.kill('SIGKILL');
-    await redis.stop();
-    redisPids.delete(redis.pid);
+/**
+ * Every stack under both workloads, `runs` rounds, the stacks in a rotated order each round (so
+ * that none always runs first, or right after the same other one, while the machine's load
+ * drifts). Redis rows are left out when `redis-server` is not installed.
+ */
+export async function sessionsBench(options: SessionsBenchOptions = {}): Promise<SessionsResult> {
+  const rounds = Math.max(1, options.runs ?? 5);
+  const settings = { users: options.users ?? 32, warmMs: options.warmMs ?? 3000, measureMs: options.measureMs ?? 10_000, oneApp: options.oneApp ?? false, profileDir: options.profileDir };
+  if (settings.profileDir !== undefined) mkdirSync(settings.profileDir, { recursive: true });
+  const stacks: SessionStack[] = ['memory', 'ours', 'redis'];
+  const byKey = new Map<string, SessionRow[]>();
+  let redisInstalled = true;
+  for (let round = 0; round < rounds; round++) {
+    const order = stacks.map((_, i) => stacks[(i + round) % stacks.length] as SessionStack);
+    for (const stack of order) {
+      // Profiles slow the apps down: only the first round is profiled.
+      const rows = await runStack(stack, { ...settings, profileDir: round === 0 ? settings.profileDir : undefined });
+      if (stack === 'redis' && rows.length === 0) redisInstalled = false;
+      for (const r of rows) byKey.set(`${r.stack}/${r.workload}`, [...(byKey.get(`${r.stack}/${r.workload}`) ?? []), r]);
+    }
   }
-  return { ours, redis: rows };
+  const series: SessionSeries[] = [];
+  for (const runs of byKey.values()) {
+    const first = runs[0];
+    if (first !== undefined) series.push({ stack: first.stack, workload: first.workload, runs, median: medianRow(runs) });
+  }
+  return { series, rounds, redisInstalled };
 }

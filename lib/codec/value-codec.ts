@@ -171,8 +171,9 @@ export class ValueCodec {
    * @throws {CodecError} when the bytes are not valid CBOR.
    */
   decode(bytes: Uint8Array): unknown {
-    // Before cbor-x: releases disagree on stray breaks (see cbor-well-formed.ts).
-    if (hasStrayBreak(bytes)) throw new CodecError(`value bytes are not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
+    // Before cbor-x: releases disagree on stray breaks (see cbor-well-formed.ts). Bytes without
+    // a 0xff (most values: UTF-8 text never holds one) cannot hold a break: no scan needed.
+    if (bytes.includes(0xff) && hasStrayBreak(bytes)) throw new CodecError(`value bytes are not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
     try {
       return this.encoder.decode(bytes);
     } catch (error) {

@@ -18,6 +18,7 @@ import { cookieExpiry, cookieMaxAge, sessionExpiry } from './session-lifetime.js
 import { DEFAULT_SESSION_TTL_MS, SESSION_STORE_OPTION_RULES, type BackupSessionStoreOptions, type SessionMap } from './session-store-options.js';
 import { validateOptions } from '../options/validate.js';
 import { applyStoreLimit } from '../map/capacity.js';
+import { copyPlain, NOT_PLAIN, samePlain } from './plain-data.js';
 import { SessionValue } from './session-value.js';
 import { StoreBase } from './store-base.js';
 
@@ -65,6 +66,12 @@ function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise
     },
   );
   return undefined;
+}
+
+/** Sets property `name` of a new object, as `Object.fromEntries` would (an own `__proto__` included). */
+function define(object: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
+  else object[name] = value;
 }
 
 /** A session's attributes: its own enumerable properties but the cookie. */
@@ -278,7 +285,7 @@ export class BackupSessionStore extends StoreBase {
     // The map never returns an expired entry; a stored absolute `expires` is checked here too.
     const value = await this.map.get(sid);
     if (!(value instanceof SessionValue)) return undefined;
-    const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+    const expires = storedExpiry(value);
     if (expires !== undefined && expires <= this.wallClock()) {
       await this.map.delete(sid);
       return undefined;
@@ -291,17 +298,24 @@ export class BackupSessionStore extends StoreBase {
     if (value === undefined) return null;
     // The stored attribute values are never changed in place (save() replaces them), so the
     // baseline may share them; the request gets copies it may change.
-    this.baselines.loaded(sid, new Map(value.entries('attribute')));
+    // Its lifetime too: a touch at the request's end that asks for the same one needs no new read.
+    this.baselines.loaded(sid, new Map(value.entries('attribute')), { maxInactiveMs: value.maxInactiveMs, expiresAt: storedExpiry(value) });
     return this.dataOf(value);
   }
 
-  /** The session as frameworks want it: fresh copies of its attributes and, if it had one, its cookie. */
+  /**
+   * The session as frameworks want it: fresh copies of its attributes and, if it had one, its
+   * cookie, which the request may change in place without changing the stored session or its
+   * baseline. Plain data is copied directly (what a codec round trip gives, at a fraction of its
+   * cost); anything else goes through the codec, one attribute at a time.
+   */
   private dataOf(value: SessionValue): StoredSession {
-    const copy = this.clone(value) as SessionValue;
-    const data: StoredSession = Object.fromEntries(copy.entries('attribute'));
-    const cookie = copy.entries('cookie');
+    const data: StoredSession = {};
+    for (const [name, v] of value.entries('attribute')) define(data, name, this.copy(v));
+    const cookie = value.entries('cookie');
     if (cookie.length > 0) {
-      const fields = Object.fromEntries(cookie) as Record<string, unknown>;
+      const fields: Record<string, unknown> = {};
+      for (const [name, v] of cookie) define(fields, name, this.copy(v));
       const maxAge = cookieMaxAge(fields);
       // A relative lifetime runs from this use, as the framework itself will count it.
       if (maxAge !== undefined) fields.expires = new Date(this.wallClock() + maxAge).toISOString();
@@ -314,11 +328,20 @@ export class BackupSessionStore extends StoreBase {
     return defaultValueCodec.decode(defaultValueCodec.encode(value));
   }
 
+  /** What {@link clone} gives, without the codec for plain data. */
+  private copy(value: unknown): unknown {
+    const copy = copyPlain(value);
+    return copy === NOT_PLAIN ? this.clone(value) : copy;
+  }
+
   /**
    * A copy of attribute `name`'s value as it will be stored.
    * @throws {ValueEncodeError} naming the attribute when the value cannot be stored.
    */
   private storable(name: string, value: unknown): unknown {
+    // Plain data always encodes: the codec is needed (and asked) only for anything else.
+    const copy = copyPlain(value);
+    if (copy !== NOT_PLAIN) return copy;
     try {
       return this.clone(value);
     } catch (error) {
@@ -341,7 +364,7 @@ export class BackupSessionStore extends StoreBase {
     if (current === undefined) {
       const value = new SessionValue();
       for (const [name, v] of incoming) value.set('attribute', name, this.storable(name, v));
-      for (const [name, v] of cookie) value.set('cookie', name, this.clone(v));
+      for (const [name, v] of cookie) value.set('cookie', name, this.copy(v));
       value.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
       await this.map.set(sid, value, expiry);
       return undefined;
@@ -351,11 +374,11 @@ export class BackupSessionStore extends StoreBase {
     const before = this.baselines.take(sid, incoming) ?? new Map(current.entries('attribute'));
     const changes = new Map<string, unknown>();
     for (const [name, v] of incoming) {
-      if (!before.has(name) || !isDeepStrictEqual(before.get(name), v)) changes.set(name, this.storable(name, v));
+      if (!before.has(name) || !same(before.get(name), v)) changes.set(name, this.storable(name, v));
     }
     for (const name of before.keys()) if (!incoming.has(name)) changes.set(name, REMOVED);
     const cookieChanges = new Map<string, unknown>();
-    for (const [name, v] of cookie) if (!isDeepStrictEqual(current.get('cookie', name), v)) cookieChanges.set(name, this.clone(v));
+    for (const [name, v] of cookie) if (!same(current.get('cookie', name), v)) cookieChanges.set(name, this.copy(v));
     for (const [name] of current.entries('cookie')) if (!cookie.has(name)) cookieChanges.set(name, REMOVED);
     // Everything is cloned (and so encodable) before the stored session changes.
     for (const [name, v] of changes) {
@@ -385,16 +408,25 @@ export class BackupSessionStore extends StoreBase {
   private async use(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
     this.assertOpen();
     const attributes = attributesOf(session);
-    const loaded = this.baselines.ended(sid, attributes);
+    const load = this.baselines.ended(sid, attributes);
+    const loaded = load?.baseline;
     // express-session decides between set and touch by a JSON hash of the session, which does not
     // see a function or a symbol: an attribute holding one comes here, and would be lost without
     // a word. What changed since the load must be storable, or the request hears why.
     for (const [name, v] of attributes) {
-      if (loaded === undefined || !loaded.has(name) || !isDeepStrictEqual(loaded.get(name), v)) this.storable(name, v);
+      if (loaded === undefined || !loaded.has(name) || !same(loaded.get(name), v)) this.storable(name, v);
     }
     if (this.disableTouch) return undefined;
     const expiry = this.expiryOf(session, frameworkMaxAge);
     if (expiry === 'expired') return this.remove(sid);
+    // The lifetime this request loaded, and a stored cookie that has not expired since: a use of
+    // the session, which the map counts without the session being read again (on its primary,
+    // where the load made it live, nothing is sent; on another member the primary is told).
+    const lifetime = load?.lifetime;
+    if (lifetime !== undefined && sameIdleLimit(lifetime.maxInactiveMs, expiry) && (lifetime.expiresAt === undefined || lifetime.expiresAt > this.wallClock())) {
+      await this.map.touch(sid);
+      return undefined;
+    }
     const current = await this.claim(sid);
     if (current === undefined) return undefined;
     // The same lifetime: a use, which the map replicates lazily (nothing sent from the primary).
@@ -430,15 +462,33 @@ export class BackupSessionStore extends StoreBase {
       if (typeof key !== 'string') continue;
       const value = await this.map.get(key, { promote: false });
       if (!(value instanceof SessionValue)) continue;
-      const expires = cookieExpiry(Object.fromEntries(value.entries('cookie')));
+      const expires = storedExpiry(value);
       if (expires === undefined || expires > now) found.push([key, value]);
     }
     return found;
   }
 }
 
+/**
+ * Whether storing `a` or `b` keeps the same data (a request left an attribute as it loaded it):
+ * compared directly for plain data, by `isDeepStrictEqual` for anything else.
+ */
+function same(a: unknown, b: unknown): boolean {
+  return samePlain(a, b) ?? isDeepStrictEqual(a, b);
+}
+
 /** True when a stored session was written with the lifetime `expiry` gives (kept in its `maxInactiveMs`). */
 function sameLifetime(value: SessionValue, expiry: SetOptions): boolean {
-  return expiry.maxIdleMs !== undefined && value.maxInactiveMs === expiry.maxIdleMs;
+  return sameIdleLimit(value.maxInactiveMs, expiry);
+}
+
+/** True when `expiry` is an idle limit of `maxInactiveMs`. */
+function sameIdleLimit(maxInactiveMs: number | undefined, expiry: SetOptions): boolean {
+  return expiry.maxIdleMs !== undefined && maxInactiveMs === expiry.maxIdleMs;
+}
+
+/** A stored session's absolute cookie expiry (ms since 1970), if its cookie has one. */
+function storedExpiry(value: SessionValue): number | undefined {
+  return cookieExpiry({ expires: value.get('cookie', 'expires') });
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { isDeepStrictEqual } from 'node:util';
+import { samePlain } from './plain-data.js';
 
 /** A session's attributes as a request loaded them. */
 export type Baseline = ReadonlyMap<string, unknown>;
@@ -17,8 +18,21 @@ const LOADS_PER_SESSION = 8;
 /** How long a load waits for its save or touch before it is forgotten (a request that saved nothing). */
 const LOAD_LIFETIME_MS = 60_000;
 
-interface Load {
+/** The lifetime of a session as a request loaded it (see {@link LoadedSession}). */
+export interface LoadedLifetime {
+  /** The stored session's idle limit (`SessionValue.maxInactiveMs`), in ms. */
+  readonly maxInactiveMs: number | undefined;
+  /** The stored cookie's absolute expiry, in ms since 1970, if it has one. */
+  readonly expiresAt: number | undefined;
+}
+
+/** What a request loaded of a session: its attributes and its lifetime. */
+export interface LoadedSession {
   readonly baseline: Baseline;
+  readonly lifetime: LoadedLifetime | undefined;
+}
+
+interface Load extends LoadedSession {
   readonly at: number;
 }
 
@@ -32,11 +46,11 @@ export class RequestBaselines {
     this.now = now;
   }
 
-  /** A request loaded session `sid` with these attributes. */
-  loaded(sid: string, baseline: Baseline): void {
+  /** A request loaded session `sid` with these attributes and this lifetime. */
+  loaded(sid: string, baseline: Baseline, lifetime?: LoadedLifetime): void {
     const now = this.now();
     const list = (this.loads.get(sid) ?? []).filter((l) => now - l.at < LOAD_LIFETIME_MS);
-    list.push({ baseline, at: now });
+    list.push({ baseline, lifetime, at: now });
     if (list.length > LOADS_PER_SESSION) list.shift();
     this.loads.set(sid, list);
   }
@@ -47,8 +61,18 @@ export class RequestBaselines {
    * when no load is remembered (a save without a load: compare with what is stored).
    */
   take(sid: string, attributes: ReadonlyMap<string, unknown>): Baseline | undefined {
+    return this.match(sid, attributes)?.baseline;
+  }
+
+  /** The load {@link take} chooses, forgotten from then on. */
+  private match(sid: string, attributes: ReadonlyMap<string, unknown>): LoadedSession | undefined {
     const list = this.loads.get(sid);
     if (list === undefined || list.length === 0) return undefined;
+    // One request at a time per session, the usual case: its load is the one, nothing to compare.
+    if (list.length === 1) {
+      this.loads.delete(sid);
+      return list[0];
+    }
     let best = list.length - 1;
     let bestScore = -1;
     for (let i = list.length - 1; i >= 0; i--) {
@@ -59,13 +83,12 @@ export class RequestBaselines {
       }
     }
     const [chosen] = list.splice(best, 1);
-    if (list.length === 0) this.loads.delete(sid);
-    return chosen?.baseline;
+    return chosen;
   }
 
-  /** A request ended without saving (a touch): forget its load, and hand back its baseline. */
-  ended(sid: string, attributes: ReadonlyMap<string, unknown>): Baseline | undefined {
-    return this.take(sid, attributes);
+  /** A request ended without saving (a touch): forget its load, and hand it back. */
+  ended(sid: string, attributes: ReadonlyMap<string, unknown>): LoadedSession | undefined {
+    return this.match(sid, attributes);
   }
 
   /** The session is gone: forget every load of it. */
@@ -84,7 +107,7 @@ function agreement(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unkno
   let score = 0;
   for (const [name, v] of a) {
     if (!b.has(name)) score--;
-    else if (isDeepStrictEqual(v, b.get(name))) score++;
+    else if (samePlain(v, b.get(name)) ?? isDeepStrictEqual(v, b.get(name))) score++;
   }
   for (const name of b.keys()) if (!a.has(name)) score--;
   return score;

@@ -1,0 +1,159 @@
+/**
+ * The session store's own cost, in one process, without HTTP: the calls express-session makes
+ * for one request (`get`, then `set` for a request that changed the session or `touch` for one
+ * that did not), on BackupSessionStore (a primary and its backup on the in-memory network, so the
+ * map's replication and the backup's work are counted) and on express-session's MemoryStore.
+ * CPU time from `process.cpuUsage`, so other processes on the machine disturb it little: it is
+ * the measure to read for a change inside lib/session, where the end-to-end rows move by more
+ * than the change between two runs.
+ *
+ * @module
+ */
+import session from 'express-session';
+import { InMemoryNetwork, LazyReplicatedMap } from '../lib/index.js';
+import { BackupSessionStore } from '../lib/session/index.js';
+
+/** The same ~1 KB profile the end-to-end apps store (bench/session-app.ts). */
+const PROFILE = {
+  name: 'A. N. Example',
+  email: 'a.n.example@example.com',
+  roles: ['reader', 'writer'],
+  preferences: { theme: 'dark', language: 'en-GB', timezone: 'Europe/London' },
+  recent: Array.from({ length: 16 }, (_, i) => `/articles/${String(1000 + i)}/a-reasonably-long-slug-${String(i)}`),
+};
+const MAX_AGE = 30 * 60 * 1000;
+/** Sessions served at once, as the 32 users of the end-to-end rows. */
+const USERS = 32;
+
+type Session = Record<string, unknown>;
+
+/** The calls a request makes, promisified. */
+interface StoreCalls {
+  get(sid: string): Promise<Session | null | undefined>;
+  set(sid: string, s: Session): Promise<void>;
+  touch(sid: string, s: Session): Promise<void>;
+  genid(): string;
+  close(): Promise<void>;
+}
+
+/** CPU µs per request on one store. */
+export interface StoreCost {
+  writeUs: number;
+  readUs: number;
+}
+
+/** The cookie express-session hands the store: its JSON, with an `expires` that moves with each request. */
+function cookie(): Session {
+  return { originalMaxAge: MAX_AGE, expires: new Date(Date.now() + MAX_AGE).toISOString(), secure: false, httpOnly: true, path: '/' };
+}
+
+async function ours(): Promise<StoreCalls> {
+  const net = new InMemoryNetwork({ seed: 1 });
+  const maps: Array<LazyReplicatedMap<string>> = [];
+  for (const id of ['a', 'b']) {
+    const map = new LazyReplicatedMap<string>({ name: 'sessions', transport: net.transport(id), backups: 1, expirySweepIntervalMs: 0 });
+    await map.start();
+    maps.push(map);
+  }
+  await net.settled();
+  const primary = maps[0];
+  if (primary === undefined) throw new Error('no map');
+  const store = new BackupSessionStore({ map: primary, route: 'a' });
+  return {
+    get: (sid) => store.get(sid),
+    set: async (sid, s) => {
+      await store.set(sid, s, undefined, undefined);
+    },
+    touch: async (sid, s) => {
+      await store.touch(sid, s, undefined, undefined);
+    },
+    genid: () => store.genid(),
+    close: async () => {
+      store.close();
+      for (const m of maps) await m.stop({ discard: true });
+    },
+  };
+}
+
+function memory(): StoreCalls {
+  const store = new session.MemoryStore();
+  let next = 0;
+  /** A node-style call as a promise. */
+  const call = <T>(start: (callback: (error: unknown, result?: T) => void) => void): Promise<T | undefined> =>
+    new Promise((resolve, reject) => {
+      start((error, result) => {
+        if (error === undefined || error === null) resolve(result);
+        else reject(error instanceof Error ? error : new Error('MemoryStore failed'));
+      });
+    });
+  return {
+    get: (sid) => call<Session | null>((cb) => { store.get(sid, cb as (error: unknown, s?: session.SessionData | null) => void); }),
+    set: async (sid, s) => {
+      await call((cb) => { store.set(sid, s as unknown as session.SessionData, cb); });
+    },
+    touch: async (sid, s) => {
+      // MemoryStore's touch calls back with nothing (its typings say so too).
+      await call((cb) => { store.touch(sid, s as unknown as session.SessionData, () => { cb(null); }); });
+    },
+    genid: () => `s${String(next++)}`,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** `requests` requests of each kind over {@link USERS} sessions, after as many to warm up. */
+async function measure(store: StoreCalls, requests: number): Promise<StoreCost> {
+  const sids: string[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const sid = store.genid();
+    sids.push(sid);
+    await store.set(sid, { cookie: cookie(), profile: PROFILE, n: 0 });
+  }
+  const request = async (sid: string, write: boolean): Promise<void> => {
+    const loaded = await store.get(sid);
+    if (loaded === null || loaded === undefined) throw new Error(`session ${sid} lost`);
+    // express-session copies the attributes into its Session and gives it its own Cookie.
+    const s: Session = { ...loaded, cookie: cookie() };
+    if (write) {
+      s['n'] = (s['n'] as number) + 1;
+      await store.set(sid, s);
+    } else {
+      await store.touch(sid, s);
+    }
+  };
+  const run = async (write: boolean): Promise<number> => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < requests; i += USERS) await Promise.all(sids.map((sid) => request(sid, write)));
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / requests;
+  };
+  await run(true);
+  await run(false);
+  return { writeUs: await run(true), readUs: await run(false) };
+}
+
+/** Median of some numbers. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/**
+ * CPU µs per request of BackupSessionStore and of MemoryStore, each the median of `runs` runs of
+ * `requests` requests per kind, the two stores alternating.
+ */
+export async function sessionStoreCost(requests: number, runs: number): Promise<{ ours: StoreCost; memory: StoreCost }> {
+  const samples: { ours: StoreCost[]; memory: StoreCost[] } = { ours: [], memory: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const kind of ['ours', 'memory'] as const) {
+      const store = kind === 'ours' ? await ours() : memory();
+      try {
+        samples[kind].push(await measure(store, requests));
+      } finally {
+        await store.close();
+      }
+    }
+  }
+  const med = (list: StoreCost[]): StoreCost => ({ writeUs: median(list.map((c) => c.writeUs)), readUs: median(list.map((c) => c.readUs)) });
+  return { ours: med(samples.ours), memory: med(samples.memory) };
+}
