@@ -490,7 +490,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * member's calls of other keys: those may be waiting for the asker, and it for this answer.
    */
   private async afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T> {
-    if (this.ctx.lifecycle !== 'running') await this.ready();
+    // A member that is leaving still answers until its goodbye: it hands the keys it holds over,
+    // or sends the asker on (see ConditionalWrites, Departure).
+    const leaving = this.ctx.lifecycle === 'stopping' && !this.ctx.saidGoodbye;
+    if (this.ctx.lifecycle !== 'running' && !leaving) await this.ready();
     // A delete made here is waited for too: until every member has it, the member this one would
     // send the asker to (the decider of a key nobody knows) may still send it back here.
     const pending = (): Array<Promise<unknown>> => {
@@ -498,7 +501,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return removal === undefined ? this.earlier([key], undefined) : [...this.earlier([key], undefined), removal];
     };
     for (let f = pending(); f.length > 0; f = pending()) await Promise.allSettled(f);
-    this.assertUsable();
+    if (!(this.ctx.lifecycle === 'stopping' && !this.ctx.saidGoodbye)) this.assertUsable();
     return step();
   }
 
@@ -678,6 +681,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         return await this.readElsewhere(key, entry, promote);
       } catch (error) {
         if (!(error instanceof ConditionalWriteError)) throw error;
+        // A member that is leaving (or left) answers nothing from what it still holds.
+        this.assertUsable();
         // The primary cannot be asked (it crashed or hangs, and no failover happened yet): under
         // faults a read is served by any holder, as it always was (docs/consistency.md).
         entry = this.ctx.entries.get(key);
@@ -846,6 +851,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       taken = await this.conditional.take(key, { value, bytes, options });
     } catch (error) {
       if (!(error instanceof ConditionalWriteError)) throw error;
+      // A member that is leaving writes nothing more (see writeHere).
+      this.assertUsable();
       // The key's primary is gone, leaving, unreachable or cannot be found (a fault, or members
       // disagreeing during a change): a write is not refused for that. It places the key here
       // anew, past every version this member has seen, as a failover would; of two such writes
@@ -1118,9 +1125,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       try {
         return await this.conditional.delete(key);
       } catch (error) {
-        if (!(error instanceof ConditionalWriteError)) throw error;
-        // The primary cannot be asked (a fault): deleted from here, answered from what is known
-        // here, as a write is placed here then (see store()).
+        // Asked and unanswered (it may have deleted), or this member is leaving: no guess.
+        if (!(error instanceof ConditionalWriteError) || error.mayHaveWritten) throw error;
+        this.assertUsable();
+        // The primary cannot be asked (gone, leaving, or not found): deleted from here, answered
+        // from what is known here, as a write is placed here then (see store()).
         const now = this.ctx.entries.get(key);
         await this.remove([key]);
         return now !== undefined && !this.expiredHere(now);

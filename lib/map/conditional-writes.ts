@@ -48,7 +48,7 @@ const CREATIONS_SWEPT_AT = 1024;
 export const MAX_HANDOVER_FORWARDS = MAX_FORWARDS;
 
 /** The slice of the map's state conditional writes use. */
-export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner'>;
+export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner'>;
 
 /** What the map lends conditional writes: its call order and its write path. */
 export interface ConditionalHooks {
@@ -262,7 +262,10 @@ export class ConditionalWrites {
    * members that stay (a member that said it is leaving decides nothing new).
    */
   private deciderFor(key: MapKey): string {
-    return deciderOf(key, [this.state.id, ...this.state.members.candidates()]);
+    // A member that is leaving decides nothing new either: it sends askers on to the member the
+    // others will take for the decider once they hear that it leaves.
+    const stays = this.state.lifecycle !== 'stopping';
+    return deciderOf(key, stays ? [this.state.id, ...this.state.members.candidates()] : this.state.members.candidates());
   }
 
   /** True when this member decides for `key` now: its primary, or, for a key it does not know, its decider. */

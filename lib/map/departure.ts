@@ -16,6 +16,7 @@
  * @module
  */
 import type { Entry } from './entry.js';
+import type { Placement } from '../codec/map-messages.js';
 import { MSG_LEAVING, MSG_STOP } from '../codec/message-types.js';
 import { alive } from './expiry.js';
 import type { MapContext } from './map-context.js';
@@ -147,6 +148,11 @@ export class Departure {
       waited += performance.now() - from;
       stuckAt = undefined;
     }
+    // Every key this member is still primary of goes to a staying holder before the goodbye, as a
+    // placement from this member (the role moves only from the member that holds it): otherwise
+    // its backups would each claim it on the goodbye, while askers that still took this member
+    // for its primary wrote elsewhere (a graceful stop is not a fault: calls stay linearizable).
+    if (state.members.candidates().length > 0) await this.transferPrimaries();
     // Set in the same turn as the last check: anything arriving from now on (a newcomer's start, a
     // peer's goodbye) finds this member gone, so nothing handed here is left behind.
     state.saidGoodbye = true;
@@ -181,6 +187,31 @@ export class Departure {
       e.version = nextPlacement(e.version, state.id);
     }
     return this.parts.publisher.publishAll(entries);
+  }
+
+  /**
+   * Makes a staying backup the primary of every entry still owned here, by a placement this
+   * member sends every member (`MSG_PROXY`) and that names itself as a backup still: the new
+   * primary replaces it when it says goodbye, so the entry gets its copies back. Entries with no
+   * staying holder were handed over (or counted as dropped) before. Waits for every
+   * acknowledgement, so no member asks this one about those keys after its goodbye.
+   */
+  private async transferPrimaries(): Promise<void> {
+    const { state, parts } = this;
+    while (parts.publisher.busy) await parts.publisher.drain();
+    const placements: Placement[] = [];
+    for (const e of state.entries.values()) {
+      if (e.role !== 'primary') continue;
+      const heir = e.backups.find((b) => b !== state.id && state.members.has(b) && !state.members.isLeaving(b));
+      if (heir === undefined) continue;
+      e.version = nextPlacement(e.version, state.id);
+      e.primary = heir;
+      e.backups = [...e.backups.filter((b) => b !== heir && b !== state.id), state.id];
+      e.role = 'backup';
+      placements.push(e.placement());
+    }
+    if (placements.length === 0) return;
+    await Promise.all(state.members.ids().flatMap((m) => parts.messenger.sendPlacements(m, placements, 'all')));
   }
 
   /** Resolves on the next {@link changed}, or after `ms`. */
