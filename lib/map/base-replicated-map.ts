@@ -1055,6 +1055,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (!alive(entry, this.ctx.now())) return false;
       this.ctx.capacity.used(entry);
       this.expiry.used(entry);
+      // As a read here: a write still being published is not yet known elsewhere, and a touch
+      // that answers true tells the caller it is there (see read()).
+      const publishing = this.publisher.underWay(entry);
+      if (publishing !== undefined) await this.fetching(key, publishing);
       return true;
     }
     // Answered by the primary: a write of the key made here after this touch waits for it.

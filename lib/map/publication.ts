@@ -70,6 +70,8 @@ export class Publisher {
    * first), and the newcomer would keep a proxy that no live member can ever serve or correct.
    */
   private readonly announced = new WeakMap<Entry, Placement>();
+  /** The acknowledgements of the last placement announced for each entry, while awaited (see distribute). */
+  private readonly telling = new WeakMap<Entry, Promise<unknown>>();
   /** The newest publication of each entry while it is under way. */
   private readonly unsettled = new WeakMap<Entry, Promise<void>>();
   /** Publications under way; a graceful stop lets them finish before it says goodbye. */
@@ -270,11 +272,21 @@ export class Publisher {
     // publication tells only the holders when it is an update in place, so the members that never
     // heard of the key learn its current placement here, and this write resolves once they did.
     const owned = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary';
+    /** Announcements of the same placements still on their way, by another publication. */
+    const sameUnderWay: Array<Promise<unknown>> = [];
+    const announcing: Entry[] = [];
     for (const p of pubs.filter(owned)) {
       const before = this.announced.get(p.entry);
       const placement = p.entry.placement();
       this.announced.set(p.entry, placement);
-      if (before !== undefined && samePlacement(before, placement)) continue;
+      if (before !== undefined && samePlacement(before, placement)) {
+        // Told already, or being told by a publication still waiting for the acknowledgements:
+        // this one resolves only once they came (a read anywhere must then find the key).
+        const telling = this.telling.get(p.entry);
+        if (telling !== undefined) sameUnderWay.push(telling);
+        continue;
+      }
+      announcing.push(p.entry);
       for (const m of members.ids()) {
         if (p.entry.backups.includes(m)) continue;
         push(proxies, m, placement);
@@ -286,7 +298,12 @@ export class Publisher {
     const mode = this.state.ackMode === 'none' ? 'none' : 'all';
     const told: Promise<RpcResponse[]>[] = [];
     for (const [member, placements] of proxies) told.push(...this.messenger.sendPlacements(member, placements, mode));
-    if (mode === 'all') await Promise.all(told);
+    if (mode === 'all') {
+      const all = Promise.all(told);
+      for (const entry of announcing) this.telling.set(entry, all);
+      await Promise.all([all, ...sameUnderWay]);
+      for (const entry of announcing) if (this.telling.get(entry) === all) this.telling.delete(entry);
+    }
   }
 
   /**
