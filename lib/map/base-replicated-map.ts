@@ -653,7 +653,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   private async read(key: K, options: GetOptions): Promise<V | undefined> {
-    const promote = options.promote ?? this.ctx.flavour.promoteOnRead;
+    let promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.role === 'primary') {
@@ -688,6 +688,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         entry = this.ctx.entries.get(key);
         if (entry === undefined) return undefined;
         if (entry.role === 'primary') return this.read(key, options);
+        // Without moving the role: only the primary hands it over (a claim made here alone would
+        // leave two primaries, each updating in place what only its own holders hear of).
+        promote = false;
       }
     }
     // A copy held here is served unless it may have expired: then the primary, which knows the
