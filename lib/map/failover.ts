@@ -102,7 +102,15 @@ export class Failover {
         republish.push(e);
       }
     }
-    if (republish.length > 0) state.background(this.publisher.publishAll(republish));
+    if (republish.length > 0) {
+      // A failover is a claim made alone: another member may have claimed the same key (the
+      // other side of a partition), and members that hear of that claim after this one take it
+      // for the primary. The next write here, even in place, tells every member again, so
+      // none keeps the losing claim once this member's newer value exists.
+      state.background(this.publisher.publishAll(republish).finally(() => {
+        for (const e of republish) this.publisher.reannounce(e);
+      }));
+    }
     for (const [member, placements] of handover) void this.messenger.sendPlacements(member, placements, 'none');
   }
 

@@ -70,6 +70,8 @@ export class Publisher {
    * first), and the newcomer would keep a proxy that no live member can ever serve or correct.
    */
   private readonly announced = new WeakMap<Entry, Placement>();
+  /** Entries whose next publication tells every member their placement, even unchanged (see {@link reannounce}). */
+  private readonly toAnnounce = new WeakSet<Entry>();
   /** The acknowledgements of the last placement announced for each entry, while awaited (see distribute). */
   private readonly telling = new WeakMap<Entry, Promise<unknown>>();
   /** The newest publication of each entry while it is under way. */
@@ -89,6 +91,14 @@ export class Publisher {
     this.state = state;
     this.messenger = messenger;
     this.concern = new WriteConcern(state);
+  }
+
+  /**
+   * Forgets what was announced of `entry`, so that its next publication, an update in place
+   * included, tells every member its placement (see Failover).
+   */
+  reannounce(entry: Entry): void {
+    this.toAnnounce.add(entry);
   }
 
   /** The placement last announced for `entry` (see {@link announced}). */
@@ -279,7 +289,8 @@ export class Publisher {
       const before = this.announced.get(p.entry);
       const placement = p.entry.placement();
       this.announced.set(p.entry, placement);
-      if (before !== undefined && samePlacement(before, placement)) {
+      const again = this.toAnnounce.delete(p.entry);
+      if (!again && before !== undefined && samePlacement(before, placement)) {
         // Told already, or being told by a publication still waiting for the acknowledgements:
         // this one resolves only once they came (a read anywhere must then find the key).
         const telling = this.telling.get(p.entry);
