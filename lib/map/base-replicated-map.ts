@@ -192,6 +192,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       expired: () => {
         this.ctx.background(this.expiry.sweep());
       },
+      used: (key) => {
+        const entry = this.ctx.entries.get(key);
+        if (entry?.role !== 'primary') return;
+        this.ctx.capacity.used(entry);
+        if (expires(entry)) this.expiry.used(entry);
+      },
       adopt: (handover, write) => this.adopt(handover, write),
       fits: (key, valueBytes, value) => {
         this.assertFits(key, valueBytes, undefined, value);
@@ -735,9 +741,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     const bytes = await this.conditional.read(key);
     if (bytes === undefined) return undefined;
-    // A use on any member counts: a member that read without becoming primary tells the primary.
+    // The primary counted the read as a use when it answered (conditional-writes.ts).
     const here = this.ctx.entries.get(key) ?? entry;
-    if (here.maxIdleMs !== undefined) this.useElsewhere(here);
     // What lastAccess() answers on a proxy: when it last fetched the value.
     if (here.bytes === undefined) here.lastAccess = this.ctx.now();
     return this.ctx.codec.decode(bytes) as V;

@@ -69,6 +69,8 @@ export interface ConditionalHooks {
   fits(key: MapKey, valueBytes: number, value: unknown): void;
   /** An entry this member is primary of was found expired: it is deleted everywhere now (the map's sweep), not at the next one. */
   expired(): void;
+  /** `key`, whose primary this member is, was read by another member: a use, for its idle limit. */
+  used(key: MapKey): void;
   /** Deletes `key` as its primary, on every member (the map's delete path); resolves once acknowledged. */
   remove(key: MapKey): Promise<void>;
   /**
@@ -437,6 +439,8 @@ export class ConditionalWrites {
     };
     switch (ask.condition) {
       case 'read':
+        // A read on any member is a use, counted where the last use is known: here.
+        if (current !== undefined) this.hooks.used(key);
         return refuse();
       case 'absent':
         if (current !== undefined || ask.bytes === undefined) return refuse();
