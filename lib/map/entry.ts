@@ -69,7 +69,9 @@ export interface EntryLedger {
 
 /**
  * A member's record of one key. Holders keep the encoded `bytes` (as they travel); only a primary
- * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more.
+ * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more;
+ * except a holder applying a run of diffs, which keeps the decoded value they change (and its
+ * older bytes) until bytes are asked for (see {@link Entry.deferEncoding}).
  *
  * Most entries of a large map are proxies, so a proxy is kept small: its version is six fields
  * rather than a tuple object, and the role, bytes, value and last access live in a separate
