@@ -4,6 +4,9 @@
  * @module
  */
 
+/** The keys a member's `load` command cycles through (`<prefix>0` ... `<prefix>999`, bench/member.ts). */
+export const LOAD_KEYS = 1000;
+
 /** Operations per second and latency percentiles of one run. */
 export interface Throughput {
   ops: number;

@@ -5,11 +5,11 @@
  * @module
  */
 import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
-import { throughput, type Throughput } from './measure.js';
+import { LOAD_KEYS, throughput, type Throughput } from './measure.js';
 
 /** Commands from the parent. */
 export type BenchRequest =
-  | { id: number; cmd: 'load'; op: 'set' | 'get'; total: number; concurrency: number; valueBytes: number; prefix: string }
+  | { id: number; cmd: 'load'; op: 'set' | 'get'; total: number; concurrency: number; valueBytes: number; prefix: string; warmup?: number }
   | { id: number; cmd: 'fill'; count: number; prefix: string }
   | { id: number; cmd: 'serveAll'; keys: string[] }
   | { id: number; cmd: 'members' }
@@ -46,12 +46,13 @@ map.on('memberDisappeared', (member) => {
 await map.start();
 send({ type: 'ready', address: transport.address });
 
-async function load(op: 'set' | 'get', total: number, concurrency: number, valueBytes: number, prefix: string): Promise<Throughput> {
+/** `total` operations over {@link LOAD_KEYS} keys, after `warmup` of them (default: up to 2000) that are not measured. */
+async function load(op: 'set' | 'get', total: number, concurrency: number, valueBytes: number, prefix: string, warmup = Math.min(2000, total)): Promise<Throughput> {
   const value = 'x'.repeat(valueBytes);
-  const keys = Array.from({ length: 1000 }, (_, i) => `${prefix}${i}`);
+  const keys = Array.from({ length: LOAD_KEYS }, (_, i) => `${prefix}${i}`);
   if (op === 'get') for (const k of keys) await map.set(k, value);
   const run = (i: number): Promise<unknown> => (op === 'set' ? map.set(keys[i % keys.length] as string, value) : map.get(keys[i % keys.length] as string));
-  await throughput(Math.min(2000, total), concurrency, run); // warm-up
+  if (warmup > 0) await throughput(warmup, concurrency, run); // warm-up
   return throughput(total, concurrency, run);
 }
 
@@ -75,7 +76,7 @@ process.on('message', (raw) => {
       let result: unknown;
       switch (req.cmd) {
         case 'load':
-          result = await load(req.op, req.total, req.concurrency, req.valueBytes, req.prefix);
+          result = await load(req.op, req.total, req.concurrency, req.valueBytes, req.prefix, req.warmup);
           break;
         case 'fill':
           for (let i = 0; i < req.count; i += 200) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { BenchMember } from './tcp.js';
-import type { Throughput } from './measure.js';
+import { LOAD_KEYS, type Throughput } from './measure.js';
 import type { BenchStats } from './member.js';
 
 /** One cluster size. */
@@ -15,7 +15,18 @@ export interface ScaleRow {
   startMs: number;
   /** From the last member started to every member seeing all the others. */
   formMs: number;
-  /** A fixed batch of `set`s spread evenly over the members, 64 in flight in all. */
+  /**
+   * Every member writing its {@link LOAD_KEYS} keys for the first time, all members at once, 64 in
+   * flight in all: each is a new key, created through the member it hashes to (a handover round
+   * trip unless that is the writer) and announced to every member (read-your-writes).
+   */
+  createOpsPerSec: number;
+  /** The highest p99 of any member's first writes. */
+  createP99Ms: number;
+  /**
+   * A fixed batch of `set`s of those keys (each member its own: updates in place by their
+   * primary), spread evenly over the members, 64 in flight in all, once every member created its keys.
+   */
   setOpsPerSec: number;
   /** The highest p99 of any member's writes. */
   setP99Ms: number;
@@ -73,12 +84,18 @@ async function formCluster(n: number, members: BenchMember[]): Promise<{ startMs
   return { startMs: started - t0, formMs: performance.now() - started };
 }
 
-/** Every member writes its share of `total` (300-byte values) with its share of 64 in flight, all at once. */
-async function spreadSets(members: BenchMember[], total: number): Promise<{ opsPerSec: number; p99Ms: number }> {
-  const share = Math.ceil(total / members.length);
+/**
+ * Every member writes its share of `total` (300-byte values) with its share of 64 in flight, all
+ * at once. `create`: instead, each member writes each of its keys once, none measured before (new
+ * keys). The two are separate runs so that no member's measured writes overlap another member's
+ * creations (a 16-member run used to measure a mix of both: the first members to finish warming up
+ * measured while the others still created keys).
+ */
+async function spreadSets(members: BenchMember[], total: number, create = false): Promise<{ opsPerSec: number; p99Ms: number }> {
+  const share = create ? LOAD_KEYS : Math.ceil(total / members.length);
   const concurrency = Math.max(1, Math.round(IN_FLIGHT / members.length));
   const results = await Promise.all(
-    members.map((m) => m.request<Throughput>({ cmd: 'load', op: 'set', total: share, concurrency, valueBytes: 300, prefix: `${m.id}-` })),
+    members.map((m) => m.request<Throughput>({ cmd: 'load', op: 'set', total: share, concurrency, valueBytes: 300, prefix: `${m.id}-`, ...(create ? { warmup: 0 } : {}) })),
   );
   // The members start their measured runs together (after equal warm-ups) but may end apart:
   // counting every write over the slowest member's time understates rather than flatters.
@@ -139,12 +156,16 @@ export async function scaleBench(sizes: number[], options: { sets: number; keys:
       for (const m of members) m.child.kill('SIGKILL');
     };
     process.once('exit', killAll);
-    const row: ScaleRow = { members: n, startMs: NaN, formMs: NaN, setOpsPerSec: NaN, setP99Ms: NaN, servedBeforeMs: NaN, failoverFirstMs: NaN, failoverMs: NaN };
+    const row: ScaleRow = { members: n, startMs: NaN, formMs: NaN, createOpsPerSec: NaN, createP99Ms: NaN, setOpsPerSec: NaN, setP99Ms: NaN, servedBeforeMs: NaN, failoverFirstMs: NaN, failoverMs: NaN };
     rows.push(row);
     try {
       const formed = await within(formCluster(n, members), 30_000 * n, `${String(n)} members to form a cluster`);
       Object.assign(row, formed);
       progress(`${String(n)} members started in ${formed.startMs.toFixed(0)} ms, formed in ${formed.formMs.toFixed(0)} ms`);
+      const created = await within(spreadSets(members, 0, true), 300_000, `${String(n * LOAD_KEYS)} new keys over ${String(n)} members`);
+      row.createOpsPerSec = created.opsPerSec;
+      row.createP99Ms = created.p99Ms;
+      progress(`${String(n)} members: ${created.opsPerSec.toFixed(0)} new keys/s`);
       const sets = await within(spreadSets(members, options.sets), 300_000, `${String(options.sets)} sets over ${String(n)} members`);
       row.setOpsPerSec = sets.opsPerSec;
       row.setP99Ms = sets.p99Ms;

@@ -260,6 +260,11 @@ export class Capacity implements EntryLedger {
     if ((role === 'proxy' && now !== 'proxy') || more > bytes) this.grew();
   }
 
+  /** `entry`'s bytes, counted as `bytes` long, were encoded again (see `Entry.deferEncoding`). */
+  resized(entry: Entry, bytes: number): void {
+    this.held[entry.role].bytes += entry.byteCount - bytes;
+  }
+
   /** The table was emptied (the map halted). */
   cleared(): void {
     for (const r of ROLES) this.held[r] = { entries: 0, bytes: 0 };
@@ -436,7 +441,8 @@ export function applyStoreLimit(owner: string, option: string, map: CapacityConf
 
 /** What `entry` costs in `role`. */
 function cost(role: EntryRole, entry: Entry): number {
-  return (entry.bytes?.byteLength ?? 0) + (role === 'proxy' ? proxyCost(entry.key) : 0);
+  // byteCount, not bytes: counting must not encode a value whose encoding is deferred.
+  return entry.byteCount + (role === 'proxy' ? proxyCost(entry.key) : 0);
 }
 
 function proxyCost(key: MapKey): number {

@@ -169,7 +169,7 @@ export class Departure {
     const now = state.now();
     const orphans: Entry[] = [];
     for (const e of state.entries.values()) {
-      if (e.bytes === undefined || !alive(e, now)) continue;
+      if (!e.holding || !alive(e, now)) continue;
       const elsewhere = e.holders().some((m) => m !== state.id && state.members.has(m) && !state.members.isLeaving(m));
       if (!elsewhere) orphans.push(e);
     }

@@ -44,6 +44,13 @@ class HolderState {
   lastUse = 0;
   /** See {@link Entry.slot}. */
   slot = -1;
+  /**
+   * Set while `value` is newer than `bytes` (a backup applied diffs to its decoded copy, see
+   * {@link Entry.deferEncoding}): encodes `value` when bytes are asked for.
+   */
+  encode: ((value: unknown) => Uint8Array) | undefined = undefined;
+  /** The diff bytes applied to `value` since `bytes` were encoded (counted as held until then). */
+  pending = 0;
 }
 
 /** Told of every change of role or bytes of an entry in a map's table (see capacity.ts). */
@@ -52,11 +59,19 @@ export interface EntryLedger {
   changed(entry: Entry, role: EntryRole, bytes: number): void;
   /** `entry` is about to stop being primary here. */
   demoting(entry: Entry): void;
+  /**
+   * `entry`'s bytes, counted as `bytes` long, were encoded again from its value (see
+   * {@link Entry.deferEncoding}): counts the new length, and evicts nothing now (this happens
+   * wherever bytes are read; the next write evicts if the member is over a limit).
+   */
+  resized(entry: Entry, bytes: number): void;
 }
 
 /**
  * A member's record of one key. Holders keep the encoded `bytes` (as they travel); only a primary
- * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more.
+ * that was read keeps the decoded `value` too, so backups cost their bytes and nothing more;
+ * except a holder applying a run of diffs, which keeps the decoded value they change (and its
+ * older bytes) until bytes are asked for (see {@link Entry.deferEncoding}).
  *
  * Most entries of a large map are proxies, so a proxy is kept small: its version is six fields
  * rather than a tuple object, and the role, bytes, value and last access live in a separate
@@ -102,13 +117,16 @@ export class Entry {
   }
 
   set role(role: EntryRole) {
+    // A primary's bytes are its value as last written or replicated: a copy whose encoding was
+    // deferred is encoded before it becomes one (it then decodes the value when first read).
+    if (role === 'primary' && this.held?.encode !== undefined) this.encodeNow(this.held, this.held.encode);
     const ledger = this.ledger;
     const before = this.role;
     if (ledger === undefined || before === role) {
       this.setRole(role);
       return;
     }
-    const length = this.held?.bytes?.byteLength ?? 0;
+    const length = this.byteCount;
     // While the holder state (and its slot) still exists: a demoted entry may release it.
     if (before === 'primary') ledger.demoting(this);
     this.setRole(role);
@@ -136,23 +154,84 @@ export class Entry {
     this.updater = updaterOf(v);
   }
 
-  /** The encoded value; `undefined` on a proxy. */
+  /**
+   * The encoded value; `undefined` on a proxy. On a holder whose value changed by diffs since it
+   * was last encoded (see {@link deferEncoding}), the value is encoded now.
+   * @throws {Error} whatever the codec throws for a value that a diff made unencodable.
+   */
   get bytes(): Uint8Array | undefined {
-    return this.held?.bytes;
+    const h = this.held;
+    if (h?.encode !== undefined) this.encodeNow(h, h.encode);
+    return h?.bytes;
   }
 
   set bytes(bytes: Uint8Array | undefined) {
     const ledger = this.ledger;
     const before = this.held?.bytes;
+    const counted = this.byteCount;
+    const deferred = this.held?.encode !== undefined;
     this.setBytes(bytes);
-    if (ledger !== undefined && before !== bytes) ledger.changed(this, this.role, before?.byteLength ?? 0);
+    if (ledger !== undefined && (before !== bytes || deferred)) ledger.changed(this, this.role, counted);
   }
 
   private setBytes(bytes: Uint8Array | undefined): void {
     if (this.held !== undefined) {
       this.held.bytes = bytes;
+      this.held.encode = undefined;
+      this.held.pending = 0;
       this.release();
     } else if (bytes !== undefined) this.hold().bytes = bytes;
+  }
+
+  /** Whether this member holds the value (its bytes, or a value whose encoding is deferred), without encoding anything. */
+  get holding(): boolean {
+    return this.held?.bytes !== undefined;
+  }
+
+  /**
+   * The bytes counted for this entry (capacity.ts) without encoding anything: the length of its
+   * bytes, plus the diffs applied since when its encoding is deferred (an estimate of the new
+   * length until it is encoded again).
+   */
+  get byteCount(): number {
+    const h = this.held;
+    return h === undefined ? 0 : (h.bytes?.byteLength ?? 0) + h.pending;
+  }
+
+  /** The bytes as held, without encoding a deferred value (they are then older than {@link value}). */
+  get heldBytes(): Uint8Array | undefined {
+    return this.held?.bytes;
+  }
+
+  /** Whether {@link value} is newer than the bytes held, to be encoded when bytes are asked for. */
+  get deferred(): boolean {
+    return this.held?.encode !== undefined;
+  }
+
+  /**
+   * A holder applied a diff of `diffBytes` bytes to `value`, its decoded copy (the bytes held are
+   * those of an older version): keeps `value` and encodes it with `encode` only when bytes are
+   * asked for (promotion, a fetch, a state transfer, a snapshot), not after every diff. The diff's
+   * length is counted as held until then.
+   */
+  deferEncoding(value: unknown, encode: (value: unknown) => Uint8Array, diffBytes: number): void {
+    const h = this.held;
+    if (h?.bytes === undefined) throw new Error(`deferEncoding: key ${String(this.key)} holds no bytes`);
+    const counted = this.byteCount;
+    h.value = value;
+    h.encode = encode;
+    h.pending += diffBytes;
+    this.ledger?.changed(this, this.role, counted);
+  }
+
+  private encodeNow(h: HolderState, encode: (value: unknown) => Uint8Array): void {
+    const counted = this.byteCount;
+    h.bytes = encode(h.value);
+    h.encode = undefined;
+    h.pending = 0;
+    // Once encoded, a backup's memory is its bytes again (only an owner keeps the decoded value).
+    if (h.role !== 'primary') h.value = NOT_DECODED;
+    this.ledger?.resized(this, counted);
   }
 
   /** The decoded value, or {@link NOT_DECODED}. */
@@ -160,8 +239,11 @@ export class Entry {
     return this.held === undefined ? NOT_DECODED : this.held.value;
   }
 
+  /** Replacing a value whose encoding was deferred encodes it first: the bytes then hold it. */
   set value(value: unknown) {
-    if (this.held !== undefined) this.held.value = value;
+    const h = this.held;
+    if (h?.encode !== undefined && value !== h.value) this.encodeNow(h, h.encode);
+    if (h !== undefined) h.value = value;
     else if (value !== NOT_DECODED) this.hold().value = value;
   }
 

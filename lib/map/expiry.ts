@@ -200,7 +200,7 @@ export class Expiry {
     const grace = 2 * Math.max(this.sweepMs, DEFAULT_EXPIRY_SWEEP_MS);
     const gone: MapKey[] = [];
     for (const entry of this.state.entries.values()) {
-      if (entry.bytes === undefined || !expires(entry)) continue;
+      if (!entry.holding || !expires(entry)) continue;
       if (entry.role === 'primary' ? !alive(entry, now) : surelyExpired(entry, now, grace)) gone.push(entry.key);
     }
     if (gone.length === 0) return 0;

@@ -198,7 +198,9 @@ export class MapContext {
 
   /** The value of an entry held here, decoded once for an owner. */
   decoded(entry: Entry): unknown {
-    if (entry.value === NOT_DECODED) {
+    // A backup's decoded copy, kept while diffs are applied to it (Entry.deferEncoding), is never
+    // handed out: a reader gets a value of its own, decoded from the bytes (encoded now).
+    if (entry.value === NOT_DECODED || entry.role !== 'primary') {
       if (entry.bytes === undefined) return undefined;
       const value = this.codec.decode(entry.bytes);
       // Only an owner keeps the decoded value: a backup's memory is its bytes.

@@ -38,6 +38,23 @@ export type ReconciliationState = Pick<
   'id' | 'entries' | 'tombstones' | 'clock' | 'interner' | 'codec' | 'now' | 'members' | 'events' | 'roleFor'
 >;
 
+/** A decoded copy with diffs applied, whose encoding waits until bytes are needed (see applyDiff). */
+export interface Deferred {
+  /** The decoded value, newer than the bytes held. */
+  readonly value: unknown;
+  /** Encodes it. */
+  readonly encode: (value: unknown) => Uint8Array;
+  /** The diff bytes applied to it since the bytes held were encoded. */
+  readonly pending: number;
+}
+
+/** Whether two member lists are the same, in the same order. */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Applies what peers say to the entries held here, by version. */
 export class Reconciler {
   private readonly state: ReconciliationState;
@@ -85,8 +102,12 @@ export class Reconciler {
     this.sendNotices(relay);
   }
 
-  /** Adopts a placement (and its copy, if given) when it is newer than what is known here. */
-  applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote', relay?: Relay): boolean {
+  /**
+   * Adopts a placement (and its copy, if given) when it is newer than what is known here.
+   * `deferred`: the copy is `bytes` (an older version's) with a diff applied to its decoded value,
+   * to be encoded only when bytes are asked for (see applyDiff).
+   */
+  applyPlacement(p: Placement, bytes: Uint8Array | undefined, origin: 'local' | 'remote', relay?: Relay, deferred?: Deferred): boolean {
     this.state.clock.observe(p.version);
     const dead = this.state.tombstones.get(p.key);
     if (dead !== undefined && compareVersions(dead, p.version) >= 0) {
@@ -178,6 +199,8 @@ export class Reconciler {
       // and the value must not die with them (see disappeared()).
       entry.bytes = role === 'proxy' && relay?.secondHand !== true ? undefined : held;
       if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
+      // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
+      if (deferred !== undefined && role !== 'proxy' && entry.heldBytes === bytes) entry.deferEncoding(deferred.value, deferred.encode, deferred.pending);
     }
     this.state.tombstones.delete(p.key);
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
@@ -211,13 +234,21 @@ export class Reconciler {
   /** Marks a copy just received as used now, if it is the copy held here. */
   accessed(key: MapKey, version: Version): void {
     const e = this.state.entries.get(key);
-    if (e?.bytes !== undefined && e.sameWrite(version)) e.lastAccess = this.state.now();
+    if (e?.holding === true && e.sameWrite(version)) e.lastAccess = this.state.now();
   }
 
   /**
-   * Applies a diff from a primary to the copy held here: decode, `applyDiff`, encode, store, as a
-   * copy of the new write would be stored. Throws (the primary then sends the whole value) rather
-   * than create an entry from a diff alone.
+   * Applies a diff from a primary to the copy held here, as a copy of the new write would be
+   * stored. Throws (the primary then sends the whole value) rather than create an entry from a
+   * diff alone.
+   *
+   * A backup does not encode the value again after each diff: it keeps the decoded value with
+   * the diff applied, and the entry encodes it only when bytes are asked for (a promotion, a
+   * fetch, a state transfer, a snapshot: see `Entry.deferEncoding`). The next diff applies to the
+   * same decoded value, so a run of diffs costs one decode and no encode. When the diff also moves
+   * the key (another primary, other backups, this member's role changes) or its primary is gone
+   * here, the copy is encoded now, as before, so no other part of the map ever sees a deferred
+   * copy it did not expect.
    * @throws {DiffBaseMissingError} when this member holds no copy of the diff's base.
    * @throws {DiffApplyError} when the copy is not a `DeltaValue` here, or its `applyDiff` threw.
    */
@@ -227,32 +258,51 @@ export class Reconciler {
     const held = this.state.entries.get(p.key);
     const dead = this.state.tombstones.get(p.key);
     const order = held === undefined ? -1 : held.compare(p.version);
-    if ((dead !== undefined && compareVersions(dead, p.version) >= 0) || order > 0 || (order === 0 && held?.bytes !== undefined)) {
+    if ((dead !== undefined && compareVersions(dead, p.version) >= 0) || order > 0 || (order === 0 && held?.holding === true)) {
       // Deleted since, overtaken by a newer write, or a duplicate: what applyPlacement does with a
       // copy of that version (nothing, or tell the primary) is what this diff deserves.
       this.applyPlacement(p, undefined, 'remote', relay);
       this.sendNotices(relay);
       return;
     }
-    if (held?.bytes === undefined || !held.sameWrite(base)) {
+    if (held?.holding !== true || !held.sameWrite(base)) {
       throw new DiffBaseMissingError(
-        `member '${this.state.id}' holds ${held?.bytes === undefined ? 'no copy' : `version ${held.version.join('/')}`} of key ${String(p.key)}, not the diff's base ${base.join('/')}`,
+        `member '${this.state.id}' holds ${held?.holding !== true ? 'no copy' : `version ${held.version.join('/')}`} of key ${String(p.key)}, not the diff's base ${base.join('/')}`,
         p.key,
       );
     }
-    let bytes: Uint8Array;
+    // Deferred only where applyPlacement keeps this member a holder of the same placement, with
+    // a primary that is a member here (no failover runs inside it).
+    const defer = held.role !== 'primary' && p.primary === held.primary && this.state.members.has(p.primary) && sameList(p.backups, held.backups) && this.state.roleFor(p.primary, p.backups) === held.role;
+    const live = defer && held.deferred;
+    let value: unknown;
+    let bytes: Uint8Array | undefined;
     try {
-      const value = this.state.codec.decode(held.bytes);
+      value = live ? held.value : this.state.codec.decode(held.bytes as Uint8Array);
       if (!isDeltaValue(value)) throw new TypeError('the copy held here does not decode to a DeltaValue: register its class with ValueCodec.register on every member');
       value.applyDiff(this.state.codec.decode(message.diff));
-      bytes = this.state.codec.encode(value);
+      if (!defer) bytes = this.state.codec.encode(value);
     } catch (error) {
+      if (live) {
+        // The decoded copy may be half changed, and its bytes are older than the base: this
+        // member holds no usable copy now (the primary sends the whole value on this refusal).
+        held.role = 'proxy';
+        held.bytes = undefined;
+        held.value = NOT_DECODED;
+      }
       const e = new DiffApplyError(`cannot apply the diff of key ${String(p.key)} from '${from}': ${error instanceof Error ? error.message : String(error)}`, p.key, { cause: error });
       // A member that cannot apply diffs is misconfigured: say so here, where it can be fixed.
       this.state.events.emit('error', e);
       throw e;
     }
-    this.applyPlacement(p, bytes, 'remote', relay);
+    if (defer) {
+      const stale = held.heldBytes as Uint8Array;
+      const pending = held.byteCount - stale.byteLength + message.diff.byteLength;
+      const codec = this.state.codec;
+      this.applyPlacement(p, stale, 'remote', relay, { value, encode: (v) => codec.encode(v), pending });
+    } else {
+      this.applyPlacement(p, bytes, 'remote', relay);
+    }
     this.accessed(p.key, p.version);
     this.sendNotices(relay);
   }

@@ -58,8 +58,14 @@ class Doc implements DeltaValue {
     this.changed.clear();
   }
 }
-ValueCodec.register(40_901, Doc, (d) => d.fields, (data) => {
+/** How many times a Doc was encoded and decoded, on every member (they share this process). */
+const docCodec = { encoded: 0, decoded: 0 };
+ValueCodec.register(40_901, Doc, (d) => {
+  docCodec.encoded++;
+  return d.fields;
+}, (data) => {
   if (typeof data !== 'object' || data === null) throw new TypeError('a Doc is a map of fields');
+  docCodec.decoded++;
   const d = new Doc();
   d.fields = data as Record<string, unknown>;
   return d;
@@ -140,6 +146,79 @@ describe('DeltaValue replication (map.replicate)', () => {
     expect(copy.fields.big).to.have.length(20_000);
     expect(((await proxy.get('k', { promote: false })) as Doc).fields.n, 'a proxy fetches the new value').to.equal(2);
     assertConverged(Object.values(maps), IDS, 1);
+  });
+
+  it('has a backup decode its copy once for a run of diffs and encode it only when its bytes are needed', async () => {
+    await start();
+    const doc = new Doc().put('big', 'x'.repeat(2_000)).put('n', 0);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { backup } = roles('k');
+    const heldBefore = backup.stats().held.backup.bytes;
+    const counted = { ...docCodec };
+
+    for (let i = 1; i <= 5; i++) {
+      doc.put('n', i);
+      await maps.a!.replicate('k');
+    }
+    await net.settled();
+    expect(docCodec.encoded - counted.encoded, 'the primary encodes the whole value once per replicate, the backup never').to.equal(5);
+    expect(docCodec.decoded - counted.decoded, 'the backup decoded its copy once, for the first diff').to.equal(1);
+    expect(backup.stats().held.backup.bytes, 'the diffs count as held until the copy is encoded').to.be.above(heldBefore);
+
+    // A read on the backup encodes the copy, and gets a value of its own.
+    const copy = (await backup.get('k', { promote: false })) as Doc;
+    expect(copy.fields.n).to.equal(5);
+    expect(docCodec.encoded - counted.encoded, 'encoded once, for the read').to.equal(6);
+    expect(backup.stats().held.backup.bytes, 'counted exactly again once encoded').to.equal(heldBefore);
+    copy.put('n', 99);
+    expect(((await backup.get('k', { promote: false })) as Doc).fields.n, 'changing what a read returned does not change the copy').to.equal(5);
+
+    // More diffs after the read, then the primary dies: the backup takes over the latest value.
+    doc.put('n', 6);
+    await maps.a!.replicate('k');
+    doc.put('n', 7);
+    await maps.a!.replicate('k');
+    await net.settled();
+    net.crash('a');
+    await net.settled();
+    const survivor = [maps.b!, maps.c!].find((m) => m.entryInfo('k')?.role === 'primary');
+    expect(survivor, 'a survivor took over').to.not.equal(undefined);
+    for (const m of [maps.b!, maps.c!]) expect(((await m.get('k')) as Doc).fields.n, 'every survivor reads the latest value').to.equal(7);
+  });
+
+  it('keeps no half-applied copy when applyDiff throws on a copy already changed by diffs', async () => {
+    // The whole value a's backup gets after refusing the poisoned diff is lost on the way, and a
+    // then dies: what the backup holds is all that is left.
+    const transports: Record<string, Transport> = {};
+    const ta = net.transport('a');
+    let dropWhole = false;
+    const send = ta.send.bind(ta);
+    ta.send = (to: string, frame: Uint8Array): Promise<void> => (dropWhole && classifyFrame(frame) === 'MSG_BACKUP' ? Promise.resolve() : send(to, frame));
+    transports.a = ta;
+    await start({ ack: 'none', transports });
+    const doc = new Doc().put('n', 1);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { backup } = roles('k');
+    doc.put('n', 2);
+    await maps.a!.replicate('k');
+    await net.settled();
+    const errors = record<[Error]>(backup, 'error');
+
+    // applyDiff sets `m`, then throws on `poison`: the backup's decoded copy is half changed.
+    dropWhole = true;
+    doc.put('m', 1).put('poison', true);
+    await maps.a!.replicate('k');
+    await net.settled();
+    errors.stop();
+    expect(errors.events.map(([e]) => e.name)).to.deep.equal(['DiffApplyError']);
+    net.crash('a');
+    await net.settled();
+    for (const m of [maps.b!, maps.c!]) {
+      const v = (await m.get('k')) as Doc | undefined;
+      expect(v?.fields, 'never a value nobody wrote (m without poison)').to.not.deep.equal({ n: 2, m: 1 });
+    }
   });
 
   it('advances the version like a write: an older write arriving later does not undo the diff', async () => {

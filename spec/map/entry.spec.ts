@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Entry, NOT_DECODED } from '../../lib/map/entry.js';
+import { Entry, NOT_DECODED, type EntryLedger, type EntryRole } from '../../lib/map/entry.js';
 import { compareVersions, sameWrite, type Version } from '../../lib/map/version.js';
 import { holds } from '../../property-tests/settings.js';
 
@@ -38,5 +38,44 @@ describe('Entry', () => {
     expect([e.role, e.bytes, e.value, e.lastAccess]).to.deep.equal(['proxy', undefined, NOT_DECODED, undefined]);
     e.role = 'backup';
     expect(e.role).to.equal('backup');
+  });
+
+  it('encodes a deferred value once, when bytes are asked for or it becomes primary, and keeps the ledger exact', () => {
+    // A ledger that counts bytes as capacity.ts does: what was counted is taken off, what is counted now added.
+    let counted = 0;
+    const ledger: EntryLedger = {
+      changed: (entry: Entry, _role: EntryRole, bytes: number) => {
+        counted += entry.byteCount - bytes;
+      },
+      demoting: () => undefined,
+      resized: (entry: Entry, bytes: number) => {
+        counted += entry.byteCount - bytes;
+      },
+    };
+    const e = new Entry('k', 'backup', [1, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(10));
+    e.ledger = ledger;
+    counted = e.byteCount;
+    let encodes = 0;
+    const encode = (v: unknown): Uint8Array => {
+      encodes++;
+      return new Uint8Array((v as { size: number }).size);
+    };
+    const value = { size: 25 };
+    e.deferEncoding(value, encode, 4);
+    e.deferEncoding(value, encode, 3);
+    expect([encodes, e.deferred, e.holding, e.byteCount, counted], 'nothing encoded; old bytes plus diffs counted').to.deep.equal([0, true, true, 17, 17]);
+    expect(e.heldBytes?.byteLength, 'the old bytes, as held').to.equal(10);
+    expect(e.bytes?.byteLength, 'encoded when asked for').to.equal(25);
+    expect(e.bytes?.byteLength).to.equal(25);
+    expect([encodes, e.deferred, e.byteCount, counted, e.value], 'once; exact again; a backup keeps its bytes only').to.deep.equal([1, false, 25, 25, NOT_DECODED]);
+
+    e.deferEncoding({ size: 40 }, encode, 2);
+    e.role = 'primary';
+    expect([encodes, e.deferred, e.byteCount, counted], 'encoded before it becomes primary').to.deep.equal([2, false, 40, 40]);
+
+    e.role = 'backup';
+    e.deferEncoding({ size: 50 }, encode, 2);
+    e.bytes = new Uint8Array(7);
+    expect([encodes, e.deferred, e.byteCount, counted], 'bytes set: the deferred value is dropped, not encoded').to.deep.equal([2, false, 7, 7]);
   });
 });
