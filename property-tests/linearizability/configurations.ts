@@ -80,7 +80,9 @@ export const KNOWN_FAILING: readonly WorkloadConfig[] = [
 export const MUTANT_TARGETS: ReadonlyArray<readonly [MutantName, WorkloadConfig]> = [
   ['old-delete', PASSING[0]!],
   ['stale-holder-read', PASSING[1]!],
-  ['one-sided-promotion', { name: 'one key, 3 callers each (backups: 2)', members: [3, 3], callers: 3, keys: 1, backups: 2, callsPerCaller: [6, 12] }],
+  // About 1 history in 4 shows it (17 and 29 of 100 on two seed ranges, 2026-12-04): 30 miss it
+  // with a chance of under 1 in 100.
+  ['one-sided-promotion', { name: '3 members, 2 callers each, pipelined, no faults', members: [3, 3], callers: 2, keys: 3, backups: 1 }],
 ];
 
 /** Thrown by {@link linearizableProperty} with the report of the failing history. */

@@ -17,7 +17,7 @@ export type MutantName = (typeof MUTANTS)[number];
 export const MUTANT_DESCRIPTIONS: Record<MutantName, string> = {
   'old-delete': 'delete yields a turn (awaits ready()) before it takes its version, as before the call-order fix',
   'stale-holder-read': 'a read on a backup serves the copy held there instead of asking the primary, and a backup acknowledges a copy at once but stores it 30 turns later',
-  'one-sided-promotion': 'a read on a backup makes its member primary on its own (no handover from the primary) and tells nobody: the old primary and the proxies keep the old placement',
+  'one-sided-promotion': 'a read or a write on a member that is not the primary makes that member primary on its own, without a handover (a read claims and tells nobody; a write places the key anew), as before the handover',
 };
 
 /** The private parts of the map a mutant reaches into (tests only). */
@@ -37,6 +37,11 @@ interface EntryInternals {
 interface ReadInternals {
   ctx: { decoded(entry: EntryInternals): unknown };
   promotion: { claim(entry: EntryInternals, why: 'read' | 'failover'): void };
+}
+
+/** The map's own write path, which the one-sided mutant calls on any member (tests only). */
+interface WriteInternals {
+  writeHere(...args: unknown[]): Promise<unknown>;
 }
 
 /** The map's read on a member that is not the key's primary (see base-replicated-map.ts). */
@@ -87,8 +92,10 @@ export function applyMutant(mutant: MutantName): () => void {
         undoCopies();
       };
     }
-    case 'one-sided-promotion':
-      return patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
+    case 'one-sided-promotion': {
+      // Reads and writes elsewhere take the primary role without the primary: what the map did
+      // before the handover.
+      const undoRead = patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
         async function (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean): Promise<unknown> {
           if (!promote || entry.bytes === undefined) return (original as ReadElsewhere).call(this, key, entry, promote);
           const value = this.ctx.decoded(entry);
@@ -97,6 +104,16 @@ export function applyMutant(mutant: MutantName): () => void {
           return value;
         } as (...args: unknown[]) => unknown,
       );
+      const undoWrite = patch(BaseReplicatedMap.prototype, 'store', () =>
+        function (this: WriteInternals, ...args: unknown[]): Promise<unknown> {
+          return this.writeHere(...args);
+        },
+      );
+      return () => {
+        undoWrite();
+        undoRead();
+      };
+    }
   }
 }
 
