@@ -1,8 +1,8 @@
 /**
  * The map both kinds share, as its users see it: lifecycle and the public API. The machinery
  * behind it lives in collaborators that share one {@link MapContext}, each in a file named after
- * what it does: `publication.ts`, `promotion.ts`, `failover.ts`, `state-transfer.ts`,
- * `reconciliation.ts`, `message-handler.ts`. {@link LazyReplicatedMap} and {@link ReplicatedMap}
+ * what it does: `publisher.ts`, `promotion.ts`, `failover.ts`, `state-transfer.ts`,
+ * `reconciler.ts`, `message-handler.ts`. {@link LazyReplicatedMap} and {@link ReplicatedMap}
  * differ only in how many copies an entry wants, what a non-primary holder is called, and whether
  * a read promotes.
  *
@@ -55,8 +55,8 @@ import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
 import { Promotion } from './promotion.js';
-import { Publisher } from './publication.js';
-import { Reconciler } from './reconciliation.js';
+import { Publisher } from './publisher.js';
+import { Reconciler } from './reconciler.js';
 import { compareVersions, nextPlacement, nextUpdate } from './version.js';
 import { StateTransfer } from './state-transfer.js';
 

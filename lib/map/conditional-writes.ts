@@ -32,7 +32,7 @@ import { compareVersions, nextPlacement } from './version.js';
 import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import type { Messenger } from './messenger.js';
-import type { Publisher } from './publication.js';
+import type { Publisher } from './publisher.js';
 
 /**
  * Times a request decided by a key's primary (a conditional write, a delete, a read elsewhere)

@@ -21,7 +21,7 @@ import { MSG_LEAVING, MSG_STOP } from '../codec/message-types.js';
 import { alive } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
-import type { Publisher } from './publication.js';
+import type { Publisher } from './publisher.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state a departure uses. */

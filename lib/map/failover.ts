@@ -12,7 +12,7 @@ import type { Entry } from './entry.js';
 import { push, type MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Promotion } from './promotion.js';
-import type { Publisher } from './publication.js';
+import type { Publisher } from './publisher.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state failover uses. */

@@ -19,8 +19,8 @@ import { Entry } from './entry.js';
 import { alive, expires, expiryOf } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { SnapshotReport } from './map-options.js';
-import type { Publisher } from './publication.js';
-import type { Reconciler } from './reconciliation.js';
+import type { Publisher } from './publisher.js';
+import type { Reconciler } from './reconciler.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state snapshots use. */

@@ -35,7 +35,7 @@ import { alive, expiryOf, type Expiry } from './expiry.js';
 import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
-import type { Reconciler } from './reconciliation.js';
+import type { Reconciler } from './reconciler.js';
 import type { StateTransfer } from './state-transfer.js';
 
 /** The slice of the map's state the handler uses. */

@@ -12,7 +12,7 @@ import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
-import type { Publisher } from './publication.js';
+import type { Publisher } from './publisher.js';
 import { adoptExpiry, assumeUnreportedUse } from './expiry.js';
 import { nextPlacement } from './version.js';
 

@@ -21,8 +21,8 @@ import type { MapContext } from './map-context.js';
 import { MAX_MESSAGE_BYTES, envelopeBound, placementBound, placementSize, removalBound, removalSize } from './message-size.js';
 import { mapChannelName } from './map-channel.js';
 import type { Messenger } from './messenger.js';
-import type { Publisher } from './publication.js';
-import type { Reconciler } from './reconciliation.js';
+import type { Publisher } from './publisher.js';
+import type { Reconciler } from './reconciler.js';
 
 /**
  * Transfers kept per asker. One is enough in a run without faults; a duplicated `MSG_START`

@@ -7,7 +7,7 @@
  */
 import type { MapKey } from '../../lib/index.js';
 import { BaseReplicatedMap } from '../../lib/map/base-replicated-map.js';
-import { Reconciler } from '../../lib/map/reconciliation.js';
+import { Reconciler } from '../../lib/map/reconciler.js';
 
 /** The mutants. */
 export const MUTANTS = ['old-delete', 'stale-holder-read', 'one-sided-promotion'] as const;
