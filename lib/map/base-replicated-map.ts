@@ -661,7 +661,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private async read(key: K, options: GetOptions): Promise<V | undefined> {
     let promote = options.promote ?? this.ctx.flavour.promoteOnRead;
     let entry = this.ctx.entries.get(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      await this.removedEverywhere(key);
+      return undefined;
+    }
     if (entry.role === 'primary') {
       this.ctx.capacity.used(entry);
       // A value still being published is not yet known elsewhere: a read here waits until it
@@ -795,6 +798,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // The read that took the role answers once the value is known everywhere.
     await this.publisher.publish([entry]);
     return { value };
+  }
+
+  /**
+   * Settles once a delete of `key` made here (a `delete`, a `clear`, an eviction) reached every
+   * member. A read that answers "no value" from this member's knowledge must not do so before:
+   * a `clear` removes the keys here at once, while their primaries elsewhere still serve them.
+   */
+  private async removedEverywhere(key: K): Promise<void> {
+    const removal = this.removals.get(key);
+    if (removal !== undefined) await this.fetching(key, removal.catch(() => undefined));
   }
 
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
@@ -1058,7 +1071,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   private async use(key: K): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
-    if (entry === undefined) return false;
+    if (entry === undefined) {
+      await this.removedEverywhere(key);
+      return false;
+    }
     if (entry.role === 'primary') {
       if (!alive(entry, this.ctx.now())) return false;
       this.ctx.capacity.used(entry);
@@ -1160,7 +1176,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    return this.inOrder(() => this.remove([...this.ctx.entries.keys()]), 'all');
+    return this.inOrder(async () => {
+      // Deletes made here and still being acknowledged (an earlier clear, a delete) removed their
+      // keys here already, so this clear does not list them; it resolves after them all the same,
+      // or a read elsewhere could still find a value from before this clear once it resolved.
+      const earlier = [...new Set(this.removals.values())].map((r) => r.catch(() => undefined));
+      await Promise.all([this.remove([...this.ctx.entries.keys()]), ...earlier]);
+    }, 'all');
   }
 
   private remove(keys: MapKey[]): Promise<void> {
