@@ -686,21 +686,29 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return this.ctx.decoded(entry) as V;
     }
     if (!this.ctx.flavour.readsCopies) {
-      try {
-        return await this.readElsewhere(key, entry, promote);
-      } catch (error) {
-        if (!(error instanceof ConditionalWriteError)) throw error;
-        // A member that is leaving (or left) answers nothing from what it still holds.
-        this.assertUsable();
-        // The primary cannot be asked (it crashed or hangs, and no failover happened yet): under
-        // faults a read is served by any holder, as it always was (docs/consistency.md).
-        entry = this.ctx.entries.get(key);
-        if (entry === undefined) return undefined;
-        if (entry.role === 'primary') return this.read(key, options);
-        // Without moving the role: only the primary hands it over (a claim made here alone would
-        // leave two primaries, each updating in place what only its own holders hear of).
-        promote = false;
-      }
+      // Registered as a fetch of the key (as the fallback below is): a write of the key made here
+      // after this read waits for it, through the fallback too, so the read answers from before it.
+      const answered = await this.fetching(
+        key,
+        this.readElsewhere(key, entry, promote).then(
+          (value) => ({ value }),
+          (error: unknown) => {
+            if (error instanceof ConditionalWriteError) return undefined;
+            throw error;
+          },
+        ),
+      );
+      if (answered !== undefined) return answered.value;
+      // A member that is leaving (or left) answers nothing from what it still holds.
+      this.assertUsable();
+      // The primary cannot be asked (it crashed or hangs, and no failover happened yet): under
+      // faults a read is served by any holder, as it always was (docs/consistency.md).
+      entry = this.ctx.entries.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.role === 'primary') return this.read(key, options);
+      // Without moving the role: only the primary hands it over (a claim made here alone would
+      // leave two primaries, each updating in place what only its own holders hear of).
+      promote = false;
     }
     // A copy held here is served unless it may have expired: then the primary, which knows the
     // last use, answers through the fetch below.
