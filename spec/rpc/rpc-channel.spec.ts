@@ -469,6 +469,47 @@ describe('RpcChannel', () => {
     });
   });
 
+  describe('duplicated delivery', () => {
+    it('runs a request the transport delivers twice once, and answers it once', async () => {
+      let served = 0;
+      const { rpc, net } = await cluster({
+        a: answeredBy('a'),
+        b: (request) => {
+          served++;
+          return { request, by: 'b', served };
+        },
+      });
+      // Every frame from now on arrives twice.
+      net.configure({ duplicateRate: 1 });
+      const replies = await rpc.a!.call('x', { mode: 'all', timeoutMs: 2000 });
+      await net.settled();
+      expect(replies).to.deep.equal([{ from: 'b', reply: { request: 'x', by: 'b', served: 1 } }]);
+      expect(served).to.equal(1);
+      // A second request is a new id: it runs.
+      await rpc.a!.call('y', { mode: 'all', timeoutMs: 2000 });
+      await net.settled();
+      expect(served).to.equal(2);
+    });
+
+    it('serves a restarted peer whose request ids start over', async () => {
+      let served = 0;
+      const net = new InMemoryNetwork();
+      const b = new RpcChannel(net.transport('b'), 'q', () => ++served);
+      let a = new RpcChannel(net.transport('a'), 'q');
+      await Promise.all([a.ready(), b.ready()]);
+      await net.settled();
+      await a.call('x', { mode: 'all', timeoutMs: 2000 });
+      net.crash('a');
+      await net.settled();
+      await net.transport('a').start();
+      a = new RpcChannel(net.transport('a'), 'q');
+      await a.ready();
+      await net.settled();
+      const replies = await a.call('x', { mode: 'all', timeoutMs: 2000 });
+      expect(replies.map((r) => r.reply)).to.deep.equal([2]);
+    });
+  });
+
   describe('lateReply', () => {
     it('emits the replies and errors that arrive after the call settled, once per member', async () => {
       const gate = deferred();
