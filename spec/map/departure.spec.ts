@@ -34,6 +34,28 @@ describe('a map that stops (departure)', () => {
     for (const m of maps) if (m.state !== 'stopped') await m.stop({ discard: true }).catch(() => undefined);
   });
 
+  it('hands the primary role of its keys to a staying backup before it says goodbye, so no backup claims them on its own', async () => {
+    const [a, b, c] = [member('a'), member('b'), member('c')];
+    for (const m of [a, b, c]) await m.start();
+    await net.settled();
+    const list = keys('k', 12);
+    await write(a, list);
+    // Keys whose first write was placed on another member are handed to a: a is primary of all.
+    for (const k of list) expect(a.entryInfo(k)?.role, k).to.equal('primary');
+    await net.settled();
+    await a.stop();
+    await net.settled();
+    for (const k of list) {
+      const heir = b.entryInfo(k)?.primary;
+      expect(heir, `primary of ${k}`).to.be.oneOf(['b', 'c']);
+      expect(c.entryInfo(k)?.primary, `primary of ${k} as c sees it`).to.equal(heir);
+    }
+    // The role came with a placement from a, not from a failover claim after its goodbye.
+    expect(b.stats().failovers + c.stats().failovers).to.equal(0);
+    expect(await values(c, list)).to.deep.equal(list.map((k) => ({ k })));
+    expect(await values(b, list)).to.deep.equal(list.map((k) => ({ k })));
+  });
+
   it('waits for a member to join when it is the last one holding entries, and hands them all over', async () => {
     const [a, b] = [member('a'), member('b')];
     await a.start();
