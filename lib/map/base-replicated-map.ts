@@ -518,42 +518,22 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** The conditional writes of `keys` made here and still being decided elsewhere. */
   private decidingOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
-    if (keys === undefined || this.deciding.size === 0) return [];
-    if (keys === 'all') return [...this.deciding.values()].flatMap((set) => [...set]);
-    return keys.flatMap((k) => [...(this.deciding.get(k) ?? [])]);
+    return pendingOf(this.deciding, keys);
   }
 
   /** Registers a conditional write of `key` sent elsewhere until it settles (see {@link deciding}). */
-  private async decidingElsewhere<T>(key: MapKey, request: Promise<T>): Promise<T> {
-    let set = this.deciding.get(key);
-    if (set === undefined) this.deciding.set(key, (set = new Set()));
-    set.add(request);
-    try {
-      return await request;
-    } finally {
-      set.delete(request);
-      if (set.size === 0 && this.deciding.get(key) === set) this.deciding.delete(key);
-    }
+  private decidingElsewhere<T>(key: MapKey, request: Promise<T>): Promise<T> {
+    return whilePending(this.deciding, key, request);
   }
 
   /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
   private fetchesOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
-    if (keys === undefined || this.fetches.size === 0) return [];
-    if (keys === 'all') return [...this.fetches.values()].flatMap((set) => [...set]);
-    return keys.flatMap((k) => [...(this.fetches.get(k) ?? [])]);
+    return pendingOf(this.fetches, keys);
   }
 
   /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
-  private async fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
-    let set = this.fetches.get(key);
-    if (set === undefined) this.fetches.set(key, (set = new Set()));
-    set.add(fetch);
-    try {
-      return await fetch;
-    } finally {
-      set.delete(fetch);
-      if (set.size === 0 && this.fetches.get(key) === set) this.fetches.delete(key);
-    }
+  private fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
+    return whilePending(this.fetches, key, fetch);
   }
 
   // ---------------------------------------------------------------- reading
@@ -1219,6 +1199,26 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
+
+/** The promises registered in `registry` for `keys` (`'all'`: for any key). */
+function pendingOf(registry: Map<MapKey, Set<Promise<unknown>>>, keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
+  if (keys === undefined || registry.size === 0) return [];
+  if (keys === 'all') return [...registry.values()].flatMap((set) => [...set]);
+  return keys.flatMap((k) => [...(registry.get(k) ?? [])]);
+}
+
+/** Keeps `work` registered under `key` in `registry` until it settles; resolves as it does. */
+async function whilePending<T>(registry: Map<MapKey, Set<Promise<unknown>>>, key: MapKey, work: Promise<T>): Promise<T> {
+  let set = registry.get(key);
+  if (set === undefined) registry.set(key, (set = new Set()));
+  set.add(work);
+  try {
+    return await work;
+  } finally {
+    set.delete(work);
+    if (set.size === 0 && registry.get(key) === set) registry.delete(key);
+  }
+}
 
 /** `undefined` once `work` resolved, or what it rejected with. */
 async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
