@@ -23,6 +23,7 @@ import { Departure } from './departure.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, adoptExpiry, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
+import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
 import { ConditionalWrites, type OwnWrite, type Taken } from './conditional-writes.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
@@ -98,21 +99,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private meeting = false;
   private startPromise: Promise<this> | undefined;
   private stopPromise: Promise<void> | undefined;
-  /** Calls made but not yet started (see {@link inOrder}). */
-  private waiting = 0;
-  /** Settles once the last call waiting for its turn has started. */
-  private lastTurn: Promise<unknown> = Promise.resolve();
-  /**
-   * Answers awaited from other members for a `get` (the value) or a `touch` (the primary's) here,
-   * by key. A write of the key made after such a call waits for them (see {@link inOrder}), so
-   * the call answers from before the write.
-   */
-  private readonly fetches = new Map<MapKey, Set<Promise<unknown>>>();
-  /**
-   * Conditional writes made here and being decided elsewhere, by key. Every later call of the key
-   * here (a read too) waits for them (see {@link inOrder}): it comes after them.
-   */
-  private readonly deciding = new Map<MapKey, Set<Promise<unknown>>>();
+  /** The order of this member's calls, and the answers they await (see call-order.ts). */
+  private readonly order: CallOrder;
   /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
   private readonly removals = new Map<MapKey, Promise<void>>();
 
@@ -159,6 +147,15 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         ctx.background(this.remove(keys));
       },
     });
+    this.order = new CallOrder({
+      running: () => ctx.lifecycle === 'running',
+      leaving: () => ctx.lifecycle === 'stopping' && !ctx.saidGoodbye,
+      ready: () => this.ready(),
+      assertUsable: () => {
+        this.assertUsable();
+      },
+      removal: (key) => this.removals.get(key),
+    });
     this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
@@ -182,9 +179,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
     this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
-      inOrder: (key, step) => this.inOrder(step, [key]),
-      afterEarlier: (key, step) => this.afterEarlier(key, step),
-      fetching: (key, request) => this.decidingElsewhere(key, request),
+      inOrder: (key, step) => this.order.inOrder(step, [key]),
+      afterEarlier: (key, step) => this.order.afterEarlier(key, step),
+      fetching: (key, request) => this.order.decidingElsewhere(key, request),
       write: async (key, value, bytes, options) => {
         await this.writeHere(key as K, value as V, bytes, options);
       },
@@ -453,89 +450,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
   }
 
-  /**
-   * Starts the calls made on this member in the order they were made, awaited or not, as one
-   * Redis connection applies commands in the order sent. `step` is the call itself: the part of
-   * it before its first `await` takes its effect (a version, a removal, a read of what is held
-   * here). A running map with nobody waiting runs it at once, in the caller's turn of the event
-   * loop; otherwise (before `start()` resolved, or behind such a call) it waits for its turn.
-   * A call that changes `writes` (keys, or every key) also waits for the answers that earlier
-   * `get`s and `touch`es of those keys await from other members, so that they answer from
-   * before it. Only the start is
-   * ordered: a call's acknowledgements may complete after a later call's.
-   */
-  private inOrder<T>(step: () => Promise<T>, writes?: readonly MapKey[] | 'all', reads?: readonly MapKey[]): Promise<T> {
-    if (this.ctx.lifecycle === 'running' && this.waiting === 0 && this.fetchesOf(writes).length === 0 && this.decidingOf(writes ?? reads).length === 0) return step();
-    this.waiting++;
-    // Boxed, so that the turn settles when the step has started, not when it has finished.
-    const turn = this.lastTurn
-      .then(() => this.ready())
-      .then(async () => {
-        // Only fetches of earlier calls can be pending: later calls wait behind this one.
-        for (let f = this.earlier(writes, reads); f.length > 0; f = this.earlier(writes, reads)) await Promise.allSettled(f);
-        this.assertUsable();
-      })
-      .then(
-        () => {
-          this.waiting--;
-          return { done: step() };
-        },
-        (error: unknown) => {
-          this.waiting--;
-          throw error;
-        },
-      );
-    // Only the order is kept here: the caller gets the error through `turn`.
-    this.lastTurn = turn.catch(() => undefined);
-    return turn.then((t) => t.done);
-  }
-
-  /**
-   * Runs `step` for another member (a conditional write it asks this member to decide) once the
-   * calls of `key` made here that are waiting for answers are done. Not queued behind this
-   * member's calls of other keys: those may be waiting for the asker, and it for this answer.
-   */
-  private async afterEarlier<T>(key: MapKey, step: () => Promise<T>): Promise<T> {
-    // A member that is leaving still answers until its goodbye: it hands the keys it holds over,
-    // or sends the asker on (see ConditionalWrites, Departure).
-    const leaving = this.ctx.lifecycle === 'stopping' && !this.ctx.saidGoodbye;
-    if (this.ctx.lifecycle !== 'running' && !leaving) await this.ready();
-    // A delete made here is waited for too: until every member has it, the member this one would
-    // send the asker to (the decider of a key nobody knows) may still send it back here.
-    const pending = (): Array<Promise<unknown>> => {
-      const removal = this.removals.get(key);
-      return removal === undefined ? this.earlier([key], undefined) : [...this.earlier([key], undefined), removal];
-    };
-    for (let f = pending(); f.length > 0; f = pending()) await Promise.allSettled(f);
-    if (!(this.ctx.lifecycle === 'stopping' && !this.ctx.saidGoodbye)) this.assertUsable();
-    return step();
-  }
-
-  /** What a call of `writes` (or reading `reads`) waits for: earlier fetches it writes over, earlier conditional writes of its keys. */
-  private earlier(writes: readonly MapKey[] | 'all' | undefined, reads: readonly MapKey[] | undefined): Array<Promise<unknown>> {
-    return [...this.fetchesOf(writes), ...this.decidingOf(writes ?? reads)];
-  }
-
-  /** The conditional writes of `keys` made here and still being decided elsewhere. */
-  private decidingOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
-    return pendingOf(this.deciding, keys);
-  }
-
-  /** Registers a conditional write of `key` sent elsewhere until it settles (see {@link deciding}). */
-  private decidingElsewhere<T>(key: MapKey, request: Promise<T>): Promise<T> {
-    return whilePending(this.deciding, key, request);
-  }
-
-  /** The answers awaited for `get`s and `touch`es of `keys` (`'all'`: of any key). */
-  private fetchesOf(keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
-    return pendingOf(this.fetches, keys);
-  }
-
-  /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
-  private fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
-    return whilePending(this.fetches, key, fetch);
-  }
-
   // ---------------------------------------------------------------- reading
 
   /** Ids of the live members of this map, this member included, sorted. */
@@ -635,7 +549,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
-    return this.inOrder(() => this.read(key, options), undefined, [key]);
+    return this.order.inOrder(() => this.read(key, options), undefined, [key]);
   }
 
   private async read(key: K, options: GetOptions): Promise<V | undefined> {
@@ -653,7 +567,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       const publishing = this.publisher.underWay(entry);
       if (publishing !== undefined) {
         const value = this.ctx.decoded(entry) as V;
-        await this.fetching(key, publishing);
+        await this.order.fetching(key, publishing);
         return value;
       }
       if (!expires(entry)) return this.ctx.decoded(entry) as V;
@@ -668,7 +582,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (!this.ctx.flavour.readsCopies) {
       // Registered as a fetch of the key (as the fallback below is): a write of the key made here
       // after this read waits for it, through the fallback too, so the read answers from before it.
-      const answered = await this.fetching(
+      const answered = await this.order.fetching(
         key,
         this.readElsewhere(key, entry, promote).then(
           (value) => ({ value }),
@@ -703,7 +617,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       }
       return value as V;
     }
-    const copy = await this.fetching(key, this.promotion.retrieve(entry));
+    const copy = await this.order.fetching(key, this.promotion.retrieve(entry));
     entry = this.ctx.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
@@ -795,7 +709,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   private async removedEverywhere(key: K): Promise<void> {
     const removal = this.removals.get(key);
-    if (removal !== undefined) await this.fetching(key, removal.catch(() => undefined));
+    if (removal !== undefined) await this.order.fetching(key, removal.catch(() => undefined));
   }
 
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
@@ -839,7 +753,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    return this.inOrder(() => this.store(key, value, bytes, options), [key]);
+    return this.order.inOrder(() => this.store(key, value, bytes, options), [key]);
   }
 
   /**
@@ -1010,7 +924,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    return this.inOrder(() => this.push(key, complete), [key]);
+    return this.order.inOrder(() => this.push(key, complete), [key]);
   }
 
   private async push(key: K, complete: boolean): Promise<void> {
@@ -1054,7 +968,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    return this.inOrder(() => this.use(key), undefined, [key]);
+    return this.order.inOrder(() => this.use(key), undefined, [key]);
   }
 
   private async use(key: K): Promise<boolean> {
@@ -1070,11 +984,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       // As a read here: a write still being published is not yet known elsewhere, and a touch
       // that answers true tells the caller it is there (see read()).
       const publishing = this.publisher.underWay(entry);
-      if (publishing !== undefined) await this.fetching(key, publishing);
+      if (publishing !== undefined) await this.order.fetching(key, publishing);
       return true;
     }
     // Answered by the primary: a write of the key made here after this touch waits for it.
-    const replies = await this.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
+    const replies = await this.order.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
   }
 
@@ -1129,7 +1043,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
-    return this.inOrder(async () => {
+    return this.order.inOrder(async () => {
       const entry = this.ctx.entries.get(key);
       if (entry?.role === 'primary' || this.ctx.flavour.readsCopies) {
         const held = entry !== undefined && !this.expiredHere(entry);
@@ -1164,7 +1078,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    return this.inOrder(async () => {
+    return this.order.inOrder(async () => {
       // Deletes made here and still being acknowledged (an earlier clear, a delete) removed their
       // keys here already, so this clear does not list them; it resolves after them all the same,
       // or a read elsewhere could still find a value from before this clear once it resolved.
@@ -1199,26 +1113,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
-
-/** The promises registered in `registry` for `keys` (`'all'`: for any key). */
-function pendingOf(registry: Map<MapKey, Set<Promise<unknown>>>, keys: readonly MapKey[] | 'all' | undefined): Array<Promise<unknown>> {
-  if (keys === undefined || registry.size === 0) return [];
-  if (keys === 'all') return [...registry.values()].flatMap((set) => [...set]);
-  return keys.flatMap((k) => [...(registry.get(k) ?? [])]);
-}
-
-/** Keeps `work` registered under `key` in `registry` until it settles; resolves as it does. */
-async function whilePending<T>(registry: Map<MapKey, Set<Promise<unknown>>>, key: MapKey, work: Promise<T>): Promise<T> {
-  let set = registry.get(key);
-  if (set === undefined) registry.set(key, (set = new Set()));
-  set.add(work);
-  try {
-    return await work;
-  } finally {
-    set.delete(work);
-    if (set.size === 0 && registry.get(key) === set) registry.delete(key);
-  }
-}
 
 /** `undefined` once `work` resolved, or what it rejected with. */
 async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
