@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { ConditionalWriteError, DataLossError, NotStartedError, StoppedError } from '../errors.js';
-import { isMapKey, type Handover, type MapKey, type Removal } from '../codec/map-messages.js';
+import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
@@ -21,11 +21,11 @@ import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
 import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, adoptExpiry, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
-import { ConditionalWrites, type OwnWrite, type Taken } from './conditional-writes.js';
+import { ConditionalWrites, type Taken } from './conditional-writes.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
@@ -56,9 +56,10 @@ import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
 import { Promotion } from './promotion.js';
+import { ReadPath } from './read-path.js';
 import { Publisher } from './publisher.js';
 import { Reconciler } from './reconciler.js';
-import { compareVersions, nextPlacement, nextUpdate } from './version.js';
+import { nextPlacement, nextUpdate } from './version.js';
 import { StateTransfer } from './state-transfer.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
@@ -101,6 +102,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private stopPromise: Promise<void> | undefined;
   /** The order of this member's calls, and the answers they await (see call-order.ts). */
   private readonly order: CallOrder;
+  /** What `get` does (see read-path.ts). */
+  private readonly reads: ReadPath;
   /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
   private readonly removals = new Map<MapKey, Promise<void>>();
 
@@ -195,7 +198,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         this.ctx.capacity.used(entry);
         if (expires(entry)) this.expiry.used(entry);
       },
-      adopt: (handover, write) => this.adopt(handover, write),
+      adopt: (handover, write) => this.reads.adopt(handover, write),
       fits: (key, valueBytes, value) => {
         this.assertFits(key, valueBytes, undefined, value);
       },
@@ -205,6 +208,17 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         await Promise.all([publishing, this.removals.get(key)?.catch(() => undefined)]);
       },
     });
+    this.reads = new ReadPath(
+      ctx,
+      { publisher: this.publisher, promotion: this.promotion, expiry: this.expiry, conditional: this.conditional, messenger: this.messenger, order: this.order },
+      {
+        assertUsable: () => {
+          this.assertUsable();
+        },
+        removal: (key) => this.removals.get(key),
+      },
+      this.defaults,
+    );
     this.handler = new MessageHandler(ctx, {
       messenger: this.messenger,
       reconciler: this.reconciler,
@@ -549,167 +563,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
-    return this.order.inOrder(() => this.read(key, options), undefined, [key]);
-  }
-
-  private async read(key: K, options: GetOptions): Promise<V | undefined> {
-    let promote = options.promote ?? this.ctx.flavour.promoteOnRead;
-    let entry = this.ctx.entries.get(key);
-    if (entry === undefined) {
-      await this.removedEverywhere(key);
-      return undefined;
-    }
-    if (entry.role === 'primary') {
-      this.ctx.capacity.used(entry);
-      // A value still being published is not yet known elsewhere: a read here waits until it
-      // is, so that no read anywhere after this one answers an older value (linearizable reads).
-      // Later writes of the key here wait for this read (a fetch): it answers from before them.
-      const publishing = this.publisher.underWay(entry);
-      if (publishing !== undefined) {
-        const value = this.ctx.decoded(entry) as V;
-        await this.order.fetching(key, publishing);
-        return value;
-      }
-      if (!expires(entry)) return this.ctx.decoded(entry) as V;
-      if (!alive(entry, this.ctx.now())) {
-        // Expired: never returned. Deleted everywhere now rather than at the next sweep.
-        this.ctx.background(this.expiry.sweep());
-        return undefined;
-      }
-      this.expiry.used(entry);
-      return this.ctx.decoded(entry) as V;
-    }
-    if (!this.ctx.flavour.readsCopies) {
-      // Registered as a fetch of the key (as the fallback below is): a write of the key made here
-      // after this read waits for it, through the fallback too, so the read answers from before it.
-      const answered = await this.order.fetching(
-        key,
-        this.readElsewhere(key, entry, promote).then(
-          (value) => ({ value }),
-          (error: unknown) => {
-            if (error instanceof ConditionalWriteError) return undefined;
-            throw error;
-          },
-        ),
-      );
-      if (answered !== undefined) return answered.value;
-      // A member that is leaving (or left) answers nothing from what it still holds.
-      this.assertUsable();
-      // The primary cannot be asked (it crashed or hangs, and no failover happened yet): under
-      // faults a read is served by any holder, as it always was (docs/consistency.md).
-      entry = this.ctx.entries.get(key);
-      if (entry === undefined) return undefined;
-      if (entry.role === 'primary') return this.read(key, options);
-      // Without moving the role: only the primary hands it over (a claim made here alone would
-      // leave two primaries, each updating in place what only its own holders hear of).
-      promote = false;
-    }
-    // A copy held here is served unless it may have expired: then the primary, which knows the
-    // last use, answers through the fetch below.
-    if (entry.role !== 'proxy' && entry.bytes !== undefined && (!expires(entry) || alive(entry, this.ctx.now()))) {
-      const value = this.promotion.readHeld(entry, promote);
-      this.ctx.capacity.used(entry);
-      if (expires(entry)) {
-        // readHeld may have made this member primary.
-        const now = this.ctx.entries.get(key);
-        if (now?.role === 'primary') this.expiry.used(now);
-        else this.useElsewhere(entry);
-      }
-      return value as V;
-    }
-    const copy = await this.order.fetching(key, this.promotion.retrieve(entry));
-    entry = this.ctx.entries.get(key);
-    if (copy === undefined || entry === undefined) return undefined;
-    // A use on any member counts: a member that read without becoming primary tells the primary.
-    if (!promote && copy.maxIdleMs !== undefined) this.useElsewhere(entry);
-    // The entry came here while we were fetching: what is here now is at least as new. Read it
-    // as from a holder, promotion included: a caller that changes the value and replicates it
-    // must be its primary, or the change is silently lost.
-    if ((entry.role === 'primary' || entry.bytes !== undefined) && entry.compare(copy.version) >= 0) return this.promotion.readHeld(entry, promote) as V;
-    return this.promotion.adoptFetched(entry, copy, promote) as V;
-  }
-
-  /**
-   * A read on a member that is not the key's primary: the primary answers, so the value is the
-   * one every later read anywhere sees (or a newer one), never an older copy held here. A
-   * promoting read has the primary hand the role over with the value (see
-   * ConditionalWrites.take), then reads here as the primary does.
-   */
-  private async readElsewhere(key: K, entry: Entry, promote: boolean): Promise<V | undefined> {
-    if (promote) {
-      const taken = await this.conditional.take(key, undefined);
-      if (taken === 'none') return undefined;
-      if (taken !== 'here') return taken.value as V;
-      // This member decides for the key now (the role came here meanwhile): read as the primary.
-      const now = this.ctx.entries.get(key);
-      return now === undefined ? undefined : this.read(key, { promote: false });
-    }
-    const bytes = await this.conditional.read(key);
-    if (bytes === undefined) return undefined;
-    // The primary counted the read as a use when it answered (conditional-writes.ts).
-    const here = this.ctx.entries.get(key) ?? entry;
-    // What lastAccess() answers on a proxy: when it last fetched the value.
-    if (here.bytes === undefined) here.lastAccess = this.ctx.now();
-    return this.ctx.codec.decode(bytes) as V;
-  }
-
-  /**
-   * Takes the primary role of a key handed to this member (see ConditionalWrites.take): with the
-   * value handed over (a promoting read), or writing `write` (a `set`), and publishes the entry.
-   * Resolves to `false`, changing nothing, when a newer state of the key is known here already.
-   */
-  private async adopt(handover: Handover, write: OwnWrite | undefined): Promise<Taken | false> {
-    const { ctx } = this;
-    this.assertUsable();
-    const { key } = handover;
-    ctx.clock.observe(handover.version);
-    const dead = ctx.tombstones.get(key);
-    let entry = ctx.entries.get(key);
-    if ((dead !== undefined && compareVersions(dead, handover.version) >= 0) || (entry !== undefined && entry.compare(handover.version) > 0)) return false;
-    const bytes = write?.bytes ?? handover.bytes;
-    if (bytes === undefined) return false;
-    // Past the version handed over, which the member that handed it keeps (with its spare copy):
-    // a write is a new value of the key; a read keeps the value and places it anew.
-    const version = ctx.interner.version(write === undefined ? nextPlacement(handover.version, this.id) : nextUpdate(handover.version, this.id));
-    if (entry === undefined) {
-      entry = new Entry(ctx.interner.key(key), 'primary', version, this.id, [], bytes);
-      ctx.entries.set(entry.key, entry);
-    }
-    ctx.tombstones.delete(key);
-    const previous = entry.primary;
-    entry.role = 'primary';
-    entry.primary = this.id;
-    entry.version = version;
-    entry.bytes = bytes;
-    entry.backups = ctx.chooseBackups([]);
-    const now = ctx.now();
-    if (write !== undefined) {
-      entry.value = write.value;
-      ctx.capacity.used(entry);
-      stampWrite(entry, { ttlMs: write.options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: write.options.maxIdleMs ?? this.defaults.maxIdleMs }, now);
-      this.emit('entrySet', key as K, 'local');
-      await this.publisher.published(entry, this.publisher.publishWrite(entry));
-      return { value: write.value };
-    }
-    entry.value = NOT_DECODED;
-    // Decoded now: the owner keeps the value it hands out (replicate() sends changes made to it).
-    const value = ctx.decoded(entry);
-    adoptExpiry(entry, handover.expiry, now);
-    ctx.capacity.used(entry);
-    this.promotion.handedOver(entry, previous);
-    // The read that took the role answers once the value is known everywhere.
-    await this.publisher.publish([entry]);
-    return { value };
-  }
-
-  /**
-   * Settles once a delete of `key` made here (a `delete`, a `clear`, an eviction) reached every
-   * member. A read that answers "no value" from this member's knowledge must not do so before:
-   * a `clear` removes the keys here at once, while their primaries elsewhere still serve them.
-   */
-  private async removedEverywhere(key: K): Promise<void> {
-    const removal = this.removals.get(key);
-    if (removal !== undefined) await this.order.fetching(key, removal.catch(() => undefined));
+    return this.order.inOrder(() => this.reads.read(key, options) as Promise<V | undefined>, undefined, [key]);
   }
 
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
@@ -974,7 +828,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private async use(key: K): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) {
-      await this.removedEverywhere(key);
+      await this.reads.removedEverywhere(key);
       return false;
     }
     if (entry.role === 'primary') {
@@ -1027,12 +881,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
       throw error;
     }
-  }
-
-  /** Tells the primary of an expiring entry read here (without becoming primary) that it was used. */
-  private useElsewhere(entry: Entry): void {
-    if (entry.role === 'primary' || entry.maxIdleMs === undefined) return;
-    this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 
   /**

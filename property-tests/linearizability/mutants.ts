@@ -7,6 +7,7 @@
  */
 import type { MapKey } from '../../lib/index.js';
 import { BaseReplicatedMap } from '../../lib/map/base-replicated-map.js';
+import { ReadPath } from '../../lib/map/read-path.js';
 import { Reconciler } from '../../lib/map/reconciler.js';
 
 /** The mutants. */
@@ -44,7 +45,7 @@ interface WriteInternals {
   writeHere(...args: unknown[]): Promise<unknown>;
 }
 
-/** The map's read on a member that is not the key's primary (see base-replicated-map.ts). */
+/** The map's read on a member that is not the key's primary (see read-path.ts). */
 type ReadElsewhere = (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean) => Promise<unknown>;
 
 /** Runs `fn` after `turns` turns of the event loop. */
@@ -81,7 +82,7 @@ export function applyMutant(mutant: MutantName): () => void {
           later(30, () => original.apply(this, args));
         },
       );
-      const undoRead = patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
+      const undoRead = patch(ReadPath.prototype, 'readElsewhere', (original) =>
         async function (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean): Promise<unknown> {
           if (promote || entry.bytes === undefined) return (original as ReadElsewhere).call(this, key, entry, promote);
           return this.ctx.decoded(entry);
@@ -95,7 +96,7 @@ export function applyMutant(mutant: MutantName): () => void {
     case 'one-sided-promotion': {
       // Reads and writes elsewhere take the primary role without the primary: what the map did
       // before the handover.
-      const undoRead = patch(BaseReplicatedMap.prototype, 'readElsewhere', (original) =>
+      const undoRead = patch(ReadPath.prototype, 'readElsewhere', (original) =>
         async function (this: ReadInternals, key: MapKey, entry: EntryInternals, promote: boolean): Promise<unknown> {
           if (!promote || entry.bytes === undefined) return (original as ReadElsewhere).call(this, key, entry, promote);
           const value = this.ctx.decoded(entry);
