@@ -11,24 +11,21 @@
 import { EventEmitter } from 'eventemitter3';
 import { ConditionalWriteError, DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
-import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
-import { assertFrameFits } from '../rpc/frame-limit.js';
 import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
-import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
+import type { Entry, EntryInfo } from './entry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
-import { ConditionalWrites, type Taken } from './conditional-writes.js';
-import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
+import { ConditionalWrites } from './conditional-writes.js';
+import { MapContext, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
-import { copyFrameBound, diffFrameBound } from './message-size.js';
 import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
 import type { EvictionPolicy } from './capacity.js';
 import { instrumentMap } from './map-diagnostics.js';
@@ -59,8 +56,8 @@ import { Promotion } from './promotion.js';
 import { ReadPath } from './read-path.js';
 import { Publisher } from './publisher.js';
 import { Reconciler } from './reconciler.js';
-import { nextPlacement, nextUpdate } from './version.js';
 import { StateTransfer } from './state-transfer.js';
+import { WritePath } from './write-path.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
 
@@ -104,6 +101,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly order: CallOrder;
   /** What `get` does (see read-path.ts). */
   private readonly reads: ReadPath;
+  /** What `set`, `replicate` and `touch` do (see write-path.ts). */
+  private readonly writes: WritePath;
   /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
   private readonly removals = new Map<MapKey, Promise<void>>();
 
@@ -186,7 +185,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       afterEarlier: (key, step) => this.order.afterEarlier(key, step),
       fetching: (key, request) => this.order.decidingElsewhere(key, request),
       write: async (key, value, bytes, options) => {
-        await this.writeHere(key as K, value as V, bytes, options);
+        await this.writes.writeHere(key, value, bytes, options);
       },
       remove: (key) => this.remove([key]),
       expired: () => {
@@ -200,7 +199,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       },
       adopt: (handover, write) => this.reads.adopt(handover, write),
       fits: (key, valueBytes, value) => {
-        this.assertFits(key, valueBytes, undefined, value);
+        this.writes.assertFits(key, valueBytes, undefined, value);
       },
       sent: async (key) => {
         const entry = this.ctx.entries.get(key);
@@ -216,6 +215,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
           this.assertUsable();
         },
         removal: (key) => this.removals.get(key),
+      },
+      this.defaults,
+    );
+    this.writes = new WritePath(
+      ctx,
+      { publisher: this.publisher, conditional: this.conditional, expiry: this.expiry, messenger: this.messenger, order: this.order, reads: this.reads },
+      {
+        assertUsable: () => {
+          this.assertUsable();
+        },
       },
       this.defaults,
     );
@@ -603,74 +612,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const bytes = this.ctx.codec.encode(value);
     // Before anything changes (the value's diff included): a copy no backup would accept must
     // not be written here either, or this member would hold what no other member can.
-    this.assertFits(key, bytes.byteLength, undefined, value);
+    this.writes.assertFits(key, bytes.byteLength, undefined, value);
     // The bytes hold every change so far; changes made from now on are the next diff.
     if (isDeltaValue(value)) value.resetDiff();
     // A running map writes at once: no turn of the event loop between the call and the write.
-    return this.order.inOrder(() => this.store(key, value, bytes, options), [key]);
-  }
-
-  /**
-   * A `set`: written here when this member is the key's primary, or decides for a key nobody
-   * knows; otherwise the primary hands the role over first (see ConditionalWrites.take), so
-   * that every write of a key is ordered by the one member that holds it.
-   */
-  private async store(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
-    // stop() may have begun while the call waited for its turn: a primary created now would be
-    // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
-    // gone and which nobody re-homes.
-    this.assertUsable();
-    // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
-    this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
-    if (this.conditional.decidesHere(key) || this.ctx.flavour.readsCopies) return this.writeHere(key, value, bytes, options);
-    let taken: Taken | 'none' | 'here';
-    try {
-      taken = await this.conditional.take(key, { value, bytes, options });
-    } catch (error) {
-      if (!(error instanceof ConditionalWriteError)) throw error;
-      // A member that is leaving writes nothing more (see writeHere).
-      this.assertUsable();
-      // The key's primary is gone, leaving, unreachable or cannot be found (a fault, or members
-      // disagreeing during a change): a write is not refused for that. It places the key here
-      // anew, past every version this member has seen, as a failover would; of two such writes
-      // the higher version wins everywhere (docs/consistency.md, "Under faults").
-      return this.writeHere(key, value, bytes, options);
-    }
-    return taken === 'here' ? this.writeHere(key, value, bytes, options) : this;
-  }
-
-  /** Writes as the key's primary (or the member that decides for a key nobody knows). */
-  private async writeHere(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
-    this.assertUsable();
-    let entry = this.ctx.entries.get(key);
-    this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
-    entry = this.ctx.entries.get(key);
-    if (entry?.role === 'primary') {
-      // An update in place: the key stays where it lives, its live backups keep their places (the
-      // missing ones are refilled), and only the holders hear of it. The version keeps its tick
-      // (see Version), so any member's next write or delete still outranks it.
-      const backups = this.ctx.chooseBackups(entry.backups);
-      entry.version = sameMembers(backups, entry.backups) ? nextUpdate(entry.version, this.id) : nextPlacement(nextUpdate(entry.version, this.id), this.id);
-      entry.backups = backups;
-    } else {
-      // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
-      const version = this.ctx.clock.tick(this.id);
-      this.ctx.tombstones.delete(key);
-      if (entry === undefined) {
-        entry = new Entry(key, 'primary', version, this.id, [], bytes);
-        this.ctx.entries.set(key, entry);
-      }
-      entry.role = 'primary';
-      entry.primary = this.id;
-      entry.version = version;
-      entry.backups = this.ctx.chooseBackups([]);
-    }
-    entry.bytes = bytes;
-    entry.value = value;
-    this.ctx.capacity.used(entry);
-    stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
-    this.emit('entrySet', key, 'local');
-    await this.publisher.published(entry, this.publisher.publishWrite(entry));
+    await this.order.inOrder(() => this.writes.store(key, value, bytes, options), [key]);
     return this;
   }
 
@@ -697,7 +643,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     assertKey(key);
     validateOptions(`${this.constructor.name}.setIfAbsent`, options, SET_OPTION_RULES);
     const bytes = this.ctx.codec.encode(value);
-    this.assertFits(key, bytes.byteLength, undefined, value);
+    this.writes.assertFits(key, bytes.byteLength, undefined, value);
     if (isDeltaValue(value)) value.resetDiff();
     return this.conditional.setIfAbsent(key, value, bytes, options);
   }
@@ -724,7 +670,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     const want = this.ctx.codec.encode(expected);
     const bytes = this.ctx.codec.encode(value);
     // The request carries both: it must fit a frame to the primary.
-    this.assertFits(key, bytes.byteLength + want.byteLength, undefined, value);
+    this.writes.assertFits(key, bytes.byteLength + want.byteLength, undefined, value);
     if (isDeltaValue(value)) value.resetDiff();
     return this.conditional.compareAndSet(key, want, value, bytes, options);
   }
@@ -778,40 +724,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
-    return this.order.inOrder(() => this.push(key, complete), [key]);
-  }
-
-  private async push(key: K, complete: boolean): Promise<void> {
-    this.assertUsable(); // as in set(): no publication may start after stop() began
-    const entry = this.ctx.entries.get(key);
-    if (entry?.role !== 'primary') return;
-    const value = this.ctx.decoded(entry);
-    const delta = isDeltaValue(value) ? value : undefined;
-    if (delta !== undefined && !complete && !delta.isDirty()) {
-      entry.lastAccess = this.ctx.now();
-      entry.accessSent = entry.lastAccess;
-      await this.publisher.access(entry);
-      return;
-    }
-    // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
-    const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
-    const bytes = this.ctx.codec.encode(value);
-    // The whole value too, even when a diff is sent: a holder without the base gets it whole.
-    this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
-    delta?.resetDiff();
-    const base = entry.version;
-    entry.bytes = bytes;
-    // An update in place (see set): the holders hear of it, the proxies need not.
-    const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
-    entry.version = sameMembers(backups, entry.backups) ? nextUpdate(base, this.id) : nextPlacement(nextUpdate(base, this.id), this.id);
-    // A use, and the copies or diffs tell the backups so. Its time to live runs on: a change in
-    // place is not a new write of the entry.
-    entry.lastAccess = this.ctx.now();
-    entry.accessSent = entry.lastAccess;
-    entry.backups = backups;
-    this.ctx.capacity.used(entry);
-    const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
-    await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
+    return this.order.inOrder(() => this.writes.push(key, complete), [key]);
   }
 
   /**
@@ -822,28 +735,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
-    return this.order.inOrder(() => this.use(key), undefined, [key]);
-  }
-
-  private async use(key: K): Promise<boolean> {
-    const entry = this.ctx.entries.get(key);
-    if (entry === undefined) {
-      await this.reads.removedEverywhere(key);
-      return false;
-    }
-    if (entry.role === 'primary') {
-      if (!alive(entry, this.ctx.now())) return false;
-      this.ctx.capacity.used(entry);
-      this.expiry.used(entry);
-      // As a read here: a write still being published is not yet known elsewhere, and a touch
-      // that answers true tells the caller it is there (see read()).
-      const publishing = this.publisher.underWay(entry);
-      if (publishing !== undefined) await this.order.fetching(key, publishing);
-      return true;
-    }
-    // Answered by the primary: a write of the key made here after this touch waits for it.
-    const replies = await this.order.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
-    return replies.some((r) => 'reply' in r);
+    return this.order.inOrder(() => this.writes.use(key), undefined, [key]);
   }
 
   /**
@@ -854,33 +746,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   sweep(): Promise<number> {
     this.assertUsable();
     return this.expiry.sweep();
-  }
-
-  /**
-   * @throws {ValueTooLargeError} when a copy of `key` with a value of `valueBytes` (or a diff of
-   *   `diffBytes`) may exceed the cluster's frame limit. The size is an upper bound of the frame
-   *   (see message-size.ts): a value within a few hundred bytes of the limit is refused too.
-   *
-   * When `value` is the very object the entry held here (changed in place, then written or
-   * replicated), the map lets go of it: it serves the value as last written, which its backups
-   * hold, not changes that were refused.
-   */
-  private assertFits(key: MapKey, valueBytes: number, diffBytes: number | undefined, value: unknown): void {
-    const limit = this.ctx.frameLimit();
-    if (!Number.isFinite(limit)) return;
-    const channel = mapChannelName(this.name);
-    const who = this.ctx.idsBound();
-    const advice = 'store a smaller value (or split it across keys)';
-    try {
-      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.name}' (${valueBytes} bytes encoded)`, copyFrameBound(channel, key, valueBytes, who), limit, advice);
-      if (diffBytes !== undefined) {
-        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.name}' (${diffBytes} bytes encoded)`, diffFrameBound(channel, key, diffBytes, who), limit, advice);
-      }
-    } catch (error) {
-      const entry = this.ctx.entries.get(key);
-      if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
-      throw error;
-    }
   }
 
   /**
@@ -970,12 +835,6 @@ async function settle(work: Promise<void>): Promise<{ error: unknown } | undefin
   } catch (error) {
     return { error };
   }
-}
-
-/** A key as an error message names it: quoted, and cut when long. */
-export function keyName(key: MapKey): string {
-  if (typeof key === 'number') return String(key);
-  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
 }
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */

@@ -9,6 +9,7 @@ import type { MapKey } from '../../lib/index.js';
 import { BaseReplicatedMap } from '../../lib/map/base-replicated-map.js';
 import { ReadPath } from '../../lib/map/read-path.js';
 import { Reconciler } from '../../lib/map/reconciler.js';
+import { WritePath } from '../../lib/map/write-path.js';
 
 /** The mutants. */
 export const MUTANTS = ['old-delete', 'stale-holder-read', 'one-sided-promotion'] as const;
@@ -105,7 +106,7 @@ export function applyMutant(mutant: MutantName): () => void {
           return value;
         } as (...args: unknown[]) => unknown,
       );
-      const undoWrite = patch(BaseReplicatedMap.prototype, 'store', () =>
+      const undoWrite = patch(WritePath.prototype, 'store', () =>
         function (this: WriteInternals, ...args: unknown[]): Promise<unknown> {
           return this.writeHere(...args);
         },

@@ -1,0 +1,236 @@
+/**
+ * The write path: what `set`, `replicate` and `touch` do on this member, on top of the publisher.
+ * A `set` is written here when this member is the key's primary (or decides for a key nobody
+ * knows); elsewhere the primary hands the role over first (ConditionalWrites.take), so that every
+ * write of a key is ordered by the one member that holds it. The conditional writes decided here
+ * write through {@link WritePath.writeHere} too. See docs/consistency.md.
+ *
+ * @module
+ */
+import { ConditionalWriteError } from '../errors.js';
+import type { MapKey } from '../codec/map-messages.js';
+import { MSG_ACCESS } from '../codec/message-types.js';
+import { assertFrameFits } from '../rpc/frame-limit.js';
+import type { CallOrder } from './call-order.js';
+import type { ConditionalWrites, Taken } from './conditional-writes.js';
+import { isDeltaValue } from './delta-value.js';
+import { Entry, NOT_DECODED } from './entry.js';
+import { alive, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
+import { mapChannelName } from './map-channel.js';
+import { sameMembers, type MapContext } from './map-context.js';
+import type { SetOptions } from './map-options.js';
+import { copyFrameBound, diffFrameBound } from './message-size.js';
+import type { Messenger } from './messenger.js';
+import type { Publisher } from './publisher.js';
+import type { ReadPath } from './read-path.js';
+import { nextPlacement, nextUpdate } from './version.js';
+
+/** The slice of the map's state the write path uses. */
+export type WritePathState = Pick<
+  MapContext,
+  'id' | 'name' | 'entries' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'chooseBackups' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
+>;
+
+/** What the write path asks of its siblings, one or a few methods each. */
+export interface WritePathParts {
+  /** Publishes a write, a change in place or a use to the entry's holders. */
+  readonly publisher: Pick<Publisher, 'published' | 'publishWrite' | 'publish' | 'access' | 'underWay'>;
+  /** Whether this member decides for a key, and asks its primary to hand the role over. */
+  readonly conditional: Pick<ConditionalWrites, 'decidesHere' | 'take'>;
+  /** A use of an expiring entry owned here. */
+  readonly expiry: Pick<Expiry, 'used'>;
+  /** Asks a key's primary to count a use (a `touch` elsewhere). */
+  readonly messenger: Pick<Messenger, 'request'>;
+  /** Registers the answers a `touch` awaits, so that later writes of the key wait for them. */
+  readonly order: Pick<CallOrder, 'fetching'>;
+  /** Waits, for a key unknown here, until a delete of it made here reached every member. */
+  readonly reads: Pick<ReadPath, 'removedEverywhere'>;
+}
+
+/** What the write path needs of the map itself. */
+export interface WritePathHost {
+  /** @throws {StoppedError} once `stop()` began. */
+  assertUsable(): void;
+}
+
+/** Writes values on this member as their primary, and pushes changes made in place. */
+export class WritePath {
+  private readonly ctx: WritePathState;
+  private readonly publisher: WritePathParts['publisher'];
+  private readonly conditional: WritePathParts['conditional'];
+  private readonly expiry: WritePathParts['expiry'];
+  private readonly messenger: WritePathParts['messenger'];
+  private readonly order: WritePathParts['order'];
+  private readonly reads: WritePathParts['reads'];
+  private readonly host: WritePathHost;
+  /** The map-wide expiry of writes that name none. */
+  private readonly defaults: ExpiryOptions;
+
+  /**
+   * @param state see {@link WritePathState}.
+   * @param parts see {@link WritePathParts}.
+   * @param host see {@link WritePathHost}.
+   * @param defaults the map's `ttlMs` and `maxIdleMs`, for a write that names none.
+   */
+  constructor(state: WritePathState, parts: WritePathParts, host: WritePathHost, defaults: ExpiryOptions) {
+    this.ctx = state;
+    this.publisher = parts.publisher;
+    this.conditional = parts.conditional;
+    this.expiry = parts.expiry;
+    this.messenger = parts.messenger;
+    this.order = parts.order;
+    this.reads = parts.reads;
+    this.host = host;
+    this.defaults = defaults;
+  }
+
+  /**
+   * A `set`: written here when this member is the key's primary, or decides for a key nobody
+   * knows; otherwise the primary hands the role over first (see ConditionalWrites.take), so
+   * that every write of a key is ordered by the one member that holds it.
+   */
+  async store(key: MapKey, value: unknown, bytes: Uint8Array, options: SetOptions): Promise<void> {
+    // stop() may have begun while the call waited for its turn: a primary created now would be
+    // published after this member's MSG_STOP, and its backups would keep a copy whose primary is
+    // gone and which nobody re-homes.
+    this.host.assertUsable();
+    // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
+    this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
+    if (this.conditional.decidesHere(key) || this.ctx.flavour.readsCopies) return this.writeHere(key, value, bytes, options);
+    let taken: Taken | 'none' | 'here';
+    try {
+      taken = await this.conditional.take(key, { value, bytes, options });
+    } catch (error) {
+      if (!(error instanceof ConditionalWriteError)) throw error;
+      // A member that is leaving writes nothing more (see writeHere).
+      this.host.assertUsable();
+      // The key's primary is gone, leaving, unreachable or cannot be found (a fault, or members
+      // disagreeing during a change): a write is not refused for that. It places the key here
+      // anew, past every version this member has seen, as a failover would; of two such writes
+      // the higher version wins everywhere (docs/consistency.md, "Under faults").
+      return this.writeHere(key, value, bytes, options);
+    }
+    if (taken === 'here') return this.writeHere(key, value, bytes, options);
+  }
+
+  /** Writes as the key's primary (or the member that decides for a key nobody knows). */
+  async writeHere(key: MapKey, value: unknown, bytes: Uint8Array, options: SetOptions): Promise<void> {
+    this.host.assertUsable();
+    let entry = this.ctx.entries.get(key);
+    this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
+    entry = this.ctx.entries.get(key);
+    if (entry?.role === 'primary') {
+      // An update in place: the key stays where it lives, its live backups keep their places (the
+      // missing ones are refilled), and only the holders hear of it. The version keeps its tick
+      // (see Version), so any member's next write or delete still outranks it.
+      const backups = this.ctx.chooseBackups(entry.backups);
+      entry.version = sameMembers(backups, entry.backups) ? nextUpdate(entry.version, this.ctx.id) : nextPlacement(nextUpdate(entry.version, this.ctx.id), this.ctx.id);
+      entry.backups = backups;
+    } else {
+      // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
+      const version = this.ctx.clock.tick(this.ctx.id);
+      this.ctx.tombstones.delete(key);
+      if (entry === undefined) {
+        entry = new Entry(key, 'primary', version, this.ctx.id, [], bytes);
+        this.ctx.entries.set(key, entry);
+      }
+      entry.role = 'primary';
+      entry.primary = this.ctx.id;
+      entry.version = version;
+      entry.backups = this.ctx.chooseBackups([]);
+    }
+    entry.bytes = bytes;
+    entry.value = value;
+    this.ctx.capacity.used(entry);
+    stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
+    this.ctx.events.emit('entrySet', key, 'local');
+    await this.publisher.published(entry, this.publisher.publishWrite(entry));
+  }
+
+  async push(key: MapKey, complete: boolean): Promise<void> {
+    this.host.assertUsable(); // as in set(): no publication may start after stop() began
+    const entry = this.ctx.entries.get(key);
+    if (entry?.role !== 'primary') return;
+    const value = this.ctx.decoded(entry);
+    const delta = isDeltaValue(value) ? value : undefined;
+    if (delta !== undefined && !complete && !delta.isDirty()) {
+      entry.lastAccess = this.ctx.now();
+      entry.accessSent = entry.lastAccess;
+      await this.publisher.access(entry);
+      return;
+    }
+    // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
+    const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
+    const bytes = this.ctx.codec.encode(value);
+    // The whole value too, even when a diff is sent: a holder without the base gets it whole.
+    this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
+    delta?.resetDiff();
+    const base = entry.version;
+    entry.bytes = bytes;
+    // An update in place (see set): the holders hear of it, the proxies need not.
+    const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
+    entry.version = sameMembers(backups, entry.backups) ? nextUpdate(base, this.ctx.id) : nextPlacement(nextUpdate(base, this.ctx.id), this.ctx.id);
+    // A use, and the copies or diffs tell the backups so. Its time to live runs on: a change in
+    // place is not a new write of the entry.
+    entry.lastAccess = this.ctx.now();
+    entry.accessSent = entry.lastAccess;
+    entry.backups = backups;
+    this.ctx.capacity.used(entry);
+    const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
+    await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
+  }
+
+  async use(key: MapKey): Promise<boolean> {
+    const entry = this.ctx.entries.get(key);
+    if (entry === undefined) {
+      await this.reads.removedEverywhere(key);
+      return false;
+    }
+    if (entry.role === 'primary') {
+      if (!alive(entry, this.ctx.now())) return false;
+      this.ctx.capacity.used(entry);
+      this.expiry.used(entry);
+      // As a read here: a write still being published is not yet known elsewhere, and a touch
+      // that answers true tells the caller it is there (see read()).
+      const publishing = this.publisher.underWay(entry);
+      if (publishing !== undefined) await this.order.fetching(key, publishing);
+      return true;
+    }
+    // Answered by the primary: a write of the key made here after this touch waits for it.
+    const replies = await this.order.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
+    return replies.some((r) => 'reply' in r);
+  }
+
+  /**
+   * @throws {ValueTooLargeError} when a copy of `key` with a value of `valueBytes` (or a diff of
+   *   `diffBytes`) may exceed the cluster's frame limit. The size is an upper bound of the frame
+   *   (see message-size.ts): a value within a few hundred bytes of the limit is refused too.
+   *
+   * When `value` is the very object the entry held here (changed in place, then written or
+   * replicated), the map lets go of it: it serves the value as last written, which its backups
+   * hold, not changes that were refused.
+   */
+  assertFits(key: MapKey, valueBytes: number, diffBytes: number | undefined, value: unknown): void {
+    const limit = this.ctx.frameLimit();
+    if (!Number.isFinite(limit)) return;
+    const channel = mapChannelName(this.ctx.name);
+    const who = this.ctx.idsBound();
+    const advice = 'store a smaller value (or split it across keys)';
+    try {
+      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.ctx.name}' (${valueBytes} bytes encoded)`, copyFrameBound(channel, key, valueBytes, who), limit, advice);
+      if (diffBytes !== undefined) {
+        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.ctx.name}' (${diffBytes} bytes encoded)`, diffFrameBound(channel, key, diffBytes, who), limit, advice);
+      }
+    } catch (error) {
+      const entry = this.ctx.entries.get(key);
+      if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
+      throw error;
+    }
+  }
+}
+
+/** A key as an error message names it: quoted, and cut when long. */
+export function keyName(key: MapKey): string {
+  if (typeof key === 'number') return String(key);
+  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}… (${key.length} characters)` : JSON.stringify(key);
+}
