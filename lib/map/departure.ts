@@ -25,7 +25,7 @@ import type { Publisher } from './publisher.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state a departure uses. */
-export type DepartureState = Pick<MapContext, 'id' | 'entries' | 'members' | 'now' | 'wanted' | 'chooseBackups' | 'saidGoodbye'>;
+export type DepartureState = Pick<MapContext, 'id' | 'entries' | 'members' | 'now' | 'wanted' | 'placer' | 'saidGoodbye'>;
 
 /** The collaborators a departure uses. */
 export interface DepartureParts {
@@ -183,8 +183,7 @@ export class Departure {
   private handOver(entries: Entry[]): Promise<void> {
     const { state } = this;
     for (const e of entries) {
-      e.backups = state.chooseBackups(e.backups, Math.max(1, state.wanted()));
-      e.version = nextPlacement(e.version, state.id);
+      state.placer.again(e, e.backups, Math.max(1, state.wanted()));
     }
     return this.parts.publisher.publishAll(entries);
   }

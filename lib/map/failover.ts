@@ -13,12 +13,11 @@ import { push, type MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Promotion } from './promotion.js';
 import type { Publisher } from './publisher.js';
-import { nextPlacement } from './version.js';
 
 /** The slice of the map's state failover uses. */
 export type FailoverState = Pick<
   MapContext,
-  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'chooseBackups' | 'background' | 'serving'
+  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'placer' | 'background' | 'serving'
 >;
 
 /** Re-homes entries when members come and go. */
@@ -160,8 +159,7 @@ export class Failover {
 
   /** Re-chooses the backups of an entry owned here (the live ones stay) under a new placement. */
   private replace(e: Entry): void {
-    e.backups = this.state.chooseBackups(e.backups);
-    e.version = nextPlacement(e.version, this.state.id);
+    this.state.placer.again(e);
   }
 
   /** Makes this member primary of an entry whose primary is gone (it holds the value); the caller publishes. */

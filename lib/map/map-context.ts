@@ -12,9 +12,9 @@ import type { MapKey } from '../codec/map-messages.js';
 import type { ValueCodec } from '../codec/value-codec.js';
 import type { Membership } from '../membership/membership.js';
 import type { RpcChannel } from '../rpc/rpc-channel.js';
-import { BackupSelector } from './backup-selector.js';
 import { NOT_DECODED, type Entry, type EntryRole } from './entry.js';
 import { Interner } from './interner.js';
+import { Placer } from './placer.js';
 import type { IdsBound } from './message-size.js';
 import type { AckMode, MapEvents, MapState } from './map-options.js';
 import { Tombstones } from './tombstones.js';
@@ -69,10 +69,8 @@ export type MapContextOptions = Pick<MapContext, 'name' | 'id' | 'flavour' | 'rp
   readonly capacity?: CapacityOptions;
 };
 
-/** True when both lists name the same members in the same order (interned lists are usually the same array). */
-export function sameMembers(a: readonly string[], b: readonly string[]): boolean {
-  return a === b || (a.length === b.length && a.every((m, i) => m === b[i]));
-}
+// Declared with the placer, which compares lists of backups; re-exported for the publisher.
+export { sameMembers } from './placer.js';
 
 /** The state of one map on one member, shared by its collaborators. */
 export class MapContext {
@@ -127,7 +125,8 @@ export class MapContext {
   saidGoodbye = false;
   /** The map's channel, once opened. */
   channel: RpcChannel | undefined;
-  private readonly selector = new BackupSelector();
+  /** Chooses the backups of the entries owned here and versions their placements (see placer.ts). */
+  readonly placer: Placer;
 
   /** @param options see {@link MapContextOptions}. */
   constructor(options: MapContextOptions) {
@@ -144,6 +143,7 @@ export class MapContext {
     this.tombstones = new Tombstones(options.tombstoneTtlMs, options.now);
     this.capacity = new Capacity(options.capacity ?? {}, options.id, this.tombstones);
     this.entries = new EntryTable(this.capacity);
+    this.placer = new Placer({ id: this.id, members: this.members, interner: this.interner, wanted: () => this.wanted() });
   }
 
   /** The map's channel. @throws {StoppedError} before `start()`. */
@@ -178,16 +178,6 @@ export class MapContext {
    */
   promised(): number {
     return this.flavour.desiredBackups(this.members.size);
-  }
-
-  /**
-   * Backups for an entry owned here: the live ones of `current` stay, the rest are chosen
-   * round-robin (never one in `tried`) up to `wanted`. The one rule of every (re)placement.
-   * A member leaving the map (`MSG_LEAVING`) is neither kept nor chosen: its copy goes with it.
-   */
-  chooseBackups(current: readonly string[], wanted = this.wanted(), tried?: ReadonlySet<string>): readonly string[] {
-    const keep = current.filter((b) => this.members.has(b) && !this.members.isLeaving(b));
-    return this.interner.list(this.selector.refill(this.members.candidates(), keep, wanted, tried));
   }
 
   /** This member's role in a placement. */

@@ -24,7 +24,7 @@ import type { Reconciler } from './reconciler.js';
 import { nextPlacement } from './version.js';
 
 /** The slice of the map's state snapshots use. */
-export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'now' | 'clock' | 'interner' | 'chooseBackups' | 'background'>;
+export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'now' | 'clock' | 'interner' | 'placer' | 'background'>;
 
 /** The collaborators a snapshot hands loaded entries to. */
 export interface SnapshotParts {
@@ -194,10 +194,7 @@ export class MapSnapshot {
     }
     // A member that came while the snapshot was read has none of it: back the entries up now.
     if (state.members.size > 0 && loaded.length > 0) {
-      for (const entry of loaded) {
-        entry.backups = state.chooseBackups([]);
-        entry.version = nextPlacement(entry.version, state.id);
-      }
+      for (const entry of loaded) state.placer.again(entry, []);
       state.background(this.parts.publisher.publishAll(loaded));
     }
     return { entries: loaded.length, tombstones: staged.tombstones.length, expired: staged.expired };

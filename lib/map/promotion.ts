@@ -14,12 +14,11 @@ import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
 import { adoptExpiry, assumeUnreportedUse } from './expiry.js';
-import { nextPlacement } from './version.js';
 
 /** The slice of the map's state promotion uses. */
 export type PromotionState = Pick<
   MapContext,
-  'id' | 'name' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'chooseBackups' | 'decoded' | 'background'
+  'id' | 'name' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'placer' | 'decoded' | 'background'
 >;
 
 /** Makes this member primary of entries, and fetches values it does not hold. */
@@ -49,10 +48,9 @@ export class Promotion {
     const previous = entry.primary;
     entry.role = 'primary';
     entry.primary = state.id;
-    entry.version = nextPlacement(entry.version, state.id);
     // Never itself: a member that handed the key over keeps a spare copy naming itself (see
     // ConditionalWrites.handOver), and claims it back from there if the new primary dies first.
-    entry.backups = state.chooseBackups(why === 'failover' ? entry.backups.filter((b) => b !== state.id) : []);
+    state.placer.again(entry, why === 'failover' ? entry.backups.filter((b) => b !== state.id) : []);
     if (why === 'read') state.counters.promotions++;
     else {
       state.counters.failovers++;

@@ -12,7 +12,7 @@ import { expiryOf } from './expiry.js';
 import { push, sameMembers, type MapContext } from './map-context.js';
 import { chunked, copyBound, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
-import { nextPlacement, sameLineage, type Version } from './version.js';
+import { sameLineage, type Version } from './version.js';
 import { WriteConcern, type CopyRefusal, type ShortfallReport } from './write-concern.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
@@ -46,7 +46,7 @@ interface Publication {
 /** The slice of the map's state publication uses. */
 export type PublicationState = Pick<
   MapContext,
-  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'chooseBackups' | 'background' | 'now' | 'events' | 'promised' | 'serving'
+  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'placer' | 'background' | 'now' | 'events' | 'promised' | 'serving'
 >;
 
 /**
@@ -266,8 +266,8 @@ export class Publisher {
           const keep = p.entry.backups.filter((b) => !lost.includes(b));
           // Out of rounds (members kept coming and failing): keep only those that took the copy,
           // so that an entry never names a backup without the value.
-          p.entry.backups = round < rounds ? this.state.chooseBackups(keep, undefined, p.tried) : this.state.chooseBackups(keep, keep.length);
-          p.entry.version = nextPlacement(p.entry.version, this.state.id);
+          if (round < rounds) this.state.placer.again(p.entry, keep, undefined, p.tried);
+          else this.state.placer.again(p.entry, keep, keep.length);
           p.version = p.entry.version;
         }
         if (round >= rounds) break;

@@ -23,7 +23,7 @@ import { compareVersions, nextPlacement, nextUpdate } from './version.js';
 /** The slice of the map's state the read path uses. */
 export type ReadPathState = Pick<
   MapContext,
-  'id' | 'entries' | 'flavour' | 'capacity' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'chooseBackups' | 'events'
+  'id' | 'entries' | 'flavour' | 'capacity' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'placer' | 'events'
 >;
 
 /** What the read path asks of its siblings, one or a few methods each. */
@@ -214,7 +214,7 @@ export class ReadPath {
     entry.primary = ctx.id;
     entry.version = version;
     entry.bytes = bytes;
-    entry.backups = ctx.chooseBackups([]);
+    entry.backups = ctx.placer.backups([]);
     const now = ctx.now();
     if (write !== undefined) {
       entry.value = write.value;

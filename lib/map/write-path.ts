@@ -17,18 +17,17 @@ import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED } from './entry.js';
 import { alive, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
 import { mapChannelName } from './map-channel.js';
-import { sameMembers, type MapContext } from './map-context.js';
+import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
 import type { ReadPath } from './read-path.js';
-import { nextPlacement, nextUpdate } from './version.js';
 
 /** The slice of the map's state the write path uses. */
 export type WritePathState = Pick<
   MapContext,
-  'id' | 'name' | 'entries' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'chooseBackups' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
+  'id' | 'name' | 'entries' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'placer' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
 >;
 
 /** What the write path asks of its siblings, one or a few methods each. */
@@ -123,9 +122,7 @@ export class WritePath {
       // An update in place: the key stays where it lives, its live backups keep their places (the
       // missing ones are refilled), and only the holders hear of it. The version keeps its tick
       // (see Version), so any member's next write or delete still outranks it.
-      const backups = this.ctx.chooseBackups(entry.backups);
-      entry.version = sameMembers(backups, entry.backups) ? nextUpdate(entry.version, this.ctx.id) : nextPlacement(nextUpdate(entry.version, this.ctx.id), this.ctx.id);
-      entry.backups = backups;
+      this.ctx.placer.update(entry);
     } else {
       // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
       const version = this.ctx.clock.tick(this.ctx.id);
@@ -137,7 +134,7 @@ export class WritePath {
       entry.role = 'primary';
       entry.primary = this.ctx.id;
       entry.version = version;
-      entry.backups = this.ctx.chooseBackups([]);
+      entry.backups = this.ctx.placer.backups([]);
     }
     entry.bytes = bytes;
     entry.value = value;
@@ -167,14 +164,13 @@ export class WritePath {
     delta?.resetDiff();
     const base = entry.version;
     entry.bytes = bytes;
-    // An update in place (see set): the holders hear of it, the proxies need not.
-    const backups = this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b)));
-    entry.version = sameMembers(backups, entry.backups) ? nextUpdate(base, this.ctx.id) : nextPlacement(nextUpdate(base, this.ctx.id), this.ctx.id);
+    // An update in place (see set): the holders hear of it, the proxies need not. Backups that
+    // are gone are dropped here; none is chosen in their place.
+    this.ctx.placer.update(entry, this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b))));
     // A use, and the copies or diffs tell the backups so. Its time to live runs on: a change in
     // place is not a new write of the entry.
     entry.lastAccess = this.ctx.now();
     entry.accessSent = entry.lastAccess;
-    entry.backups = backups;
     this.ctx.capacity.used(entry);
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
     await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
