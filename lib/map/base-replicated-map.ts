@@ -11,6 +11,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { ConditionalWriteError, DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
+import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
@@ -174,6 +175,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
           publishExpired(this, key);
           this.emit('expired', key as K);
         },
+        forward: (key, primary) => this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [primary], 'none'),
       },
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,

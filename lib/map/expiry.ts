@@ -14,10 +14,12 @@
  *
  * @module
  */
+import { RetrieveError } from '../errors.js';
 import type { EntryExpiry, MapKey } from '../codec/map-messages.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { ExpiryTimers } from './map-options.js';
+import type { Version } from './version.js';
 
 // Declared with the settings that take it (the settings must not import expiry: map-context
 // imports the settings); exported here too under its first home.
@@ -114,7 +116,7 @@ export function assumeUnreportedUse(entry: Entry, now: number): void {
 }
 
 /** The slice of the map's state expiry uses. */
-export type ExpiryState = Pick<MapContext, 'entries' | 'now' | 'serving' | 'background'>;
+export type ExpiryState = Pick<MapContext, 'id' | 'entries' | 'now' | 'serving' | 'background'>;
 
 /** What expiry asks of the rest of the map. */
 export interface ExpiryHost {
@@ -124,6 +126,13 @@ export interface ExpiryHost {
   remove(keys: MapKey[]): Promise<void>;
   /** Reports that this member expired `key` (as its primary). */
   expired(key: MapKey): void;
+  /** Passes a use of `key` on to `primary` (`MSG_ACCESS`, no answer awaited). */
+  forward(key: MapKey, primary: string): Promise<unknown>;
+}
+
+/** Marks a copy just received (of `version`) as used now, if it is the copy held here. */
+export function copyReceived(entry: Entry | undefined, version: Version, now: number): void {
+  if (entry?.holding === true && entry.sameWrite(version)) entry.lastAccess = now;
 }
 
 /** Node's timers, unref'd: a sweep never keeps a process alive. */
@@ -187,6 +196,41 @@ export class Expiry {
     if (entry.accessSent !== undefined && now - entry.accessSent < entry.maxIdleMs * ACCESS_NEWS_SHARE) return;
     entry.accessSent = now;
     this.state.background(this.host.access(entry));
+  }
+
+  /**
+   * Hears of uses of `keys` from member `from` (`MSG_ACCESS`). From the primary: the backups
+   * mark their copies used. To the primary (a touch or read on another member): a use, which the
+   * primary passes on to its backups when due. A use of an entry that already expired brings
+   * nothing back: the primary deletes it, and a touch that waits for the answer learns it is gone.
+   * @throws {RetrieveError} when `wantsReply` and a key expired here (its primary) or is unknown.
+   */
+  heard(keys: readonly MapKey[], from: string, wantsReply: boolean): void {
+    const { state } = this;
+    // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
+    let expired: MapKey | undefined;
+    let unknown: MapKey | undefined;
+    for (const key of keys) {
+      const e = state.entries.get(key);
+      // Every member knows every key: one unknown here was deleted, or swept once it expired.
+      if (e === undefined) unknown = key;
+      else if (e.role === 'primary') {
+        if (alive(e, state.now())) this.used(e);
+        else expired = key;
+      } else if (from === e.primary) {
+        if (e.bytes !== undefined) e.lastAccess = state.now();
+      } else {
+        // Sent here as if this member were primary (a touch or read racing a promotion): the
+        // use goes on to the primary known here. A holder does not mark its own copy, so its
+        // idea of the last use is never newer than its primary's.
+        state.background(this.host.forward(key, e.primary));
+      }
+    }
+    if (expired !== undefined) {
+      state.background(this.sweep());
+      if (wantsReply) throw new RetrieveError(`key ${String(expired)} expired on its primary '${state.id}'`, expired);
+    }
+    if (unknown !== undefined && wantsReply) throw new RetrieveError(`key ${String(unknown)} is not known on member '${state.id}': deleted, or expired and swept`, unknown);
   }
 
   /**

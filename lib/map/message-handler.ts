@@ -8,7 +8,7 @@ import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../
 import { valueTooLarge } from '../rpc/frame-limit.js';
 import { copyFrameBound } from './message-size.js';
 import { mapChannelName } from './map-channel.js';
-import { mapMessageFromWire, type HeldCopy, type MapKey, type MapMessage, type MapMessageOf } from '../codec/map-messages.js';
+import { mapMessageFromWire, type HeldCopy, type MapMessage, type MapMessageOf } from '../codec/map-messages.js';
 import {
   MESSAGE_TYPE_NAMES,
   MSG_ACCESS,
@@ -165,37 +165,9 @@ export class MessageHandler {
       case MSG_PING:
         // Nothing in this library sends it; it stays answered for peers that do.
         return this.ack(wantsReply);
-      case MSG_ACCESS: {
-        // Tomcat: the holder marks its copy accessed. By this member's clock: clocks need not agree.
-        // From the primary: its backups mark their copies used. To the primary (a touch or read on
-        // another member): a use, which the primary passes on to its backups when due.
-        // A use of an entry that already expired brings nothing back: the primary deletes it,
-        // and a touch that waits for the answer learns it is gone.
-        let expired: MapKey | undefined;
-        let unknown: MapKey | undefined;
-        for (const key of message.keys) {
-          const e = state.entries.get(key);
-          // Every member knows every key: one unknown here was deleted, or swept once it expired.
-          if (e === undefined) unknown = key;
-          else if (e.role === 'primary') {
-            if (alive(e, state.now())) parts.expiry.used(e);
-            else expired = key;
-          } else if (from === e.primary) {
-            if (e.bytes !== undefined) e.lastAccess = state.now();
-          } else {
-            // Sent here as if this member were primary (a touch or read racing a promotion): the
-            // use goes on to the primary known here. A holder does not mark its own copy, so its
-            // idea of the last use is never newer than its primary's (see expiry.ts).
-            state.background(parts.messenger.request({ type: MSG_ACCESS, keys: [key] }, [e.primary], 'none'));
-          }
-        }
-        if (expired !== undefined) {
-          state.background(parts.expiry.sweep());
-          if (wantsReply) throw new RetrieveError(`key ${String(expired)} expired on its primary '${state.id}'`, expired);
-        }
-        if (unknown !== undefined && wantsReply) throw new RetrieveError(`key ${String(unknown)} is not known on member '${state.id}': deleted, or expired and swept`, unknown);
+      case MSG_ACCESS:
+        parts.expiry.heard(message.keys, from, wantsReply);
         return this.ack(wantsReply);
-      }
       case MSG_CONDITIONAL:
         return parts.conditional.answer(message, from);
       case MSG_STATE:

@@ -6,14 +6,14 @@
  * @module
  */
 import { DiffApplyError, DiffBaseMissingError, ProtocolError } from '../errors.js';
-import type { EntryCopy, EntryDiff, MapKey, Placement, Removal } from '../codec/map-messages.js';
+import type { EntryCopy, EntryDiff, Placement, Removal } from '../codec/map-messages.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED } from './entry.js';
 import type { Failover } from './failover.js';
 import { push, type MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
-import { adoptExpiry } from './expiry.js';
-import { compareVersions, type Version } from './version.js';
+import { adoptExpiry, copyReceived } from './expiry.js';
+import { compareVersions } from './version.js';
 
 /** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
 export interface Relay {
@@ -231,12 +231,6 @@ export class Reconciler {
     }
   }
 
-  /** Marks a copy just received as used now, if it is the copy held here. */
-  accessed(key: MapKey, version: Version): void {
-    const e = this.state.entries.get(key);
-    if (e?.holding === true && e.sameWrite(version)) e.lastAccess = this.state.now();
-  }
-
   /**
    * Applies a diff from a primary to the copy held here, as a copy of the new write would be
    * stored. Throws (the primary then sends the whole value) rather than create an entry from a
@@ -303,7 +297,7 @@ export class Reconciler {
     } else {
       this.applyPlacement(p, bytes, 'remote', relay);
     }
-    this.accessed(p.key, p.version);
+    copyReceived(this.state.entries.get(p.key), p.version, this.state.now());
     this.sendNotices(relay);
   }
 
