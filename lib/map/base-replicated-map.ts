@@ -162,10 +162,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
-    this.promotion = new Promotion(ctx, this.messenger, this.publisher);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
-    this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
-    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.expiry = new Expiry(
       ctx,
       {
@@ -180,6 +176,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
       options.timers ?? NODE_TIMERS,
     );
+    this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
+    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
+    this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
+    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
     this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
@@ -236,6 +236,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       transfer: this.transfer,
       failover: this.failover,
       expiry: this.expiry,
+      promotion: this.promotion,
       conditional: this.conditional,
       departure: this.departure,
     });

@@ -4,11 +4,8 @@
  *
  * @module
  */
-import { ProtocolError, RetrieveError, StoppedError, type CodecError } from '../errors.js';
-import { valueTooLarge } from '../rpc/frame-limit.js';
-import { copyFrameBound } from './message-size.js';
-import { mapChannelName } from './map-channel.js';
-import { mapMessageFromWire, type HeldCopy, type MapMessage, type MapMessageOf } from '../codec/map-messages.js';
+import { ProtocolError, StoppedError, type CodecError } from '../errors.js';
+import { mapMessageFromWire, type MapMessage, type MapMessageOf } from '../codec/map-messages.js';
 import {
   MESSAGE_TYPE_NAMES,
   MSG_ACCESS,
@@ -31,10 +28,11 @@ import {
   MSG_VALUE,
 } from '../codec/message-types.js';
 import type { Departure } from './departure.js';
-import { alive, expiryOf, type Expiry } from './expiry.js';
+import type { Expiry } from './expiry.js';
 import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
+import type { Promotion } from './promotion.js';
 import type { Reconciler } from './reconciler.js';
 import type { StateTransfer } from './state-transfer.js';
 
@@ -52,7 +50,9 @@ export interface MessageHandlerParts {
   /** Handles goodbyes. */
   readonly failover: Failover;
   /** Counts uses of expiring entries. */
-  readonly expiry: Expiry;
+  readonly expiry: Pick<Expiry, 'heard'>;
+  /** Answers a holder's value to a member that fetches it. */
+  readonly promotion: Pick<Promotion, 'held'>;
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
   readonly departure: Departure;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
@@ -116,38 +116,8 @@ export class MessageHandler {
       case MSG_REMOVE:
         parts.reconciler.applyRemovals(message.removals, from);
         return this.ack(wantsReply);
-      case MSG_RETRIEVE_BACKUP: {
-        const e = state.entries.get(message.key);
-        // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
-        // waiting for a member that does hold the value instead of settling on this one. So is a
-        // copy this member cannot prove alive (see expiry.ts): the primary answers for it.
-        if (e?.bytes === undefined) throw new RetrieveError(`member '${state.id}' holds no value for key ${String(message.key)}`, message.key);
-        const now = state.now();
-        if (!alive(e, now)) {
-          // Expired on its primary: nobody gets it, and it goes from every member now.
-          if (e.role === 'primary') state.background(parts.expiry.sweep());
-          throw new RetrieveError(`member '${state.id}' holds key ${String(message.key)} only as expired, or maybe expired`, message.key);
-        }
-        // A value written under a larger frame limit (a member with a smaller maxFrameBytes joined
-        // since) cannot be sent: say so to the asker, typed, rather than let it wait.
-        const limit = state.frameLimit();
-        const bound = Number.isFinite(limit) ? copyFrameBound(mapChannelName(state.name), message.key, e.bytes.byteLength, state.idsBound()) : 0;
-        if (bound > limit) {
-          throw this.report(valueTooLarge(`the value of key ${String(message.key).slice(0, 64)} held by member '${state.id}' (${e.bytes.byteLength} bytes encoded)`, bound, limit, 'read it on a member that holds it, or delete it'));
-        }
-        // A read on any member is a use.
-        if (e.role === 'primary') parts.expiry.used(e);
-        const expiry = expiryOf(e, now);
-        const idleMs = e.lastAccess === undefined ? undefined : Math.max(0, Math.round(now - e.lastAccess));
-        const copy: HeldCopy = {
-          version: e.version,
-          bytes: e.bytes,
-          ...(idleMs === undefined ? {} : { idleMs }),
-          ...(expiry?.ttlMs === undefined ? {} : { ttlMs: expiry.ttlMs }),
-          ...(expiry?.maxIdleMs === undefined ? {} : { maxIdleMs: expiry.maxIdleMs }),
-        };
-        return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy });
-      }
+      case MSG_RETRIEVE_BACKUP:
+        return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy: parts.promotion.held(message.key, (error) => this.report(error)) });
       case MSG_START:
         // A leaving member still meets newcomers until its goodbye: one may be the member it waits
         // for to hand its entries over (a rolling update's replacement), and learns at once that

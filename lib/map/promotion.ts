@@ -7,18 +7,38 @@
  */
 import { publishClaim } from '../diagnostics/publish.js';
 import { ProtocolError, RetrieveError, type RpcRemoteError, type RpcResponse } from '../errors.js';
-import { mapMessageFromWire, mapMessageToWire, type HeldCopy } from '../codec/map-messages.js';
+import { mapMessageFromWire, mapMessageToWire, type HeldCopy, type MapKey } from '../codec/map-messages.js';
 import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
-import { adoptExpiry, assumeUnreportedUse } from './expiry.js';
+import { adoptExpiry, alive, assumeUnreportedUse, expiryOf, type Expiry } from './expiry.js';
+import { mapChannelName } from './map-channel.js';
+import { copyFrameBound } from './message-size.js';
+import { valueTooLarge } from '../rpc/frame-limit.js';
 
 /** The slice of the map's state promotion uses. */
 export type PromotionState = Pick<
   MapContext,
-  'id' | 'name' | 'rpc' | 'rpcTimeoutMs' | 'entries' | 'members' | 'counters' | 'count' | 'clock' | 'codec' | 'now' | 'events' | 'serving' | 'placer' | 'decoded' | 'background'
+  | 'id'
+  | 'name'
+  | 'rpc'
+  | 'rpcTimeoutMs'
+  | 'entries'
+  | 'members'
+  | 'counters'
+  | 'count'
+  | 'clock'
+  | 'codec'
+  | 'now'
+  | 'events'
+  | 'serving'
+  | 'placer'
+  | 'decoded'
+  | 'background'
+  | 'frameLimit'
+  | 'idsBound'
 >;
 
 /** Makes this member primary of entries, and fetches values it does not hold. */
@@ -26,16 +46,19 @@ export class Promotion {
   private readonly state: PromotionState;
   private readonly messenger: Messenger;
   private readonly publisher: Publisher;
+  private readonly expiry: Pick<Expiry, 'sweep' | 'used'>;
 
   /**
    * @param state see {@link PromotionState}.
    * @param messenger asks holders for values.
    * @param publisher publishes an entry promoted by a read.
+   * @param expiry counts a fetch of a value owned here as a use, and sweeps one found expired.
    */
-  constructor(state: PromotionState, messenger: Messenger, publisher: Publisher) {
+  constructor(state: PromotionState, messenger: Messenger, publisher: Publisher, expiry: Pick<Expiry, 'sweep' | 'used'>) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;
+    this.expiry = expiry;
   }
 
   /**
@@ -152,5 +175,45 @@ export class Promotion {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The copy of `key` held here, for a member that fetches it (`MSG_RETRIEVE_BACKUP`).
+   * @param report reports a fault of this member's (a value too large to send) as an `'error'`
+   *   once, and returns it to be thrown as the error answer.
+   * @throws {RetrieveError} when no value of `key` is held here, or it may have expired.
+   * @throws {ValueTooLargeError} when the copy would not fit the cluster's frame limit now.
+   */
+  held(key: MapKey, report: (error: Error) => Error): HeldCopy {
+    const { state } = this;
+    const e = state.entries.get(key);
+    // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
+    // waiting for a member that does hold the value instead of settling on this one. So is a
+    // copy this member cannot prove alive (see expiry.ts): the primary answers for it.
+    if (e?.bytes === undefined) throw new RetrieveError(`member '${state.id}' holds no value for key ${String(key)}`, key);
+    const now = state.now();
+    if (!alive(e, now)) {
+      // Expired on its primary: nobody gets it, and it goes from every member now.
+      if (e.role === 'primary') state.background(this.expiry.sweep());
+      throw new RetrieveError(`member '${state.id}' holds key ${String(key)} only as expired, or maybe expired`, key);
+    }
+    // A value written under a larger frame limit (a member with a smaller maxFrameBytes joined
+    // since) cannot be sent: say so to the asker, typed, rather than let it wait.
+    const limit = state.frameLimit();
+    const bound = Number.isFinite(limit) ? copyFrameBound(mapChannelName(state.name), key, e.bytes.byteLength, state.idsBound()) : 0;
+    if (bound > limit) {
+      throw report(valueTooLarge(`the value of key ${String(key).slice(0, 64)} held by member '${state.id}' (${e.bytes.byteLength} bytes encoded)`, bound, limit, 'read it on a member that holds it, or delete it'));
+    }
+    // A read on any member is a use.
+    if (e.role === 'primary') this.expiry.used(e);
+    const expiry = expiryOf(e, now);
+    const idleMs = e.lastAccess === undefined ? undefined : Math.max(0, Math.round(now - e.lastAccess));
+    return {
+      version: e.version,
+      bytes: e.bytes,
+      ...(idleMs === undefined ? {} : { idleMs }),
+      ...(expiry?.ttlMs === undefined ? {} : { ttlMs: expiry.ttlMs }),
+      ...(expiry?.maxIdleMs === undefined ? {} : { maxIdleMs: expiry.maxIdleMs }),
+    };
   }
 }
