@@ -9,8 +9,8 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { ConditionalWriteError, DataLossError, NotStartedError, StoppedError } from '../errors.js';
-import { isMapKey, type MapKey, type Removal } from '../codec/map-messages.js';
+import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
+import { isMapKey, type MapKey } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
 import { Membership } from '../membership/membership.js';
@@ -20,7 +20,7 @@ import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
 import type { Entry, EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, alive, expires, type ExpiryOptions } from './expiry.js';
+import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
@@ -57,6 +57,7 @@ import { Promotion } from './promotion.js';
 import { ReadPath } from './read-path.js';
 import { Publisher } from './publisher.js';
 import { Reconciler } from './reconciler.js';
+import { Removals } from './removals.js';
 import { StateTransfer } from './state-transfer.js';
 import { WritePath } from './write-path.js';
 
@@ -104,8 +105,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly reads: ReadPath;
   /** What `set`, `replicate` and `touch` do (see write-path.ts). */
   private readonly writes: WritePath;
-  /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
-  private readonly removals = new Map<MapKey, Promise<void>>();
+  /** What `delete` and `clear` do, and the deletes made here not yet acknowledged (see removals.ts). */
+  private readonly removals: Removals;
 
   /**
    * @param rules the options the map accepts; every one is checked here, before anything is
@@ -147,7 +148,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
           this.emit('evicted', key as K, reason);
         }
         // The delete path, as a delete by this member, the keys' primary: tombstones everywhere.
-        ctx.background(this.remove(keys));
+        ctx.background(this.removals.remove(keys));
       },
     });
     this.order = new CallOrder({
@@ -157,7 +158,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       assertUsable: () => {
         this.assertUsable();
       },
-      removal: (key) => this.removals.get(key),
+      removal: (key) => this.removals.pending(key),
     });
     this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
@@ -166,7 +167,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       ctx,
       {
         access: (entry) => this.publisher.access(entry),
-        remove: (keys) => this.remove(keys),
+        remove: (keys) => this.removals.remove(keys),
         expired: (key) => {
           publishExpired(this, key);
           this.emit('expired', key as K);
@@ -189,7 +190,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       write: async (key, value, bytes, options) => {
         await this.writes.writeHere(key, value, bytes, options);
       },
-      remove: (key) => this.remove([key]),
+      remove: (key) => this.removals.remove([key]),
       expired: () => {
         this.ctx.background(this.expiry.sweep());
       },
@@ -206,7 +207,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       sent: async (key) => {
         const entry = this.ctx.entries.get(key);
         const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
-        await Promise.all([publishing, this.removals.get(key)?.catch(() => undefined)]);
+        await Promise.all([publishing, this.removals.pending(key)?.catch(() => undefined)]);
       },
     });
     this.reads = new ReadPath(
@@ -216,7 +217,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         assertUsable: () => {
           this.assertUsable();
         },
-        removal: (key) => this.removals.get(key),
+        removal: (key) => this.removals.pending(key),
       },
       this.defaults,
     );
@@ -229,6 +230,15 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         },
       },
       this.defaults,
+    );
+    this.removals = new Removals(
+      ctx,
+      { reconciler: this.reconciler, messenger: this.messenger, conditional: this.conditional },
+      {
+        assertUsable: () => {
+          this.assertUsable();
+        },
+      },
     );
     this.handler = new MessageHandler(ctx, {
       messenger: this.messenger,
@@ -759,71 +769,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
-    return this.order.inOrder(async () => {
-      const entry = this.ctx.entries.get(key);
-      if (entry?.role === 'primary' || this.ctx.flavour.readsCopies) {
-        const held = entry !== undefined && !this.expiredHere(entry);
-        await this.remove([key]);
-        return held;
-      }
-      // Decided by the key's primary (or the member that decides for a key unknown here), so
-      // that the answer is exact and two deletes of one value never both answer true.
-      try {
-        return await this.conditional.delete(key);
-      } catch (error) {
-        // Asked and unanswered (it may have deleted), or this member is leaving: no guess.
-        if (!(error instanceof ConditionalWriteError) || error.mayHaveWritten) throw error;
-        this.assertUsable();
-        // The primary cannot be asked (gone, leaving, or not found): deleted from here, answered
-        // from what is known here, as a write is placed here then (see store()).
-        const now = this.ctx.entries.get(key);
-        await this.remove([key]);
-        return now !== undefined && !this.expiredHere(now);
-      }
-    }, [key]);
-  }
-
-  /** Whether this member knows that `entry` expired: the primary knows; a backup knows its copy's time to live ran out. */
-  private expiredHere(entry: Entry): boolean {
-    const now = this.ctx.now();
-    if (entry.role === 'primary') return !alive(entry, now);
-    // A copy's deadline counts from the copy's arrival, so it passes after the primary's. A proxy
-    // holds no copy: what it may remember of an expiry belongs to an older write.
-    return entry.bytes !== undefined && entry.expiresAt !== undefined && now >= entry.expiresAt;
+    return this.order.inOrder(() => this.removals.delete(key), [key]);
   }
 
   /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
-    return this.order.inOrder(async () => {
-      // Deletes made here and still being acknowledged (an earlier clear, a delete) removed their
-      // keys here already, so this clear does not list them; it resolves after them all the same,
-      // or a read elsewhere could still find a value from before this clear once it resolved.
-      const earlier = [...new Set(this.removals.values())].map((r) => r.catch(() => undefined));
-      await Promise.all([this.remove([...this.ctx.entries.keys()]), ...earlier]);
-    }, 'all');
-  }
-
-  private remove(keys: MapKey[]): Promise<void> {
-    const done = this.removing(keys);
-    // A conditional write of one of these keys made here later asks its decider only once every
-    // member has the delete (see conditional-writes.ts): the decider must decide after it.
-    for (const key of keys) this.removals.set(key, done);
-    const forget = (): void => {
-      for (const key of keys) if (this.removals.get(key) === done) this.removals.delete(key);
-    };
-    done.then(forget, forget);
-    return done;
-  }
-
-  private async removing(keys: MapKey[]): Promise<void> {
-    const removals: Removal[] = keys.map((key) => ({ key, version: this.ctx.clock.tick(this.id) }));
-    for (const r of removals) this.reconciler.applyRemoval(r, 'local');
-    // Acknowledged by every member: a holder that missed the delete could otherwise promote the
-    // key back to life on failover. Members still being introduced (reachable, not yet members
-    // here: a join or heal under way) are told too; if this member left before their start
-    // reached it, nobody else would tell them.
-    const targets = new Set([...this.ctx.members.ids(), ...this.ctx.members.reachable()]);
-    await Promise.all(this.messenger.sendRemovals([...targets], removals, 'all'));
+    return this.order.inOrder(() => this.removals.clear(), 'all');
   }
 }
 

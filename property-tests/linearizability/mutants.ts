@@ -25,7 +25,7 @@ export const MUTANT_DESCRIPTIONS: Record<MutantName, string> = {
 /** The private parts of the map a mutant reaches into (tests only). */
 interface MapInternals {
   ready(): Promise<void>;
-  remove(keys: MapKey[]): Promise<void>;
+  removals: { remove(keys: MapKey[]): Promise<void> };
   ctx: { entries: Map<MapKey, unknown> };
 }
 
@@ -73,7 +73,7 @@ export function applyMutant(mutant: MutantName): () => void {
         async function (this: MapInternals, key: unknown): Promise<boolean> {
           await this.ready();
           const known = this.ctx.entries.has(key as MapKey);
-          await this.remove([key as MapKey]);
+          await this.removals.remove([key as MapKey]);
           return known;
         },
       );
