@@ -1,8 +1,9 @@
 /**
- * The map both kinds share, as its users see it: lifecycle and the public API. The machinery
- * behind it lives in collaborators that share one {@link MapContext}, each in a file named after
- * what it does: `publisher.ts`, `promotion.ts`, `failover.ts`, `state-transfer.ts`,
- * `reconciler.ts`, `message-handler.ts`. {@link LazyReplicatedMap} and {@link ReplicatedMap}
+ * The map both kinds share, as its users see it: the public API's checks, the lifecycle, and
+ * delegation. The machinery behind it lives in collaborators that share one {@link MapContext},
+ * each in a file named after what it does: `call-order.ts`, `read-path.ts`, `write-path.ts`,
+ * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `state-transfer.ts`,
+ * `reconciler.ts`, `expiry.ts`, `message-handler.ts` (see docs/architecture.md). {@link LazyReplicatedMap} and {@link ReplicatedMap}
  * differ only in how many copies an entry wants, what a non-primary holder is called, and whether
  * a read promotes.
  *

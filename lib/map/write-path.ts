@@ -144,6 +144,11 @@ export class WritePath {
     await this.publisher.published(entry, this.publisher.publishWrite(entry));
   }
 
+  /**
+   * A `replicate` (see the map's `replicate`): pushes the changes made in place to `key`'s value
+   * to its holders, as a diff, an access notice or the whole value. Nothing on a member that is
+   * not the key's primary.
+   */
   async push(key: MapKey, complete: boolean): Promise<void> {
     this.host.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.ctx.entries.get(key);
@@ -176,6 +181,10 @@ export class WritePath {
     await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
   }
 
+  /**
+   * A `touch` (see the map's `touch`): a use of `key` for its idle limit, counted here on the
+   * primary, asked of the primary elsewhere. Resolves to whether the key was known and not expired.
+   */
   async use(key: MapKey): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) {
@@ -187,7 +196,7 @@ export class WritePath {
       this.ctx.capacity.used(entry);
       this.expiry.used(entry);
       // As a read here: a write still being published is not yet known elsewhere, and a touch
-      // that answers true tells the caller it is there (see read()).
+      // that answers true tells the caller it is there (see ReadPath.read).
       const publishing = this.publisher.underWay(entry);
       if (publishing !== undefined) await this.order.fetching(key, publishing);
       return true;
