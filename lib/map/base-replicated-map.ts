@@ -25,6 +25,7 @@ import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptio
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
+import { DeciderView } from './decider-view.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { MapContext, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
@@ -84,6 +85,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly expiry: Expiry;
   /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
   private readonly conditional: ConditionalWrites;
+  /** Who decides for keys no member knows while members come and go (see decider-view.ts). */
+  private readonly view: DeciderView;
   /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
   private readonly snapshot: MapSnapshot | undefined;
   private readonly departure: Departure;
@@ -184,6 +187,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
+    this.view = new DeciderView(ctx, this.messenger, this.transfer.incarnation);
+    ctx.members.watch((change, id) => {
+      if (change === 'gone') this.view.forget(id);
+      else this.view.changed();
+    });
     this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
       inOrder: (key, step) => this.order.inOrder(step, [key]),
       afterEarlier: (key, step) => this.order.afterEarlier(key, step),
@@ -210,7 +218,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
         await Promise.all([publishing, this.removals.pending(key)?.catch(() => undefined)]);
       },
-    });
+    }, this.view);
+    this.view.attach(this.conditional);
     this.reads = new ReadPath(
       ctx,
       { publisher: this.publisher, promotion: this.promotion, expiry: this.expiry, conditional: this.conditional, messenger: this.messenger, order: this.order },
@@ -250,6 +259,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       promotion: this.promotion,
       conditional: this.conditional,
       departure: this.departure,
+      view: this.view,
     });
   }
 
@@ -324,6 +334,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // stop() or a transport crash may have come while the replies were awaited.
     if (this.state !== 'starting') return;
     this.ctx.lifecycle = 'running';
+    this.view.changed();
     this.expiry.start();
     // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
     this.ctx.capacity.check();
@@ -414,7 +425,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return;
     }
     this.ctx.lifecycle = 'stopping';
+    // From now on this member decides nothing for unknown keys: the others hear so.
+    this.view.changed();
     this.expiry.stop();
+    // Calls made before stop() and waiting for another member's answer get it: a graceful stop
+    // is not a fault, and their callers learn what happened rather than "no answer".
+    // At most rpcTimeoutMs: a call still waiting then is caught in a fault, and fails as it would.
+    await settledWithin(this.order.awaited(), this.ctx.rpcTimeoutMs);
     const discard = options.discard === true;
     const snapshot = this.snapshot;
     // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
@@ -457,6 +474,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (this.ctx.lifecycle === 'stopped') return;
     this.ctx.lifecycle = 'stopped';
     this.expiry.stop();
+    this.view.close();
     this.ctx.entries.clear();
     this.ctx.members.clear();
     this.emit('stopped');
@@ -781,6 +799,20 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
+
+/** Settles once every one of `work` settled, or after `ms`, whichever comes first; leaves no timer behind. */
+async function settledWithin(work: Array<Promise<unknown>>, ms: number): Promise<void> {
+  if (work.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([Promise.allSettled(work), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** `undefined` once `work` resolved, or what it rejected with. */
 async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {

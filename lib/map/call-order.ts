@@ -123,6 +123,11 @@ export class CallOrder {
     return pendingOf(this.fetches, keys);
   }
 
+  /** Every answer awaited from other members now: the conditional writes decided elsewhere, then the fetches. */
+  awaited(): Array<Promise<unknown>> {
+    return [...pendingOf(this.deciding, 'all'), ...pendingOf(this.fetches, 'all')];
+  }
+
   /** Registers a request about `key` made for a `get` or `touch` until it settles (see {@link inOrder}). */
   fetching<T>(key: MapKey, fetch: Promise<T>): Promise<T> {
     return whilePending(this.fetches, key, fetch);

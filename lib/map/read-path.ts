@@ -35,7 +35,7 @@ export interface ReadPathParts {
   /** A use of an expiring entry owned here, and the sweep of expired ones. */
   readonly expiry: Pick<Expiry, 'used' | 'sweep'>;
   /** Asks the key's primary: for the value, or to hand the role over. */
-  readonly conditional: Pick<ConditionalWrites, 'take' | 'read'>;
+  readonly conditional: Pick<ConditionalWrites, 'take' | 'read' | 'created'>;
   /** Tells an expiring entry's primary of a use here. */
   readonly messenger: Pick<Messenger, 'request'>;
   /** Registers the answers a read awaits, so that later writes of the key wait for them. */
@@ -204,6 +204,7 @@ export class ReadPath {
     // Past the version handed over, which the member that handed it keeps (with its spare copy):
     // a write is a new value of the key; a read keeps the value and places it anew.
     const version = ctx.interner.version(write === undefined ? nextPlacement(handover.version, ctx.id) : nextUpdate(handover.version, ctx.id));
+    const created = entry === undefined;
     if (entry === undefined) {
       entry = new Entry(ctx.interner.key(key), 'primary', version, ctx.id, [], bytes);
       ctx.entries.set(entry.key, entry);
@@ -221,7 +222,12 @@ export class ReadPath {
       ctx.capacity.used(entry);
       stampWrite(entry, { ttlMs: write.options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: write.options.maxIdleMs ?? this.defaults.maxIdleMs }, now);
       ctx.events.emit('entrySet', key, 'local');
-      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      const published = created ? this.conditional.created(key, version) : undefined;
+      try {
+        await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      } finally {
+        published?.();
+      }
       return { value: write.value };
     }
     entry.value = NOT_DECODED;
@@ -231,7 +237,12 @@ export class ReadPath {
     ctx.capacity.used(entry);
     this.promotion.handedOver(entry, previous);
     // The read that took the role answers once the value is known everywhere.
-    await this.publisher.publish([entry]);
+    const published = created ? this.conditional.created(key, version) : undefined;
+    try {
+      await this.publisher.publish([entry]);
+    } finally {
+      published?.();
+    }
     return { value };
   }
 

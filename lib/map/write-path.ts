@@ -35,13 +35,13 @@ export interface WritePathParts {
   /** Publishes a write, a change in place or a use to the entry's holders. */
   readonly publisher: Pick<Publisher, 'published' | 'publishWrite' | 'publish' | 'access' | 'underWay'>;
   /** Whether this member decides for a key, and asks its primary to hand the role over. */
-  readonly conditional: Pick<ConditionalWrites, 'decidesHere' | 'take'>;
+  readonly conditional: Pick<ConditionalWrites, 'decidesHere' | 'agreeing' | 'take' | 'created'>;
   /** A use of an expiring entry owned here. */
   readonly expiry: Pick<Expiry, 'used'>;
   /** Asks a key's primary to count a use (a `touch` elsewhere). */
   readonly messenger: Pick<Messenger, 'request'>;
   /** Registers the answers a `touch` awaits, so that later writes of the key wait for them. */
-  readonly order: Pick<CallOrder, 'fetching'>;
+  readonly order: Pick<CallOrder, 'fetching' | 'decidingElsewhere'>;
   /** Waits, for a key unknown here, until a delete of it made here reached every member. */
   readonly reads: Pick<ReadPath, 'removedEverywhere'>;
 }
@@ -95,7 +95,16 @@ export class WritePath {
     this.host.assertUsable();
     // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
     this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
-    if (this.conditional.decidesHere(key) || this.ctx.flavour.readsCopies) return this.writeHere(key, value, bytes, options);
+    // A key no member knows is written here at once only while the members agree that this
+    // member decides for it (see decider-view.ts); otherwise take() waits for that, or asks.
+    if (this.ctx.flavour.readsCopies || (this.conditional.decidesHere(key) && this.conditional.agreeing(key) === undefined)) return this.writeHere(key, value, bytes, options);
+    // Registered whole, the write here that may follow the take included: a later call of the key
+    // made on this member (a clear, a delete) waits until the write took effect.
+    await this.order.decidingElsewhere(key, this.placeElsewhere(key, value, bytes, options));
+  }
+
+  /** A `set` of a key whose primary is another member, or unknown here: see {@link store}. */
+  private async placeElsewhere(key: MapKey, value: unknown, bytes: Uint8Array, options: SetOptions): Promise<void> {
     let taken: Taken | 'none' | 'here';
     try {
       taken = await this.conditional.take(key, { value, bytes, options });
@@ -118,6 +127,7 @@ export class WritePath {
     let entry = this.ctx.entries.get(key);
     this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
     entry = this.ctx.entries.get(key);
+    let created = false;
     if (entry?.role === 'primary') {
       // An update in place: the key stays where it lives, its live backups keep their places (the
       // missing ones are refilled), and only the holders hear of it. The version keeps its tick
@@ -127,6 +137,7 @@ export class WritePath {
       // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
       const version = this.ctx.clock.tick(this.ctx.id);
       this.ctx.tombstones.delete(key);
+      created = entry === undefined;
       if (entry === undefined) {
         entry = new Entry(key, 'primary', version, this.ctx.id, [], bytes);
         this.ctx.entries.set(key, entry);
@@ -141,7 +152,13 @@ export class WritePath {
     this.ctx.capacity.used(entry);
     stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
     this.ctx.events.emit('entrySet', key, 'local');
-    await this.publisher.published(entry, this.publisher.publishWrite(entry));
+    const published = created ? this.conditional.created(key, entry.version) : undefined;
+    try {
+      // Awaited here (not handed on): the caller's stack stays in a ReplicationError's.
+      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+    } finally {
+      published?.();
+    }
   }
 
   /**

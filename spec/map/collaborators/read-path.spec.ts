@@ -40,6 +40,10 @@ function build(options: { answer?: Answer; removal?: Promise<void> } = {}) {
     },
     conditional: {
       take: () => Promise.resolve('none' as const),
+      created: (key) => {
+        calls.record('created', key);
+        return () => undefined;
+      },
       read: async (key) => {
         calls.record('read', key);
         // The primary answers a turn later.

@@ -27,6 +27,8 @@ function build(options: { decides?: boolean; take?: Take; frameLimit?: number } 
     },
     conditional: {
       decidesHere: () => options.decides ?? true,
+      agreeing: () => undefined,
+      created: () => () => undefined,
       take: async (key) => {
         calls.record('take', key);
         await Promise.resolve();
@@ -52,6 +54,10 @@ function build(options: { decides?: boolean; take?: Take; frameLimit?: number } 
         calls.record('fetching', key);
         return work;
       },
+      decidingElsewhere: (key, work) => {
+        calls.record('decidingElsewhere', key);
+        return work;
+      },
     },
     reads: { removedEverywhere: (key: MapKey) => calls.done('removedEverywhere', key) },
   };
@@ -74,11 +80,11 @@ describe('WritePath (alone, on fakes)', () => {
   it('asks the primary elsewhere to hand the role over, and writes only once it came here', async () => {
     const there = build({ decides: false, take: { value: 'v' } });
     await there.writes.store('k', 'v', bytes(), {});
-    expect(there.calls.names()).to.deep.equal(['take']);
+    expect(there.calls.names()).to.deep.equal(['take', 'decidingElsewhere']);
     expect(there.fake.ctx.entries.has('k')).to.equal(false);
     const here = build({ decides: false, take: 'here' });
     await here.writes.store('k', 'v', bytes(), {});
-    expect(here.calls.names()).to.deep.equal(['take', 'publishWrite', 'published']);
+    expect(here.calls.names()).to.deep.equal(['take', 'decidingElsewhere', 'publishWrite', 'published']);
   });
 
   it('places the key here anew when its primary cannot be asked, and passes any other failure on', async () => {
