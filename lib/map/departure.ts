@@ -30,9 +30,9 @@ export type DepartureState = Pick<MapContext, 'id' | 'entries' | 'members' | 'no
 /** The collaborators a departure uses. */
 export interface DepartureParts {
   /** Says "leaving" and goodbye. */
-  readonly messenger: Messenger;
+  readonly messenger: Pick<Messenger, 'request' | 'sendPlacements'>;
   /** Publishes the entries handed over, and knows the publications under way. */
-  readonly publisher: Publisher;
+  readonly publisher: Pick<Publisher, 'busy' | 'drain' | 'publishAll'>;
 }
 
 /** How a member leaves: see {@link Departure.leave}. */

@@ -29,9 +29,9 @@ export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombst
 /** The collaborators a snapshot hands loaded entries to. */
 export interface SnapshotParts {
   /** Adopts loaded entries and deletes as this member's own, by version. */
-  readonly reconciler: Reconciler;
+  readonly reconciler: Pick<Reconciler, 'applyPlacement' | 'applyRemoval'>;
   /** Backs up loaded entries when members came while the snapshot was read. */
-  readonly publisher: Publisher;
+  readonly publisher: Pick<Publisher, 'publishAll'>;
 }
 
 /** The `snapshot` option as a store: a path becomes a {@link FileSnapshotStore}. */

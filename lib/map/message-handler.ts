@@ -43,19 +43,19 @@ export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' |
 /** The collaborators the handler dispatches to. */
 export interface MessageHandlerParts {
   /** Encodes replies. */
-  readonly messenger: Messenger;
+  readonly messenger: Pick<Messenger, 'wire'>;
   /** Applies copies, diffs, placements and deletes. */
-  readonly reconciler: Reconciler;
+  readonly reconciler: Pick<Reconciler, 'applyCopies' | 'applyDiff' | 'applyPlacements' | 'applyRemovals'>;
   /** Answers starts. */
-  readonly transfer: StateTransfer;
+  readonly transfer: Pick<StateTransfer, 'answerStart' | 'answerNext'>;
   /** Handles goodbyes. */
-  readonly failover: Failover;
+  readonly failover: Pick<Failover, 'disappeared'>;
   /** Counts uses of expiring entries. */
   readonly expiry: Pick<Expiry, 'heard'>;
   /** Answers a holder's value to a member that fetches it. */
   readonly promotion: Pick<Promotion, 'held'>;
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
-  readonly departure: Departure;
+  readonly departure: Pick<Departure, 'changed'>;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
   readonly conditional: { answer(request: MapMessageOf<typeof MSG_CONDITIONAL>, from: string): Promise<unknown[]> };
   /** Records the views of the members others announce (see decider-view.ts). */

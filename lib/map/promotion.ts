@@ -44,8 +44,8 @@ export type PromotionState = Pick<
 /** Makes this member primary of entries, and fetches values it does not hold. */
 export class Promotion {
   private readonly state: PromotionState;
-  private readonly messenger: Messenger;
-  private readonly publisher: Publisher;
+  private readonly messenger: Pick<Messenger, 'callOptions' | 'timedOut'>;
+  private readonly publisher: Pick<Publisher, 'publish'>;
   private readonly expiry: Pick<Expiry, 'sweep' | 'used'>;
 
   /**
@@ -54,7 +54,7 @@ export class Promotion {
    * @param publisher publishes an entry promoted by a read.
    * @param expiry counts a fetch of a value owned here as a use, and sweeps one found expired.
    */
-  constructor(state: PromotionState, messenger: Messenger, publisher: Publisher, expiry: Pick<Expiry, 'sweep' | 'used'>) {
+  constructor(state: PromotionState, messenger: Pick<Messenger, 'callOptions' | 'timedOut'>, publisher: Pick<Publisher, 'publish'>, expiry: Pick<Expiry, 'sweep' | 'used'>) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;

@@ -60,13 +60,13 @@ function isPlacement(item: StateItem): item is Placement {
 /** The collaborators state transfer hands its results to. */
 export interface StateTransferParts {
   /** Sends `MSG_START` and passes state on. */
-  readonly messenger: Messenger;
+  readonly messenger: Pick<Messenger, 'request' | 'sendPlacements' | 'sendRemovals' | 'wire'>;
   /** Knows what was last announced of each entry. */
-  readonly publisher: Publisher;
+  readonly publisher: Pick<Publisher, 'lastAnnounced'>;
   /** Adopts the state received. */
-  readonly reconciler: Reconciler;
+  readonly reconciler: Pick<Reconciler, 'mergeState'>;
   /** Adds the member met. */
-  readonly failover: Failover;
+  readonly failover: Pick<Failover, 'added'>;
 }
 
 /** Introduces this member to others and exchanges state with them. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConditionalWriteError } from '../../../lib/errors.js';
+import { ConditionalWriteError, type RpcResponse } from '../../../lib/errors.js';
 import type { Removal } from '../../../lib/codec/map-messages.js';
 import { Entry } from '../../../lib/map/entry.js';
 import { stampWrite } from '../../../lib/map/expiry.js';
@@ -31,7 +31,9 @@ function build(options: { decision?: Decision } = {}) {
     messenger: {
       sendRemovals: (to, removals) => {
         calls.record('sendRemovals', [...to].sort(), removals.map((r) => r.key));
-        return [acknowledged ? Promise.resolve() : new Promise<void>((resolve) => pending.push(resolve))];
+        return [acknowledged ? Promise.resolve([]) : new Promise<RpcResponse[]>((resolve) => pending.push(() => {
+          resolve([]);
+        }))];
       },
     },
     conditional: {
