@@ -52,7 +52,7 @@ if (section('memory')) {
 
   // Issue 22: the key's primary orders every call; what a call made elsewhere pays for it.
   const access = await accessCost(quick ? 300 : 1000, quick ? 2 : 5);
-  const onPrimary = access[0]!.opsPerSec;
+  const onPrimary = access[0]?.opsPerSec ?? 1;
   out('### What a call costs by where it is made (3 members, 1 backup, one call at a time)');
   out();
   out(markdownTable(['call', 'ops/s', 'vs `get` on the primary', 'messages per call'], access.map((r) => [r.access, r.opsPerSec, `${(r.opsPerSec / onPrimary).toFixed(3)}×`, r.messages.toFixed(2)])));
