@@ -27,7 +27,7 @@ export interface FailureDetectorHost {
 export class FailureDetector {
   private ticker: unknown;
   private readonly host: FailureDetectorHost;
-  /** When the last tick ran (see {@link held}). */
+  /** When the last tick ran (see {@link tick}). */
   private lastTick: number | undefined;
 
   constructor(host: FailureDetectorHost) {
@@ -42,16 +42,6 @@ export class FailureDetector {
   get tickMs(): number {
     const h = this.host;
     return Math.max(5, Math.floor(Math.min(h.heartbeatIntervalMs / 2, h.failureTimeoutMs / 20)));
-  }
-
-  /**
-   * A tick that comes this much later than the one before (milliseconds) finds this member's
-   * event loop was held up: a long task, garbage collection, or a machine short of CPU. The
-   * larger of two ticks and a quarter of the failure timeout, so that ordinary timer jitter on a
-   * busy machine still lets every tick decide.
-   */
-  get heldMs(): number {
-    return Math.max(2 * this.tickMs, Math.floor(this.host.failureTimeoutMs / 4));
   }
 
   start(): void {
@@ -70,15 +60,16 @@ export class FailureDetector {
   tick(): void {
     const { clock, links, counters } = this.host;
     const now = clock.now();
-    // Timers run before the sockets are polled: after this member's own event loop was held up,
-    // what peers sent meanwhile still waits unread, and their silence is this member's, not
-    // theirs. Such a tick declares nobody gone; the next one, after the sockets were read, does.
-    // (Declaring every peer gone at once on waking closed all of a busy member's connections, and
-    // on a loaded machine the failovers and state transfers that followed held up the others.)
-    const held = this.lastTick !== undefined && now - this.lastTick > this.heldMs;
+    // Timers run before the sockets are polled: when this member's own event loop was held up (a
+    // long task, GC, a machine short of CPU), what peers sent meanwhile still waits unread, and
+    // that much of their silence is this member's, not theirs. A tick counts a peer's silence
+    // without how late it came itself. (Counting it closed every connection of a member that woke
+    // from a stall longer than the timeout, and on a loaded machine the failovers and state
+    // transfers that followed held up the others in turn.)
+    const late = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - this.tickMs);
     this.lastTick = now;
     for (const c of [...links.links.values()]) {
-      if (!held && now - c.lastHeard > c.failureTimeoutMs) {
+      if (now - c.lastHeard - late > c.failureTimeoutMs) {
         counters.peersDeclaredDown++;
         c.close();
       } else {

@@ -69,4 +69,20 @@ describe('TcpTransport heartbeat timing agreed at the handshake', () => {
     for (let t = 0; t < 210; t += 10) clock.advance(10);
     expect(downs.map((d) => d.events)).to.deep.equal([[['b']], [['a']]]);
   });
+
+  it('counts a silent peer by prompt ticks only: a tick late by less than the timeout does not declare it, the next prompt one does', async () => {
+    const clock = new FakeClock();
+    const a = new TcpTransport({ id: 'a', clock, heartbeatIntervalMs: 50, failureTimeoutMs: 200 });
+    const b = new TcpTransport({ id: 'b', clock, heartbeatIntervalMs: 50, failureTimeoutMs: 200, seeds: () => (a.state === 'running' ? [a.address] : []) });
+    created.push(a, b);
+    await connected(a, b);
+    await roundTrip(a, b, 1);
+    const downs = [record<PeerArgs>(a, 'peerDown'), record<PeerArgs>(b, 'peerDown')];
+    // Nothing is delivered from here on (no await): 150 ms of prompt ticks, then a 100 ms stall.
+    for (let t = 0; t < 150; t += 10) clock.advance(10);
+    clock.stall(100);
+    expect(downs.map((d) => d.events), "250 ms of silence, 90 of them the late tick's own").to.deep.equal([[], []]);
+    for (let t = 0; t < 60; t += 10) clock.advance(10);
+    expect(downs.map((d) => d.events), 'past 200 ms of silence on prompt ticks').to.deep.equal([[['b']], [['a']]]);
+  });
 });
