@@ -68,7 +68,7 @@ export interface FailoverRun {
   /**
    * Live members some survivor saw gone from the SIGKILL to its last key served (every one beyond
    * the victim), over all survivors: a member whose event loop was held up past the failure
-   * timeout on a loaded machine, and the failovers and state transfers that follows.
+   * timeout on a loaded machine, and the failovers and state transfers that follow.
    */
   wronglyGone: number;
   /** The longest any survivor's event loop was held up in the run (baseline pass and failover), in milliseconds. */
