@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
 import { LOAD_KEYS, throughput, type Throughput } from './measure.js';
 
@@ -14,14 +17,34 @@ export type BenchRequest =
   | { id: number; cmd: 'serveAll'; keys: string[] }
   | { id: number; cmd: 'members' }
   | { id: number; cmd: 'primaries'; prefix: string }
-  | { id: number; cmd: 'stats' };
+  | { id: number; cmd: 'stats' }
+  | { id: number; cmd: 'unserved' }
+  | { id: number; cmd: 'profileStart' }
+  | { id: number; cmd: 'profileStop'; file: string };
 
 /** What `stats` answers: the map's counters that tell why a pass of reads was slow. */
 export interface BenchStats {
   rpcTimeouts: number;
   failovers: number;
   sent: Record<string, number>;
+  /** CPU this process used since it started (user + system), in milliseconds. */
+  cpuMs: number;
+  /** {@link cpuMs} when this member last saw another one disappear. */
+  cpuAtGoneMs: number;
+  received: Record<string, number>;
+  /** Members seen gone, and added, since this member started (more than one gone: members flapped). */
+  goneEvents: number;
+  addedEvents: number;
+  /** Errors `serveAll` reads met, by name and message. */
+  readErrors: Record<string, number>;
+  /** Peers this member's failure detector declared gone (silent past the failure timeout). */
+  declaredDown: number;
+  /** The longest this member's event loop was held up, in milliseconds (since the last `stats`). */
+  maxLoopDelayMs: number;
 }
+
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 
 /** Messages to the parent. */
 export type BenchMessage =
@@ -40,7 +63,16 @@ const send = (m: BenchMessage): void => {
 
 const transport = new TcpTransport({ id, host: '127.0.0.1', port: 0, seeds, failureTimeoutMs, heartbeatIntervalMs });
 const map = new LazyReplicatedMap<string, unknown>({ name: 'bench', transport, backups: 1, rpcTimeoutMs: 10_000 });
+let cpuAtGoneMs = 0;
+let goneEvents = 0;
+let addedEvents = 0;
+map.on('memberAdded', () => {
+  addedEvents++;
+});
 map.on('memberDisappeared', (member) => {
+  goneEvents++;
+  const cpu = process.cpuUsage();
+  cpuAtGoneMs = (cpu.user + cpu.system) / 1000;
   send({ type: 'gone', member, at: Date.now() });
 });
 await map.start();
@@ -56,18 +88,40 @@ async function load(op: 'set' | 'get', total: number, concurrency: number, value
   return throughput(total, concurrency, run);
 }
 
+/** What the last `serveAll` still waits for: per key, `'hung'` (its read has not answered) or `'none'` (it answered no value). */
+const unserved = new Map<string, 'hung' | 'none'>();
+/** The errors reads of `serveAll` met (they count as not served), by name and message. */
+const readErrors = new Map<string, number>();
+
 /** Reads every key (no promotion) until each one answers with a value; returns when they all do. */
 async function serveAll(keys: string[]): Promise<number> {
   let pending = keys;
   let rounds = 0;
+  unserved.clear();
   while (pending.length > 0) {
     rounds++;
-    const results = await Promise.all(pending.map(async (k) => (await map.get(k, { promote: false }).catch(() => undefined)) !== undefined));
+    for (const k of pending) unserved.set(k, 'hung');
+    const results = await Promise.all(
+      pending.map(async (k) => {
+        const served =
+          (await map.get(k, { promote: false }).catch((error: unknown) => {
+            const name = error instanceof Error ? `${error.name}: ${error.message.slice(0, 160)}` : String(error);
+            readErrors.set(name, (readErrors.get(name) ?? 0) + 1);
+            return undefined;
+          })) !== undefined;
+        if (served) unserved.delete(k);
+        else unserved.set(k, 'none');
+        return served;
+      }),
+    );
     pending = pending.filter((_, i) => results[i] !== true);
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
   return rounds;
 }
+
+/** The CPU profile under way (`profileStart` to `profileStop`), if any. */
+let profiler: InspectorSession | undefined;
 
 process.on('message', (raw) => {
   const req = raw as BenchRequest;
@@ -94,7 +148,28 @@ process.on('message', (raw) => {
           break;
         case 'stats': {
           const stats = map.stats();
-          result = { rpcTimeouts: stats.rpcTimeouts, failovers: stats.failovers, sent: stats.sent } satisfies BenchStats;
+          const cpu = process.cpuUsage();
+          const maxLoopDelayMs = loopDelay.max / 1e6;
+          loopDelay.reset();
+          result = { rpcTimeouts: stats.rpcTimeouts, failovers: stats.failovers, sent: stats.sent, received: stats.received, cpuMs: (cpu.user + cpu.system) / 1000, cpuAtGoneMs, goneEvents, addedEvents, readErrors: Object.fromEntries(readErrors), declaredDown: transport.stats().peersDeclaredDown, maxLoopDelayMs } satisfies BenchStats;
+          break;
+        }
+        case 'unserved':
+          // Why a serveAll takes long: each key it still waits for, and where this member thinks it lives.
+          result = [...unserved].slice(0, 20).map(([k, why]) => ({ key: k, why, info: map.entryInfo(k) }));
+          break;
+        case 'profileStart':
+          profiler = new InspectorSession();
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.start');
+          break;
+        case 'profileStop': {
+          if (profiler === undefined) throw new Error('profileStop without profileStart');
+          const { profile } = await profiler.post('Profiler.stop');
+          writeFileSync(req.file, JSON.stringify(profile));
+          profiler.disconnect();
+          profiler = undefined;
           break;
         }
       }

@@ -187,6 +187,30 @@ describe('DeltaValue replication (map.replicate)', () => {
     for (const m of [maps.b!, maps.c!]) expect(((await m.get('k')) as Doc).fields.n, 'every survivor reads the latest value').to.equal(7);
   });
 
+  it('serves elsewhere the value as last replicated, not changes made in place since: the primary encodes the whole value at each replicate', async () => {
+    // Why the primary does not defer encoding as a backup does (issue 25): its value is the live
+    // object get() hands out, changed in place between two replicate() calls. Bytes encoded
+    // later would carry changes no holder had, under the version of the last replicate: a read
+    // elsewhere would see them early, and a copy sent whole would get them twice with the next diff.
+    await start();
+    const doc = new Doc().put('n', 0).put('log', []);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    const { proxy, backup } = roles('k');
+    doc.put('n', 1).put('log', ['one']);
+    await maps.a!.replicate('k');
+    await net.settled();
+    doc.put('n', 2).put('log', ['one', 'two']);
+    for (const m of [proxy, backup]) {
+      const read = (await m.get('k', { promote: false })) as Doc;
+      expect([read.fields.n, read.fields.log], `a read on '${m.id}' answers the value as replicated`).to.deep.equal([1, ['one']]);
+    }
+    await maps.a!.replicate('k');
+    await net.settled();
+    for (const m of [proxy, backup]) expect(((await m.get('k', { promote: false })) as Doc).fields.log).to.deep.equal(['one', 'two']);
+    assertConverged(Object.values(maps), IDS, 1);
+  });
+
   it('keeps no half-applied copy when applyDiff throws on a copy already changed by diffs', async () => {
     // The whole value a's backup gets after refusing the poisoned diff is lost on the way, and a
     // then dies: what the backup holds is all that is left.

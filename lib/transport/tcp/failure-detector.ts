@@ -27,6 +27,8 @@ export interface FailureDetectorHost {
 export class FailureDetector {
   private ticker: unknown;
   private readonly host: FailureDetectorHost;
+  /** When the last tick ran (see {@link tick}). */
+  private lastTick: number | undefined;
 
   constructor(host: FailureDetectorHost) {
     this.host = host;
@@ -43,6 +45,7 @@ export class FailureDetector {
   }
 
   start(): void {
+    this.lastTick = undefined;
     this.ticker = this.host.clock.setInterval(() => {
       this.tick();
     }, this.tickMs);
@@ -57,8 +60,16 @@ export class FailureDetector {
   tick(): void {
     const { clock, links, counters } = this.host;
     const now = clock.now();
+    // Timers run before the sockets are polled: when this member's own event loop was held up (a
+    // long task, GC, a machine short of CPU), what peers sent meanwhile still waits unread, and
+    // that much of their silence is this member's, not theirs. A tick counts a peer's silence
+    // without how late it came itself. (Counting it closed every connection of a member that woke
+    // from a stall longer than the timeout, and on a loaded machine the failovers and state
+    // transfers that followed held up the others in turn.)
+    const late = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - this.tickMs);
+    this.lastTick = now;
     for (const c of [...links.links.values()]) {
-      if (now - c.lastHeard > c.failureTimeoutMs) {
+      if (now - c.lastHeard - late > c.failureTimeoutMs) {
         counters.peersDeclaredDown++;
         c.close();
       } else {

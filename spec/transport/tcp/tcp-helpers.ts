@@ -103,6 +103,19 @@ export class FakeClock implements TcpClock {
     }
     this.time = end;
   }
+
+  /**
+   * Moves time forward by `ms` with nothing firing (the event loop was held up), then fires every
+   * interval that came due once, late, as Node's timers do, each next due a period later.
+   */
+  stall(ms: number): void {
+    this.time += ms;
+    for (const t of [...this.timers.values()]) {
+      if (t.due > this.time) continue;
+      t.due = this.time + t.ms;
+      t.callback();
+    }
+  }
 }
 
 /** Counts of the active handles a transport could leave behind. */
