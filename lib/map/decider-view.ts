@@ -206,7 +206,9 @@ export class DeciderView {
     this.mine = text;
     this.agreedNow = undefined;
     this.seq++;
-    const targets = [...new Set([...this.state.members.ids(), ...this.state.members.reachable()])];
+    // The members only: a member still being introduced is added here soon, which changes this
+    // view and announces it to that member then.
+    const targets = this.state.members.ids();
     if (targets.length > 0) this.state.background(this.announce(targets, this.seq));
     this.wake();
   }
