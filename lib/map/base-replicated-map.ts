@@ -232,7 +232,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
       if (this.ctx.members.has(id)) this.failover.disappeared(id);
-      else this.ctx.members.remove(id); // a "leaving" heard from a member never added
+      else {
+        this.ctx.members.remove(id); // a "leaving" heard from a member never added
+        this.failover.vanished(id);
+      }
+      this.ctx.members.peerDown(id);
       this.departure.changed();
     });
     rpc.on('close', () => {

@@ -130,6 +130,16 @@ export class Failover {
   }
 
   /**
+   * A peer that is not a member here went down. Placements it sent as their primary while it was
+   * being introduced (a heal, a restart: see Reconciler.applyPlacement) name it still: fail them
+   * over now, as {@link disappeared} would have.
+   */
+  vanished(id: string): void {
+    if (this.state.saidGoodbye || this.state.members.has(id)) return;
+    for (const e of [...this.state.entries.values()]) if (e.primary === id && e.role !== 'primary') this.primaryGone(e);
+  }
+
+  /**
    * A failover was claimed by a holder of an older value of this entry (it missed an update in
    * place its primary made), while this member holds the newer one and knows the primary gone:
    * this member takes over instead. Its claim outranks the other (the newer value comes first in

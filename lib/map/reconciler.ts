@@ -206,8 +206,11 @@ export class Reconciler {
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
     const adopted = this.state.entries.get(p.key);
     // From its own primary, a placement names a gone primary when it arrives after that member's
-    // goodbye (a reordering network); a member not met yet is merely not introduced yet.
-    const departed = relay !== undefined && (p.primary !== relay.from || this.state.members.wasMet(p.primary));
+    // goodbye or its transport went down (a reordering network); a member not met yet is merely
+    // not introduced yet, and neither is one met before that is up again (a heal, a restart): its
+    // first writes may cross its start. Should it go down before it is met, failover comes then
+    // (see Failover.vanished).
+    const departed = relay !== undefined && (p.primary !== relay.from || (this.state.members.wasMet(p.primary) && this.state.members.departed(p.primary)));
     if (departed && adopted !== undefined && p.primary !== this.state.id && !this.state.members.has(p.primary)) this.failover.primaryGone(adopted);
     return true;
   }

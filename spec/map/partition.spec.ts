@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { LazyReplicatedMap } from '../../lib/index.js';
+import { InMemoryNetwork, LazyReplicatedMap, mapMessageFromWire, mapMessageToWire, MSG_ACK, MSG_PROXY, MSG_START, MSG_STATE, MSG_STOP } from '../../lib/index.js';
+import { mapChannelName } from '../../lib/map/map-channel.js';
+import { openLibraryChannel, type RpcChannel } from '../../lib/rpc/rpc-channel.js';
 import { SeededRandom } from '../../lib/transport/memory/seeded-random.js';
 import { cluster, type Cluster } from './helpers.js';
 import { runSchedule, type Schedule } from './fault-schedule.js';
@@ -368,6 +370,106 @@ describe('LazyReplicatedMap partitions', () => {
   }
 });
 
+
+describe('LazyReplicatedMap: a placement from a member met before', () => {
+  // Member 'c' is played by hand, so that its placement of k reaches 'a' exactly when wanted: a
+  // member cut off and healed (or restarted) is up again before 'a' has it as a member again, and
+  // on a network that reorders, its first writes can overtake its answer to a's start. Seen in the
+  // fault schedules at backups: 0 (seeds 358, 477, 928, ...): 'a' dropped the key as lost, the
+  // other members kept it.
+  const started: LazyReplicatedMap<string>[] = [];
+  afterEach(async () => {
+    for (const m of started.splice(0)) await m.stop({ discard: true }).catch(() => undefined);
+  });
+
+  interface Pair {
+    net: InMemoryNetwork;
+    a: LazyReplicatedMap<string>;
+    c: RpcChannel;
+    /** What 'c' does when 'a' introduces itself; whether it answers. */
+    hooks: { onStart?: () => void; answerStart: boolean };
+  }
+
+  /** Map 'a' (backups: 0) and the hand-played member 'c', met. */
+  async function metPair(): Promise<Pair> {
+    const net = new InMemoryNetwork({ seed: 1 });
+    const a = new LazyReplicatedMap<string>({ name: 'again', transport: net.transport('a'), backups: 0, stopWaitMs: 0 });
+    started.push(a);
+    await a.start();
+    const hooks: Pair['hooks'] = { answerStart: true };
+    const c = openLibraryChannel(net.transport('c'), mapChannelName('again'), (request) => {
+      const m = mapMessageFromWire(request);
+      if (m.type === MSG_START) {
+        hooks.onStart?.();
+        if (!hooks.answerStart) return new Promise<never>(() => undefined);
+        return mapMessageToWire({ type: MSG_STATE, incarnation: 'c-1', entries: [], tombstones: [] });
+      }
+      return mapMessageToWire({ type: MSG_ACK });
+    });
+    await net.settled();
+    expect(a.members()).to.deep.equal(['a', 'c']);
+    return { net, a, c, hooks };
+  }
+
+  /** 'c' publishes k, of which it is the only holder. */
+  function placeK(c: RpcChannel): void {
+    const placement = { type: MSG_PROXY, entries: [{ key: 'k', version: [7, 'c', 1, 'c'] as [number, string, number, string], primary: 'c', backups: [] }] } as const;
+    void c.call(mapMessageToWire(placement), { to: ['a'], mode: 'all', timeoutMs: 1000 }).catch(() => undefined);
+  }
+
+  it('keeps a placement its primary sends after a heal, before it is a member again', async () => {
+    const { net, a, c, hooks } = await metPair();
+    net.partition(['a'], ['c']);
+    await net.settled();
+    expect(a.members()).to.deep.equal(['a']);
+    let metWhenPlaced: boolean | undefined;
+    a.on('entrySet', () => {
+      metWhenPlaced = a.members().includes('c');
+    });
+    // c places k first thing after the heal: the placement reaches a before c's answer to a's start.
+    hooks.onStart = () => {
+      placeK(c);
+    };
+    net.heal();
+    await net.settled();
+    expect(metWhenPlaced, 'a heard of k before it had c as a member again').to.equal(false);
+    expect(a.members()).to.deep.equal(['a', 'c']);
+    expect(a.entryInfo('k')).to.deep.equal({ role: 'proxy', primary: 'c', backups: [] });
+  });
+
+  it('drops that placement when its primary goes down before it is a member again', async () => {
+    const { net, a, c, hooks } = await metPair();
+    net.partition(['a'], ['c']);
+    await net.settled();
+    hooks.answerStart = false;
+    hooks.onStart = () => {
+      placeK(c);
+    };
+    net.heal();
+    await net.settled();
+    expect(a.members()).to.deep.equal(['a']);
+    expect(a.entryInfo('k')?.primary).to.equal('c');
+    net.crash('c');
+    await net.settled();
+    expect(a.has('k'), 'no holder of k is left').to.equal(false);
+  });
+
+  it('drops a placement that arrives after its primary said goodbye', async () => {
+    const { net, a, c } = await metPair();
+    await c.call(mapMessageToWire({ type: MSG_STOP }), { to: ['a'], mode: 'all', timeoutMs: 1000 });
+    expect(a.members()).to.deep.equal(['a']);
+    // Sent before the goodbye, delivered after it (a network that reorders); c's transport is up.
+    placeK(c);
+    await net.settled();
+    expect(a.has('k'), 'a late placement naming a member gone for good').to.equal(false);
+  });
+
+  it('converges on the backups: 0 schedules where such a placement was dropped', async () => {
+    for (const seed of [358, 477, 928, 1058, 1147, 1170, 1222, 1352, 1462, 1895, 1935, 2316, 2440, 2819, 3049]) {
+      await runSchedule(seed, { backups: 0, net: { reorder: true, delay: { min: 0, max: 3 } } });
+    }
+  });
+});
 
 describe('LazyReplicatedMap under mixed faults', () => {
   const schedules: Record<string, Schedule> = {
