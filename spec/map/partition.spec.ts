@@ -496,6 +496,13 @@ describe('LazyReplicatedMap under mixed faults', () => {
     for (const seed of [3, 10, 13, 20, 29, 32, 38, 41, 50, 2621, 2720]) await runSchedule(seed, { backups: 1, net: {} });
     for (const seed of [2207, 2598]) await runSchedule(seed, { backups: 2, net: { delay: { min: 0, max: 2 } } });
   });
+  // Schedules whose repairs were notifications (placements passed on, a state pushed to a member
+  // met again) that the receiving channel dropped: it took every notification after the first
+  // from a peer for a duplicate of it (they all carry id 0).
+  it('converges on the schedules whose repairing notifications were dropped as duplicates', async () => {
+    for (const seed of [2018, 2603]) await runSchedule(seed, { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
+    for (const seed of [2237, 2834]) await runSchedule(seed, { backups: 2, net: { delay: { min: 0, max: 4 } } });
+  });
   // A backups: 0 schedule that diverged while the primary role could move one-sidedly (a read's
   // promotion racing an update in place that, with no backups, told nobody): kept as a regression
   // now that the role moves only by a handover.
