@@ -221,7 +221,14 @@ export class Reconciler {
     const entry = this.state.entries.get(r.key);
     if (entry !== undefined && entry.compare(r.version) > 0) return;
     this.state.tombstones.add(this.state.interner.key(r.key), r.version);
-    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1])) {
+    // From its author, a delete of a key whose primary is another member is passed on to that
+    // primary too: the author told the members it knew when it deleted, and may be telling
+    // this member only now, as it meets it again after a partition (its state, sent as deletes:
+    // see StateTransfer.pushState); should it die before it reaches the primary, the primary
+    // would keep the key that this member dropped. Deletes decided by the primary, as they are
+    // without faults, cost nothing more.
+    const authorNotPrimary = entry !== undefined && entry.role !== 'primary' && entry.primary !== r.version[1];
+    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1] || authorNotPrimary)) {
       // A delete learned second-hand (a state transfer, even from its author, or passed on): its
       // author may have died before telling everyone, so pass it on as for placements (see
       // applyPlacement).
