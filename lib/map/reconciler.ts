@@ -60,6 +60,12 @@ export class Reconciler {
   private readonly state: ReconciliationState;
   private readonly messenger: Messenger;
   private readonly failover: Failover;
+  /**
+   * Keys this member told another member it holds a copy of (an older primary, see
+   * applyPlacement) and still does. Should its own primary's word make it a mere proxy, it passes
+   * that word on: the member it told would otherwise count on a copy that is no longer here.
+   */
+  private readonly vouched = new Set<MapKey>();
 
   /**
    * @param state see {@link ReconciliationState}.
@@ -139,6 +145,7 @@ export class Reconciler {
           // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
           // this member, and keep the key, after the newer write's holders die and it is dropped here.
           push(relay.notices, relay.from, entry.placement());
+          if (entry.role !== 'proxy') this.vouched.add(entry.key);
         }
       }
       if (order > 0 || (order === 0 && !missingCopy)) return false;
@@ -202,6 +209,12 @@ export class Reconciler {
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
       if (deferred !== undefined && role !== 'proxy' && entry.heldBytes === bytes) entry.deferEncoding(deferred.value, deferred.encode, deferred.pending);
     }
+    if (role === 'proxy' && this.vouched.delete(p.key) && relay !== undefined && !relay.secondHand) {
+      // This member told others it holds the key (the placement of a handover it made, say) and
+      // the primary's own placement now leaves it none: pass that on, or a member it told would
+      // count on this copy and, once the primary dies, wait for a takeover that never comes.
+      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
+    }
     this.state.tombstones.delete(p.key);
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
     const adopted = this.state.entries.get(p.key);
@@ -236,6 +249,7 @@ export class Reconciler {
       for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) push(relay.removals, m, r);
     }
     if (entry !== undefined) {
+      this.vouched.delete(r.key);
       this.state.entries.delete(r.key);
       this.state.events.emit('entryRemoved', r.key, 'deleted');
     }
