@@ -457,13 +457,14 @@ describe('LazyReplicatedMap: placements from members met before', () => {
     const a = new LazyReplicatedMap<string>({ name: 'told', transport: net.transport('a'), backups: 0, stopWaitMs: 0 });
     started.push(a);
     await a.start();
-    const heard: Record<string, { version: unknown; primary: string; backups: readonly string[] }[]> = { b: [], c: [] };
+    type Heard = { version: unknown; primary: string; backups: readonly string[] }[];
+    const heard: { b: Heard; c: Heard } = { b: [], c: [] };
     const peers: Record<string, RpcChannel> = {};
-    for (const id of ['b', 'c']) {
+    for (const id of ['b', 'c'] as const) {
       peers[id] = openLibraryChannel(net.transport(id), mapChannelName('told'), (request) => {
         const m = mapMessageFromWire(request);
         if (m.type === MSG_START) return mapMessageToWire({ type: MSG_STATE, incarnation: `${id}-1`, entries: [], tombstones: [] });
-        if (m.type === MSG_PROXY) for (const e of m.entries) heard[id]!.push({ version: e.version, primary: e.primary, backups: e.backups });
+        if (m.type === MSG_PROXY) for (const e of m.entries) heard[id].push({ version: e.version, primary: e.primary, backups: e.backups });
         return mapMessageToWire({ type: MSG_ACK });
       });
     }
