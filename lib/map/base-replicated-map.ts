@@ -163,7 +163,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
     this.promotion = new Promotion(ctx, this.messenger, this.publisher);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
+    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, (id) => {
+      this.conditional.met(id);
+    });
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
     this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.expiry = new Expiry(

@@ -267,6 +267,31 @@ describe('LazyReplicatedMap partitions', () => {
     }
   });
 
+  it('takes up a handover whose answer it gave up on when the link broke and healed at once', async () => {
+    // a's promoting read asks c, the primary, to hand k over; the network is cut and healed at
+    // once, so the request goes on the healed link while a then learns of the cut and gives the
+    // call up. c, which saw a leave and come back before the request arrived, hands k over and
+    // keeps a spare naming a. Unless a asks again once it meets c again, nobody is k's primary
+    // (seed 13 of a reordering network; the fault schedules 50861 and 51888).
+    const ids = ['a', 'b', 'c'];
+    c = await cluster(ids, { backups: 0, seed: 13, netOptions: { reorder: true, delay: { min: 0, max: 3 } } });
+    await c.maps.c!.set('k', 'v');
+    await c.net.settled();
+    let handed = false;
+    c.maps.a!.on('promoted', () => {
+      handed = true;
+    });
+    const read = c.maps.a!.get('k');
+    c.net.partition(['a'], ['b', 'c']);
+    c.net.heal();
+    expect(await read, 'the call was given up: a answers from what it knows').to.equal(undefined);
+    await c.net.settled();
+    expect(handed, 'a took k up once it met c again').to.equal(true);
+    assertConverged(live(c, ids), ids, 0);
+    expect(c.maps.a!.entryInfo('k')?.role).to.equal('primary');
+    expect((await assertSameValues(live(c, ids), ids)).get('k')).to.equal('v');
+  });
+
   it('converges to one value and one primary when three members write the same key at once', async () => {
     const ids = ['a', 'b', 'c'];
     c = await cluster(ids, { backups: 1 });
@@ -492,6 +517,8 @@ describe('LazyReplicatedMap: placements from members met before', () => {
     for (const seed of [358, 477, 928, 1058, 1147, 1170, 1222, 1352, 1462, 1895, 1935, 2316, 2440, 2819, 3049]) await runSchedule(seed, schedule);
     // A holder that said so and then held nothing.
     await runSchedule(470, schedule);
+    // A handover answered after its asker gave up on it (see "takes up a handover ...").
+    await runSchedule(51888, schedule);
   });
 });
 
@@ -526,6 +553,10 @@ describe('LazyReplicatedMap under mixed faults', () => {
   it('converges on the schedules whose repairing notifications were dropped as duplicates', async () => {
     for (const seed of [2018, 2603]) await runSchedule(seed, { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
     for (const seed of [2237, 2834]) await runSchedule(seed, { backups: 2, net: { delay: { min: 0, max: 4 } } });
+  });
+  // A handover answered after its asker gave up on it, when a partition and its heal came at once.
+  it('converges on the schedules where a handover was answered after its asker gave up', async () => {
+    for (const seed of [50861, 51888]) await runSchedule(seed, { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
   });
   // A backups: 0 schedule that diverged while the primary role could move one-sidedly (a read's
   // promotion racing an update in place that, with no backups, told nobody): kept as a regression
