@@ -27,6 +27,7 @@ import {
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
+  MSG_VIEW,
   MESSAGE_TYPE_NAMES,
 } from './message-types.js';
 
@@ -147,6 +148,29 @@ export type ConditionalOutcome =
   /** The receiver does not decide for this key; `at` does, as far as the receiver knows. */
   | { readonly outcome: 'moved'; readonly at: string };
 
+/** A creation of a key no member knew, handed out by the member deciding for it (see {@link MSG_VIEW}). */
+export interface Creation {
+  readonly key: MapKey;
+  /** The member the key was handed to: it publishes the key, and meanwhile askers are sent to it. */
+  readonly to: string;
+  /** The version the key was handed over at. */
+  readonly version: Version;
+}
+
+/** Who a member takes for the map's members (see {@link MSG_VIEW}). */
+export interface MemberView {
+  /** Grows with each view the sender announces: an older one that arrives late is ignored. */
+  readonly seq: number;
+  /** The sender's incarnation of the map: a restart under the same id counts `seq` anew. */
+  readonly incarnation: string;
+  /** The members as `[id, incarnation]`, sorted by id; the sender is among them unless it is leaving. */
+  readonly members: ReadonlyArray<readonly [string, string]>;
+  /** The sender's Lamport clock: the receiver's next writes outrank every write the sender made. */
+  readonly clock: number;
+  /** The creations the sender handed out and whose creators have not published them yet. */
+  readonly creations: readonly Creation[];
+}
+
 /** The primary role of a key handed to the asker (see {@link MSG_HANDOVER}). */
 export interface Handover {
   readonly key: MapKey;
@@ -198,7 +222,8 @@ export type MapMessage =
   | ({ readonly type: typeof MSG_DIFF } & EntryDiff)
   | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
   | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome)
-  | ({ readonly type: typeof MSG_HANDOVER } & Handover);
+  | ({ readonly type: typeof MSG_HANDOVER } & Handover)
+  | ({ readonly type: typeof MSG_VIEW } & MemberView);
 
 /** Condition kinds on the wire, by number. */
 const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal', 'delete', 'take', 'place'];
@@ -274,6 +299,9 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
     case MSG_HANDOVER:
       // [type, key, version, bytes | null, expiry | null]
       return [message.type, message.key, message.version, message.bytes ?? null, message.expiry === undefined ? null : expiryWire(message.expiry)];
+    case MSG_VIEW:
+      // [type, seq, incarnation, [[id, incarnation], ...], clock, [[key, to, version], ...]]
+      return [message.type, message.seq, message.incarnation, message.members, message.clock, message.creations.map((c) => [c.key, c.to, c.version])];
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:
@@ -463,6 +491,20 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
         ...(wire[3] === null ? {} : { bytes: bytes(wire[3], 'bytes') }),
         ...(wire[4] === null ? {} : { expiry: expiry(wire[4], 'expiry') }),
       };
+    }
+    case MSG_VIEW: {
+      arity(wire, 6, 'MSG_VIEW');
+      const members = array(wire[3], 'members').map((m, i): readonly [string, string] => {
+        const pair = array(m, `members[${i}]`);
+        if (pair.length !== 2) fail(`members[${i}] is not [id, incarnation]`);
+        return [memberId(pair[0], `members[${i}].id`), memberId(pair[1], `members[${i}].incarnation`)];
+      });
+      const creations = array(wire[5], 'creations').map((c, i): Creation => {
+        const parts = array(c, `creations[${i}]`);
+        if (parts.length !== 3) fail(`creations[${i}] is not [key, to, version]`);
+        return { key: key(parts[0], `creations[${i}].key`), to: memberId(parts[1], `creations[${i}].to`), version: version(parts[2], `creations[${i}].version`) };
+      });
+      return { type, seq: count(wire[1], 'seq'), incarnation: memberId(wire[2], 'incarnation'), members, clock: count(wire[4], 'clock'), creations };
     }
     case MSG_STOP:
     case MSG_LEAVING:

@@ -73,6 +73,13 @@ export const MSG_OUTCOME = 20;
  * asker brings no value, the value it takes over with its expiry.
  */
 export const MSG_HANDOVER = 21;
+/**
+ * Which members this member takes for the map's members (each with its incarnation), sent to
+ * every member each time that changes and answered with the receiver's own: a member decides for
+ * a key no member knows only while every member it counts says the same (see decider-view.ts).
+ * Carries the sender's Lamport clock and the creations it handed out and that are still under way.
+ */
+export const MSG_VIEW = 22;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -97,4 +104,5 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_CONDITIONAL]: 'MSG_CONDITIONAL',
   [MSG_OUTCOME]: 'MSG_OUTCOME',
   [MSG_HANDOVER]: 'MSG_HANDOVER',
+  [MSG_VIEW]: 'MSG_VIEW',
 });

@@ -24,6 +24,7 @@ import { Entry, NOT_DECODED, type EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, adoptExpiry, alive, expires, stampWrite, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { Failover } from './failover.js';
+import { DeciderView } from './decider-view.js';
 import { ConditionalWrites, type OwnWrite, type Taken } from './conditional-writes.js';
 import { MapContext, sameMembers, type MapFlavour, type MapState } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
@@ -82,6 +83,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly expiry: Expiry;
   /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
   private readonly conditional: ConditionalWrites;
+  /** Who decides for keys no member knows while members come and go (see decider-view.ts). */
+  private readonly view: DeciderView;
   /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
   private readonly snapshot: MapSnapshot | undefined;
   private readonly departure: Departure;
@@ -183,6 +186,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     );
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
+    this.view = new DeciderView(ctx, this.messenger, this.transfer.incarnation);
+    ctx.members.watch((change, id) => {
+      if (change === 'gone') this.view.forget(id);
+      else this.view.changed();
+    });
     this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
       inOrder: (key, step) => this.inOrder(step, [key]),
       afterEarlier: (key, step) => this.afterEarlier(key, step),
@@ -209,7 +217,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
         await Promise.all([publishing, this.removals.get(key)?.catch(() => undefined)]);
       },
-    });
+    }, this.view);
+    this.view.attach(this.conditional);
     this.handler = new MessageHandler(ctx, {
       messenger: this.messenger,
       reconciler: this.reconciler,
@@ -218,6 +227,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       expiry: this.expiry,
       conditional: this.conditional,
       departure: this.departure,
+      view: this.view,
     });
   }
 
@@ -296,6 +306,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // stop() or a transport crash may have come while the replies were awaited.
     if (this.state !== 'starting') return;
     this.ctx.lifecycle = 'running';
+    this.view.changed();
     this.expiry.start();
     // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
     this.ctx.capacity.check();
@@ -386,7 +397,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       return;
     }
     this.ctx.lifecycle = 'stopping';
+    // From now on this member decides nothing for unknown keys: the others hear so.
+    this.view.changed();
     this.expiry.stop();
+    // Calls made before stop() and waiting for another member's answer get it: a graceful stop
+    // is not a fault, and their callers learn what happened rather than "no answer".
+    // At most rpcTimeoutMs: a call still waiting then is caught in a fault, and fails as it would.
+    await settledWithin([...pendingOf(this.deciding, 'all'), ...pendingOf(this.fetches, 'all')], this.ctx.rpcTimeoutMs);
     const discard = options.discard === true;
     const snapshot = this.snapshot;
     // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
@@ -429,6 +446,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     if (this.ctx.lifecycle === 'stopped') return;
     this.ctx.lifecycle = 'stopped';
     this.expiry.stop();
+    this.view.close();
     this.ctx.entries.clear();
     this.ctx.members.clear();
     this.emit('stopped');
@@ -763,6 +781,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Past the version handed over, which the member that handed it keeps (with its spare copy):
     // a write is a new value of the key; a read keeps the value and places it anew.
     const version = ctx.interner.version(write === undefined ? nextPlacement(handover.version, this.id) : nextUpdate(handover.version, this.id));
+    const created = entry === undefined;
     if (entry === undefined) {
       entry = new Entry(ctx.interner.key(key), 'primary', version, this.id, [], bytes);
       ctx.entries.set(entry.key, entry);
@@ -780,7 +799,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       ctx.capacity.used(entry);
       stampWrite(entry, { ttlMs: write.options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: write.options.maxIdleMs ?? this.defaults.maxIdleMs }, now);
       this.emit('entrySet', key as K, 'local');
-      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      const published = created ? this.conditional.created(key, version) : undefined;
+      try {
+        await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      } finally {
+        published?.();
+      }
       return { value: write.value };
     }
     entry.value = NOT_DECODED;
@@ -790,7 +814,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     ctx.capacity.used(entry);
     this.promotion.handedOver(entry, previous);
     // The read that took the role answers once the value is known everywhere.
-    await this.publisher.publish([entry]);
+    const published = created ? this.conditional.created(key, version) : undefined;
+    try {
+      await this.publisher.publish([entry]);
+    } finally {
+      published?.();
+    }
     return { value };
   }
 
@@ -860,7 +889,16 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.assertUsable();
     // Before anything changes or is sent: a full member refuses (or makes room for) a new key.
     this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
-    if (this.conditional.decidesHere(key) || this.ctx.flavour.readsCopies) return this.writeHere(key, value, bytes, options);
+    // A key no member knows is written here at once only while the members agree that this
+    // member decides for it (see decider-view.ts); otherwise take() waits for that, or asks.
+    if (this.ctx.flavour.readsCopies || (this.conditional.decidesHere(key) && this.conditional.agreeing(key) === undefined)) return this.writeHere(key, value, bytes, options);
+    // Registered whole, the write here that may follow the take included: a later call of the key
+    // made on this member (a clear, a delete) waits until the write took effect.
+    return await this.decidingElsewhere(key, this.placeElsewhere(key, value, bytes, options));
+  }
+
+  /** A `set` of a key whose primary is another member, or unknown here: see {@link store}. */
+  private async placeElsewhere(key: K, value: V, bytes: Uint8Array, options: SetOptions): Promise<this> {
     let taken: Taken | 'none' | 'here';
     try {
       taken = await this.conditional.take(key, { value, bytes, options });
@@ -883,6 +921,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     let entry = this.ctx.entries.get(key);
     this.ctx.capacity.beforeWrite(key, entry, bytes.byteLength);
     entry = this.ctx.entries.get(key);
+    let created = false;
     if (entry?.role === 'primary') {
       // An update in place: the key stays where it lives, its live backups keep their places (the
       // missing ones are refilled), and only the holders hear of it. The version keeps its tick
@@ -894,6 +933,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       // The key is placed here anew: a Lamport tick, past everything this member has seen of it.
       const version = this.ctx.clock.tick(this.id);
       this.ctx.tombstones.delete(key);
+      created = entry === undefined;
       if (entry === undefined) {
         entry = new Entry(key, 'primary', version, this.id, [], bytes);
         this.ctx.entries.set(key, entry);
@@ -908,7 +948,13 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.ctx.capacity.used(entry);
     stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
     this.emit('entrySet', key, 'local');
-    await this.publisher.published(entry, this.publisher.publishWrite(entry));
+    const published = created ? this.conditional.created(key, entry.version) : undefined;
+    try {
+      // Awaited here (not handed on): the caller's stack stays in a ReplicationError's.
+      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+    } finally {
+      published?.();
+    }
     return this;
   }
 
@@ -1223,6 +1269,20 @@ async function whilePending<T>(registry: Map<MapKey, Set<Promise<unknown>>>, key
   } finally {
     set.delete(work);
     if (set.size === 0 && registry.get(key) === set) registry.delete(key);
+  }
+}
+
+/** Settles once every one of `work` settled, or after `ms`, whichever comes first; leaves no timer behind. */
+async function settledWithin(work: Array<Promise<unknown>>, ms: number): Promise<void> {
+  if (work.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([Promise.allSettled(work), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

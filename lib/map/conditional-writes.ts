@@ -24,11 +24,12 @@
  * @module
  */
 import { ConditionalWriteError, StoppedError, UpdateConflictError, type RpcResponse } from '../errors.js';
-import { mapMessageFromWire, type ConditionalOutcome, type ConditionalRequest, type EntryExpiry, type Handover, type MapKey, type MapMessageOf } from '../codec/map-messages.js';
+import { mapMessageFromWire, type ConditionalOutcome, type ConditionalRequest, type Creation, type EntryExpiry, type Handover, type MapKey, type MapMessageOf } from '../codec/map-messages.js';
 import { MSG_CONDITIONAL, MSG_HANDOVER, MSG_OUTCOME } from '../codec/message-types.js';
 import { NOT_DECODED } from './entry.js';
 import { alive, expiryOf } from './expiry.js';
 import { compareVersions, nextPlacement } from './version.js';
+import type { DeciderView } from './decider-view.js';
 import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import type { Messenger } from './messenger.js';
@@ -98,7 +99,12 @@ export interface OwnWrite {
 type Ask = ConditionalRequest | { readonly key: MapKey; readonly condition: 'compute'; readonly fn: (old: unknown) => unknown; readonly options: SetOptions };
 
 /** What a decision here came to: an outcome (after the write or value it names is known everywhere), a handover, or where to go. */
-type Decision = { readonly moved: string } | { readonly done: Promise<ConditionalOutcome & { next?: unknown }> } | { readonly handing: Promise<Handover | ConditionalOutcome> };
+type Decision =
+  | { readonly moved: string }
+  | { readonly done: Promise<ConditionalOutcome & { next?: unknown }> }
+  | { readonly handing: Promise<Handover | ConditionalOutcome> }
+  /** Decide again once the members agree who decides for this unknown key (see decider-view.ts). */
+  | { readonly later: Promise<void> };
 
 /** Makes and answers conditional writes. */
 export class ConditionalWrites {
@@ -106,8 +112,11 @@ export class ConditionalWrites {
   private readonly messenger: Messenger;
   private readonly publisher: Publisher;
   private readonly hooks: ConditionalHooks;
+  private readonly view: Pick<DeciderView, 'deciders' | 'agreement' | 'until'>;
   /** Creations of unknown keys handed out here and not yet published (see {@link creation}). */
   private readonly creating = new Map<MapKey, { readonly to: string; readonly handover: Handover }>();
+  /** Keys this member created (it knew no entry of them) whose publication is under way, with their versions. */
+  private readonly createdHere = new Map<MapKey, Handover['version']>();
   /** The size of {@link creating} at which its stale records are swept. */
   private sweepAt = CREATIONS_SWEPT_AT;
   /** The members this one awaits an answer from, by key, with the number of requests (see {@link answer}). */
@@ -128,12 +137,64 @@ export class ConditionalWrites {
    * @param messenger sends conditional writes to the decider and answers them.
    * @param publisher tells whether a write of the key is still being published here.
    * @param hooks the map's call order, its plain write path and its size check (see {@link ConditionalHooks}).
+   * @param view who decides for keys no member knows, and whether the members agree on it.
    */
-  constructor(state: ConditionalState, messenger: Messenger, publisher: Publisher, hooks: ConditionalHooks) {
+  constructor(state: ConditionalState, messenger: Messenger, publisher: Publisher, hooks: ConditionalHooks, view: Pick<DeciderView, 'deciders' | 'agreement' | 'until'>) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;
     this.hooks = hooks;
+    this.view = view;
+  }
+
+  /** The creations handed out here whose creators have not published them yet (announced with this member's view). */
+  creations(): Creation[] {
+    const list: Creation[] = [];
+    // Created here and not yet known everywhere: a member that decides for these keys next (the
+    // members changed) must send askers here, not answer that the key has no value.
+    for (const [key, version] of this.createdHere) list.push({ key, to: this.state.id, version });
+    for (const key of [...this.creating.keys()]) {
+      const c = this.creation(key);
+      if (c !== undefined) list.push({ key, to: c.to, version: c.handover.version });
+    }
+    return list;
+  }
+
+  /**
+   * This member made `key`, which it knew no entry of, its primary at `version` (a write as its
+   * decider, a creation handed here, or a write placed anew under faults): until its publication
+   * settled (call the function returned then), the views this member announces name it as the
+   * key's creator.
+   */
+  created(key: MapKey, version: Handover['version']): () => void {
+    this.createdHere.set(key, version);
+    return () => {
+      if (this.createdHere.get(key) === version) this.createdHere.delete(key);
+    };
+  }
+
+  /**
+   * Creations another member handed out as the decider of their keys: should this member decide
+   * for one of those keys next (the members changed), it sends askers to the creator, as that
+   * member would have, instead of handing the key out a second time.
+   */
+  learn(creations: readonly Creation[]): void {
+    for (const c of creations) {
+      // This member's own creation: it is publishing the key, and needs no pointer to itself.
+      if (c.to === this.state.id || this.state.entries.has(c.key)) continue;
+      const known = this.creating.get(c.key);
+      if (known !== undefined && compareVersions(known.handover.version, c.version) >= 0) continue;
+      this.creating.set(c.key, { to: c.to, handover: { key: c.key, version: c.version } });
+    }
+  }
+
+  /**
+   * Settles once this member may decide for `key` (`undefined`: it may now): a key no member
+   * knows is decided only while the members agree who decides for it (see decider-view.ts).
+   * @throws {ConditionalWriteError} (through the promise) when they did not agree in time.
+   */
+  agreeing(key: MapKey): Promise<void> | undefined {
+    return this.state.entries.has(key) ? undefined : this.view.agreement(key);
   }
 
   /** Writes `bytes` (the encoding of `value`) if `key` holds no live value. Resolves to whether it wrote. */
@@ -252,7 +313,13 @@ export class ConditionalWrites {
     let target = this.targetOf(key);
     for (let asked = 0; asked <= MAX_HANDOVER_FORWARDS; asked++) {
       if (target === this.state.id) {
-        if (this.decidesHere(key)) return 'here';
+        if (this.decidesHere(key)) {
+          const agreeing = this.agreeing(key);
+          if (agreeing === undefined) return 'here';
+          await agreeing;
+          target = this.targetOf(key);
+          continue;
+        }
         target = this.targetOf(key);
         if (target === this.state.id) break;
         continue;
@@ -265,7 +332,9 @@ export class ConditionalWrites {
         // and came back while the request was on its way), and keep a spare naming this member
         // the primary. Ask it again once it is met again (see met()).
         if (error instanceof ConditionalWriteError && error.mayHaveWritten) this.remember(key, target);
-        throw error;
+        await this.afterLeaving(error, target);
+        target = this.targetOf(key);
+        continue;
       }
       if ('version' in answer) {
         const taken = await this.hooks.adopt(answer, write);
@@ -354,8 +423,7 @@ export class ConditionalWrites {
   private deciderFor(key: MapKey): string {
     // A member that is leaving decides nothing new either: it sends askers on to the member the
     // others will take for the decider once they hear that it leaves.
-    const stays = this.state.lifecycle !== 'stopping';
-    return deciderOf(key, stays ? [this.state.id, ...this.state.members.candidates()] : this.state.members.candidates());
+    return deciderOf(key, this.view.deciders());
   }
 
   /** True when this member decides for `key` now: its primary, or, for a key it does not know, its decider. */
@@ -373,6 +441,7 @@ export class ConditionalWrites {
       const d = this.decide(request, value);
       if ('done' in d) return d.done;
     }
+    // Elsewhere, or here once the members agree who decides (see forward).
     // Later writes of the key on this member wait for the whole exchange: they come after it.
     return this.hooks.fetching(request.key, this.forward(request, value));
   }
@@ -386,9 +455,20 @@ export class ConditionalWrites {
         const d = this.decide(request, value);
         if ('moved' in d) target = d.moved;
         else if ('done' in d) return d.done;
-        else break;
+        else if ('later' in d) {
+          await d.later;
+          forwards--;
+          target = this.targetOf(request.key);
+        } else break;
       } else {
-        const answer = await this.ask(target, request);
+        let answer: ConditionalOutcome;
+        try {
+          answer = await this.ask(target, request);
+        } catch (error) {
+          await this.afterLeaving(error, target);
+          target = this.targetOf(request.key);
+          continue;
+        }
         if (answer.outcome !== 'moved') return answer;
         target = answer.at;
       }
@@ -462,7 +542,8 @@ export class ConditionalWrites {
     if ('error' in reply) {
       // A member that was leaving or stopped refuses before it decides; anything else may have
       // come after the write (a replication failure at the decider).
-      const before = reply.error.remoteName === 'StoppedError' || reply.error.remoteName === 'ValueTooLargeError';
+      // (A ConditionalWriteError there: the members did not agree who decides; nothing was decided.)
+      const before = reply.error.remoteName === 'StoppedError' || reply.error.remoteName === 'ValueTooLargeError' || reply.error.remoteName === 'ConditionalWriteError';
       throw new ConditionalWriteError(
         `the conditional write of key ${String(key)} in map '${this.state.name}' failed on '${target}', which decides for it: ${reply.error.remoteName ?? 'Error'}: ${reply.error.message}`,
         key,
@@ -476,6 +557,23 @@ export class ConditionalWrites {
     return m;
   }
 
+  /**
+   * `target` refused a request because it is leaving or stopped, before deciding anything: a
+   * graceful stop, not a fault. Once this member hears that it leaves, the key's decider is
+   * another member (its primary handed it over, or the members' views dropped it), which the
+   * caller asks next. Rethrows `error` for any other failure, when this member is leaving
+   * itself, or when that news does not come within rpcTimeoutMs.
+   */
+  private async afterLeaving(error: unknown, target: string): Promise<void> {
+    const remote = error instanceof ConditionalWriteError ? (error.cause as { remoteName?: string } | undefined)?.remoteName : undefined;
+    // Read anew after the wait: this member may have begun to leave meanwhile.
+    const running = (): boolean => this.state.lifecycle === 'running';
+    if (remote !== 'StoppedError' || (error as ConditionalWriteError).mayHaveWritten || !running()) throw error;
+    const { members } = this.state;
+    await this.view.until(() => !members.has(target) || members.isLeaving(target) || !running(), () => error as Error);
+    if (!running()) throw error;
+  }
+
   private lost(key: MapKey, why: string): ConditionalWriteError {
     return new ConditionalWriteError(`the conditional write of key ${String(key)} in map '${this.state.name}' was not made: ${why}; retry`, key, false);
   }
@@ -487,10 +585,13 @@ export class ConditionalWrites {
    */
   async answer(request: MapMessageOf<typeof MSG_CONDITIONAL>, from: string): Promise<unknown[]> {
     const step = async (): Promise<ConditionalOutcome | Handover> => {
-      const d = this.decide(request, NOT_DECODED, from);
-      if ('moved' in d) return { outcome: 'moved' as const, at: d.moved };
-      if ('handing' in d) return d.handing;
-      return d.done;
+      for (;;) {
+        const d = this.decide(request, NOT_DECODED, from);
+        if ('moved' in d) return { outcome: 'moved' as const, at: d.moved };
+        if ('handing' in d) return d.handing;
+        if ('done' in d) return d.done;
+        await d.later;
+      }
     };
     // Asked about a key by the member this one awaits an answer about it from: each would wait
     // for the other (their ideas of where the key lives point at each other, one of them stale,
@@ -518,6 +619,8 @@ export class ConditionalWrites {
     if (entry === undefined) {
       const decider = this.deciderFor(key);
       if (decider !== state.id) return { moved: decider };
+      const agreeing = this.view.agreement(key);
+      if (agreeing !== undefined) return { later: agreeing };
       const pending = this.creation(key);
       if (pending !== undefined) return { moved: pending.to };
     }
@@ -585,6 +688,11 @@ export class ConditionalWrites {
       if (entry === undefined) {
         const decider = this.deciderFor(key);
         if (decider !== state.id) return { outcome: 'moved', at: decider };
+        const agreeing = this.view.agreement(key);
+        if (agreeing !== undefined) {
+          await agreeing;
+          continue;
+        }
         const pending = this.creation(key);
         // The same creator asking again (its answer was lost): the same answer.
         if (pending !== undefined) return pending.to === to ? pending.handover : { outcome: 'moved', at: pending.to };

@@ -28,6 +28,7 @@ import {
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
+  MSG_VIEW,
   MSG_VALUE,
 } from '../codec/message-types.js';
 import type { Departure } from './departure.js';
@@ -57,6 +58,8 @@ export interface MessageHandlerParts {
   readonly departure: Departure;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
   readonly conditional: { answer(request: MapMessageOf<typeof MSG_CONDITIONAL>, from: string): Promise<unknown[]> };
+  /** Records the views of the members others announce (see decider-view.ts). */
+  readonly view: { heard(view: MapMessageOf<typeof MSG_VIEW>, from: string): unknown[] };
 }
 
 /** Dispatches the messages peers send a map. */
@@ -163,6 +166,8 @@ export class MessageHandler {
       case MSG_LEAVING:
         state.members.markLeaving(from);
         return this.ack(wantsReply);
+      case MSG_VIEW:
+        return parts.view.heard(message, from);
       case MSG_PING:
         // Nothing in this library sends it; it stays answered for peers that do.
         return this.ack(wantsReply);

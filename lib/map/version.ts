@@ -69,6 +69,11 @@ export class LamportClock {
     return [this.time, writer, 0, writer];
   }
 
+  /** The last tick given or seen: what another member's clock advances past (see decider-view.ts). */
+  current(): number {
+    return this.time;
+  }
+
   /** Advances past `v`, so the next local write outranks it. */
   observe(v: Version): void {
     if (v[0] > this.time) this.time = v[0];

@@ -22,6 +22,9 @@ export interface MemberSource {
   joined?(): Promise<void>;
 }
 
+/** What changed about a member (see {@link Membership.watch}). */
+export type MemberChange = 'added' | 'gone' | 'leaving';
+
 /**
  * The live members of one map on this member (this member excluded), by incarnation, and the
  * transport's reachable members they are drawn from.
@@ -43,6 +46,8 @@ export class Membership {
   private readonly farewells = new Set<string>();
   /** {@link candidates}, cached like `sortedIds`. */
   private candidateIds: readonly string[] | undefined;
+  /** Told of every change (see {@link watch}). */
+  private listener: ((change: MemberChange, id: string) => void) | undefined;
 
   /** @param source the transport whose reachable members this map's members are drawn from. */
   constructor(source: MemberSource) {
@@ -62,6 +67,11 @@ export class Membership {
   discovered(timeoutMs: number): Promise<void> | undefined {
     if (this.source.joined === undefined) return undefined;
     return withDeadline(this.source.joined(), timeoutMs);
+  }
+
+  /** Calls `listener` after each change of the members or of who is leaving (one listener; a second replaces it). */
+  watch(listener: (change: MemberChange, id: string) => void): void {
+    this.listener = listener;
   }
 
   /** Number of other live members of the map. */
@@ -108,6 +118,7 @@ export class Membership {
   markLeaving(id: string): void {
     this.leaving.add(id);
     this.candidateIds = undefined;
+    this.listener?.('leaving', id);
   }
 
   /** True when this member ever met another member of the map (it is not a lone development member). */
@@ -122,15 +133,20 @@ export class Membership {
     this.sortedIds = undefined;
     this.candidateIds = undefined;
     this.met.set(id, incarnation);
+    this.listener?.('added', id);
   }
 
   /** Forgets a live member (and that it was leaving); false when it was not a live member. */
   remove(id: string): boolean {
     this.candidateIds = undefined;
     // A member that comes back under the same id is a new incarnation, not leaving.
-    this.leaving.delete(id);
-    if (!this.live.delete(id)) return false;
+    const wasLeaving = this.leaving.delete(id);
+    if (!this.live.delete(id)) {
+      if (wasLeaving) this.listener?.('gone', id);
+      return false;
+    }
     this.sortedIds = undefined;
+    this.listener?.('gone', id);
     return true;
   }
 

@@ -24,6 +24,7 @@ import {
   MSG_BACKUP,
   MSG_CONDITIONAL,
   MSG_HANDOVER,
+  MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
   MSG_LEAVING,
@@ -103,6 +104,10 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_CONDITIONAL place': { kind: FrameKind.Request, message: { type: MSG_CONDITIONAL, key: 42, condition: 'place' } },
   MSG_HANDOVER: { kind: FrameKind.Reply, message: { type: MSG_HANDOVER, key: 'session-1', version: [7, 'a', 1, 'b'], bytes: bytes(0x01), expiry: { ttlMs: 1000, idleMs: 3 } } },
   'MSG_HANDOVER for a write': { kind: FrameKind.Reply, message: { type: MSG_HANDOVER, key: 42, version: [9, 'b', 1, 'b'] } },
+  MSG_VIEW: {
+    kind: FrameKind.Request,
+    message: { type: MSG_VIEW, seq: 2, incarnation: 'inc-a', members: [['a', 'inc-a'], ['b', 'inc-b']], clock: 9, creations: [{ key: 'session-1', to: 'b', version: [9, 'b', 1, 'b'] }] },
+  },
 };
 
 /** Every frame kind of the envelope (RPC request, notify, reply, error, no-channel, the hello). */
@@ -169,7 +174,7 @@ describe('golden frames (the wire format, pinned)', () => {
     expect([...kinds].sort()).to.deep.equal(Object.values(FrameKind).sort());
     const types = new Set(Object.values(MAP_MESSAGES).map((m) => m.message.type));
     // Reserved numbers (Tomcat's MSG_INIT, MSG_STATE_COPY, MSG_NOTIFY_MAPMEMBER) are never sent.
-    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21]);
+    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]);
     expect(names.sort()).to.deep.equal(Object.keys(frames()).sort());
   });
 

@@ -10,6 +10,7 @@ import {
   MSG_BACKUP,
   MSG_CONDITIONAL,
   MSG_HANDOVER,
+  MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
   MSG_INIT,
@@ -79,6 +80,21 @@ const samples: Record<string, MapMessage> = {
   'MSG_CONDITIONAL place': { type: MSG_CONDITIONAL, key: 'k', condition: 'place' },
   'MSG_HANDOVER with the value': { type: MSG_HANDOVER, key: 'k', version: version(2, 'b', 1, 'c'), bytes: new Uint8Array([5]), expiry: { maxIdleMs: 100, idleMs: 4 } },
   'MSG_HANDOVER for a write': { type: MSG_HANDOVER, key: 3, version: version(2, 'b') },
+  'MSG_VIEW of a member leaving, with creations under way': {
+    type: MSG_VIEW,
+    seq: 3,
+    incarnation: 'inc-a',
+    members: [
+      ['a', 'inc-a'],
+      ['c', 'inc-c'],
+    ],
+    clock: 17,
+    creations: [
+      { key: 'k', to: 'c', version: version(16, 'c', 1, 'c') },
+      { key: 4, to: 'a', version: version(12, 'a') },
+    ],
+  },
+  'MSG_VIEW alone': { type: MSG_VIEW, seq: 1, incarnation: 'inc-x', members: [], clock: 0, creations: [] },
   'MSG_PROXY with versions updated in place': {
     type: MSG_PROXY,
     entries: [{ key: 'k', version: [3, 'a', 1, 'b', 7, 'b'], primary: 'b', backups: ['a'] }],
@@ -211,6 +227,13 @@ describe('map messages', () => {
       rejected([MSG_HANDOVER, 'k', null, null, null]);
       rejected([MSG_HANDOVER, 'k', [1, 'a', 0, 'a'], 'bytes', null]);
       rejected([MSG_HANDOVER, 'k', [1, 'a', 0, 'a'], null]);
+      rejected([MSG_VIEW, 1, 'inc', [['a']], 0, []]);
+      rejected([MSG_VIEW, 1, null, [], 0, []]);
+      rejected([MSG_VIEW, 1, 'inc', [['a', '']], 0, []]);
+      rejected([MSG_VIEW, -1, 'inc', [], 0, []]);
+      rejected([MSG_VIEW, 1, 'inc', [], 0, [['k', 'a']]]);
+      rejected([MSG_VIEW, 1, 'inc', [], 0, [['k', 'a', null]]]);
+      rejected([MSG_VIEW, 1, 'inc', 'a', 0, []]);
       rejected([MSG_CONDITIONAL, 'k', 0, null, new Uint8Array([1]), null]);
       rejected([MSG_CONDITIONAL, 'k', 1, null, null, null]);
       rejected([MSG_CONDITIONAL, 'k', 2, null, new Uint8Array([1]), null]);
@@ -222,7 +245,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 22, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 23, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { mapMessageFromWire, mapMessageToWire, MSG_ACK, MSG_BACKUP, MSG_COPY, MSG_START, MSG_STATE, type Transport } from '../../lib/index.js';
+import { mapMessageFromWire, mapMessageToWire, MSG_ACK, MSG_BACKUP, MSG_COPY, MSG_START, MSG_STATE, MSG_VIEW, type Transport } from '../../lib/index.js';
 import { mapChannelName } from '../../lib/map/map-channel.js';
 import { openLibraryChannel, type RpcChannel } from '../../lib/rpc/rpc-channel.js';
 
@@ -33,14 +33,17 @@ class FakeRefusal extends Error {
 
 /**
  * How a fake member answers the map request `body` (the wire form of a map message): an empty
- * state to `MSG_START` (so the map adds it as a member), `onCopy` to copies, an
- * acknowledgement to everything else.
+ * state to `MSG_START` (so the map adds it as a member), the announcer's own view of the members
+ * to `MSG_VIEW` (it agrees, so the map decides for keys nobody knows at once), `onCopy` to
+ * copies, an acknowledgement to everything else.
  */
 export function answerAsMember(body: unknown, onCopy: CopyAnswer): FakeAnswer {
   const message = mapMessageFromWire(body);
   switch (message.type) {
     case MSG_START:
       return { reply: mapMessageToWire({ type: MSG_STATE, incarnation: 'fake-member', entries: [], tombstones: [] }) };
+    case MSG_VIEW:
+      return { reply: mapMessageToWire({ type: MSG_VIEW, seq: 1, incarnation: 'fake-member', members: message.members, clock: 0, creations: [] }) };
     case MSG_BACKUP:
     case MSG_COPY:
       if (onCopy === 'ack') break;
