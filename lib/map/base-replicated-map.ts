@@ -788,6 +788,10 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     }
     ctx.tombstones.delete(key);
     const previous = entry.primary;
+    // What this member announced of the entry when it was primary before (the same placement
+    // may come back: a handover of the same lineage, answered again) is no longer what the
+    // members know: its publication tells them all.
+    if (entry.role !== 'primary') this.publisher.reannounce(entry);
     entry.role = 'primary';
     entry.primary = this.id;
     entry.version = version;

@@ -563,6 +563,12 @@ describe('LazyReplicatedMap under mixed faults', () => {
   it('converges on the schedules where a handover was answered after its asker gave up', async () => {
     for (const seed of [50861, 51888]) await runSchedule(seed, { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
   });
+  // A member primary again of a key, by a handover of the same lineage, whose placement matched
+  // what it had announced before it lost the role: it told only the new backup, and the members
+  // that had since heard of another primary kept it.
+  it('converges on the schedule where a regained placement was taken for one announced already (seed 91817)', async () => {
+    await runSchedule(91817, { backups: 1, net: {} });
+  });
   // A backups: 0 schedule that diverged while the primary role could move one-sidedly (a read's
   // promotion racing an update in place that, with no backups, told nobody): kept as a regression
   // now that the role moves only by a handover.
