@@ -121,6 +121,54 @@ export async function bytesPerWrite(sizes = [2, 4, 8, 16], writes = 200): Promis
   return rows;
 }
 
+/** One way of reaching a key in {@link accessCost}. */
+export interface AccessRow {
+  readonly access: string;
+  readonly opsPerSec: number;
+  /** Messages sent per call, replies included (every member's `stats().sent`, summed). */
+  readonly messages: number;
+}
+
+/**
+ * What a call costs by where it is made (issue 22: the key's primary orders every call): on 3
+ * in-memory members with 1 backup, `keys` keys written on m00, each read or written one at a time
+ * (awaited) `rounds` times on its primary, on its backup and on a member holding only a proxy.
+ * A `set` elsewhere alternates between the two other members, so that each one moves the primary
+ * role (a handover) as a writer that is not the primary does.
+ */
+export async function accessCost(keys = 1000, rounds = 5): Promise<AccessRow[]> {
+  const { net, maps } = await cluster(3, 'lazy');
+  const lazy = maps as LazyReplicatedMap[];
+  const [primary, second, third] = lazy;
+  if (primary === undefined || second === undefined || third === undefined) throw new Error('the cluster has 3 members');
+  const key = (i: number): string => `k${i}`;
+  for (let i = 0; i < keys; i++) await primary.set(key(i), { user: `u${i}`, n: i });
+  await net.settled();
+  // Where each key's copy went: its backup is one of m01, m02, the other holds a proxy.
+  const holder = (i: number, role: 'backup' | 'proxy'): LazyReplicatedMap => (second.entryInfo(key(i))?.role === role ? second : third);
+  const sent = (): number => lazy.reduce((n, m) => n + Object.values(m.stats().sent).reduce((a, b) => a + b, 0), 0);
+  const measure = async (access: string, op: (i: number, round: number) => Promise<unknown>): Promise<AccessRow> => {
+    // A warm-up round (the first row would pay for compiling the paths every row shares), as
+    // round -1: the first measured round of writes elsewhere then moves every key again.
+    for (let i = 0; i < keys; i++) await op(i, -1);
+    await net.settled();
+    const before = sent();
+    const t0 = process.hrtime.bigint();
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < keys; i++) await op(i, r);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await net.settled();
+    return { access, opsPerSec: (keys * rounds) / seconds, messages: (sent() - before) / (keys * rounds) };
+  };
+  const rows: AccessRow[] = [];
+  rows.push(await measure('`get` on the primary', (i) => primary.get(key(i))));
+  rows.push(await measure('`get` `{ promote: false }` on the backup', (i) => holder(i, 'backup').get(key(i), { promote: false })));
+  rows.push(await measure('`get` `{ promote: false }` on a proxy', (i) => holder(i, 'proxy').get(key(i), { promote: false })));
+  rows.push(await measure('`set` on the primary (update in place)', (i, r) => primary.set(key(i), { user: `u${i}`, n: r })));
+  rows.push(await measure('`set` on a member that is not the primary (a handover each)', (i, r) => (r % 2 === 0 ? second : third).set(key(i), { user: `u${i}`, n: r })));
+  await stopAll(maps);
+  return rows;
+}
+
 /**
  * Messages and bytes per update in place (a new 4 KiB value written on the primary of a key that
  * already lives there), by cluster size: with read-your-writes only placing writes reach the

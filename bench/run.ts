@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, writePath } from './in-process.js';
+import { accessCost, bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, writePath } from './in-process.js';
 import { markdownTable } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
@@ -48,6 +48,14 @@ if (section('memory')) {
   );
   out();
   out(`In-memory \`set\` latency at 64 in flight: p50 ${write.p50Ms.toFixed(2)} ms, p99 ${write.p99Ms.toFixed(2)} ms.`);
+  out();
+
+  // Issue 22: the key's primary orders every call; what a call made elsewhere pays for it.
+  const access = await accessCost(quick ? 300 : 1000, quick ? 2 : 5);
+  const onPrimary = access[0]?.opsPerSec ?? 1;
+  out('### What a call costs by where it is made (3 members, 1 backup, one call at a time)');
+  out();
+  out(markdownTable(['call', 'ops/s', 'vs `get` on the primary', 'messages per call'], access.map((r) => [r.access, r.opsPerSec, `${(r.opsPerSec / onPrimary).toFixed(3)}×`, r.messages.toFixed(2)])));
   out();
 
 }

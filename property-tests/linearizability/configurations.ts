@@ -68,15 +68,17 @@ export const PASSING: readonly WorkloadConfig[] = [
     members: [4, 5], callers: 1, keys: 2, backups: 1, sequential: true, settleBetweenMembers: true, callsPerCaller: [8, 20], phases: [2, 4], clear: true, membership: true,
   },
   { name: '3-5 members, one caller moving between members once the network is quiet, backups: 0', members: [3, 5], callers: 1, keys: 1, backups: 0, sequential: true, settleBetweenMembers: true },
-];
-
-/** Configurations in which the map is not linearizable yet (counted by the long run). */
-export const KNOWN_FAILING: readonly WorkloadConfig[] = [
-  // 0 in 10,000 in run.ts (seed 180001), but the property pass with FC_SEED=27 finds a failing
-  // history within 16: a clear racing writes, deletes and expiry on three members.
+  // Known failing until members agreed who decides a key nobody knows (MSG_VIEW) and a set made
+  // elsewhere counted as under way until written; 0 in 10,000 each since (seeds 300001, 310001).
   { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },
   { name: '3-5 members, 2 callers each, joins and graceful stops (backups: 2)', members: [3, 5], callers: 2, keys: 3, backups: 2, membership: true },
 ];
+
+/**
+ * Configurations in which the map is not linearizable yet (counted by the long run). None today:
+ * a configuration goes here when a change of the map or of the workload finds anomalies again.
+ */
+export const KNOWN_FAILING: readonly WorkloadConfig[] = [];
 
 /** Each mutant with a configuration that passes without it and that it must fail. */
 export const MUTANT_TARGETS: ReadonlyArray<readonly [MutantName, WorkloadConfig]> = [
