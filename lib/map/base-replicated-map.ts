@@ -182,7 +182,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.timers ?? NODE_TIMERS,
     );
     this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion);
+    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, (id) => {
+      this.conditional.met(id);
+    });
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
     this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
@@ -276,7 +278,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
       if (this.ctx.members.has(id)) this.failover.disappeared(id);
-      else this.ctx.members.remove(id); // a "leaving" heard from a member never added
+      else {
+        this.ctx.members.remove(id); // a "leaving" heard from a member never added
+        this.failover.vanished(id);
+      }
+      this.ctx.members.peerDown(id);
       this.departure.changed();
     });
     rpc.on('close', () => {

@@ -49,7 +49,7 @@ const CREATIONS_SWEPT_AT = 1024;
 export const MAX_HANDOVER_FORWARDS = MAX_FORWARDS;
 
 /** The slice of the map's state conditional writes use. */
-export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner'>;
+export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner' | 'background'>;
 
 /** What the map lends conditional writes: its call order and its write path. */
 export interface ConditionalHooks {
@@ -121,6 +121,16 @@ export class ConditionalWrites {
   private sweepAt = CREATIONS_SWEPT_AT;
   /** The members this one awaits an answer from, by key, with the number of requests (see {@link answer}). */
   private readonly waitingOn = new Map<MapKey, Map<string, number>>();
+  /**
+   * Keys this member handed over (see {@link handing}): to whom, at which version. The member it
+   * handed a key to may never have got the answer; asked again by it, this member answers the
+   * same while it still holds the spare copy of that version (see {@link met}).
+   */
+  private readonly handed = new Map<MapKey, { readonly to: string; readonly version: Handover['version'] }>();
+  /** The size of {@link handed} at which its stale records are swept. */
+  private handedSweepAt = CREATIONS_SWEPT_AT;
+  /** Keys whose `take` or `place` got no answer, with the member asked (see {@link met}). */
+  private readonly unanswered = new Map<MapKey, string>();
 
   /**
    * @param state see {@link ConditionalState}.
@@ -318,6 +328,10 @@ export class ConditionalWrites {
       try {
         answer = await this.askFor(target, { key, condition: write === undefined ? 'take' : 'place' });
       } catch (error) {
+        // No answer: the member asked may have handed the key over all the same (the link broke
+        // and came back while the request was on its way), and keep a spare naming this member
+        // the primary. Ask it again once it is met again (see met()).
+        if (error instanceof ConditionalWriteError && error.mayHaveWritten) this.remember(key, target);
         await this.afterLeaving(error, target);
         target = this.targetOf(key);
         continue;
@@ -331,6 +345,75 @@ export class ConditionalWrites {
       else return 'none';
     }
     throw this.lost(key, `it was forwarded ${MAX_HANDOVER_FORWARDS} times (the members disagree about where the key lives)`);
+  }
+
+  /**
+   * Member `id` was (re)added here. A `take` or `place` that got no answer from it (see taking())
+   * may have been answered there all the same: the key handed to this member, which never took
+   * it up. Each such key is asked for again, in this member's call order; a handover that did
+   * happen is answered the same (see {@link handing}), and taken up now unless this member knows
+   * a newer state of the key.
+   */
+  met(id: string): void {
+    for (const [key, target] of [...this.unanswered]) {
+      if (target !== id) continue;
+      this.unanswered.delete(key);
+      const again = this.hooks.inOrder(key, () => this.reclaim(key, id)).catch((error: unknown) => {
+        // Stopping, or the member went again (then it is asked when met once more).
+        if (!(error instanceof StoppedError)) throw error;
+      });
+      this.state.background(again);
+    }
+  }
+
+  private async reclaim(key: MapKey, target: string): Promise<void> {
+    let answer: ConditionalOutcome | Handover;
+    try {
+      answer = await this.askFor(target, { key, condition: 'take' });
+    } catch (error) {
+      if (!(error instanceof ConditionalWriteError)) throw error;
+      if (error.mayHaveWritten) this.remember(key, target);
+      return;
+    }
+    // Taken up only if newer than what is known here (adopt refuses otherwise): a failover here
+    // may have claimed an older value meanwhile; a write placed here anew may outrank it.
+    if ('version' in answer) await this.hooks.adopt(answer, undefined);
+  }
+
+  /** Remembers that a `take` or `place` of `key` sent to `target` got no answer (see {@link met}). */
+  private remember(key: MapKey, target: string): void {
+    this.unanswered.delete(key);
+    this.unanswered.set(key, target);
+    // Bounded: the oldest go first (a member that never comes back is never asked again).
+    if (this.unanswered.size > CREATIONS_SWEPT_AT) this.unanswered.delete(this.unanswered.keys().next().value as MapKey);
+  }
+
+  /**
+   * The handover of `key` to `to` made here, answered again: `to` asks anew (see {@link met})
+   * and this member still holds the spare copy of the version it handed over. `undefined` when
+   * it handed nothing to `to`, or `to` took the key up since (its placement reached here).
+   */
+  private handedAgain(key: MapKey, to: string): Handover | ConditionalOutcome | undefined {
+    const record = this.handed.get(key);
+    if (record === undefined || record.to !== to) return undefined;
+    const entry = this.state.entries.get(key);
+    if (entry === undefined || entry.role === 'primary' || entry.primary !== to || entry.bytes === undefined || compareVersions(entry.version, record.version) !== 0) {
+      this.handed.delete(key);
+      return undefined;
+    }
+    const now = this.state.now();
+    if (!alive(entry, now)) return { outcome: 'refused' };
+    const expiry = expiryOf(entry, now);
+    return { key, version: record.version, bytes: entry.bytes, ...(expiry === undefined ? {} : { expiry }) };
+  }
+
+  /** Records a handover of `key` to `to` at `version` (see {@link handedAgain}); stale records are swept now and then. */
+  private recordHandover(key: MapKey, to: string, version: Handover['version']): void {
+    this.handed.set(key, { to, version });
+    if (this.handed.size > this.handedSweepAt) {
+      for (const [k, r] of [...this.handed]) this.handedAgain(k, r.to);
+      this.handedSweepAt = Math.max(CREATIONS_SWEPT_AT, 2 * this.handed.size);
+    }
   }
 
   /**
@@ -528,7 +611,11 @@ export class ConditionalWrites {
     const { state } = this;
     const { key } = ask;
     const entry = state.entries.get(key);
-    if (entry !== undefined && entry.role !== 'primary') return { moved: entry.primary };
+    if (entry !== undefined && entry.role !== 'primary') {
+      // The member this one handed the key to asks again: it never got the answer.
+      if ((ask.condition === 'take' || ask.condition === 'place') && from !== undefined && this.handed.get(key)?.to === from) return this.handOver(key, ask.condition, from);
+      return { moved: entry.primary };
+    }
     if (entry === undefined) {
       const decider = this.deciderFor(key);
       if (decider !== state.id) return { moved: decider };
@@ -597,7 +684,7 @@ export class ConditionalWrites {
         throw new StoppedError(`member '${to}' asked for key ${String(key)} of map '${state.name}' but is gone or leaving: nothing was handed over`);
       }
       const entry = state.entries.get(key);
-      if (entry !== undefined && entry.role !== 'primary') return { outcome: 'moved', at: entry.primary };
+      if (entry !== undefined && entry.role !== 'primary') return this.handedAgain(key, to) ?? { outcome: 'moved', at: entry.primary };
       if (entry === undefined) {
         const decider = this.deciderFor(key);
         if (decider !== state.id) return { outcome: 'moved', at: decider };
@@ -647,6 +734,7 @@ export class ConditionalWrites {
       entry.backups = spare ? state.interner.list([state.id]) : [];
       entry.role = spare ? 'backup' : 'proxy';
       entry.value = NOT_DECODED;
+      if (spare) this.recordHandover(key, to, entry.version);
       return handed;
     }
   }

@@ -26,18 +26,22 @@ export class Failover {
   private readonly messenger: Messenger;
   private readonly publisher: Publisher;
   private readonly promotion: Promotion;
+  /** Told of every member added (conditional writes ask it again for handovers left unanswered). */
+  private readonly met: (id: string) => void;
 
   /**
    * @param state see {@link FailoverState}.
    * @param messenger tells a holder that it takes over.
    * @param publisher publishes re-homed entries.
    * @param promotion makes this member primary of entries whose primary is gone.
+   * @param met told of each member added (see ConditionalWrites.met).
    */
-  constructor(state: FailoverState, messenger: Messenger, publisher: Publisher, promotion: Promotion) {
+  constructor(state: FailoverState, messenger: Messenger, publisher: Publisher, promotion: Promotion, met: (id: string) => void = () => undefined) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;
     this.promotion = promotion;
+    this.met = met;
   }
 
   /** Member `id` runs the map with `incarnation`: add it, and give entries short of backups more. */
@@ -53,6 +57,7 @@ export class Failover {
     state.members.add(id, incarnation);
     state.events.emit('memberAdded', id);
     publishMember('added', state, id);
+    this.met(id);
     if (state.lifecycle !== 'stopping') this.rebackup();
   }
 
@@ -126,6 +131,16 @@ export class Failover {
     } else if (alive.length === 0) {
       this.lost(e);
     }
+  }
+
+  /**
+   * A peer that is not a member here went down. Placements it sent as their primary while it was
+   * being introduced (a heal, a restart: see Reconciler.applyPlacement) name it still: fail them
+   * over now, as {@link disappeared} would have.
+   */
+  vanished(id: string): void {
+    if (this.state.saidGoodbye || this.state.members.has(id)) return;
+    for (const e of [...this.state.entries.values()]) if (e.primary === id && e.role !== 'primary') this.primaryGone(e);
   }
 
   /**

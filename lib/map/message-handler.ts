@@ -130,6 +130,7 @@ export class MessageHandler {
       case MSG_STATE_NEXT:
         return parts.transfer.answerNext(from, message.transfer, message.page);
       case MSG_STOP:
+        state.members.markFarewell(from);
         parts.failover.disappeared(from);
         return this.ack(wantsReply);
       case MSG_LEAVING:

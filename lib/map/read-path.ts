@@ -29,7 +29,7 @@ export type ReadPathState = Pick<
 /** What the read path asks of its siblings, one or a few methods each. */
 export interface ReadPathParts {
   /** Whether a write of an entry is still being published, and publishing an entry taken over. */
-  readonly publisher: Pick<Publisher, 'underWay' | 'published' | 'publishWrite' | 'publish'>;
+  readonly publisher: Pick<Publisher, 'underWay' | 'published' | 'publishWrite' | 'publish' | 'reannounce'>;
   /** Reads a held copy (promoting it), fetches a value from its holders, counts a handover. */
   readonly promotion: Pick<Promotion, 'readHeld' | 'retrieve' | 'adoptFetched' | 'handedOver'>;
   /** A use of an expiring entry owned here, and the sweep of expired ones. */
@@ -211,6 +211,10 @@ export class ReadPath {
     }
     ctx.tombstones.delete(key);
     const previous = entry.primary;
+    // What this member announced of the entry when it was primary before (the same placement
+    // may come back: a handover of the same lineage, answered again) is no longer what the
+    // members know: its publication tells them all.
+    if (entry.role !== 'primary') this.publisher.reannounce(entry);
     entry.role = 'primary';
     entry.primary = ctx.id;
     entry.version = version;

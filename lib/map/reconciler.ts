@@ -6,7 +6,7 @@
  * @module
  */
 import { DiffApplyError, DiffBaseMissingError, ProtocolError } from '../errors.js';
-import type { EntryCopy, EntryDiff, Placement, Removal } from '../codec/map-messages.js';
+import type { EntryCopy, EntryDiff, MapKey, Placement, Removal } from '../codec/map-messages.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED } from './entry.js';
 import type { Failover } from './failover.js';
@@ -60,6 +60,12 @@ export class Reconciler {
   private readonly state: ReconciliationState;
   private readonly messenger: Messenger;
   private readonly failover: Failover;
+  /**
+   * Keys this member told another member it holds a copy of (an older primary, see
+   * applyPlacement) and still does. Should its own primary's word make it a mere proxy, it passes
+   * that word on: the member it told would otherwise count on a copy that is no longer here.
+   */
+  private readonly vouched = new Set<MapKey>();
 
   /**
    * @param state see {@link ReconciliationState}.
@@ -139,6 +145,7 @@ export class Reconciler {
           // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
           // this member, and keep the key, after the newer write's holders die and it is dropped here.
           push(relay.notices, relay.from, entry.placement());
+          if (entry.role !== 'proxy') this.vouched.add(entry.key);
         }
       }
       if (order > 0 || (order === 0 && !missingCopy)) return false;
@@ -202,12 +209,21 @@ export class Reconciler {
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
       if (deferred !== undefined && role !== 'proxy' && entry.heldBytes === bytes) entry.deferEncoding(deferred.value, deferred.encode, deferred.pending);
     }
+    if (role === 'proxy' && this.vouched.delete(p.key) && relay !== undefined && !relay.secondHand) {
+      // This member told others it holds the key (the placement of a handover it made, say) and
+      // the primary's own placement now leaves it none: pass that on, or a member it told would
+      // count on this copy and, once the primary dies, wait for a takeover that never comes.
+      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
+    }
     this.state.tombstones.delete(p.key);
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
     const adopted = this.state.entries.get(p.key);
     // From its own primary, a placement names a gone primary when it arrives after that member's
-    // goodbye (a reordering network); a member not met yet is merely not introduced yet.
-    const departed = relay !== undefined && (p.primary !== relay.from || this.state.members.wasMet(p.primary));
+    // goodbye or its transport went down (a reordering network); a member not met yet is merely
+    // not introduced yet, and neither is one met before that is up again (a heal, a restart): its
+    // first writes may cross its start. Should it go down before it is met, failover comes then
+    // (see Failover.vanished).
+    const departed = relay !== undefined && (p.primary !== relay.from || (this.state.members.wasMet(p.primary) && this.state.members.departed(p.primary)));
     if (departed && adopted !== undefined && p.primary !== this.state.id && !this.state.members.has(p.primary)) this.failover.primaryGone(adopted);
     return true;
   }
@@ -218,7 +234,14 @@ export class Reconciler {
     const entry = this.state.entries.get(r.key);
     if (entry !== undefined && entry.compare(r.version) > 0) return;
     this.state.tombstones.add(this.state.interner.key(r.key), r.version);
-    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1])) {
+    // From its author, a delete of a key whose primary is another member is passed on to that
+    // primary too: the author told the members it knew when it deleted, and may be telling
+    // this member only now, as it meets it again after a partition (its state, sent as deletes:
+    // see StateTransfer.pushState); should it die before it reaches the primary, the primary
+    // would keep the key that this member dropped. Deletes decided by the primary, as they are
+    // without faults, cost nothing more.
+    const authorNotPrimary = entry !== undefined && entry.role !== 'primary' && entry.primary !== r.version[1];
+    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1] || authorNotPrimary)) {
       // A delete learned second-hand (a state transfer, even from its author, or passed on): its
       // author may have died before telling everyone, so pass it on as for placements (see
       // applyPlacement).
@@ -226,6 +249,7 @@ export class Reconciler {
       for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) push(relay.removals, m, r);
     }
     if (entry !== undefined) {
+      this.vouched.delete(r.key);
       this.state.entries.delete(r.key);
       this.state.events.emit('entryRemoved', r.key, 'deleted');
     }

@@ -39,6 +39,11 @@ export class Membership {
   private readonly met = new Map<string, string>();
   /** Members that said they are leaving (`MSG_LEAVING`): live until their goodbye, never chosen to hold anything. */
   private readonly leaving = new Set<string>();
+  /**
+   * Members whose incarnation met last said goodbye (`MSG_STOP`) and whose transport has not gone
+   * down since: a message from one of them is a late one (see {@link departed}).
+   */
+  private readonly farewells = new Set<string>();
   /** {@link candidates}, cached like `sortedIds`. */
   private candidateIds: readonly string[] | undefined;
   /** Told of every change (see {@link watch}). */
@@ -123,6 +128,7 @@ export class Membership {
 
   /** Records `id` as live with `incarnation`. */
   add(id: string, incarnation: string): void {
+    this.farewells.delete(id);
     this.live.set(id, incarnation);
     this.sortedIds = undefined;
     this.candidateIds = undefined;
@@ -142,6 +148,27 @@ export class Membership {
     this.sortedIds = undefined;
     this.listener?.('gone', id);
     return true;
+  }
+
+  /** `id` said goodbye (`MSG_STOP`): its incarnation met last never comes back. */
+  markFarewell(id: string): void {
+    this.farewells.add(id);
+  }
+
+  /** `id`'s transport went down: whatever it sends once it is up again comes from a new life. */
+  peerDown(id: string): void {
+    this.farewells.delete(id);
+  }
+
+  /**
+   * True when `id`, not a live member here, is gone rather than being introduced: it said goodbye,
+   * or its transport is not up. A member cut off by a partition that heals, or restarted, is up
+   * again before it is a member here again (its start and state cross its first writes on a
+   * network that reorders): its messages then name a primary that is about to be met.
+   */
+  departed(id: string): boolean {
+    if (this.live.has(id)) return false;
+    return this.farewells.has(id) || !this.source.peers().includes(id);
   }
 
   /** Forgets every live member (the map stopped); who was met is kept. */

@@ -126,7 +126,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * Ids of the requests recently served, by peer (at most {@link SERVED_REMEMBERED} each), so a
    * request a transport delivers twice runs once: a handler need not be idempotent (a map's
    * handover must not hand a key's role over a second time). Forgotten when the peer goes down:
-   * a new incarnation numbers its requests from 1 again.
+   * a new incarnation numbers its requests from 1 again. Notifications (id 0) are not remembered.
    */
   private readonly served = new Map<string, Set<number>>();
 
@@ -408,8 +408,11 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   }
 
   private async serve(from: string, frame: Frame): Promise<void> {
-    if (this.closed || this.servedBefore(from, frame.id)) return;
     const wantsReply = frame.kind === FrameKind.Request;
+    // Only requests are told apart by id: every notification carries id 0, so remembering it
+    // would drop every later notification from that peer. A notification delivered twice runs
+    // twice (the maps' notifications are placements, deletes and uses, applied by version).
+    if (this.closed || (wantsReply && this.servedBefore(from, frame.id))) return;
     if (this.handler === undefined) {
       if (wantsReply) await this.reply(from, { kind: FrameKind.NoChannel, channel: this.name, id: frame.id, body: null });
       return;

@@ -491,6 +491,24 @@ describe('RpcChannel', () => {
       expect(served).to.equal(2);
     });
 
+    it('runs every notification (mode none): they carry no id, so none is taken for a duplicate of another', async () => {
+      const seen: unknown[] = [];
+      const { rpc, net } = await cluster({
+        a: answeredBy('a'),
+        b: (request) => {
+          seen.push(request);
+          return undefined;
+        },
+      });
+      for (const note of ['first', 'second', 'third']) await rpc.a!.call(note, { mode: 'none', to: ['b'] });
+      await net.settled();
+      // A request between them changes nothing.
+      await rpc.a!.call('asked', { mode: 'all', to: ['b'], timeoutMs: 2000 });
+      await rpc.a!.call('fourth', { mode: 'none', to: ['b'] });
+      await net.settled();
+      expect(seen).to.deep.equal(['first', 'second', 'third', 'asked', 'fourth']);
+    });
+
     it('serves a restarted peer whose request ids start over', async () => {
       let served = 0;
       const net = new InMemoryNetwork();

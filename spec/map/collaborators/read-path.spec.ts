@@ -20,6 +20,9 @@ function build(options: { answer?: Answer; removal?: Promise<void> } = {}) {
       publishWrite: (entry) => calls.done('publishWrite', entry.key),
       published: async (_entry, first) => first,
       publish: (entries) => calls.done('publish', entries.map((e) => e.key)),
+      reannounce: (entry) => {
+        void calls.done('reannounce', entry.key);
+      },
     },
     promotion: {
       readHeld: (entry, promote) => {
@@ -108,7 +111,9 @@ describe('ReadPath (alone, on fakes)', () => {
     expect(await reads.adopt(handover, undefined)).to.deep.equal({ value: 'handed' });
     const e = fake.ctx.entries.get('k')!;
     expect([e.role, e.primary, e.backups, e.version]).to.deep.equal(['primary', 'a', ['b'], [1, 'b', 1, 'a']]);
-    expect(calls.names()).to.deep.equal(['handedOver', 'publish']);
+    // The publication tells every member again: what this member announced when it was primary
+    // before (if it was) is not what the members know now.
+    expect(calls.names()).to.deep.equal(['reannounce', 'handedOver', 'publish']);
     expect(await reads.adopt({ key: 'k', version: [1, 'b', 0, 'b'], bytes: encoded('stale') }, undefined)).to.equal(false);
   });
 });
