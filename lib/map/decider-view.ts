@@ -33,11 +33,11 @@ import type { Messenger } from './messenger.js';
 const ANNOUNCE_TRIES = 3;
 
 /** The slice of the map's state the view uses. */
-export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'members' | 'clock' | 'lifecycle' | 'rpcTimeoutMs' | 'background' | 'events'>;
+export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'members' | 'clock' | 'lifecycle' | 'rpcTimeoutMs' | 'background'>;
 
 /** What the view asks of the member deciding conditional writes. */
 export interface CreationLedger {
-  /** The creations this member handed out that are still under way. */
+  /** The creations this member handed out, or made itself, whose publication is still under way. */
   creations(): Creation[];
   /** Creations another member handed out: this member sends askers of those keys to their creators. */
   learn(creations: readonly Creation[]): void;

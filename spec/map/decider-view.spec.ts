@@ -24,7 +24,6 @@ function lone(peers: string[], rpcTimeoutMs = 60_000) {
     lifecycle: 'running' as MapState,
     rpcTimeoutMs,
     background: (work: Promise<unknown>) => void work.catch(() => undefined),
-    events: { emit: () => true },
   };
   const messenger = {
     wire: (m: MapMessage) => mapMessageToWire(m),
