@@ -107,13 +107,26 @@ export class DeciderView {
     return this.until(
       // Or this member began to leave: it decides nothing now, and the caller asks who does.
       () => this.agreed() || this.state.lifecycle === 'stopping' || this.state.lifecycle === 'stopped',
-      () =>
-        new ConditionalWriteError(
+      () => {
+        this.askAgain();
+        return new ConditionalWriteError(
           `key ${String(key)} of map '${this.state.name}' is known to no member, and the members did not agree within rpcTimeoutMs (${this.state.rpcTimeoutMs} ms) which of them decides for it (a member joining or leaving did not answer); nothing was written; retry`,
           key,
           false,
-        ),
+        );
+      },
     );
+  }
+
+  /**
+   * The views did not agree in time: this member's view goes again to the members whose last
+   * announced view differs (an announcement or its answer may have been lost for good, the link
+   * coming back without the members changing), so that a later decision may find them agreeing.
+   */
+  private askAgain(): void {
+    if (this.state.lifecycle !== 'running') return;
+    const differ = this.deciders().filter((id) => id !== this.state.id && this.theirs.get(id)?.view !== this.mine);
+    if (differ.length > 0) this.state.background(this.announce(differ, this.seq));
   }
 
   /**

@@ -106,8 +106,10 @@ describe('DeciderView', () => {
     expect(state.clock.tick('me')[0]).to.equal(42);
   });
 
-  it('refuses a decision with ConditionalWriteError when the members do not agree within rpcTimeoutMs', async () => {
-    const { view } = lone(['a'], 5);
+  it('refuses a decision with ConditionalWriteError when the members do not agree within rpcTimeoutMs, and tells them its view again', async () => {
+    const { view, sent } = lone(['a'], 5);
+    await settleTurn();
+    const before = sent.length;
     const error = await view.agreement('k')!.then(
       () => undefined,
       (e: unknown) => e,
@@ -115,6 +117,11 @@ describe('DeciderView', () => {
     expect(error).to.be.instanceOf(ConditionalWriteError);
     expect((error as ConditionalWriteError).mayHaveWritten).to.equal(false);
     expect((error as Error).message).to.match(/did not agree/);
+    // The member whose view differs (it never answered) is told again: a lost announcement does
+    // not keep the views apart until the members change.
+    await settleTurn();
+    expect(sent.length).to.be.greaterThan(before);
+    expect(sent.at(-1)?.to).to.deep.equal(['a']);
   });
 });
 
