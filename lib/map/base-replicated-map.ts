@@ -14,7 +14,7 @@ import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
-import { Membership } from '../membership/membership.js';
+import { Membership, withDeadline } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
 import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
@@ -437,7 +437,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     // Calls made before stop() and waiting for another member's answer get it: a graceful stop
     // is not a fault, and their callers learn what happened rather than "no answer".
     // At most rpcTimeoutMs: a call still waiting then is caught in a fault, and fails as it would.
-    await settledWithin(this.order.awaited(), this.ctx.rpcTimeoutMs);
+    const awaited = this.order.awaited();
+    if (awaited.length > 0) await withDeadline(Promise.allSettled(awaited).then(() => undefined), this.ctx.rpcTimeoutMs);
     const discard = options.discard === true;
     const snapshot = this.snapshot;
     // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
@@ -805,20 +806,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
-
-/** Settles once every one of `work` settled, or after `ms`, whichever comes first; leaves no timer behind. */
-async function settledWithin(work: Array<Promise<unknown>>, ms: number): Promise<void> {
-  if (work.length === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([Promise.allSettled(work), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** `undefined` once `work` resolved, or what it rejected with. */
 async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {

@@ -191,7 +191,7 @@ export class Membership {
 }
 
 /** Waits for `promise`, or `timeoutMs`, whichever comes first; no timer is left behind. */
-async function withDeadline(promise: Promise<void>, timeoutMs: number): Promise<void> {
+export async function withDeadline(promise: Promise<void>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
