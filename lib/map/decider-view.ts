@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { ConditionalWriteError, StoppedError, type RpcResponse } from '../errors.js';
+import { ConditionalWriteError, ProtocolError, StoppedError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, type Creation, type MapKey, type MemberView } from '../codec/map-messages.js';
 import { MSG_VIEW } from '../codec/message-types.js';
 import type { MapContext } from './map-context.js';
@@ -33,7 +33,7 @@ import type { Messenger } from './messenger.js';
 const ANNOUNCE_TRIES = 3;
 
 /** The slice of the map's state the view uses. */
-export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'members' | 'clock' | 'lifecycle' | 'rpcTimeoutMs' | 'background'>;
+export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'members' | 'clock' | 'lifecycle' | 'rpcTimeoutMs' | 'background' | 'events'>;
 
 /** What the view asks of the member deciding conditional writes. */
 export interface CreationLedger {
@@ -230,9 +230,10 @@ export class DeciderView {
     let replies: RpcResponse[];
     try {
       replies = await this.messenger.request({ type: MSG_VIEW, ...this.current() }, targets, 'all');
-    } catch {
-      // Stopped meanwhile: nothing to agree on any more.
-      return;
+    } catch (error) {
+      // Stopped meanwhile: nothing to agree on any more. Anything else is reported (background).
+      if (this.state.lifecycle === 'stopped') return;
+      throw error;
     }
     const answered = new Set<string>();
     for (const r of replies) {
@@ -241,10 +242,14 @@ export class DeciderView {
       let message;
       try {
         message = mapMessageFromWire(r.reply);
-      } catch {
+      } catch (error) {
+        this.state.events.emit('error', new ProtocolError(`bad answer to a view of the members from '${r.from}': ${(error as Error).message}`, r.from, { cause: error }));
         continue;
       }
+      // Without its view, this member cannot agree with that one: a peer that answers otherwise
+      // keeps every creation of an unknown key here waiting rpcTimeoutMs. Said, not swallowed.
       if (message.type === MSG_VIEW) this.record(message, r.from);
+      else this.state.events.emit('error', new ProtocolError(`member '${r.from}' answered a view of the members with message type ${message.type}, not MSG_VIEW`, r.from));
     }
     this.wake();
     // A member that is still here and did not answer (the announcement or its answer was lost)

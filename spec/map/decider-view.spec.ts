@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { ConditionalWriteError } from '../../lib/index.js';
+import { ConditionalWriteError, MSG_ACK, ProtocolError } from '../../lib/index.js';
 import { mapMessageFromWire, mapMessageToWire, type MapMessage, type MemberView } from '../../lib/codec/map-messages.js';
 import { MSG_VIEW } from '../../lib/codec/message-types.js';
-import { DeciderView } from '../../lib/map/decider-view.js';
+import { DeciderView, type DeciderViewState } from '../../lib/map/decider-view.js';
 import { Membership } from '../../lib/membership/membership.js';
 import type { MapState } from '../../lib/map/map-options.js';
 import { LamportClock } from '../../lib/map/version.js';
@@ -13,8 +13,9 @@ import { runProgram, type Program } from '../../property-tests/linearizability/w
 import { cluster, type Cluster } from './helpers.js';
 
 /** A view on its own: a member 'me' whose peers are `peers`, sending through a recording messenger. */
-function lone(peers: string[], rpcTimeoutMs = 60_000) {
+function lone(peers: string[], rpcTimeoutMs = 60_000, answer?: (to: string) => unknown[]) {
   const sent: Array<{ message: MapMessage; to: readonly string[] }> = [];
+  const errors: Error[] = [];
   const members = new Membership({ peers: () => [...peers] });
   const state = {
     id: 'me',
@@ -24,22 +25,29 @@ function lone(peers: string[], rpcTimeoutMs = 60_000) {
     lifecycle: 'running' as MapState,
     rpcTimeoutMs,
     background: (work: Promise<unknown>) => void work.catch(() => undefined),
+    // Only 'error' is emitted by the view.
+    events: {
+      emit: (_name: string, error: Error) => {
+        errors.push(error);
+        return true;
+      },
+    },
   };
   const messenger = {
     wire: (m: MapMessage) => mapMessageToWire(m),
     request: (message: MapMessage, to: readonly string[]): Promise<RpcResponse[]> => {
       sent.push({ message, to });
-      return Promise.resolve([]);
+      return Promise.resolve(answer === undefined ? [] : to.map((from) => ({ from, reply: answer(from) })));
     },
   };
-  const view = new DeciderView(state, messenger, 'inc-me');
+  const view = new DeciderView(state as unknown as DeciderViewState, messenger, 'inc-me');
   view.attach({ creations: () => [], learn: () => undefined });
   members.watch((change, id) => {
     if (change === 'gone') view.forget(id);
     else view.changed();
   });
   for (const p of peers) members.add(p, `inc-${p}`);
-  return { view, state, members, sent };
+  return { view, state, members, sent, errors };
 }
 
 function announcement(from: string, members: string[], seq = 1, clock = 0): MemberView {
@@ -104,6 +112,19 @@ describe('DeciderView', () => {
     expect(reply).to.include({ type: MSG_VIEW });
     // The announcer's clock is observed: this member's next write outranks its writes.
     expect(state.clock.tick('me')[0]).to.equal(42);
+  });
+
+  it('reports a peer that answers its view with something else as a ProtocolError, and agrees with nobody on it', async () => {
+    const { view, errors } = lone(['a'], 60_000, () => mapMessageToWire({ type: MSG_ACK }));
+    await settleTurn();
+    await settleTurn();
+    expect(errors.length).to.be.greaterThan(0);
+    expect(errors[0]).to.be.instanceOf(ProtocolError);
+    expect(errors[0]!.message).to.match(/answered a view of the members with message type 14/);
+    const waiting = view.agreement('k');
+    expect(waiting, 'no view heard from a').to.not.equal(undefined);
+    view.close();
+    await waiting!.catch(() => undefined);
   });
 
   it('refuses a decision with ConditionalWriteError when the members do not agree within rpcTimeoutMs, and tells them its view again', async () => {
