@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Session as InspectorSession } from 'node:inspector/promises';
 import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
 import { LOAD_KEYS, throughput, type Throughput } from './measure.js';
+import { CpuProfiler } from './cpu-profiler.js';
 
 /** Commands from the parent. */
 export type BenchRequest =
@@ -121,7 +120,7 @@ async function serveAll(keys: string[]): Promise<number> {
 }
 
 /** The CPU profile under way (`profileStart` to `profileStop`), if any. */
-let profiler: InspectorSession | undefined;
+const profiler = new CpuProfiler();
 
 process.on('message', (raw) => {
   const req = raw as BenchRequest;
@@ -159,19 +158,11 @@ process.on('message', (raw) => {
           result = [...unserved].slice(0, 20).map(([k, why]) => ({ key: k, why, info: map.entryInfo(k) }));
           break;
         case 'profileStart':
-          profiler = new InspectorSession();
-          profiler.connect();
-          await profiler.post('Profiler.enable');
-          await profiler.post('Profiler.start');
+          await profiler.start();
           break;
-        case 'profileStop': {
-          if (profiler === undefined) throw new Error('profileStop without profileStart');
-          const { profile } = await profiler.post('Profiler.stop');
-          writeFileSync(req.file, JSON.stringify(profile));
-          profiler.disconnect();
-          profiler = undefined;
+        case 'profileStop':
+          await profiler.stop(req.file);
           break;
-        }
       }
       send({ type: 'reply', id: req.id, result });
     } catch (error) {

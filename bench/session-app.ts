@@ -17,8 +17,6 @@
  */
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { Session as InspectorSession } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
@@ -26,6 +24,7 @@ import session, { type Store } from 'express-session';
 import { createClient } from 'redis';
 import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
 import { BackupSessionStore } from '../lib/session/index.js';
+import { CpuProfiler } from './cpu-profiler.js';
 
 /** Commands from the parent. */
 export type SessionAppRequest =
@@ -130,7 +129,7 @@ await once(server, 'listening');
 send({ type: 'ready', httpPort: (server.address() as AddressInfo).port, clusterAddress });
 
 // BENCH_CPU_PROF: the parent profiles exactly its measured window (not startup, not warm-up).
-let profiler: InspectorSession | undefined;
+const profiler = new CpuProfiler();
 
 async function stop(): Promise<void> {
   server.closeAllConnections();
@@ -148,19 +147,11 @@ process.on('message', (raw) => {
           result = members();
           break;
         case 'profileStart':
-          profiler = new InspectorSession();
-          profiler.connect();
-          await profiler.post('Profiler.enable');
-          await profiler.post('Profiler.start');
+          await profiler.start();
           break;
-        case 'profileStop': {
-          if (profiler === undefined) throw new Error('profileStop without profileStart');
-          const { profile } = await profiler.post('Profiler.stop');
-          writeFileSync(req.file, JSON.stringify(profile));
-          profiler.disconnect();
-          profiler = undefined;
+        case 'profileStop':
+          await profiler.stop(req.file);
           break;
-        }
         case 'stop':
           await stop();
           break;
