@@ -279,11 +279,17 @@ describe('BackupSessionStore behind real express apps', () => {
       for (const m of Object.values(c.members)) expect(m.map.has(sid), `'${m.id}' knows it after the sweep`).to.equal(false);
 
       const other = await login(new Browser(), c.members.a!);
+      // The session's lifetime as express-session gave it: its cookie's originalMaxAge, which it
+      // computes from two reads of the wall clock, so MAX_AGE or a millisecond or two less. Read on
+      // the primary at the login's (fake) time, so it moves no deadline.
+      const stored = (await withRole(other, 'primary').map.get(other)) as SessionValue;
+      const lifetime = Object.fromEntries(stored.entries('cookie')).originalMaxAge as number;
+      expect(lifetime).to.be.within(MAX_AGE - 1_000, MAX_AGE);
       c.net.crash(withRole(other, 'primary').id);
       await c.net.settled();
       const survivor = Object.values(c.members).find((m) => m.map.state === 'running' && m.map.entryInfo(other)?.role === 'backup');
       expect(survivor, 'a member still holds a backup copy').to.not.equal(undefined);
-      c.clock.time += MAX_AGE * BACKUP_IDLE_FACTOR + 2_000 - 1;
+      c.clock.time += lifetime * BACKUP_IDLE_FACTOR + 2_000 - 1;
       expect(await survivor!.store.sweep(), 'not yet').to.equal(0);
       c.clock.time += 1;
       expect(await survivor!.store.sweep(), 'a backup sweeps its copy once the primary\u2019s deadline surely passed').to.equal(1);
