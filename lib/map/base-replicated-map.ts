@@ -182,7 +182,9 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.timers ?? NODE_TIMERS,
     );
     this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, (id) => {
+    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, { forgetSent: (id) => {
+      this.transfer.forgetSent(id);
+    } }, (id) => {
       this.conditional.met(id);
     });
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);

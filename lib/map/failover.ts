@@ -17,7 +17,7 @@ import type { Publisher } from './publisher.js';
 /** The slice of the map's state failover uses. */
 export type FailoverState = Pick<
   MapContext,
-  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'stateSent' | 'wanted' | 'placer' | 'background' | 'serving'
+  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'wanted' | 'placer' | 'background' | 'serving'
 >;
 
 /** Re-homes entries when members come and go. */
@@ -26,6 +26,8 @@ export class Failover {
   private readonly messenger: Messenger;
   private readonly publisher: Publisher;
   private readonly promotion: Promotion;
+  /** Forgets that a member that left was sent this member's state (state transfer owns that). */
+  private readonly sent: { forgetSent(id: string): void };
   /** Told of every member added (conditional writes ask it again for handovers left unanswered). */
   private readonly met: (id: string) => void;
 
@@ -34,13 +36,15 @@ export class Failover {
    * @param messenger tells a holder that it takes over.
    * @param publisher publishes re-homed entries.
    * @param promotion makes this member primary of entries whose primary is gone.
+   * @param sent forgets that a member that left was sent this member's state.
    * @param met told of each member added (see ConditionalWrites.met).
    */
-  constructor(state: FailoverState, messenger: Messenger, publisher: Publisher, promotion: Promotion, met: (id: string) => void = () => undefined) {
+  constructor(state: FailoverState, messenger: Messenger, publisher: Publisher, promotion: Promotion, sent: { forgetSent(id: string): void }, met: (id: string) => void = () => undefined) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;
     this.promotion = promotion;
+    this.sent = sent;
     this.met = met;
   }
 
@@ -68,7 +72,7 @@ export class Failover {
    */
   disappeared(id: string): void {
     const { state } = this;
-    state.stateSent.delete(id);
+    this.sent.forgetSent(id);
     if (!state.members.remove(id)) return;
     state.events.emit('memberDisappeared', id);
     publishMember('gone', state, id);

@@ -109,13 +109,6 @@ export class MapContext {
   readonly interner = new Interner();
   /** Counters behind `map.stats()`. */
   readonly counters: MapCounters = { sent: {}, received: {}, promotions: 0, failovers: 0, rpcTimeouts: 0 };
-  /**
-   * Members that received this member's state (the reply to their `MSG_START`) for their current
-   * incarnation and stayed members since. A member dropped and re-added meanwhile (a late
-   * `peerDown` that overtook nothing but arrived after its start) missed what changed here in
-   * between, and must get the state again.
-   */
-  readonly stateSent = new Map<string, string>();
   /** Where the map is in its life. */
   lifecycle: MapState = 'new';
   /**

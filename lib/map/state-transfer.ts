@@ -32,7 +32,7 @@ import type { Reconciler } from './reconciler.js';
 const MAX_TRANSFERS_PER_MEMBER = 4;
 
 /** The slice of the map's state state transfer uses. */
-export type StateTransferState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'stateSent' | 'events' | 'serving' | 'background' | 'frameLimit'>;
+export type StateTransferState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'serving' | 'background' | 'frameLimit'>;
 
 /** One item of a state: a delete remembered, or the placement of an entry owned here. */
 type StateItem = Placement | Removal;
@@ -79,6 +79,13 @@ export class StateTransfer {
   private readonly introducing = new Set<string>();
   /** States being sent, by asker. */
   private readonly outgoing = new Map<string, Outgoing[]>();
+  /**
+   * Members that received this member's state (the reply to their `MSG_START`) for their current
+   * incarnation, by id, and stayed members since. A member dropped and re-added meanwhile (a late
+   * `peerDown` that overtook nothing but arrived after its start) missed what changed here in
+   * between, and must get the state again (see {@link forgetSent}).
+   */
+  private readonly stateSent = new Map<string, string>();
   private nextTransfer = 1;
   private readonly pageBytes: number;
 
@@ -136,6 +143,14 @@ export class StateTransfer {
   }
 
   /**
+   * Member `id` left the map (see failover.ts): what it was sent of this member's state no longer
+   * counts, and should it be added again it gets the state again.
+   */
+  forgetSent(id: string): void {
+    this.stateSent.delete(id);
+  }
+
+  /**
    * Answers a member's `MSG_START` with the first page of this member's state (as sent on the
    * wire), and adds the member.
    */
@@ -152,7 +167,7 @@ export class StateTransfer {
     // the state, brings the member up to date. A first meeting's reply is always taken.
     const metBefore = state.members.metIncarnation(from) === incarnation;
     this.parts.failover.added(from, incarnation);
-    if (!metBefore) state.stateSent.set(from, incarnation);
+    if (!metBefore) this.stateSent.set(from, incarnation);
     return reply;
   }
 
@@ -272,7 +287,7 @@ export class StateTransfer {
     const { incarnation } = message;
     this.parts.failover.added(from, incarnation);
     this.parts.reconciler.mergeState(message.entries, message.tombstones, from);
-    if (state.members.incarnation(from) === incarnation && state.stateSent.get(from) !== incarnation) {
+    if (state.members.incarnation(from) === incarnation && this.stateSent.get(from) !== incarnation) {
       this.pushState(from, incarnation);
     }
     for (let page = 1; message.next !== undefined; page++) {
@@ -321,9 +336,9 @@ export class StateTransfer {
     return message;
   }
 
-  /** Sends `to` what a `MSG_STATE` reply would carry, as `MSG_REMOVE` and `MSG_PROXY` (see `MapContext.stateSent`). */
+  /** Sends `to` what a `MSG_STATE` reply would carry, as `MSG_REMOVE` and `MSG_PROXY` (see {@link stateSent}). */
   private pushState(to: string, incarnation: string): void {
-    this.state.stateSent.set(to, incarnation);
+    this.stateSent.set(to, incarnation);
     const removals = this.state.tombstones.list();
     void this.parts.messenger.sendRemovals([to], removals, 'none');
     const owned = this.ownedPlacements();
