@@ -2,7 +2,7 @@
  * The map both kinds share, as its users see it: the public API's checks, the lifecycle, and
  * delegation. The machinery behind it lives in collaborators that share one {@link MapContext},
  * each in a file named after what it does: `call-order.ts`, `read-path.ts`, `write-path.ts`,
- * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `state-transfer.ts`,
+ * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `member-changes.ts`, `state-transfer.ts`,
  * `reconciler.ts`, `expiry.ts`, `message-handler.ts` (see docs/architecture.md). {@link LazyReplicatedMap} and {@link ReplicatedMap}
  * differ only in how many copies an entry wants, what a non-primary holder is called, and whether
  * a read promotes.
@@ -52,6 +52,7 @@ import {
   type SetOptions,
   type UpdateOptions,
 } from './map-options.js';
+import { MemberChanges } from './member-changes.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
@@ -79,6 +80,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly publisher: Publisher;
   private readonly promotion: Promotion;
   private readonly failover: Failover;
+  private readonly memberChanges: MemberChanges;
   private readonly reconciler: Reconciler;
   private readonly transfer: StateTransfer;
   private readonly handler: MessageHandler;
@@ -182,13 +184,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       options.timers ?? NODE_TIMERS,
     );
     this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, { forgetSent: (id) => {
-      this.transfer.forgetSent(id);
-    } }, (id) => {
-      this.conditional.met(id);
+    this.failover = new Failover(ctx, { messenger: this.messenger, publisher: this.publisher, promotion: this.promotion });
+    this.memberChanges = new MemberChanges(ctx, {
+      failover: this.failover,
+      publisher: this.publisher,
+      transfer: {
+        forgetSent: (id) => {
+          this.transfer.forgetSent(id);
+        },
+      },
+      conditional: {
+        met: (id) => {
+          this.conditional.met(id);
+        },
+      },
     });
     this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
-    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
+    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, memberChanges: this.memberChanges }, options.statePageBytes);
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
     this.view = new DeciderView(ctx, this.messenger, this.transfer.incarnation);
@@ -258,7 +270,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       messenger: this.messenger,
       reconciler: this.reconciler,
       transfer: this.transfer,
-      failover: this.failover,
+      memberChanges: this.memberChanges,
       expiry: this.expiry,
       promotion: this.promotion,
       conditional: this.conditional,
@@ -279,7 +291,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     });
     rpc.on('peerDown', (id) => {
       this.transfer.forget(id);
-      if (this.ctx.members.has(id)) this.failover.disappeared(id);
+      if (this.ctx.members.has(id)) this.memberChanges.disappeared(id);
       else {
         this.ctx.members.remove(id); // a "leaving" heard from a member never added
         this.failover.vanished(id);

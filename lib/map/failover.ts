@@ -1,81 +1,78 @@
 /**
- * Failover: what a member does when another one joins or leaves the map. When one leaves (crash,
- * partition, stop) every entry it held is re-homed: a surviving holder takes over, missing backups
- * are re-chosen, proxies are updated. When one joins, entries short of backups get more. (A member
- * that stops gives the entries only it holds to someone first: see departure.ts.)
+ * Failover: taking over the keys of a member that left the map (crash, partition, stop; it is
+ * removed by member-changes.ts, which then calls {@link Failover.rehome}). Every entry it held is
+ * re-homed: a surviving holder takes over, missing backups are re-chosen, proxies are updated.
+ * Placements that name a primary already gone here (news that arrives late, or from a peer that
+ * went down before it was met) fail over as they arrive. (A member that stops gives the entries
+ * only it holds to someone first: see departure.ts.)
  *
  * @module
  */
-import { publishMember } from '../diagnostics/publish.js';
 import type { Placement } from '../codec/map-messages.js';
-import type { Entry } from './entry.js';
-import { push, type MapContext } from './map-context.js';
+import type { Membership } from '../membership/membership.js';
+import type { Entry, EntryStore } from './entry.js';
+import { push, type MapEmitter } from './map-context.js';
 import type { Messenger } from './messenger.js';
+import type { Placer } from './placer.js';
 import type { Promotion } from './promotion.js';
 import type { Publisher } from './publisher.js';
 
-/** The slice of the map's state failover uses. */
-export type FailoverState = Pick<
-  MapContext,
-  'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'entries' | 'members' | 'events' | 'wanted' | 'placer' | 'background' | 'serving'
->;
+/** What failover reads of the map (the map's `MapContext` is one). */
+export interface FailoverState {
+  /** This member's id. */
+  readonly id: string;
+  /** Whether this member sent its goodbye: from then on it takes nothing over (the facade writes it). */
+  readonly saidGoodbye: boolean;
+  /** True while the map serves (or is joining). */
+  readonly serving: boolean;
+  /** The entries known here: those a gone member held are re-homed, or dropped when lost. */
+  readonly entries: Pick<EntryStore, 'values' | 'delete'>;
+  /** Who is a member now. */
+  readonly members: Pick<Membership, 'has'>;
+  /** Re-chooses the backups of an entry owned here. */
+  readonly placer: Pick<Placer, 'again'>;
+  /** Where `entryRemoved` goes for a key lost with its holders. */
+  readonly events: MapEmitter;
+  /** Lets work run on, reporting its failure. */
+  background(work: Promise<unknown>): void;
+}
 
-/** Re-homes entries when members come and go. */
+/** What failover asks of its siblings, one or a few methods each. */
+export interface FailoverParts {
+  /** Tells a holder that it takes over. */
+  readonly messenger: Pick<Messenger, 'sendPlacements'>;
+  /** Publishes re-homed entries. */
+  readonly publisher: Pick<Publisher, 'publishAll' | 'publish' | 'reannounce'>;
+  /** Makes this member primary of entries whose primary is gone. */
+  readonly promotion: Pick<Promotion, 'claim'>;
+}
+
+/** Re-homes the entries of members that are gone. */
 export class Failover {
   private readonly state: FailoverState;
-  private readonly messenger: Messenger;
-  private readonly publisher: Publisher;
-  private readonly promotion: Promotion;
-  /** Forgets that a member that left was sent this member's state (state transfer owns that). */
-  private readonly sent: { forgetSent(id: string): void };
-  /** Told of every member added (conditional writes ask it again for handovers left unanswered). */
-  private readonly met: (id: string) => void;
+  private readonly messenger: FailoverParts['messenger'];
+  private readonly publisher: FailoverParts['publisher'];
+  private readonly promotion: FailoverParts['promotion'];
 
   /**
    * @param state see {@link FailoverState}.
-   * @param messenger tells a holder that it takes over.
-   * @param publisher publishes re-homed entries.
-   * @param promotion makes this member primary of entries whose primary is gone.
-   * @param sent forgets that a member that left was sent this member's state.
-   * @param met told of each member added (see ConditionalWrites.met).
+   * @param parts see {@link FailoverParts}.
    */
-  constructor(state: FailoverState, messenger: Messenger, publisher: Publisher, promotion: Promotion, sent: { forgetSent(id: string): void }, met: (id: string) => void = () => undefined) {
+  constructor(state: FailoverState, parts: FailoverParts) {
     this.state = state;
-    this.messenger = messenger;
-    this.publisher = publisher;
-    this.promotion = promotion;
-    this.sent = sent;
-    this.met = met;
-  }
-
-  /** Member `id` runs the map with `incarnation`: add it, and give entries short of backups more. */
-  added(id: string, incarnation: string): void {
-    const { state } = this;
-    // A stopping member still meets newcomers until its goodbye: one may be the successor it
-    // waits for to hand its entries over (see departure.ts), which then re-backs them up itself.
-    if (state.lifecycle === 'stopped' || state.saidGoodbye) return;
-    const known = state.members.incarnation(id);
-    if (known === incarnation) return;
-    // Same id, new incarnation: the member restarted and lost what it held.
-    if (known !== undefined) this.disappeared(id);
-    state.members.add(id, incarnation);
-    state.events.emit('memberAdded', id);
-    publishMember('added', state, id);
-    this.met(id);
-    if (state.lifecycle !== 'stopping') this.rebackup();
+    this.messenger = parts.messenger;
+    this.publisher = parts.publisher;
+    this.promotion = parts.promotion;
   }
 
   /**
-   * A member is gone. Every entry it held is re-homed: where it was primary, the first surviving
-   * backup takes over; where it was a backup, the primary picks another; an entry with no
-   * surviving copy is dropped here (every member computes the same from its own view).
+   * Member `id` is gone (and no member here any more). Every entry it held is re-homed: where it
+   * was primary, the first surviving backup takes over; where it was a backup, the primary picks
+   * another; an entry with no surviving copy is dropped here (every member computes the same from
+   * its own view).
    */
-  disappeared(id: string): void {
+  rehome(id: string): void {
     const { state } = this;
-    this.sent.forgetSent(id);
-    if (!state.members.remove(id)) return;
-    state.events.emit('memberDisappeared', id);
-    publishMember('gone', state, id);
     // After this member's own goodbye nothing may be claimed: it would be published naming a
     // primary that the others already saw leave.
     if (state.saidGoodbye) return;
@@ -124,7 +121,7 @@ export class Failover {
 
   /**
    * News of a placement whose primary is already gone here: fail over now, as
-   * {@link disappeared} would have, had this member known the placement then.
+   * {@link rehome} would have, had this member known the placement then.
    */
   primaryGone(e: Entry): void {
     const { state } = this;
@@ -140,7 +137,7 @@ export class Failover {
   /**
    * A peer that is not a member here went down. Placements it sent as their primary while it was
    * being introduced (a heal, a restart: see Reconciler.applyPlacement) name it still: fail them
-   * over now, as {@link disappeared} would have.
+   * over now, as {@link rehome} would have.
    */
   vanished(id: string): void {
     if (this.state.saidGoodbye || this.state.members.has(id)) return;
@@ -157,18 +154,6 @@ export class Failover {
     if (!this.state.serving || e.bytes === undefined) return;
     this.takeOver(e);
     this.state.background(this.publisher.publish([e]));
-  }
-
-  /** Entries owned here with fewer copies than wanted get more (a lone member that gains a peer). */
-  private rebackup(): void {
-    const wanted = this.state.wanted();
-    const short: Entry[] = [];
-    for (const e of this.state.entries.values()) {
-      if (e.role !== 'primary' || e.backups.length >= wanted) continue;
-      this.replace(e);
-      short.push(e);
-    }
-    if (short.length > 0) this.state.background(this.publisher.publishAll(short));
   }
 
   /** The holders of an entry still alive as seen here, this member included, in placement order. */

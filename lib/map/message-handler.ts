@@ -30,8 +30,8 @@ import {
 } from '../codec/message-types.js';
 import type { Departure } from './departure.js';
 import type { Expiry } from './expiry.js';
-import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
+import type { MemberChanges } from './member-changes.js';
 import type { Messenger } from './messenger.js';
 import type { Promotion } from './promotion.js';
 import type { Reconciler } from './reconciler.js';
@@ -49,7 +49,7 @@ export interface MessageHandlerParts {
   /** Answers starts. */
   readonly transfer: Pick<StateTransfer, 'answerStart' | 'answerNext'>;
   /** Handles goodbyes. */
-  readonly failover: Pick<Failover, 'disappeared'>;
+  readonly memberChanges: Pick<MemberChanges, 'disappeared'>;
   /** Counts uses of expiring entries. */
   readonly expiry: Pick<Expiry, 'heard'>;
   /** Answers a holder's value to a member that fetches it. */
@@ -131,7 +131,7 @@ export class MessageHandler {
         return parts.transfer.answerNext(from, message.transfer, message.page);
       case MSG_STOP:
         state.members.markFarewell(from);
-        parts.failover.disappeared(from);
+        parts.memberChanges.disappeared(from);
         return this.ack(wantsReply);
       case MSG_LEAVING:
         state.members.markLeaving(from);

@@ -172,7 +172,7 @@ export class Reconciler {
       if (![p.primary, ...p.backups].some(live)) {
         // Every holder named is already gone here. A placement of the value held here changes
         // nothing that matters: keep what is known. One of a newer write means the key is lost,
-        // as if its holders had disappeared now (see disappeared()); no stale proxy is kept.
+        // as if its holders had disappeared now (see Failover.rehome); no stale proxy is kept.
         if (entry === undefined || (entry.bytes !== undefined && entry.sameWrite(p.version))) return false;
         this.state.entries.delete(p.key);
         this.state.events.emit('entryRemoved', p.key, 'lost');
@@ -203,7 +203,7 @@ export class Reconciler {
       entry.backups = backups;
       // Second-hand news that makes this holder a proxy of the same value leaves it a spare copy:
       // the new holders may die before anyone else hears of them (a heal cut short by a crash),
-      // and the value must not die with them (see disappeared()).
+      // and the value must not die with them (see Failover.rehome).
       entry.bytes = role === 'proxy' && relay?.secondHand !== true ? undefined : held;
       if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.

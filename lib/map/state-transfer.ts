@@ -16,8 +16,8 @@ import { valueTooLarge } from '../rpc/frame-limit.js';
 import { mapMessageFromWire, type MapMessage, type MapMessageOf, type Placement, type Removal } from '../codec/map-messages.js';
 import { MESSAGE_TYPE_NAMES, MSG_START, MSG_STATE, MSG_STATE_NEXT } from '../codec/message-types.js';
 import type { Entry } from './entry.js';
-import type { Failover } from './failover.js';
 import type { MapContext } from './map-context.js';
+import type { MemberChanges } from './member-changes.js';
 import { MAX_MESSAGE_BYTES, envelopeBound, placementBound, placementSize, removalBound, removalSize } from './message-size.js';
 import { mapChannelName } from './map-channel.js';
 import type { Messenger } from './messenger.js';
@@ -66,7 +66,7 @@ export interface StateTransferParts {
   /** Adopts the state received. */
   readonly reconciler: Pick<Reconciler, 'mergeState'>;
   /** Adds the member met. */
-  readonly failover: Pick<Failover, 'added'>;
+  readonly memberChanges: Pick<MemberChanges, 'added'>;
 }
 
 /** Introduces this member to others and exchanges state with them. */
@@ -143,7 +143,7 @@ export class StateTransfer {
   }
 
   /**
-   * Member `id` left the map (see failover.ts): what it was sent of this member's state no longer
+   * Member `id` left the map (see member-changes.ts): what it was sent of this member's state no longer
    * counts, and should it be added again it gets the state again.
    */
   forgetSent(id: string): void {
@@ -166,7 +166,7 @@ export class StateTransfer {
     // ignores (it took the first one): then only our own introduction's welcome, which pushes
     // the state, brings the member up to date. A first meeting's reply is always taken.
     const metBefore = state.members.metIncarnation(from) === incarnation;
-    this.parts.failover.added(from, incarnation);
+    this.parts.memberChanges.added(from, incarnation);
     if (!metBefore) this.stateSent.set(from, incarnation);
     return reply;
   }
@@ -285,7 +285,7 @@ export class StateTransfer {
     let message = this.statePage(from, reply, 'a start');
     if (message === undefined) return;
     const { incarnation } = message;
-    this.parts.failover.added(from, incarnation);
+    this.parts.memberChanges.added(from, incarnation);
     this.parts.reconciler.mergeState(message.entries, message.tombstones, from);
     if (state.members.incarnation(from) === incarnation && this.stateSent.get(from) !== incarnation) {
       this.pushState(from, incarnation);
