@@ -2,7 +2,7 @@
  * The map both kinds share, as its users see it: the public API's checks, the lifecycle, and
  * delegation. The machinery behind it lives in collaborators that share one {@link MapContext},
  * each in a file named after what it does: `call-order.ts`, `read-path.ts`, `write-path.ts`,
- * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `member-changes.ts`, `state-transfer.ts`,
+ * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `member-changes.ts`, `heal.ts`, `state-transfer.ts`,
  * `reconciler.ts`, `expiry.ts`, `message-handler.ts` (see docs/architecture.md). {@link LazyReplicatedMap} and {@link ReplicatedMap}
  * differ only in how many copies an entry wants, what a non-primary holder is called, and whether
  * a read promotes.
@@ -25,6 +25,7 @@ import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptio
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
 import { Failover } from './failover.js';
+import { Heal } from './heal.js';
 import { DeciderView } from './decider-view.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { MapContext, type MapFlavour, type MapState } from './map-context.js';
@@ -199,7 +200,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
         },
       },
     });
-    this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
+    this.reconciler = new Reconciler(ctx, { failover: this.failover, heal: new Heal(ctx, { messenger: this.messenger, failover: this.failover }) });
     this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, memberChanges: this.memberChanges }, options.statePageBytes);
     this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
     this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });

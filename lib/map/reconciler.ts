@@ -1,36 +1,20 @@
 /**
  * Reconciliation: what a member does with the placements, copies, diffs and deletes its peers
  * send. Of two versions of a key the higher one wins, a delete newer than a write keeps the key
- * dead, and news learned second-hand is passed on so that no member keeps a stale placement.
+ * dead, and news learned second-hand is passed on so that no member keeps a stale placement (the
+ * rules for passing news on, which settle a heal, are in heal.ts).
  *
  * @module
  */
 import { DiffApplyError, DiffBaseMissingError, ProtocolError } from '../errors.js';
-import type { EntryCopy, EntryDiff, MapKey, Placement, Removal } from '../codec/map-messages.js';
+import type { EntryCopy, EntryDiff, Placement, Removal } from '../codec/map-messages.js';
 import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED } from './entry.js';
 import type { Failover } from './failover.js';
-import { push, type MapContext } from './map-context.js';
-import type { Messenger } from './messenger.js';
+import { newRelay, type Heal, type Relay } from './heal.js';
+import type { MapContext } from './map-context.js';
 import { adoptExpiry, copyReceived } from './expiry.js';
 import { compareVersions } from './version.js';
-
-/** Where placements being applied came from, and whom to pass them on to (see `applyPlacement`). */
-export interface Relay {
-  /** The member the placements came from. */
-  readonly from: string;
-  /** Whether they are second-hand: a state transfer, or sent by a member other than their primary. */
-  secondHand: boolean;
-  /** Placements to pass on, by member. */
-  readonly notices: Map<string, Placement[]>;
-  /** Deletes to pass on, by member. */
-  readonly removals: Map<string, Removal[]>;
-}
-
-/** A relay for news from `from`, with nothing to pass on yet. */
-export function newRelay(from: string, secondHand: boolean): Relay {
-  return { from, secondHand, notices: new Map(), removals: new Map() };
-}
 
 /** The slice of the map's state reconciliation uses. */
 export type ReconciliationState = Pick<
@@ -55,27 +39,28 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/** What reconciliation asks of its siblings. */
+export interface ReconcilerParts {
+  /** Takes over an entry whose primary turns out to be gone. */
+  readonly failover: Pick<Failover, 'primaryGone'>;
+  /** Passes on what was learned second-hand, late, or of a losing claim (see heal.ts). */
+  readonly heal: Pick<Heal, 'deletedSince' | 'olderClaim' | 'firstHand' | 'secondHand' | 'proxied' | 'deleted' | 'sendNotices'>;
+}
+
 /** Applies what peers say to the entries held here, by version. */
 export class Reconciler {
   private readonly state: ReconciliationState;
-  private readonly messenger: Messenger;
-  private readonly failover: Failover;
-  /**
-   * Keys this member told another member it holds a copy of (an older primary, see
-   * applyPlacement) and still does. Should its own primary's word make it a mere proxy, it passes
-   * that word on: the member it told would otherwise count on a copy that is no longer here.
-   */
-  private readonly vouched = new Set<MapKey>();
+  private readonly failover: ReconcilerParts['failover'];
+  private readonly heal: ReconcilerParts['heal'];
 
   /**
    * @param state see {@link ReconciliationState}.
-   * @param messenger passes second-hand news on.
-   * @param failover takes over an entry whose primary turns out to be gone.
+   * @param parts see {@link ReconcilerParts}.
    */
-  constructor(state: ReconciliationState, messenger: Messenger, failover: Failover) {
+  constructor(state: ReconciliationState, parts: ReconcilerParts) {
     this.state = state;
-    this.messenger = messenger;
-    this.failover = failover;
+    this.failover = parts.failover;
+    this.heal = parts.heal;
   }
 
   /** Copies from their primary (`MSG_BACKUP`, `MSG_COPY`): each is adopted if newer, and marked used. */
@@ -117,9 +102,7 @@ export class Reconciler {
     this.state.clock.observe(p.version);
     const dead = this.state.tombstones.get(p.key);
     if (dead !== undefined && compareVersions(dead, p.version) >= 0) {
-      // A primary publishes a key deleted since (the delete reached it only second-hand, or not
-      // at all): tell it, for the same reason as below.
-      if (relay !== undefined && relay.from === p.primary && relay.from !== dead[1]) push(relay.removals, relay.from, { key: p.key, version: dead });
+      if (relay !== undefined) this.heal.deletedSince(p, dead, relay);
       return false;
     }
     const entry = this.state.entries.get(p.key);
@@ -129,55 +112,14 @@ export class Reconciler {
       // message that overtook the copy, which made this member a mere proxy), then with it. The
       // copy must still be taken, or the primary counts on a backup that holds nothing.
       const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.state.roleFor(p.primary, p.backups) !== 'proxy';
-      if (order > 0 && relay !== undefined && entry.primary !== p.primary) {
-        if (entry.role === 'primary') {
-          // The owner of a newer value hears of an older placement naming another primary (a
-          // read promotion or failover that raced its update, or such news passed on). Its
-          // updates in place reached only its holders, so every member that took the older
-          // placement would keep a wrong primary: tell them all, not only its sender.
-          for (const m of this.state.members.ids()) push(relay.notices, m, entry.placement());
-        } else if (entry.bytes !== undefined && entry.primary !== this.state.id && entry.primary !== p.primary && this.state.members.wasMet(entry.primary) && !this.state.members.has(entry.primary)) {
-          // A failover claim of an older value: the holder that took over missed an update in
-          // place. This member has the newer value and its primary is gone, so it takes over.
-          this.failover.outrankClaim(entry);
-        } else if (relay.from === p.primary) {
-          // A primary publishes a write older than one known here (a concurrent write it has not
-          // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
-          // this member, and keep the key, after the newer write's holders die and it is dropped here.
-          push(relay.notices, relay.from, entry.placement());
-          if (entry.role !== 'proxy') this.vouched.add(entry.key);
-        }
-      }
+      if (order > 0 && relay !== undefined && entry.primary !== p.primary) this.heal.olderClaim(entry, p, relay);
       if (order > 0 || (order === 0 && !missingCopy)) return false;
     }
     const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
-    if (relay !== undefined && !relay.secondHand && before?.role === 'primary' && p.primary !== this.state.id) {
-      // First-hand news that this member is primary no longer: a newer value from the new
-      // primary, perhaps an update in place that only its holders heard of. This member had
-      // told others it was primary (a promotion, a failover), so it tells them all that it is not.
-      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
-    }
+    if (relay !== undefined && !relay.secondHand) this.heal.firstHand(before, p, relay);
     if (relay?.secondHand === true) {
-      // Second-hand news (a state transfer, or a placement relayed by a member other than its
-      // primary) may be all that is left of a write: its primary can die before telling anyone
-      // else. Members that learn of it drop the key when its holders die; members that did not
-      // would keep the older placement forever. So the news is passed on to the primary it
-      // replaces here and, by that primary, to every member (the primary may be met before it is
-      // a member here again: a join's replies come in any order).
-      if (before !== undefined && before.primary !== p.primary) {
-        const targets = before.role === 'primary' ? this.state.members.ids() : [before.primary];
-        for (const m of targets) if (m !== relay.from && m !== p.primary && m !== this.state.id) push(relay.notices, m, p);
-      }
-      const live = (m: string): boolean => m === this.state.id || m === relay.from || this.state.members.has(m);
-      if (![p.primary, ...p.backups].some(live)) {
-        // Every holder named is already gone here. A placement of the value held here changes
-        // nothing that matters: keep what is known. One of a newer write means the key is lost,
-        // as if its holders had disappeared now (see Failover.rehome); no stale proxy is kept.
-        if (entry === undefined || (entry.bytes !== undefined && entry.sameWrite(p.version))) return false;
-        this.state.entries.delete(p.key);
-        this.state.events.emit('entryRemoved', p.key, 'lost');
-        return true;
-      }
+      const verdict = this.heal.secondHand(entry, before, p, relay);
+      if (verdict !== 'adopt') return verdict === 'lost';
     }
     let role = this.state.roleFor(p.primary, p.backups);
     let held = bytes;
@@ -209,12 +151,7 @@ export class Reconciler {
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
       if (deferred !== undefined && role !== 'proxy' && entry.heldBytes === bytes) entry.deferEncoding(deferred.value, deferred.encode, deferred.pending);
     }
-    if (role === 'proxy' && this.vouched.delete(p.key) && relay !== undefined && !relay.secondHand) {
-      // This member told others it holds the key (the placement of a handover it made, say) and
-      // the primary's own placement now leaves it none: pass that on, or a member it told would
-      // count on this copy and, once the primary dies, wait for a takeover that never comes.
-      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
-    }
+    if (role === 'proxy') this.heal.proxied(p, relay);
     this.state.tombstones.delete(p.key);
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
     const adopted = this.state.entries.get(p.key);
@@ -234,22 +171,8 @@ export class Reconciler {
     const entry = this.state.entries.get(r.key);
     if (entry !== undefined && entry.compare(r.version) > 0) return;
     this.state.tombstones.add(this.state.interner.key(r.key), r.version);
-    // From its author, a delete of a key whose primary is another member is passed on to that
-    // primary too: the author told the members it knew when it deleted, and may be telling
-    // this member only now, as it meets it again after a partition (its state, sent as deletes:
-    // see StateTransfer.pushState); should it die before it reaches the primary, the primary
-    // would keep the key that this member dropped. Deletes decided by the primary, as they are
-    // without faults, cost nothing more.
-    const authorNotPrimary = entry !== undefined && entry.role !== 'primary' && entry.primary !== r.version[1];
-    if (entry !== undefined && relay !== undefined && (relay.secondHand || relay.from !== r.version[1] || authorNotPrimary)) {
-      // A delete learned second-hand (a state transfer, even from its author, or passed on): its
-      // author may have died before telling everyone, so pass it on as for placements (see
-      // applyPlacement).
-      const targets = entry.role === 'primary' ? this.state.members.ids() : [entry.primary];
-      for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) push(relay.removals, m, r);
-    }
     if (entry !== undefined) {
-      this.vouched.delete(r.key);
+      this.heal.deleted(entry, r, relay);
       this.state.entries.delete(r.key);
       this.state.events.emit('entryRemoved', r.key, 'deleted');
     }
@@ -334,14 +257,8 @@ export class Reconciler {
     this.sendNotices(relay);
   }
 
-  /** Passes on second-hand placements (see applyPlacement), one message per member. */
-  sendNotices(relay: Relay): void {
-    // Deletes first: a placement passed on with them may be older than one of them.
-    for (const [member, removals] of relay.removals) {
-      void this.messenger.sendRemovals([member], removals, 'none');
-    }
-    for (const [member, placements] of relay.notices) {
-      void this.messenger.sendPlacements(member, placements, 'none');
-    }
+  /** Passes on what applying a message taught (see heal.ts), one message per member. */
+  private sendNotices(relay: Relay): void {
+    this.heal.sendNotices(relay);
   }
 }
