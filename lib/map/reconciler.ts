@@ -9,18 +9,40 @@
 import { DiffApplyError, DiffBaseMissingError, ProtocolError } from '../errors.js';
 import type { EntryCopy, EntryDiff, Placement, Removal } from '../codec/map-messages.js';
 import { isDeltaValue } from './delta-value.js';
-import { Entry, NOT_DECODED } from './entry.js';
+import type { ValueCodec } from '../codec/value-codec.js';
+import type { Membership } from '../membership/membership.js';
+import { Entry, NOT_DECODED, type EntryRole, type EntryStore } from './entry.js';
 import type { Failover } from './failover.js';
 import { newRelay, type Heal, type Relay } from './heal.js';
-import type { MapContext } from './map-context.js';
+import type { Interner } from './interner.js';
+import type { MapEmitter } from './map-context.js';
 import { adoptExpiry, copyReceived } from './expiry.js';
-import { compareVersions } from './version.js';
+import type { Tombstones } from './tombstones.js';
+import { compareVersions, type LamportClock } from './version.js';
 
-/** The slice of the map's state reconciliation uses. */
-export type ReconciliationState = Pick<
-  MapContext,
-  'id' | 'entries' | 'tombstones' | 'clock' | 'interner' | 'codec' | 'now' | 'members' | 'events' | 'roleFor'
->;
+/** What reconciliation reads and writes of the map (the map's `MapContext` is one). */
+export interface ReconciliationState {
+  /** This member's id. */
+  readonly id: string;
+  /** The entries known here: what peers say is adopted into them. */
+  readonly entries: Pick<EntryStore, 'get' | 'set' | 'delete'>;
+  /** Deletes remembered: a delete is added, a newer write removes it. */
+  readonly tombstones: Pick<Tombstones, 'get' | 'add' | 'delete'>;
+  /** The version clock, told of every version heard of. */
+  readonly clock: Pick<LamportClock, 'observe'>;
+  /** Shares the ids, keys and lists of the entries adopted. */
+  readonly interner: Pick<Interner, 'id' | 'key' | 'list' | 'version'>;
+  /** Decodes a copy to apply a diff to it, and encodes the result. */
+  readonly codec: Pick<ValueCodec, 'encode' | 'decode'>;
+  /** Who is a member here, who was met, who said goodbye. */
+  readonly members: Pick<Membership, 'has' | 'wasMet' | 'departed'>;
+  /** Where `entrySet`, `entryRemoved` and errors go. */
+  readonly events: MapEmitter;
+  /** The wall clock of entries' last use, in milliseconds. */
+  now(): number;
+  /** This member's role in a placement. */
+  roleFor(primary: string, backups: readonly string[]): EntryRole;
+}
 
 /** A decoded copy with diffs applied, whose encoding waits until bytes are needed (see applyDiff). */
 export interface Deferred {

@@ -15,14 +15,16 @@ import { ProtocolError, StatePageGoneError, type RpcResponse } from '../errors.j
 import { valueTooLarge } from '../rpc/frame-limit.js';
 import { mapMessageFromWire, type MapMessage, type MapMessageOf, type Placement, type Removal } from '../codec/map-messages.js';
 import { MESSAGE_TYPE_NAMES, MSG_START, MSG_STATE, MSG_STATE_NEXT } from '../codec/message-types.js';
-import type { Entry } from './entry.js';
-import type { MapContext } from './map-context.js';
+import type { Membership } from '../membership/membership.js';
+import type { Entry, EntryStore } from './entry.js';
+import type { MapEmitter } from './map-context.js';
 import type { MemberChanges } from './member-changes.js';
 import { MAX_MESSAGE_BYTES, envelopeBound, placementBound, placementSize, removalBound, removalSize } from './message-size.js';
 import { mapChannelName } from './map-channel.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
 import type { Reconciler } from './reconciler.js';
+import type { Tombstones } from './tombstones.js';
 
 /**
  * Transfers kept per asker. One is enough in a run without faults; a duplicated `MSG_START`
@@ -31,8 +33,27 @@ import type { Reconciler } from './reconciler.js';
  */
 const MAX_TRANSFERS_PER_MEMBER = 4;
 
-/** The slice of the map's state state transfer uses. */
-export type StateTransferState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'serving' | 'background' | 'frameLimit'>;
+/** What state transfer reads of the map (the map's `MapContext` is one). */
+export interface StateTransferState {
+  /** This member's id. */
+  readonly id: string;
+  /** The map's name (its channel's, for the size of a page's envelope). */
+  readonly name: string;
+  /** The entries known here: the placements of those owned here are sent. */
+  readonly entries: Pick<EntryStore, 'values'>;
+  /** Deletes remembered, sent with the state. */
+  readonly tombstones: Pick<Tombstones, 'live' | 'list'>;
+  /** Who is a member here (with which incarnation), who was met, who is reachable. */
+  readonly members: Pick<Membership, 'incarnation' | 'metIncarnation' | 'reachable'>;
+  /** Where errors go (a bad page, an item too large to send). */
+  readonly events: MapEmitter;
+  /** True while the map serves (or is joining). */
+  readonly serving: boolean;
+  /** Lets work run on, reporting its failure. */
+  background(work: Promise<unknown>): void;
+  /** The largest frame every member accepts, in bytes (`Infinity`: no limit). */
+  frameLimit(): number;
+}
 
 /** One item of a state: a delete remembered, or the placement of an entry owned here. */
 type StateItem = Placement | Removal;
