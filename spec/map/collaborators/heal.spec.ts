@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import type { Placement, Removal } from '../../../lib/codec/map-messages.js';
+import { Entry } from '../../../lib/map/entry.js';
+import { Heal, newRelay } from '../../../lib/map/heal.js';
+import { Calls, fakeContext } from './fakes.js';
+
+/** A Heal for member 'a' (with 'b' and 'c') whose messenger and failover are recorders. */
+function build() {
+  const fake = fakeContext('a', ['b', 'c']);
+  const calls = new Calls();
+  const heal = new Heal(fake.ctx, {
+    messenger: {
+      sendPlacements: (to: string, placements: readonly Placement[]) => {
+        calls.record('sendPlacements', to, placements.map((p) => [p.key, p.primary]));
+        return [];
+      },
+      sendRemovals: (to: readonly string[], removals: readonly Removal[]) => {
+        calls.record('sendRemovals', [...to], removals.map((r) => r.key));
+        return [];
+      },
+    },
+    failover: {
+      outrankClaim: (entry: Entry) => {
+        calls.record('outrankClaim', entry.key);
+      },
+    },
+  });
+  return { heal, calls, fake };
+}
+
+/** The placement of `key` at write clock `clock`, primary `primary`. */
+const placement = (key: string, clock: number, primary: string, backups: string[] = []): Placement => ({ key, version: [clock, primary, 0, primary], primary, backups });
+
+/** Who gets which placements in `relay`, sorted by member. */
+const notices = (relay: ReturnType<typeof newRelay>): Array<[string, unknown[]]> =>
+  [...relay.notices].map(([m, ps]): [string, unknown[]] => [m, ps.map((p) => [p.key, p.primary])]).sort(([x], [y]) => x.localeCompare(y));
+
+describe('Heal (alone, on fakes): passing on what two sides learn when they meet', () => {
+  it('answers an older claim naming another primary: the owner tells every member, a holder tells the sender', () => {
+    const { heal } = build();
+    const owned = new Entry('k', 'primary', [5, 'a', 0, 'a'], 'a', ['b']);
+    const fromOwner = newRelay('b', false);
+    heal.olderClaim(owned, placement('k', 3, 'b'), fromOwner);
+    expect(notices(fromOwner)).to.deep.equal([['b', [['k', 'a']]], ['c', [['k', 'a']]]]);
+    const held = new Entry('h', 'backup', [5, 'c', 0, 'c'], 'c', ['a'], new Uint8Array([1]));
+    const fromHolder = newRelay('b', false);
+    heal.olderClaim(held, placement('h', 3, 'b'), fromHolder);
+    expect(notices(fromHolder)).to.deep.equal([['b', [['h', 'c']]]]);
+  });
+
+  it('has failover outrank a claim of an older value when the newer value is held here and its primary is gone', () => {
+    const { heal, calls, fake } = build();
+    fake.ctx.members.add('x', 'x-1');
+    fake.ctx.members.remove('x');
+    const held = new Entry('k', 'backup', [5, 'x', 0, 'x'], 'x', ['a'], new Uint8Array([1]));
+    heal.olderClaim(held, placement('k', 3, 'b'), newRelay('b', false));
+    expect(calls.list).to.deep.equal([['outrankClaim', 'k']]);
+  });
+
+  it('passes a vouched copy on once the primary leaves this member a proxy, and only then', () => {
+    const { heal } = build();
+    const held = new Entry('k', 'backup', [5, 'c', 0, 'c'], 'c', ['a'], new Uint8Array([1]));
+    heal.olderClaim(held, placement('k', 3, 'b'), newRelay('b', false));
+    const later = newRelay('c', false);
+    heal.proxied(placement('k', 6, 'c', ['b']), later);
+    expect(notices(later)).to.deep.equal([['b', [['k', 'c']]]]);
+    const again = newRelay('c', false);
+    heal.proxied(placement('k', 7, 'c', ['b']), again);
+    expect(notices(again)).to.deep.equal([]);
+  });
+
+  it('tells the members this member told it was primary that it is primary no longer (first-hand news)', () => {
+    const { heal } = build();
+    const relay = newRelay('b', false);
+    heal.firstHand({ role: 'primary', primary: 'a' }, placement('k', 6, 'b'), relay);
+    expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
+  });
+
+  it('passes second-hand news on to the primary it replaces here', () => {
+    const { heal } = build();
+    const relay = newRelay('b', true);
+    const verdict = heal.secondHand(undefined, { role: 'proxy', primary: 'c' }, placement('k', 6, 'b'), relay);
+    expect(verdict).to.equal('adopt');
+    expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
+  });
+
+  it('drops a key whose second-hand news names only holders gone here, unless it holds that very write', () => {
+    const { heal, fake } = build();
+    const entry = new Entry('k', 'proxy', [1, 'c', 0, 'c'], 'c', []);
+    fake.ctx.entries.set('k', entry);
+    expect(heal.secondHand(entry, { role: 'proxy', primary: 'c' }, placement('k', 6, 'x', ['y']), newRelay('b', true))).to.equal('lost');
+    expect(fake.ctx.entries.has('k')).to.equal(false);
+    expect(fake.raised).to.deep.equal([['entryRemoved', 'k', 'lost']]);
+    const same = new Entry('s', 'backup', [6, 'x', 0, 'x'], 'x', ['a'], new Uint8Array([1]));
+    expect(heal.secondHand(same, { role: 'backup', primary: 'x' }, placement('s', 6, 'x', ['y']), newRelay('b', true))).to.equal('keep');
+    // Its sender holds it, member here or not yet (a state from a member being met).
+    expect(heal.secondHand(undefined, undefined, placement('n', 6, 'z'), newRelay('z', true))).to.equal('adopt');
+  });
+
+  it('tells a primary that publishes a key deleted since of the delete, unless it wrote the delete', () => {
+    const { heal } = build();
+    const relay = newRelay('b', false);
+    heal.deletedSince(placement('k', 3, 'b'), [4, 'c', 0, 'c'], relay);
+    heal.deletedSince(placement('j', 3, 'b'), [4, 'b', 0, 'b'], relay);
+    expect([...relay.removals]).to.deep.equal([['b', [{ key: 'k', version: [4, 'c', 0, 'c'] }]]]);
+  });
+
+  it('passes a second-hand delete on to the primary of the key it removes here', () => {
+    const { heal } = build();
+    const relay = newRelay('b', true);
+    heal.deleted(new Entry('k', 'proxy', [1, 'c', 0, 'c'], 'c', []), { key: 'k', version: [2, 'b', 0, 'b'] }, relay);
+    expect([...relay.removals.keys()]).to.deep.equal(['c']);
+  });
+
+  it('sends what was collected, deletes before placements, one message per member', () => {
+    const { heal, calls } = build();
+    const relay = newRelay('b', true);
+    relay.notices.set('c', [placement('k', 1, 'b')]);
+    relay.removals.set('c', [{ key: 'j', version: [2, 'b', 0, 'b'] }]);
+    heal.sendNotices(relay);
+    expect(calls.list).to.deep.equal([['sendRemovals', ['c'], ['j']], ['sendPlacements', 'c', [['k', 'b']]]]);
+  });
+});
