@@ -227,6 +227,11 @@ export class MapContext {
   countTimeout(): void {
     this.counters.rpcTimeouts++;
   }
+
+  /** This member sent its goodbye (see Departure): sets {@link saidGoodbye}, which only a departure does. */
+  markGoodbye(): void {
+    this.saidGoodbye = true;
+  }
 }
 
 /** Appends `item` to the list under `key`, creating the list. */
