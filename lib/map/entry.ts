@@ -15,26 +15,6 @@ import { compareIds, updateOf, updaterOf, version as makeVersion, type Version }
  */
 export type EntryRole = 'primary' | 'backup' | 'copy' | 'proxy';
 
-/**
- * The entries known on a member, by key, as its collaborators see them: the map's `EntryTable`
- * (capacity.ts), which keeps what this member holds counted as entries come and go. Each
- * collaborator declares the few methods it uses (`Pick<EntryStore, 'get'>`), not the table.
- */
-export interface EntryStore {
-  /** How many keys are known. */
-  readonly size: number;
-  /** The entry of `key`, if known. */
-  get(key: MapKey): Entry | undefined;
-  /** Whether `key` is known. */
-  has(key: MapKey): boolean;
-  /** Makes `entry` the one known for `key`. */
-  set(key: MapKey, entry: Entry): unknown;
-  /** Forgets `key`; whether it was known. */
-  delete(key: MapKey): boolean;
-  /** Every entry known, in the order they were added. */
-  values(): IterableIterator<Entry>;
-}
-
 /** Where a key lives, as `map.entryInfo(key)` reports it. */
 export interface EntryInfo {
   /** This member's role for the key. */
@@ -374,4 +354,23 @@ export class Entry {
     const h = this.held;
     if (h !== undefined && h.role === 'proxy' && h.bytes === undefined && h.value === NOT_DECODED && h.lastAccess === undefined) this.held = undefined;
   }
+}
+
+/**
+ * The entries a member knows, by key, as a collaborator sees them: the map's entry table
+ * (`MapContext.entries`, which counts what each holds) behind the few methods collaborators call.
+ * Each declares the ones it uses (`Pick<EntryStore, 'get' | 'values'>`), so a spec can hand it
+ * a plain `Map`.
+ */
+export interface EntryStore {
+  /** The entry of `key`, if known here. */
+  get(key: MapKey): Entry | undefined;
+  /** Whether `key` is known here. */
+  has(key: MapKey): boolean;
+  /** Records `entry` under `key` (the table counts what it holds). */
+  set(key: MapKey, entry: Entry): unknown;
+  /** Forgets `key`; true when it was known. */
+  delete(key: MapKey): boolean;
+  /** Every entry known here, in insertion order. */
+  values(): IterableIterator<Entry>;
 }
