@@ -365,6 +365,8 @@ export class Entry {
 export interface EntryStore {
   /** The entry of `key`, if known here. */
   get(key: MapKey): Entry | undefined;
+  /** Whether `key` is known here. */
+  has(key: MapKey): boolean;
   /** Records `entry` under `key` (the table counts what it holds). */
   set(key: MapKey, entry: Entry): unknown;
   /** Forgets `key`; true when it was known. */

@@ -205,6 +205,26 @@ export class MapContext {
     const name = MESSAGE_TYPE_NAMES[type] ?? String(type);
     counter[name] = (counter[name] ?? 0) + 1;
   }
+
+  /** Counts a message of `type` sent (once per member it goes to). */
+  countSent(type: number): void {
+    this.count(this.counters.sent, type);
+  }
+
+  /** Counts a message of `type` received. */
+  countReceived(type: number): void {
+    this.count(this.counters.received, type);
+  }
+
+  /** Counts a request whose deadline passed. */
+  countTimeout(): void {
+    this.counters.rpcTimeouts++;
+  }
+
+  /** This member sent its goodbye (see Departure): sets {@link saidGoodbye}, which only a departure does. */
+  markGoodbye(): void {
+    this.saidGoodbye = true;
+  }
 }
 
 /** Appends `item` to the list under `key`, creating the list. */
