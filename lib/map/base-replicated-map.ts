@@ -10,17 +10,16 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import { defaultValueCodec } from '../codec/value-codec.js';
-import { Membership, withDeadline } from '../membership/membership.js';
+import { Membership } from '../membership/membership.js';
 import { ChannelRouter } from '../rpc/channel-router.js';
-import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
+import { frameLimitOf } from '../rpc/rpc-channel.js';
 import type { Transport } from '../transport/transport.js';
 import { isDeltaValue } from './delta-value.js';
 import { Departure } from './departure.js';
-import type { Entry, EntryInfo } from './entry.js';
+import type { EntryInfo } from './entry.js';
 import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
 import { CallOrder } from './call-order.js';
@@ -28,11 +27,9 @@ import { Failover } from './failover.js';
 import { DeciderView } from './decider-view.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { MapContext, type MapFlavour, type MapState } from './map-context.js';
-import { mapChannelName } from './map-channel.js';
 import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
 import type { EvictionPolicy } from './capacity.js';
 import { instrumentMap } from './map-diagnostics.js';
-import { checkJoin, type JoinCheck } from './join-check.js';
 import {
   CAPACITY_OPTION_RULES,
   DEFAULT_STOP_WAIT_MS,
@@ -52,6 +49,7 @@ import {
   type SetOptions,
   type UpdateOptions,
 } from './map-options.js';
+import { MapLifecycle } from './map-lifecycle.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
 import { MapSnapshot, snapshotStore } from './map-snapshot.js';
@@ -97,12 +95,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   readonly stopWaitMs: number;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
-  /** What `start()` checks before it asks for the map's state (see join-check.ts). */
-  private readonly joinCheck: JoinCheck;
-  /** True while `start()` waits for the members to be met (see {@link mayJoin}). */
-  private meeting = false;
-  private startPromise: Promise<this> | undefined;
-  private stopPromise: Promise<void> | undefined;
+  /** Start, join, stop, halt; the only writer of `MapContext.lifecycle` (see map-lifecycle.ts). */
+  private readonly lifecycle: MapLifecycle<this>;
   /** The order of this member's calls, and the answers they await (see call-order.ts). */
   private readonly order: CallOrder;
   /** What `get` does (see read-path.ts). */
@@ -158,13 +152,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     this.order = new CallOrder({
       running: () => ctx.lifecycle === 'running',
       leaving: () => ctx.lifecycle === 'stopping' && !ctx.saidGoodbye,
-      ready: () => this.ready(),
+      ready: () => this.lifecycle.ready(),
       assertUsable: () => {
-        this.assertUsable();
+        this.lifecycle.assertUsable();
       },
       removal: (key) => this.removals.pending(key),
     });
-    this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
     this.messenger = new Messenger(ctx);
     this.publisher = new Publisher(ctx, this.messenger);
     this.expiry = new Expiry(
@@ -227,7 +220,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       { publisher: this.publisher, promotion: this.promotion, expiry: this.expiry, conditional: this.conditional, messenger: this.messenger, order: this.order },
       {
         assertUsable: () => {
-          this.assertUsable();
+          this.lifecycle.assertUsable();
         },
         removal: (key) => this.removals.pending(key),
       },
@@ -238,7 +231,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       { publisher: this.publisher, conditional: this.conditional, expiry: this.expiry, messenger: this.messenger, order: this.order, reads: this.reads },
       {
         assertUsable: () => {
-          this.assertUsable();
+          this.lifecycle.assertUsable();
         },
       },
       this.defaults,
@@ -248,7 +241,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       { reconciler: this.reconciler, messenger: this.messenger, conditional: this.conditional },
       {
         assertUsable: () => {
-          this.assertUsable();
+          this.lifecycle.assertUsable();
         },
       },
     );
@@ -263,33 +256,12 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       departure: this.departure,
       view: this.view,
     });
-  }
-
-  /** Opens the map's channel: from then on this member answers for the map. */
-  private open(): RpcChannel {
-    const rpc = openLibraryChannel(this.transport, mapChannelName(this.name), (request, from, wantsReply) => this.handler.handle(request, from, wantsReply));
-    rpc.on('error', (error) => {
-      if (!this.handler.wasReported(error)) this.emit('error', error);
-    });
-    rpc.on('peerUp', (id) => {
-      // A member admitted while start() meets the members is asked by the join itself.
-      if (this.ctx.serving && !this.meeting) this.transfer.introduce(id);
-    });
-    rpc.on('peerDown', (id) => {
-      this.transfer.forget(id);
-      if (this.ctx.members.has(id)) this.failover.disappeared(id);
-      else {
-        this.ctx.members.remove(id); // a "leaving" heard from a member never added
-        this.failover.vanished(id);
-      }
-      this.ctx.members.peerDown(id);
-      this.departure.changed();
-    });
-    rpc.on('close', () => {
-      this.halt();
-    });
-    this.ctx.channel = rpc;
-    return rpc;
+    this.lifecycle = new MapLifecycle(
+      ctx,
+      this,
+      { transport: this.transport, handler: this.handler, transfer: this.transfer, failover: this.failover, departure: this.departure, snapshot: this.snapshot, view: this.view, expiry: this.expiry, order: this.order },
+      { joinCheck: { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs }, stopWaitMs: this.stopWaitMs },
+    );
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -301,7 +273,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Where the map is in its life. */
   get state(): MapState {
-    return this.ctx.lifecycle;
+    return this.lifecycle.state;
   }
 
   /**
@@ -309,42 +281,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * every key of the map: each member answers with the entries it owns and the deletes it remembers.
    */
   start(): Promise<this> {
-    // A stopped map never runs again: handing back the old, resolved start would tell the caller
-    // it does (calls after stop() reject).
-    if (this.ctx.lifecycle === 'stopped' || this.ctx.lifecycle === 'stopping') {
-      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`));
-    }
-    this.startPromise ??= this.join();
-    return this.startPromise;
-  }
-
-  private async join(): Promise<this> {
-    this.assertUsable();
-    this.ctx.lifecycle = 'starting';
-    await this.open().ready();
-    await this.mayJoin();
-    const targets = this.ctx.members.reachable();
-    const replies = await this.transfer.ask(targets);
-    await this.transfer.answered(targets, replies);
-    // Only now, after a discovery round: a member that found none loads its snapshot.
-    if (this.snapshot !== undefined) await this.snapshot.restore();
-    this.joined();
-    return this;
-  }
-
-  /**
-   * The join is over: every member reachable after the discovery round answered with its whole
-   * state (or failed to within `rpcTimeoutMs`), so this member knows every key and is ready.
-   */
-  private joined(): void {
-    // stop() or a transport crash may have come while the replies were awaited.
-    if (this.state !== 'starting') return;
-    this.ctx.lifecycle = 'running';
-    this.view.changed();
-    this.expiry.start();
-    // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
-    this.ctx.capacity.check();
-    this.emit('ready');
+    return this.lifecycle.start();
   }
 
   /**
@@ -353,7 +290,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * answers (see `readinessProbe`); false again from the moment `stop()` begins.
    */
   get isReady(): boolean {
-    return this.ctx.lifecycle === 'running';
+    return this.lifecycle.isReady;
   }
 
   /**
@@ -362,44 +299,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * @throws the error of the start under way, when it fails.
    */
   whenReady(): Promise<void> {
-    if (this.isReady) return Promise.resolve();
-    if (this.ctx.lifecycle === 'stopping' || this.ctx.lifecycle === 'stopped') {
-      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: it will not be ready again`));
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onReady = (): void => {
-        this.off('stopped', onStopped);
-        resolve();
-      };
-      const onStopped = (): void => {
-        this.off('ready', onReady);
-        reject(new StoppedError(`map '${this.name}' on member '${this.id}' stopped before it was ready`));
-      };
-      this.once('ready', onReady);
-      this.once('stopped', onStopped);
-      this.startPromise?.catch((error: unknown) => {
-        this.off('ready', onReady);
-        this.off('stopped', onStopped);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      });
-    });
-  }
-
-  /**
-   * Meets the members (bounded) and fails fast, stopped, when this member may not join: a member
-   * refused by everyone it reached must not serve as a one-member cluster that looks healthy.
-   */
-  private async mayJoin(): Promise<void> {
-    this.meeting = true;
-    try {
-      await checkJoin(ChannelRouter.of(this.transport), this.ctx.members, this.joinCheck);
-    } catch (error) {
-      this.halt();
-      await this.ctx.channel?.close();
-      throw error;
-    } finally {
-      this.meeting = false;
-    }
+    return this.lifecycle.whenReady();
   }
 
   /**
@@ -418,98 +318,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * @throws {SnapshotError} when the snapshot could not be written (the map stopped all the same).
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.stopPromise ??= this.leave(options);
-    return this.stopPromise;
-  }
-
-  private async leave(options: StopOptions): Promise<void> {
-    if (this.ctx.lifecycle === 'stopped') return;
-    if (this.ctx.lifecycle === 'starting') await this.startPromise?.catch(() => undefined);
-    if (this.ctx.lifecycle !== 'running') {
-      this.halt();
-      await this.ctx.channel?.close();
-      return;
-    }
-    this.ctx.lifecycle = 'stopping';
-    // From now on this member decides nothing for unknown keys: the others hear so.
-    this.view.changed();
-    this.expiry.stop();
-    // Calls made before stop() and waiting for another member's answer get it: a graceful stop
-    // is not a fault, and their callers learn what happened rather than "no answer".
-    // At most rpcTimeoutMs: a call still waiting then is caught in a fault, and fails as it would.
-    const awaited = this.order.awaited();
-    if (awaited.length > 0) await withDeadline(Promise.allSettled(awaited).then(() => undefined), this.ctx.rpcTimeoutMs);
-    const discard = options.discard === true;
-    const snapshot = this.snapshot;
-    // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
-    const save = snapshot === undefined ? undefined : async (entries: readonly Entry[]) => settle(snapshot.save(entries));
-    const { dropped, hadPeer, waitedMs, saved } = await this.departure.leave({ waitMs: this.stopWaitMs, discard, ...(save === undefined ? {} : { save }) });
-    this.halt();
-    await this.ctx.rpc.close();
-    // A snapshot that could not be written: the map stopped all the same, and stop() says so.
-    if (saved !== undefined) throw saved.error;
-    if (dropped > 0 && !discard) this.reportLoss(dropped, hadPeer, waitedMs);
-  }
-
-  /**
-   * Entries went with this member. A lone development member warns; one that had peers reports
-   * the loss (`'error'`, or a warning when nobody listens) and throws, so `stopOnSignals` exits
-   * non-zero.
-   */
-  private reportLoss(dropped: number, hadPeer: boolean, waitedMs: number): void {
-    const where = `map '${this.name}' on member '${this.id}'`;
-    if (!hadPeer) {
-      process.emitWarning(
-        new DataLossError(
-          `${where} stopped with ${dropped} entries and never had a peer to hand them to: they are gone. Fine in development; run more than one member (or configure a snapshot) to keep them across restarts`,
-          dropped,
-        ),
-      );
-      return;
-    }
-    const error = new DataLossError(
-      `${where} dropped ${dropped} entries on stop: no other member holding them was left, and none joined within ${waitedMs} ms (option stopWaitMs: ${this.stopWaitMs} ms). Start the replacement before stopping the last member (a rolling update with maxSurge), raise stopWaitMs, or configure a snapshot`,
-      dropped,
-    );
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(error);
-    throw error;
-  }
-
-  /** Stops serving at once (transport closed, crash, or end of a graceful stop). */
-  private halt(): void {
-    if (this.ctx.lifecycle === 'stopped') return;
-    this.ctx.lifecycle = 'stopped';
-    this.expiry.stop();
-    this.view.close();
-    this.ctx.entries.clear();
-    this.ctx.members.clear();
-    this.emit('stopped');
-    void this.ctx.channel?.close();
-  }
-
-  private assertUsable(): void {
-    if (this.ctx.lifecycle === 'stopped' || this.ctx.lifecycle === 'stopping') {
-      throw new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`);
-    }
-  }
-
-  /**
-   * For the synchronous reads: before `start()` the map has not met its members and knows no
-   * key, so an answer such as `has(k) === false` would be a silent lie.
-   */
-  private assertStarted(): void {
-    this.assertUsable();
-    if (this.ctx.lifecycle === 'new') {
-      throw new NotStartedError(`map '${this.name}' on member '${this.id}' is not started, so it knows no keys yet: await map.start() first (async calls such as get and set start it themselves)`);
-    }
-  }
-
-  private async ready(): Promise<void> {
-    this.assertUsable();
-    if (this.ctx.lifecycle === 'new') await this.start();
-    else if (this.ctx.lifecycle === 'starting') await this.startPromise;
-    this.assertUsable();
+    return this.lifecycle.stop(options);
   }
 
   // ---------------------------------------------------------------- reading
@@ -521,27 +330,27 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Number of keys of the whole map known here, in any role. */
   get size(): number {
-    this.assertStarted();
+    this.lifecycle.assertStarted();
     return this.ctx.entries.size;
   }
 
   /** True when `key` is known here, in any role. */
   has(key: K): boolean {
     assertKey(key);
-    this.assertStarted();
+    this.lifecycle.assertStarted();
     return this.ctx.entries.has(key);
   }
 
   /** The keys known here. */
   keys(): IterableIterator<K> {
-    this.assertStarted();
+    this.lifecycle.assertStarted();
     return [...this.ctx.entries.keys()][Symbol.iterator]() as IterableIterator<K>;
   }
 
   /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
   entryInfo(key: K): EntryInfo | undefined {
     assertKey(key);
-    this.assertStarted();
+    this.lifecycle.assertStarted();
     const e = this.ctx.entries.get(key);
     if (e === undefined) return undefined;
     return { role: e.role, primary: e.primary, backups: [...e.backups] };
@@ -556,7 +365,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   lastAccess(key: K): number | undefined {
     assertKey(key);
-    this.assertStarted();
+    this.lifecycle.assertStarted();
     return this.ctx.entries.get(key)?.lastAccess;
   }
 
@@ -616,7 +425,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
   async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
-    await this.ready();
+    await this.lifecycle.ready();
     for (const key of [...this.ctx.entries.keys()] as K[]) {
       if (!this.ctx.entries.has(key)) continue;
       const value = await this.get(key, { promote: false });
@@ -783,7 +592,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    * to sweep now (with `expirySweepIntervalMs: 0`, or a fake clock). Resolves to the number deleted.
    */
   sweep(): Promise<number> {
-    this.assertUsable();
+    this.lifecycle.assertUsable();
     return this.expiry.sweep();
   }
 
@@ -806,16 +615,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
-
-/** `undefined` once `work` resolved, or what it rejected with. */
-async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
-  try {
-    await work;
-    return undefined;
-  } catch (error) {
-    return { error };
-  }
-}
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {
