@@ -49,6 +49,7 @@ import {
   type SetOptions,
   type UpdateOptions,
 } from './map-options.js';
+import { MapInspection } from './map-inspection.js';
 import { MapLifecycle } from './map-lifecycle.js';
 import { MessageHandler } from './message-handler.js';
 import { Messenger } from './messenger.js';
@@ -97,6 +98,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   private readonly defaults: ExpiryOptions;
   /** Start, join, stop, halt; the only writer of `MapContext.lifecycle` (see map-lifecycle.ts). */
   private readonly lifecycle: MapLifecycle<this>;
+  /** What this member knows: size, keys, entryInfo, lastAccess, stats (see map-inspection.ts). */
+  private readonly inspection: MapInspection;
   /** The order of this member's calls, and the answers they await (see call-order.ts). */
   private readonly order: CallOrder;
   /** What `get` does (see read-path.ts). */
@@ -262,6 +265,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
       { transport: this.transport, handler: this.handler, transfer: this.transfer, failover: this.failover, departure: this.departure, snapshot: this.snapshot, view: this.view, expiry: this.expiry, order: this.order },
       { joinCheck: { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs }, stopWaitMs: this.stopWaitMs },
     );
+    this.inspection = new MapInspection(ctx, this.lifecycle);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -325,35 +329,29 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Ids of the live members of this map, this member included, sorted. */
   members(): string[] {
-    return [this.id, ...this.ctx.members.ids()].sort();
+    return this.inspection.members();
   }
 
   /** Number of keys of the whole map known here, in any role. */
   get size(): number {
-    this.lifecycle.assertStarted();
-    return this.ctx.entries.size;
+    return this.inspection.size;
   }
 
   /** True when `key` is known here, in any role. */
   has(key: K): boolean {
     assertKey(key);
-    this.lifecycle.assertStarted();
-    return this.ctx.entries.has(key);
+    return this.inspection.has(key);
   }
 
   /** The keys known here. */
   keys(): IterableIterator<K> {
-    this.lifecycle.assertStarted();
-    return [...this.ctx.entries.keys()][Symbol.iterator]() as IterableIterator<K>;
+    return this.inspection.keys() as IterableIterator<K>;
   }
 
   /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
   entryInfo(key: K): EntryInfo | undefined {
     assertKey(key);
-    this.lifecycle.assertStarted();
-    const e = this.ctx.entries.get(key);
-    if (e === undefined) return undefined;
-    return { role: e.role, primary: e.primary, backups: [...e.backups] };
+    return this.inspection.entryInfo(key);
   }
 
   /**
@@ -365,8 +363,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
    */
   lastAccess(key: K): number | undefined {
     assertKey(key);
-    this.lifecycle.assertStarted();
-    return this.ctx.entries.get(key)?.lastAccess;
+    return this.inspection.lastAccess(key);
   }
 
   /**
@@ -387,25 +384,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
   /** Counters of this map on this member. */
   stats(): MapStats {
-    const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
-    const promised = this.ctx.promised();
-    let underReplicated = 0;
-    for (const e of this.ctx.entries.values()) {
-      entries[e.role]++;
-      if (e.role === 'primary' && e.backups.length < promised) underReplicated++;
-    }
-    return {
-      entries,
-      tombstones: this.ctx.tombstones.size,
-      sent: { ...this.ctx.counters.sent },
-      received: { ...this.ctx.counters.received },
-      promotions: this.ctx.counters.promotions,
-      failovers: this.ctx.counters.failovers,
-      rpcTimeouts: this.ctx.counters.rpcTimeouts,
-      underReplicated,
-      held: this.ctx.capacity.byRole(),
-      capacity: this.ctx.capacity.stats(),
-    };
+    return this.inspection.stats();
   }
 
   /**
@@ -424,13 +403,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
-  async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
-    await this.lifecycle.ready();
-    for (const key of [...this.ctx.entries.keys()] as K[]) {
-      if (!this.ctx.entries.has(key)) continue;
-      const value = await this.get(key, { promote: false });
-      if (value !== undefined || this.ctx.entries.has(key)) yield [key, value as V];
-    }
+  [Symbol.asyncIterator](): AsyncIterator<[K, V]> {
+    return this.inspection.entries((key) => this.get(key as K, { promote: false })) as AsyncIterator<[K, V]>;
   }
 
   // ---------------------------------------------------------------- writing
