@@ -11,32 +11,22 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { isMapKey, type MapKey } from '../codec/map-messages.js';
-import { MSG_ACCESS } from '../codec/message-types.js';
-import { defaultValueCodec } from '../codec/value-codec.js';
-import { Membership } from '../membership/membership.js';
-import { ChannelRouter } from '../rpc/channel-router.js';
-import { frameLimitOf } from '../rpc/rpc-channel.js';
-import type { Transport } from '../transport/transport.js';
-import { isDeltaValue } from './delta-value.js';
-import { Departure } from './departure.js';
-import type { EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
-import { CallOrder } from './call-order.js';
-import { Failover } from './failover.js';
-import { DeciderView } from './decider-view.js';
-import { ConditionalWrites } from './conditional-writes.js';
-import { MapContext, type MapFlavour, type MapState } from './map-context.js';
-import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
+import type { Transport } from '../transport/transport.js';
 import type { EvictionPolicy } from './capacity.js';
+import type { CallOrder } from './call-order.js';
+import type { ConditionalWrites } from './conditional-writes.js';
+import { isDeltaValue } from './delta-value.js';
+import type { EntryInfo } from './entry.js';
+import type { Expiry } from './expiry.js';
+import { MapAssembly } from './map-assembly.js';
+import type { MapContext, MapFlavour, MapState } from './map-context.js';
 import { instrumentMap } from './map-diagnostics.js';
+import type { MapInspection } from './map-inspection.js';
+import type { MapLifecycle } from './map-lifecycle.js';
 import {
   CAPACITY_OPTION_RULES,
-  DEFAULT_STOP_WAIT_MS,
   type StopOptions,
-  DEFAULT_MAP_JOIN_TIMEOUT_MS,
-  DEFAULT_MAP_RPC_TIMEOUT_MS,
-  DEFAULT_TOMBSTONE_TTL_MS,
   DEFAULT_UPDATE_ATTEMPTS,
   GET_OPTION_RULES,
   REPLICATED_MAP_OPTION_RULES,
@@ -49,18 +39,9 @@ import {
   type SetOptions,
   type UpdateOptions,
 } from './map-options.js';
-import { MapInspection } from './map-inspection.js';
-import { MapLifecycle } from './map-lifecycle.js';
-import { MessageHandler } from './message-handler.js';
-import { Messenger } from './messenger.js';
-import { MapSnapshot, snapshotStore } from './map-snapshot.js';
-import { Promotion } from './promotion.js';
-import { ReadPath } from './read-path.js';
-import { Publisher } from './publisher.js';
-import { Reconciler } from './reconciler.js';
-import { Removals } from './removals.js';
-import { StateTransfer } from './state-transfer.js';
-import { WritePath } from './write-path.js';
+import type { ReadPath } from './read-path.js';
+import type { Removals } from './removals.js';
+import type { WritePath } from './write-path.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
 
@@ -73,35 +54,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   readonly name: string;
   /** The transport this map talks through. */
   readonly transport: Transport;
+  /** The state the collaborators share (see map-context.ts). */
   private readonly ctx: MapContext;
-  private readonly messenger: Messenger;
-  private readonly publisher: Publisher;
-  private readonly promotion: Promotion;
-  private readonly failover: Failover;
-  private readonly reconciler: Reconciler;
-  private readonly transfer: StateTransfer;
-  private readonly handler: MessageHandler;
-  private readonly expiry: Expiry;
-  /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
-  private readonly conditional: ConditionalWrites;
-  /** Who decides for keys no member knows while members come and go (see decider-view.ts). */
-  private readonly view: DeciderView;
-  /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
-  private readonly snapshot: MapSnapshot | undefined;
-  private readonly departure: Departure;
+  /** Start, join, stop, halt; the only writer of `MapContext.lifecycle` (see map-lifecycle.ts). */
+  private readonly lifecycle: MapLifecycle<this>;
   /**
    * How long `stop()` waits for a member to hand entries to when none is there, in milliseconds
    * (option `stopWaitMs`). `stopOnSignals` checks that its own timeout is longer.
    */
   readonly stopWaitMs: number;
-  /** The map-wide expiry of writes that name none. */
-  private readonly defaults: ExpiryOptions;
-  /** Start, join, stop, halt; the only writer of `MapContext.lifecycle` (see map-lifecycle.ts). */
-  private readonly lifecycle: MapLifecycle<this>;
   /** What this member knows: size, keys, entryInfo, lastAccess, stats (see map-inspection.ts). */
   private readonly inspection: MapInspection;
   /** The order of this member's calls, and the answers they await (see call-order.ts). */
   private readonly order: CallOrder;
+  /** Sweeps on demand (see expiry.ts). */
+  private readonly expiry: Expiry;
+  /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
+  private readonly conditional: ConditionalWrites;
   /** What `get` does (see read-path.ts). */
   private readonly reads: ReadPath;
   /** What `set`, `replicate` and `touch` do (see write-path.ts). */
@@ -118,154 +87,19 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour, rules: OptionRules<ReplicatedMapOptions> = REPLICATED_MAP_OPTION_RULES) {
     super();
     validateOptions(new.target.name || 'map', options, rules);
-    this.stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
-    const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
-    this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
-    const ctx = new MapContext({
-      name: options.name,
-      id: options.transport.id,
-      flavour,
-      rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_MAP_RPC_TIMEOUT_MS,
-      ackMode: options.ack ?? 'backups',
-      codec: options.codec ?? defaultValueCodec,
-      now: options.now ?? Date.now,
-      tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
-      // Admitted members only: no map traffic goes to a member of an incompatible version.
-      members: new Membership(ChannelRouter.of(options.transport)),
-      events: this,
-      frameLimit: () => frameLimitOf(options.transport),
-      capacity: options,
-    });
-    this.ctx = ctx;
-    ctx.capacity.attach({
-      name: options.name,
-      id: options.transport.id,
-      running: () => ctx.lifecycle === 'running',
-      evict: (keys, reason) => {
-        for (const key of keys) {
-          publishEvicted(this, key, reason);
-          this.emit('evicted', key as K, reason);
-        }
-        // The delete path, as a delete by this member, the keys' primary: tombstones everywhere.
-        ctx.background(this.removals.remove(keys));
-      },
-    });
-    this.order = new CallOrder({
-      running: () => ctx.lifecycle === 'running',
-      leaving: () => ctx.lifecycle === 'stopping' && !ctx.saidGoodbye,
-      ready: () => this.lifecycle.ready(),
-      assertUsable: () => {
-        this.lifecycle.assertUsable();
-      },
-      removal: (key) => this.removals.pending(key),
-    });
-    this.messenger = new Messenger(ctx);
-    this.publisher = new Publisher(ctx, this.messenger);
-    this.expiry = new Expiry(
-      ctx,
-      {
-        access: (entry) => this.publisher.access(entry),
-        remove: (keys) => this.removals.remove(keys),
-        expired: (key) => {
-          publishExpired(this, key);
-          this.emit('expired', key as K);
-        },
-        forward: (key, primary) => this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [primary], 'none'),
-      },
-      options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
-      options.timers ?? NODE_TIMERS,
-    );
-    this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, this.messenger, this.publisher, this.promotion, (id) => {
-      this.conditional.met(id);
-    });
-    this.reconciler = new Reconciler(ctx, this.messenger, this.failover);
-    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, failover: this.failover }, options.statePageBytes);
-    this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
-    this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
-    this.view = new DeciderView(ctx, this.messenger, this.transfer.incarnation);
-    ctx.members.watch((change, id) => {
-      if (change === 'gone') this.view.forget(id);
-      else this.view.changed();
-    });
-    this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
-      inOrder: (key, step) => this.order.inOrder(step, [key]),
-      afterEarlier: (key, step) => this.order.afterEarlier(key, step),
-      fetching: (key, request) => this.order.decidingElsewhere(key, request),
-      write: async (key, value, bytes, options) => {
-        await this.writes.writeHere(key, value, bytes, options);
-      },
-      remove: (key) => this.removals.remove([key]),
-      expired: () => {
-        this.ctx.background(this.expiry.sweep());
-      },
-      used: (key) => {
-        const entry = this.ctx.entries.get(key);
-        if (entry?.role !== 'primary') return;
-        this.ctx.capacity.used(entry);
-        if (expires(entry)) this.expiry.used(entry);
-      },
-      adopt: (handover, write) => this.reads.adopt(handover, write),
-      fits: (key, valueBytes, value) => {
-        this.writes.assertFits(key, valueBytes, undefined, value);
-      },
-      sent: async (key) => {
-        const entry = this.ctx.entries.get(key);
-        const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
-        await Promise.all([publishing, this.removals.pending(key)?.catch(() => undefined)]);
-      },
-    }, this.view);
-    this.view.attach(this.conditional);
-    this.reads = new ReadPath(
-      ctx,
-      { publisher: this.publisher, promotion: this.promotion, expiry: this.expiry, conditional: this.conditional, messenger: this.messenger, order: this.order },
-      {
-        assertUsable: () => {
-          this.lifecycle.assertUsable();
-        },
-        removal: (key) => this.removals.pending(key),
-      },
-      this.defaults,
-    );
-    this.writes = new WritePath(
-      ctx,
-      { publisher: this.publisher, conditional: this.conditional, expiry: this.expiry, messenger: this.messenger, order: this.order, reads: this.reads },
-      {
-        assertUsable: () => {
-          this.lifecycle.assertUsable();
-        },
-      },
-      this.defaults,
-    );
-    this.removals = new Removals(
-      ctx,
-      { reconciler: this.reconciler, messenger: this.messenger, conditional: this.conditional },
-      {
-        assertUsable: () => {
-          this.lifecycle.assertUsable();
-        },
-      },
-    );
-    this.handler = new MessageHandler(ctx, {
-      messenger: this.messenger,
-      reconciler: this.reconciler,
-      transfer: this.transfer,
-      failover: this.failover,
-      expiry: this.expiry,
-      promotion: this.promotion,
-      conditional: this.conditional,
-      departure: this.departure,
-      view: this.view,
-    });
-    this.lifecycle = new MapLifecycle(
-      ctx,
-      this,
-      { transport: this.transport, handler: this.handler, transfer: this.transfer, failover: this.failover, departure: this.departure, snapshot: this.snapshot, view: this.view, expiry: this.expiry, order: this.order },
-      { joinCheck: { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs }, stopWaitMs: this.stopWaitMs },
-    );
-    this.inspection = new MapInspection(ctx, this.lifecycle);
+    const parts = new MapAssembly(this, options, flavour);
+    this.ctx = parts.ctx;
+    this.lifecycle = parts.lifecycle;
+    this.stopWaitMs = parts.lifecycle.stopWaitMs;
+    this.inspection = parts.inspection;
+    this.order = parts.order;
+    this.expiry = parts.expiry;
+    this.conditional = parts.conditional;
+    this.reads = parts.reads;
+    this.writes = parts.writes;
+    this.removals = parts.removals;
   }
 
   // ---------------------------------------------------------------- lifecycle
