@@ -265,15 +265,23 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.set`, options, SET_OPTION_RULES);
-    const bytes = this.ctx.codec.encode(value);
-    // Before anything changes (the value's diff included): a copy no backup would accept must
-    // not be written here either, or this member would hold what no other member can.
-    this.writes.assertFits(key, bytes.byteLength, undefined, value);
-    // The bytes hold every change so far; changes made from now on are the next diff.
-    if (isDeltaValue(value)) value.resetDiff();
+    const bytes = this.encodeFitting(key, value);
     // A running map writes at once: no turn of the event loop between the call and the write.
     await this.order.inOrder(() => this.writes.store(key, value, bytes, options), [key]);
     return this;
+  }
+
+  /**
+   * `value`'s bytes, once they fit the cluster's frame limit with `alongBytes` more sent with
+   * them. Checked before anything changes (the value's diff included): a copy no backup would
+   * accept must not be written here either, or this member would hold what no other member can.
+   * The bytes hold every change so far; changes made from now on are the next diff.
+   */
+  private encodeFitting(key: K, value: V, alongBytes = 0): Uint8Array {
+    const bytes = this.ctx.codec.encode(value);
+    this.writes.assertFits(key, bytes.byteLength + alongBytes, undefined, value);
+    if (isDeltaValue(value)) value.resetDiff();
+    return bytes;
   }
 
   // ---------------------------------------------------------------- conditional writes
@@ -298,10 +306,7 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   async setIfAbsent(key: K, value: V, options: SetOptions = {}): Promise<boolean> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.setIfAbsent`, options, SET_OPTION_RULES);
-    const bytes = this.ctx.codec.encode(value);
-    this.writes.assertFits(key, bytes.byteLength, undefined, value);
-    if (isDeltaValue(value)) value.resetDiff();
-    return this.conditional.setIfAbsent(key, value, bytes, options);
+    return this.conditional.setIfAbsent(key, value, this.encodeFitting(key, value), options);
   }
 
   /**
@@ -324,11 +329,8 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     assertKey(key);
     validateOptions(`${this.constructor.name}.compareAndSet`, options, SET_OPTION_RULES);
     const want = this.ctx.codec.encode(expected);
-    const bytes = this.ctx.codec.encode(value);
     // The request carries both: it must fit a frame to the primary.
-    this.writes.assertFits(key, bytes.byteLength + want.byteLength, undefined, value);
-    if (isDeltaValue(value)) value.resetDiff();
-    return this.conditional.compareAndSet(key, want, value, bytes, options);
+    return this.conditional.compareAndSet(key, want, value, this.encodeFitting(key, value, want.byteLength), options);
   }
 
   /**
