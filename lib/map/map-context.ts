@@ -116,7 +116,7 @@ export class MapContext {
    * between, and must get the state again.
    */
   readonly stateSent = new Map<string, string>();
-  /** Where the map is in its life. */
+  /** Where the map is in its life; written only by `MapLifecycle` (map-lifecycle.ts). */
   lifecycle: MapState = 'new';
   /**
    * Set while stopping once this member sent its `MSG_STOP`: from then on it meets nobody new and
