@@ -22,11 +22,13 @@ import {
   MSG_PROXY,
   MSG_REMOVE,
   MSG_RETRIEVE_BACKUP,
+  MSG_RETRIEVE_MANY,
   MSG_START,
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
+  MSG_VALUES,
   MSG_VIEW,
   MESSAGE_TYPE_NAMES,
 } from './message-types.js';
@@ -113,6 +115,21 @@ export interface HeldCopy {
   /** The entry's idle limit in milliseconds; absent when it has none. */
   readonly maxIdleMs?: number;
 }
+
+/**
+ * A holder's answer for one key of a {@link MSG_RETRIEVE_MANY}, each key on its own:
+ * - `held`: the holder's copy;
+ * - `none`: it holds no value it can answer for (none at all, or one that may have expired): the
+ *   asker waits for another holder, as for an error answer to {@link MSG_RETRIEVE_BACKUP};
+ * - `refused`: an error the holder answers for this key alone (a value too large for the frame
+ *   limit now), by the error's name and message;
+ * - `later`: not answered in this reply, which would not fit the frame limit with it: ask again.
+ */
+export type HeldAnswer =
+  | { readonly answer: 'held'; readonly copy: HeldCopy }
+  | { readonly answer: 'none' }
+  | { readonly answer: 'refused'; readonly name: string; readonly message: string }
+  | { readonly answer: 'later' };
 
 /**
  * What a conditional write asks of the key's current value (see {@link MSG_CONDITIONAL}):
@@ -223,7 +240,13 @@ export type MapMessage =
   | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
   | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome)
   | ({ readonly type: typeof MSG_HANDOVER } & Handover)
-  | ({ readonly type: typeof MSG_VIEW } & MemberView);
+  | ({ readonly type: typeof MSG_VIEW } & MemberView)
+  | { readonly type: typeof MSG_RETRIEVE_MANY; readonly keys: readonly MapKey[] }
+  | {
+      readonly type: typeof MSG_VALUES;
+      /** One answer per key of the request, in its order. */
+      readonly answers: readonly HeldAnswer[];
+    };
 
 /** Condition kinds on the wire, by number. */
 const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal', 'delete', 'take', 'place'];
@@ -244,6 +267,21 @@ const expiryWire = (e: EntryExpiry): unknown[] => [e.ttlMs ?? null, e.maxIdleMs 
 const copyWire = (c: EntryCopy): unknown[] =>
   c.expiry === undefined ? [c.key, c.version, c.primary, c.backups, c.bytes] : [c.key, c.version, c.primary, c.backups, c.bytes, expiryWire(c.expiry)];
 const removalWire = (r: Removal): unknown[] => [r.key, r.version];
+/** `[0]` none, `[1, version, bytes, idleMs(, ttlMs, maxIdleMs)]` held, `[2, name, message]` refused, `[3]` later. */
+const answerWire = (a: HeldAnswer): unknown[] => {
+  switch (a.answer) {
+    case 'none':
+      return [0];
+    case 'held':
+      return a.copy.ttlMs === undefined && a.copy.maxIdleMs === undefined
+        ? [1, a.copy.version, a.copy.bytes, a.copy.idleMs ?? null]
+        : [1, a.copy.version, a.copy.bytes, a.copy.idleMs ?? null, a.copy.ttlMs ?? null, a.copy.maxIdleMs ?? null];
+    case 'refused':
+      return [2, a.name, a.message];
+    case 'later':
+      return [3];
+  }
+};
 
 /** The wire form of a map message: a positional array. */
 export function mapMessageToWire(message: MapMessage): unknown[] {
@@ -302,6 +340,10 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
     case MSG_VIEW:
       // [type, seq, incarnation, [[id, incarnation], ...], clock, [[key, to, version], ...]]
       return [message.type, message.seq, message.incarnation, message.members, message.clock, message.creations.map((c) => [c.key, c.to, c.version])];
+    case MSG_RETRIEVE_MANY:
+      return [message.type, message.keys];
+    case MSG_VALUES:
+      return [message.type, message.answers.map(answerWire)];
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:
@@ -386,6 +428,45 @@ function removal(raw: unknown, where: string): Removal {
   const r = array(raw, where);
   if (r.length !== 2) fail(`${where} is not a removal`);
   return { key: key(r[0], `${where}.key`), version: version(r[1], `${where}.version`) };
+}
+
+function text(raw: unknown, where: string): string {
+  if (typeof raw !== 'string') fail(`${where} is not a string`);
+  return raw;
+}
+
+function heldCopy(c: readonly unknown[], where: string): HeldCopy {
+  const idleMs = duration(c[2], `${where}.idleMs`);
+  const ttlMs = duration(c[3] ?? null, `${where}.ttlMs`);
+  const maxIdleMs = duration(c[4] ?? null, `${where}.maxIdleMs`);
+  return {
+    version: version(c[0], `${where}.version`),
+    bytes: bytes(c[1], `${where}.bytes`),
+    ...(idleMs === undefined ? {} : { idleMs }),
+    ...(ttlMs === undefined ? {} : { ttlMs }),
+    ...(maxIdleMs === undefined ? {} : { maxIdleMs }),
+  };
+}
+
+function heldAnswer(raw: unknown, where: string): HeldAnswer {
+  const a = array(raw, where);
+  const n = a.length;
+  switch (a[0]) {
+    case 0:
+      if (n === 1) return { answer: 'none' };
+      break;
+    case 1:
+      // Without expiry parts (4) or with them (6), as MSG_VALUE.
+      if (n === 4 || n === 6) return { answer: 'held', copy: heldCopy(a.slice(1), where) };
+      break;
+    case 2:
+      if (n === 3) return { answer: 'refused', name: text(a[1], `${where}.name`), message: text(a[2], `${where}.message`) };
+      break;
+    case 3:
+      if (n === 1) return { answer: 'later' };
+      break;
+  }
+  fail(`${where} is not [0], [1, version, bytes, idleMs(, ttlMs, maxIdleMs)], [2, name, message] or [3]`);
 }
 
 function arity(wire: unknown[], n: number, name: string): void {
@@ -506,6 +587,15 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       });
       return { type, seq: count(wire[1], 'seq'), incarnation: memberId(wire[2], 'incarnation'), members, clock: count(wire[4], 'clock'), creations };
     }
+    case MSG_RETRIEVE_MANY: {
+      arity(wire, 2, 'MSG_RETRIEVE_MANY');
+      const keys = array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`));
+      if (keys.length === 0) fail('MSG_RETRIEVE_MANY asks for no key');
+      return { type, keys };
+    }
+    case MSG_VALUES:
+      arity(wire, 2, 'MSG_VALUES');
+      return { type, answers: array(wire[1], 'answers').map((a, i) => heldAnswer(a, `answers[${i}]`)) };
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:

@@ -80,6 +80,17 @@ export const MSG_HANDOVER = 21;
  * Carries the sender's Lamport clock and the creations it handed out and that are still under way.
  */
 export const MSG_VIEW = 22;
+/**
+ * Asks a holder for the values of several keys at once: the fetches of one turn to one member go
+ * as one message. Answered with {@link MSG_VALUES}. A single key still goes as
+ * {@link MSG_RETRIEVE_BACKUP}.
+ */
+export const MSG_RETRIEVE_MANY = 23;
+/**
+ * Reply to {@link MSG_RETRIEVE_MANY}: one answer per key asked, in order (a copy, "not held", a
+ * refusal, or "ask again": what did not fit the frame limit).
+ */
+export const MSG_VALUES = 24;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -105,4 +116,6 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_OUTCOME]: 'MSG_OUTCOME',
   [MSG_HANDOVER]: 'MSG_HANDOVER',
   [MSG_VIEW]: 'MSG_VIEW',
+  [MSG_RETRIEVE_MANY]: 'MSG_RETRIEVE_MANY',
+  [MSG_VALUES]: 'MSG_VALUES',
 });

@@ -21,12 +21,14 @@ import {
   MSG_PROXY,
   MSG_REMOVE,
   MSG_RETRIEVE_BACKUP,
+  MSG_RETRIEVE_MANY,
   MSG_START,
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VIEW,
   MSG_VALUE,
+  MSG_VALUES,
 } from '../codec/message-types.js';
 import type { Membership } from '../membership/membership.js';
 import type { Departure } from './departure.js';
@@ -62,7 +64,7 @@ export interface MessageHandlerParts {
   /** Counts uses of expiring entries. */
   readonly expiry: Pick<Expiry, 'heard'>;
   /** Answers a holder's value to a member that fetches it. */
-  readonly promotion: Pick<Promotion, 'held'>;
+  readonly promotion: Pick<Promotion, 'held' | 'heldMany'>;
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
   readonly departure: Pick<Departure, 'changed'>;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
@@ -130,6 +132,8 @@ export class MessageHandler {
         return this.ack(wantsReply);
       case MSG_RETRIEVE_BACKUP:
         return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy: parts.promotion.held(message.key, (error) => this.report(error)) });
+      case MSG_RETRIEVE_MANY:
+        return parts.messenger.wire({ type: MSG_VALUES, answers: parts.promotion.heldMany(message.keys, (error) => this.report(error)) });
       case MSG_START:
         // A leaving member still meets newcomers until its goodbye: one may be the member it waits
         // for to hand its entries over (a rolling update's replacement), and learns at once that
@@ -158,6 +162,7 @@ export class MessageHandler {
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:
+      case MSG_VALUES:
       case MSG_OUTCOME:
       case MSG_HANDOVER:
         throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));

@@ -94,6 +94,11 @@ export function copyBound(c: EntryCopy): number {
   return placementBound(c) + BYTES_HEAD + c.bytes.byteLength + 1 + 3 * HEAD;
 }
 
+/** Upper bound of a held copy answered in a `MSG_VALUES` (`[1, version, bytes, idleMs, ttlMs, maxIdleMs]`). */
+export function heldAnswerBound(version: Version, valueBytes: number): number {
+  return 1 + HEAD + versionBound(version) + BYTES_HEAD + valueBytes + 3 * HEAD;
+}
+
 /** Upper bound of an encoded delete. */
 export function removalBound(r: Removal): number {
   return 1 + keyBound(r.key) + versionBound(r.version);

@@ -27,6 +27,8 @@ import {
   MSG_STOP,
   MSG_LEAVING,
   MSG_VALUE,
+  MSG_RETRIEVE_MANY,
+  MSG_VALUES,
   decodeFrame,
   encodeFrame,
   isMapKey,
@@ -92,6 +94,17 @@ const samples: Record<string, MapMessage> = {
     creations: [
       { key: 'k', to: 'c', version: version(16, 'c', 1, 'c') },
       { key: 4, to: 'a', version: version(12, 'a') },
+    ],
+  },
+  MSG_RETRIEVE_MANY: { type: MSG_RETRIEVE_MANY, keys: ['k', 1, '1'] },
+  'MSG_VALUES, every answer': {
+    type: MSG_VALUES,
+    answers: [
+      { answer: 'held', copy: { version: version(2, 'b'), bytes: new Uint8Array([1, 2]), idleMs: 3 } },
+      { answer: 'held', copy: { version: version(2, 'b', 1, 'c'), bytes: new Uint8Array([4]), ttlMs: 1000, maxIdleMs: 500 } },
+      { answer: 'none' },
+      { answer: 'refused', name: 'ValueTooLargeError', message: 'too large' },
+      { answer: 'later' },
     ],
   },
   'MSG_VIEW alone': { type: MSG_VIEW, seq: 1, incarnation: 'inc-x', members: [], clock: 0, creations: [] },
@@ -222,6 +235,17 @@ describe('map messages', () => {
 
     it('rejects conditional writes and outcomes of the wrong form', () => {
       rejected([MSG_CONDITIONAL, 'k', 6, null, null, null]);
+      rejected([MSG_RETRIEVE_MANY, []]);
+      rejected([MSG_RETRIEVE_MANY, [null]]);
+      rejected([MSG_RETRIEVE_MANY, 'k']);
+      rejected([MSG_VALUES, [[4]]]);
+      rejected([MSG_VALUES, [[0, null]]]);
+      rejected([MSG_VALUES, [[1, [1, 'a', 0, 'a'], new Uint8Array([1])]]]);
+      rejected([MSG_VALUES, [[1, [1, 'a', 0, 'a'], 'bytes', null]]]);
+      rejected([MSG_VALUES, [[2, 'ValueTooLargeError']]]);
+      rejected([MSG_VALUES, [[2, 1, 'message']]]);
+      rejected([MSG_VALUES, [[3, null]]]);
+      rejected([MSG_VALUES, 'answers']);
       rejected([MSG_CONDITIONAL, 'k', 3, null, new Uint8Array([1]), null]);
       rejected([MSG_CONDITIONAL, 'k', 4, new Uint8Array([1]), null, null]);
       rejected([MSG_HANDOVER, 'k', null, null, null]);
@@ -245,7 +269,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 23, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 25, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
