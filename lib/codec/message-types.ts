@@ -80,6 +80,17 @@ export const MSG_HANDOVER = 21;
  * Carries the sender's Lamport clock and the creations it handed out and that are still under way.
  */
 export const MSG_VIEW = 22;
+/**
+ * Several {@link MSG_DIFF}s for one holder in one request: the diffs a primary issued to that
+ * member in the same turn of its event loop (many sessions saved at once). Answered with one
+ * {@link MSG_DIFF_OUTCOMES}; each diff is applied, or refused, on its own.
+ */
+export const MSG_DIFFS = 23;
+/**
+ * Reply to {@link MSG_DIFFS}: for each diff, in order, `null` when it was applied, or the error
+ * that refused it (`[name, message]`, as an RPC error reply carries one).
+ */
+export const MSG_DIFF_OUTCOMES = 24;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -105,4 +116,6 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_OUTCOME]: 'MSG_OUTCOME',
   [MSG_HANDOVER]: 'MSG_HANDOVER',
   [MSG_VIEW]: 'MSG_VIEW',
+  [MSG_DIFFS]: 'MSG_DIFFS',
+  [MSG_DIFF_OUTCOMES]: 'MSG_DIFF_OUTCOMES',
 });
