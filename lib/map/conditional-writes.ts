@@ -26,7 +26,8 @@
 import { ConditionalWriteError, StoppedError, UpdateConflictError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, type ConditionalOutcome, type ConditionalRequest, type Creation, type EntryExpiry, type Handover, type MapKey, type MapMessageOf } from '../codec/map-messages.js';
 import { MSG_CONDITIONAL, MSG_HANDOVER, MSG_OUTCOME } from '../codec/message-types.js';
-import { NOT_DECODED } from './entry.js';
+import type { Membership } from '../membership/membership.js';
+import { NOT_DECODED, type EntryStore } from './entry.js';
 import { alive, expiryOf } from './expiry.js';
 import { compareVersions, nextPlacement } from './version.js';
 import type { DeciderView } from './decider-view.js';
@@ -48,8 +49,28 @@ const CREATIONS_SWEPT_AT = 1024;
 /** Times a handover (a `set`, or a promoting `get`, on a member that is not the key's primary) follows `moved` answers. */
 export const MAX_HANDOVER_FORWARDS = MAX_FORWARDS;
 
-/** The slice of the map's state conditional writes use. */
-export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'entries' | 'tombstones' | 'members' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner' | 'background'>;
+/**
+ * What conditional writes need of the map: where it is in its life (read only), the entries known
+ * here (looked up; a handover changes the entry in place), the deletes remembered, which members
+ * are live and which leave, and the codec, clock and interner of the entries they decide.
+ */
+export type ConditionalState = Pick<MapContext, 'id' | 'name' | 'tombstones' | 'codec' | 'now' | 'decoded' | 'clock' | 'interner' | 'background'> &
+  Readonly<Pick<MapContext, 'lifecycle'>> & {
+    /** The entry known for a key, if any. */
+    readonly entries: Pick<EntryStore, 'get' | 'has'>;
+    /** Whether the member asked (or asking) is live, and whether it leaves. */
+    readonly members: Pick<Membership, 'has' | 'isLeaving'>;
+  };
+
+/** What conditional writes ask of their siblings, one or a few methods each. */
+export interface ConditionalParts {
+  /** Sends requests to the decider, and answers them. */
+  readonly messenger: Pick<Messenger, 'request' | 'wire'>;
+  /** Whether a write of an entry is still being published here, and when it is known everywhere. */
+  readonly publisher: Pick<Publisher, 'publicationOf' | 'underWay'>;
+  /** Who decides for keys no member knows, and whether the members agree on it. */
+  readonly view: Pick<DeciderView, 'deciders' | 'agreement' | 'until'>;
+}
 
 /** What the map lends conditional writes: its call order and its write path. */
 export interface ConditionalHooks {
@@ -109,10 +130,10 @@ type Decision =
 /** Makes and answers conditional writes. */
 export class ConditionalWrites {
   private readonly state: ConditionalState;
-  private readonly messenger: Messenger;
-  private readonly publisher: Publisher;
+  private readonly messenger: ConditionalParts['messenger'];
+  private readonly publisher: ConditionalParts['publisher'];
   private readonly hooks: ConditionalHooks;
-  private readonly view: Pick<DeciderView, 'deciders' | 'agreement' | 'until'>;
+  private readonly view: ConditionalParts['view'];
   /** Creations of unknown keys handed out here and not yet published (see {@link creation}). */
   private readonly creating = new Map<MapKey, { readonly to: string; readonly handover: Handover }>();
   /** Keys this member created (it knew no entry of them) whose publication is under way, with their versions. */
@@ -139,7 +160,7 @@ export class ConditionalWrites {
    * @param hooks the map's call order, its plain write path and its size check (see {@link ConditionalHooks}).
    * @param view who decides for keys no member knows, and whether the members agree on it.
    */
-  constructor(state: ConditionalState, messenger: Messenger, publisher: Publisher, hooks: ConditionalHooks, view: Pick<DeciderView, 'deciders' | 'agreement' | 'until'>) {
+  constructor(state: ConditionalState, messenger: ConditionalParts['messenger'], publisher: ConditionalParts['publisher'], hooks: ConditionalHooks, view: ConditionalParts['view']) {
     this.state = state;
     this.messenger = messenger;
     this.publisher = publisher;

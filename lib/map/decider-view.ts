@@ -23,8 +23,10 @@
 import { ConditionalWriteError, ProtocolError, StoppedError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, type Creation, type MapKey, type MemberView } from '../codec/map-messages.js';
 import { MSG_VIEW } from '../codec/message-types.js';
+import type { Membership } from '../membership/membership.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
+import type { LamportClock } from './version.js';
 
 /**
  * Times an announcement goes to a member that does not answer it. Each try waits `rpcTimeoutMs`;
@@ -32,8 +34,18 @@ import type { Messenger } from './messenger.js';
  */
 const ANNOUNCE_TRIES = 3;
 
-/** The slice of the map's state the view uses. */
-export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'members' | 'clock' | 'lifecycle' | 'rpcTimeoutMs' | 'background' | 'events'>;
+/**
+ * What the view needs of the map: where it is in its life (read only), the members with their
+ * incarnations (marking one whose view leaves it out as leaving), the clock its announcements
+ * carry, and the deadline of a wait.
+ */
+export type DeciderViewState = Pick<MapContext, 'id' | 'name' | 'rpcTimeoutMs' | 'background' | 'events'> &
+  Readonly<Pick<MapContext, 'lifecycle'>> & {
+    /** The members, their incarnations, and who leaves. */
+    readonly members: Pick<Membership, 'ids' | 'has' | 'candidates' | 'incarnation' | 'isLeaving' | 'markLeaving'>;
+    /** The clock announcements carry, and observe. */
+    readonly clock: Pick<LamportClock, 'current' | 'observe'>;
+  };
 
 /** What the view asks of the member deciding conditional writes. */
 export interface CreationLedger {

@@ -15,17 +15,30 @@
  *
  * @module
  */
-import type { Entry } from './entry.js';
+import type { Membership } from '../membership/membership.js';
+import type { Entry, EntryStore } from './entry.js';
 import type { Placement } from '../codec/map-messages.js';
 import { MSG_LEAVING, MSG_STOP } from '../codec/message-types.js';
 import { alive } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
+import type { Placer } from './placer.js';
 import type { Publisher } from './publisher.js';
 import { nextPlacement } from './version.js';
 
-/** The slice of the map's state a departure uses. */
-export type DepartureState = Pick<MapContext, 'id' | 'entries' | 'members' | 'now' | 'wanted' | 'placer' | 'saidGoodbye'>;
+/**
+ * What a departure needs of the map: the entries held here (to find what only this member holds),
+ * the members (who stays, who leaves), choosing backups for a hand-over, and saying it said goodbye
+ * (the only writer of `saidGoodbye`).
+ */
+export type DepartureState = Pick<MapContext, 'id' | 'now' | 'wanted' | 'markGoodbye'> & {
+  /** Every entry held here. */
+  readonly entries: Pick<EntryStore, 'values'>;
+  /** Who is live, who stays, who leaves; whether this member ever met another. */
+  readonly members: Pick<Membership, 'ids' | 'has' | 'isLeaving' | 'candidates' | 'everMet'>;
+  /** Chooses staying backups for the entries handed over. */
+  readonly placer: Pick<Placer, 'again'>;
+};
 
 /** The collaborators a departure uses. */
 export interface DepartureParts {
@@ -155,7 +168,7 @@ export class Departure {
     if (state.members.candidates().length > 0) await this.transferPrimaries();
     // Set in the same turn as the last check: anything arriving from now on (a newcomer's start, a
     // peer's goodbye) finds this member gone, so nothing handed here is left behind.
-    state.saidGoodbye = true;
+    state.markGoodbye();
     await parts.messenger.request({ type: MSG_STOP }, state.members.ids(), 'all');
     return { dropped, hadPeer, waitedMs: Math.round(waited), saved };
   }

@@ -355,3 +355,22 @@ export class Entry {
     if (h !== undefined && h.role === 'proxy' && h.bytes === undefined && h.value === NOT_DECODED && h.lastAccess === undefined) this.held = undefined;
   }
 }
+
+/**
+ * The entries a member knows, by key, as a collaborator sees them: the map's entry table
+ * (`MapContext.entries`, which counts what each holds) behind the few methods collaborators call.
+ * Each declares the ones it uses (`Pick<EntryStore, 'get' | 'values'>`), so a spec can hand it
+ * a plain `Map`.
+ */
+export interface EntryStore {
+  /** The entry of `key`, if known here. */
+  get(key: MapKey): Entry | undefined;
+  /** Whether `key` is known here. */
+  has(key: MapKey): boolean;
+  /** Records `entry` under `key` (the table counts what it holds). */
+  set(key: MapKey, entry: Entry): unknown;
+  /** Forgets `key`; true when it was known. */
+  delete(key: MapKey): boolean;
+  /** Every entry known here, in insertion order. */
+  values(): IterableIterator<Entry>;
+}

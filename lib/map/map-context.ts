@@ -116,7 +116,7 @@ export class MapContext {
    * between, and must get the state again.
    */
   readonly stateSent = new Map<string, string>();
-  /** Where the map is in its life. */
+  /** Where the map is in its life; written only by `MapLifecycle` (map-lifecycle.ts). */
   lifecycle: MapState = 'new';
   /**
    * Set while stopping once this member sent its `MSG_STOP`: from then on it meets nobody new and
@@ -211,6 +211,26 @@ export class MapContext {
   count(counter: Record<string, number>, type: number): void {
     const name = MESSAGE_TYPE_NAMES[type] ?? String(type);
     counter[name] = (counter[name] ?? 0) + 1;
+  }
+
+  /** Counts a message of `type` sent (once per member it goes to). */
+  countSent(type: number): void {
+    this.count(this.counters.sent, type);
+  }
+
+  /** Counts a message of `type` received. */
+  countReceived(type: number): void {
+    this.count(this.counters.received, type);
+  }
+
+  /** Counts a request whose deadline passed. */
+  countTimeout(): void {
+    this.counters.rpcTimeouts++;
+  }
+
+  /** This member sent its goodbye (see Departure): sets {@link saidGoodbye}, which only a departure does. */
+  markGoodbye(): void {
+    this.saidGoodbye = true;
   }
 }
 

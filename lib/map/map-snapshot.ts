@@ -12,19 +12,32 @@
  */
 import { SnapshotError } from '../errors.js';
 import type { Removal } from '../codec/map-messages.js';
+import type { Membership } from '../membership/membership.js';
 import { FileSnapshotStore } from '../snapshot/file-snapshot-store.js';
 import { decodeSnapshot, encodeSnapshot, type SnapshotEntry, type SnapshotHeader } from '../snapshot/snapshot-format.js';
 import type { SnapshotRetireReason, SnapshotStore } from '../snapshot/snapshot-store.js';
-import { Entry } from './entry.js';
+import { Entry, type EntryStore } from './entry.js';
 import { alive, expires, expiryOf } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { SnapshotReport } from './map-options.js';
+import type { Placer } from './placer.js';
 import type { Publisher } from './publisher.js';
 import type { Reconciler } from './reconciler.js';
 import { nextPlacement } from './version.js';
 
-/** The slice of the map's state snapshots use. */
-export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'entries' | 'tombstones' | 'members' | 'events' | 'now' | 'clock' | 'interner' | 'placer' | 'background'>;
+/**
+ * What snapshots need of the map: the entries known here (written out, and the loaded ones added),
+ * the deletes remembered, whether any member is live, choosing backups for loaded entries, and the
+ * clock and interner of the entries they make.
+ */
+export type SnapshotState = Pick<MapContext, 'id' | 'name' | 'tombstones' | 'events' | 'now' | 'clock' | 'interner' | 'background'> & {
+  /** The entries known here: every one written; a loaded one added when its key is new here. */
+  readonly entries: Pick<EntryStore, 'values' | 'has' | 'get' | 'set'>;
+  /** Whether any member is live (a snapshot is loaded only by a lone member). */
+  readonly members: Pick<Membership, 'size'>;
+  /** Chooses backups for loaded entries when members came meanwhile. */
+  readonly placer: Pick<Placer, 'again'>;
+};
 
 /** The collaborators a snapshot hands loaded entries to. */
 export interface SnapshotParts {

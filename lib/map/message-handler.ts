@@ -30,6 +30,7 @@ import {
   MSG_VIEW,
   MSG_VALUE,
 } from '../codec/message-types.js';
+import type { Membership } from '../membership/membership.js';
 import type { Departure } from './departure.js';
 import type { Expiry } from './expiry.js';
 import type { Failover } from './failover.js';
@@ -39,8 +40,16 @@ import type { Promotion } from './promotion.js';
 import type { Reconciler } from './reconciler.js';
 import type { StateTransfer } from './state-transfer.js';
 
-/** The slice of the map's state the handler uses. */
-export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'lifecycle' | 'saidGoodbye' | 'members' | 'entries' | 'now' | 'counters' | 'count' | 'events' | 'background' | 'frameLimit' | 'idsBound'>;
+/**
+ * What the handler needs of the map: where it is in its life (read only: the facade moves it on,
+ * a departure says goodbye), marking members that leave, counting what it receives, and where
+ * errors go.
+ */
+export type MessageHandlerState = Pick<MapContext, 'id' | 'name' | 'countReceived' | 'events'> &
+  Readonly<Pick<MapContext, 'lifecycle' | 'saidGoodbye'>> & {
+    /** Members that say they leave (`MSG_LEAVING`) or goodbye (`MSG_STOP`). */
+    readonly members: Pick<Membership, 'markLeaving' | 'markFarewell'>;
+  };
 
 /** The collaborators the handler dispatches to. */
 export interface MessageHandlerParts {
@@ -101,7 +110,7 @@ export class MessageHandler {
     } catch (error) {
       throw this.report(new ProtocolError(`dropped a message from '${from}': ${(error as CodecError).message}`, from, { cause: error }));
     }
-    state.count(state.counters.received, message.type);
+    state.countReceived(message.type);
     if (state.lifecycle === 'stopped') throw new StoppedError(`map '${state.name}' is stopped`);
     // Runs once this message took effect (its handling below is synchronous).
     if (state.lifecycle === 'stopping') parts.departure.changed();

@@ -8,13 +8,20 @@
 import { RpcTimeoutError, StoppedError, ValueTooLargeError, type RpcResponse } from '../errors.js';
 import { mapMessageToWire, type MapMessage, type Placement, type Removal } from '../codec/map-messages.js';
 import { MSG_PROXY, MSG_REMOVE } from '../codec/message-types.js';
+import type { RpcChannel } from '../rpc/rpc-channel.js';
 import type { RpcCallOptions, RpcReplyMode } from '../rpc/rpc-options.js';
 import { mapChannelName } from './map-channel.js';
 import type { MapContext } from './map-context.js';
 import { chunked, envelopeBound, placementBound, placementSize, removalBound, removalSize, type FrameBudget } from './message-size.js';
 
-/** The slice of the map's state the messenger uses. */
-export type MessengerState = Pick<MapContext, 'name' | 'rpc' | 'rpcTimeoutMs' | 'counters' | 'count' | 'frameLimit' | 'events'>;
+/**
+ * What the messenger needs of the map: its name, deadline and frame limit, its channel (calls
+ * only), counting what it sends and the timeouts (not the counters themselves), and where errors go.
+ */
+export type MessengerState = Pick<MapContext, 'name' | 'rpcTimeoutMs' | 'countSent' | 'countTimeout' | 'frameLimit' | 'events'> & {
+  /** The map's channel; throws before the map started (see `MapContext.rpc`). */
+  readonly rpc: Pick<RpcChannel, 'call'>;
+};
 
 /** Sends the map's messages and counts them. */
 export class Messenger {
@@ -27,7 +34,7 @@ export class Messenger {
 
   /** A map message as sent on the wire (a reply included), counted as sent. */
   wire(message: MapMessage): unknown[] {
-    this.state.count(this.state.counters.sent, message.type);
+    this.state.countSent(message.type);
     return mapMessageToWire(message);
   }
 
@@ -42,7 +49,7 @@ export class Messenger {
    */
   timedOut(error: unknown): RpcResponse[] {
     if (!(error instanceof RpcTimeoutError)) throw error;
-    this.state.counters.rpcTimeouts++;
+    this.state.countTimeout();
     return error.replies;
   }
 
@@ -54,7 +61,7 @@ export class Messenger {
    */
   async request(message: MapMessage, to: readonly string[], mode: RpcReplyMode): Promise<RpcResponse[]> {
     if (to.length === 0) return [];
-    for (let i = 0; i < to.length; i++) this.state.count(this.state.counters.sent, message.type);
+    for (let i = 0; i < to.length; i++) this.state.countSent(message.type);
     try {
       return await this.state.rpc.call(mapMessageToWire(message), this.callOptions(to, mode));
     } catch (error) {

@@ -7,13 +7,15 @@
 import { StoppedError, type RpcResponse } from '../errors.js';
 import type { EntryCopy, EntryDiff, Placement } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
-import type { Entry } from './entry.js';
+import type { Membership } from '../membership/membership.js';
+import type { Entry, EntryStore } from './entry.js';
 import { expiryOf } from './expiry.js';
 import { push, sameMembers, type MapContext } from './map-context.js';
 import { chunked, copyBound, copySize } from './message-size.js';
 import type { Messenger } from './messenger.js';
+import type { Placer } from './placer.js';
 import { sameLineage, type Version } from './version.js';
-import { WriteConcern, type CopyRefusal, type ShortfallReport } from './write-concern.js';
+import { WriteConcern, type CopyRefusal, type ShortfallReport, type WriteConcernState } from './write-concern.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import { DiffGroups } from './diff-groups.js';
 
@@ -44,11 +46,24 @@ interface Publication {
   readonly diff?: DiffPlan | undefined;
 }
 
-/** The slice of the map's state publication uses. */
-export type PublicationState = Pick<
-  MapContext,
-  'id' | 'name' | 'entries' | 'members' | 'flavour' | 'ackMode' | 'lifecycle' | 'wanted' | 'placer' | 'background' | 'now' | 'events' | 'promised' | 'serving'
->;
+/**
+ * What publication needs of the map, besides what its write concern needs: the settings, where the
+ * map is in its life (read only), whether an entry is still the one known for its key, the live
+ * members, and choosing backups again for a copy not taken.
+ */
+export type PublicationState = WriteConcernState &
+  Pick<MapContext, 'id' | 'name' | 'flavour' | 'ackMode' | 'background' | 'now'> &
+  Readonly<Pick<MapContext, 'lifecycle'>> & {
+    /** Whether an entry is still the one known for its key (deleted, replaced or demoted meanwhile). */
+    readonly entries: Pick<EntryStore, 'get'>;
+    /** The live members: backups to keep or replace, everyone else to tell. */
+    readonly members: Pick<Membership, 'has' | 'size' | 'ids'>;
+    /** Chooses other backups for those that did not take a copy. */
+    readonly placer: Pick<Placer, 'again'>;
+  };
+
+/** What publication sends through: copies, diffs and placements, within the cluster's frame limit. */
+export type PublicationMessenger = Pick<Messenger, 'request' | 'sendPlacements' | 'budget'>;
 
 /**
  * True when `b` is `a` with at most a newer value written in place: the same placing write, the
@@ -61,7 +76,7 @@ function samePlacement(a: Placement, b: Placement): boolean {
 /** Publishes entries owned here, and remembers what it published. */
 export class Publisher {
   private readonly state: PublicationState;
-  private readonly messenger: Messenger;
+  private readonly messenger: PublicationMessenger;
   /** The newest publication of each entry, so a write can wait for the one that superseded it. */
   private readonly publications = new WeakMap<Entry, Promise<void>>();
   /**
@@ -90,7 +105,7 @@ export class Publisher {
    * @param state see {@link PublicationState}.
    * @param messenger sends the copies and placements.
    */
-  constructor(state: PublicationState, messenger: Messenger) {
+  constructor(state: PublicationState, messenger: PublicationMessenger) {
     this.state = state;
     this.messenger = messenger;
     this.concern = new WriteConcern(state);

@@ -11,6 +11,7 @@
 import { ReplicationError, type ReplicaRefusal } from '../errors.js';
 import type { MapKey } from '../codec/map-messages.js';
 import { publishUnderReplicated } from '../diagnostics/publish.js';
+import type { Membership } from '../membership/membership.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import { sameWrite, type Version } from './version.js';
@@ -37,8 +38,14 @@ export type ShortfallReport =
   /** A re-homing nobody awaits (failover, a member gone or added): one event per count, one `'error'` for refusals. */
   | 'batch';
 
-/** The slice of the map's state write concern uses. */
-export type WriteConcernState = Pick<MapContext, 'id' | 'name' | 'members' | 'events' | 'promised' | 'serving'>;
+/**
+ * What write concern needs of the map: what it promises, whether it serves (a leaving member
+ * reports nothing short), which members are live, and where to tell.
+ */
+export type WriteConcernState = Pick<MapContext, 'id' | 'name' | 'events' | 'promised' | 'serving'> & {
+  /** Whether a member that refused a copy is live. */
+  readonly members: Pick<Membership, 'has' | 'reachable'>;
+};
 
 /** What a write's rejection is made of, kept until its caller looks (see {@link WriteConcern.check}). */
 interface Refused {
