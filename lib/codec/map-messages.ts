@@ -30,6 +30,8 @@ import {
   MSG_VALUE,
   MSG_VALUES,
   MSG_VIEW,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MESSAGE_TYPE_NAMES,
 } from './message-types.js';
 
@@ -98,6 +100,9 @@ export interface EntryDiff {
   /** The diff, CBOR-encoded by the primary (what the value's `getDiff()` returned). */
   readonly diff: Uint8Array;
 }
+
+/** How a holder took one diff of a {@link MSG_DIFFS}: applied, or refused with the error it threw. */
+export type DiffOutcome = { readonly name: string; readonly message: string } | undefined;
 
 /** A holder's copy of an entry, as sent in reply to a retrieval. */
 export interface HeldCopy {
@@ -237,6 +242,12 @@ export type MapMessage =
       readonly copy: HeldCopy | undefined;
     }
   | ({ readonly type: typeof MSG_DIFF } & EntryDiff)
+  | { readonly type: typeof MSG_DIFFS; readonly diffs: readonly EntryDiff[] }
+  | {
+      readonly type: typeof MSG_DIFF_OUTCOMES;
+      /** One per diff of the request, in its order: `undefined` when applied. */
+      readonly outcomes: readonly DiffOutcome[];
+    }
   | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
   | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome)
   | ({ readonly type: typeof MSG_HANDOVER } & Handover)
@@ -315,6 +326,12 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
           : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null, message.copy.ttlMs ?? null, message.copy.maxIdleMs ?? null];
     case MSG_DIFF:
       return [message.type, placementWire(message.entry), message.base, message.diff];
+    case MSG_DIFFS:
+      // [type, [[placement, base, bytes], ...]]
+      return [message.type, message.diffs.map((d) => [placementWire(d.entry), d.base, d.diff])];
+    case MSG_DIFF_OUTCOMES:
+      // [type, [null | [name, message], ...]]
+      return [message.type, message.outcomes.map((o) => (o === undefined ? null : [o.name, o.message]))];
     case MSG_CONDITIONAL:
       // [type, key, condition, expected | null, bytes | null, expiry | null]
       return [
@@ -536,6 +553,26 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_DIFF:
       arity(wire, 4, 'MSG_DIFF');
       return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
+    case MSG_DIFFS: {
+      arity(wire, 2, 'MSG_DIFFS');
+      const diffs = array(wire[1], 'diffs').map((raw, i): EntryDiff => {
+        const d = array(raw, `diffs[${i}]`);
+        if (d.length !== 3) fail(`diffs[${i}] is not [placement, base, bytes]`);
+        return { entry: placement(d[0], `diffs[${i}].entry`), base: version(d[1], `diffs[${i}].base`), diff: bytes(d[2], `diffs[${i}].diff`) };
+      });
+      if (diffs.length === 0) fail('MSG_DIFFS carries no diff');
+      return { type, diffs };
+    }
+    case MSG_DIFF_OUTCOMES: {
+      arity(wire, 2, 'MSG_DIFF_OUTCOMES');
+      const outcomes = array(wire[1], 'outcomes').map((raw, i): DiffOutcome => {
+        if (raw === null) return undefined;
+        const o = array(raw, `outcomes[${i}]`);
+        if (o.length !== 2 || typeof o[0] !== 'string' || typeof o[1] !== 'string') fail(`outcomes[${i}] is not null or [name, message]`);
+        return { name: o[0], message: o[1] };
+      });
+      return { type, outcomes };
+    }
     case MSG_CONDITIONAL: {
       arity(wire, 6, 'MSG_CONDITIONAL');
       const condition = CONDITION_WIRE[count(wire[2], 'condition')] ?? fail('condition is not 0 (read), 1 (absent), 2 (equal), 3 (delete), 4 (take) or 5 (place)');

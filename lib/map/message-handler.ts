@@ -14,6 +14,8 @@ import {
   MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFF_OUTCOMES,
+  MSG_DIFFS,
   MSG_HANDOVER,
   MSG_LEAVING,
   MSG_OUTCOME,
@@ -124,6 +126,20 @@ export class MessageHandler {
         this.assertNotLeaving();
         parts.reconciler.applyDiff(message, from);
         return this.ack(wantsReply);
+      case MSG_DIFFS: {
+        this.assertNotLeaving();
+        // Each diff on its own: one this member refuses (it lacks the base) does not fail the others.
+        const outcomes = message.diffs.map((diff) => {
+          try {
+            parts.reconciler.applyDiff(diff, from);
+            return undefined;
+          } catch (error) {
+            const e = error instanceof Error ? error : new Error(String(error));
+            return { name: e.name, message: e.message };
+          }
+        });
+        return wantsReply ? parts.messenger.wire({ type: MSG_DIFF_OUTCOMES, outcomes }) : undefined;
+      }
       case MSG_PROXY:
         parts.reconciler.applyPlacements(message.entries, from);
         return this.ack(wantsReply);
@@ -165,6 +181,7 @@ export class MessageHandler {
       case MSG_VALUES:
       case MSG_OUTCOME:
       case MSG_HANDOVER:
+      case MSG_DIFF_OUTCOMES:
         throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));
     }
   }

@@ -27,6 +27,8 @@ import {
   MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MSG_LEAVING,
   MSG_OUTCOME,
   MSG_PING,
@@ -94,6 +96,17 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_VALUE without a copy': { kind: FrameKind.Reply, message: { type: MSG_VALUE, key: 'session-1', copy: undefined } },
   MSG_DIFF: { kind: FrameKind.Request, message: { type: MSG_DIFF, entry: updated, base: [7, 'a', 1, 'b', 2, 'b'], diff: bytes(0x82, 0x01, 0x02) } },
   MSG_STATE_NEXT: { kind: FrameKind.Request, message: { type: MSG_STATE_NEXT, transfer: 5, page: 2 } },
+  MSG_DIFFS: {
+    kind: FrameKind.Request,
+    message: {
+      type: MSG_DIFFS,
+      diffs: [
+        { entry: updated, base: [7, 'a', 1, 'b', 2, 'b'], diff: bytes(0x82, 0x01, 0x02) },
+        { entry: placement, base: [6, 'a', 0, 'a'], diff: bytes(0xa0) },
+      ],
+    },
+  },
+  MSG_DIFF_OUTCOMES: { kind: FrameKind.Reply, message: { type: MSG_DIFF_OUTCOMES, outcomes: [undefined, { name: 'DiffBaseMissingError', message: 'no copy' }] } },
   MSG_CONDITIONAL: {
     kind: FrameKind.Request,
     message: { type: MSG_CONDITIONAL, key: 'lock-1', condition: 'equal', expected: bytes(0x01), bytes: bytes(0x02), expiry: { ttlMs: 1000 } },
@@ -190,7 +203,7 @@ describe('golden frames (the wire format, pinned)', () => {
     expect([...kinds].sort()).to.deep.equal(Object.values(FrameKind).sort());
     const types = new Set(Object.values(MAP_MESSAGES).map((m) => m.message.type));
     // Reserved numbers (Tomcat's MSG_INIT, MSG_STATE_COPY, MSG_NOTIFY_MAPMEMBER) are never sent.
-    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
     expect(names.sort()).to.deep.equal(Object.keys(frames()).sort());
   });
 

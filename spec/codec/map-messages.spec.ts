@@ -13,6 +13,8 @@ import {
   MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MSG_INIT,
   MSG_NOTIFY_MAPMEMBER,
   MSG_OUTCOME,
@@ -70,6 +72,14 @@ const samples: Record<string, MapMessage> = {
   'MSG_VALUE with a copy and its idle time': { type: MSG_VALUE, key: 2, copy: { version: version(2, 'b'), bytes: new Uint8Array([4]), idleMs: 1500 } },
   'MSG_VALUE without a copy': { type: MSG_VALUE, key: 'k', copy: undefined },
   MSG_DIFF: { type: MSG_DIFF, entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+  MSG_DIFFS: {
+    type: MSG_DIFFS,
+    diffs: [
+      { entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+      { entry: { ...placement, key: 7 }, base: version(3, 'a', 0, 'a'), diff: new Uint8Array([0xa0]) },
+    ],
+  },
+  MSG_DIFF_OUTCOMES: { type: MSG_DIFF_OUTCOMES, outcomes: [undefined, { name: 'DiffBaseMissingError', message: 'no copy' }, undefined] },
   'MSG_CONDITIONAL read': { type: MSG_CONDITIONAL, key: 'k', condition: 'read' },
   'MSG_CONDITIONAL absent, with expiry': { type: MSG_CONDITIONAL, key: 3, condition: 'absent', bytes: new Uint8Array([1]), expiry: { ttlMs: 1000 } },
   'MSG_CONDITIONAL equal': { type: MSG_CONDITIONAL, key: 'k', condition: 'equal', expected: new Uint8Array([1]), bytes: new Uint8Array([2]) },
@@ -269,7 +279,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 25, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 27, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
@@ -396,6 +406,14 @@ describe('map messages', () => {
       rejected([MSG_DIFF, ['k', v, 'a', []], v, 'diff']);
       rejected([MSG_DIFF, ['k', v, 'a', []], v, null]);
       expect(rejected([MSG_DIFF, ['k', v, 'a', []], [1, 'a', 0], new Uint8Array(1)]).message).to.equal('malformed map message: base is not a 4- or 6-part version');
+      // A group of diffs: empty, or one of them malformed; outcomes that are not null or [name, message]
+      expect(rejected([MSG_DIFFS, []]).message).to.equal('malformed map message: MSG_DIFFS carries no diff');
+      expect(rejected([MSG_DIFFS, [[['k', v, 'a', []], v, new Uint8Array(1)], [['k', v, 'a', []], v, null]]]).message).to.equal('malformed map message: diffs[1].diff is not a byte string');
+      rejected([MSG_DIFFS, [[['k', v, 'a', []], v]]]);
+      rejected([MSG_DIFFS, 'diffs']);
+      rejected([MSG_DIFF_OUTCOMES, [null, ['Error']]]);
+      rejected([MSG_DIFF_OUTCOMES, [null, [1, 'message']]]);
+      expect(rejected([MSG_DIFF_OUTCOMES, [true]]).message).to.equal('malformed map message: outcomes[0] is not an array');
     });
 
     it('names the offending field in the message', () => {
