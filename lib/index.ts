@@ -30,6 +30,7 @@ export {
   type EntryExpiry,
   type EntryDiff,
   type HeldCopy,
+  type HeldAnswer,
   type Removal,
   type ConditionKind,
   type ConditionalRequest,

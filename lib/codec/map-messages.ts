@@ -22,12 +22,16 @@ import {
   MSG_PROXY,
   MSG_REMOVE,
   MSG_RETRIEVE_BACKUP,
+  MSG_RETRIEVE_MANY,
   MSG_START,
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
+  MSG_VALUES,
   MSG_VIEW,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MESSAGE_TYPE_NAMES,
 } from './message-types.js';
 
@@ -97,6 +101,9 @@ export interface EntryDiff {
   readonly diff: Uint8Array;
 }
 
+/** How a holder took one diff of a {@link MSG_DIFFS}: applied, or refused with the error it threw. */
+export type DiffOutcome = { readonly name: string; readonly message: string } | undefined;
+
 /** A holder's copy of an entry, as sent in reply to a retrieval. */
 export interface HeldCopy {
   /** The version of the copy. */
@@ -113,6 +120,21 @@ export interface HeldCopy {
   /** The entry's idle limit in milliseconds; absent when it has none. */
   readonly maxIdleMs?: number;
 }
+
+/**
+ * A holder's answer for one key of a {@link MSG_RETRIEVE_MANY}, each key on its own:
+ * - `held`: the holder's copy;
+ * - `none`: it holds no value it can answer for (none at all, or one that may have expired): the
+ *   asker waits for another holder, as for an error answer to {@link MSG_RETRIEVE_BACKUP};
+ * - `refused`: an error the holder answers for this key alone (a value too large for the frame
+ *   limit now), by the error's name and message;
+ * - `later`: not answered in this reply, which would not fit the frame limit with it: ask again.
+ */
+export type HeldAnswer =
+  | { readonly answer: 'held'; readonly copy: HeldCopy }
+  | { readonly answer: 'none' }
+  | { readonly answer: 'refused'; readonly name: string; readonly message: string }
+  | { readonly answer: 'later' };
 
 /**
  * What a conditional write asks of the key's current value (see {@link MSG_CONDITIONAL}):
@@ -220,10 +242,22 @@ export type MapMessage =
       readonly copy: HeldCopy | undefined;
     }
   | ({ readonly type: typeof MSG_DIFF } & EntryDiff)
+  | { readonly type: typeof MSG_DIFFS; readonly diffs: readonly EntryDiff[] }
+  | {
+      readonly type: typeof MSG_DIFF_OUTCOMES;
+      /** One per diff of the request, in its order: `undefined` when applied. */
+      readonly outcomes: readonly DiffOutcome[];
+    }
   | ({ readonly type: typeof MSG_CONDITIONAL } & ConditionalRequest)
   | ({ readonly type: typeof MSG_OUTCOME; readonly key: MapKey } & ConditionalOutcome)
   | ({ readonly type: typeof MSG_HANDOVER } & Handover)
-  | ({ readonly type: typeof MSG_VIEW } & MemberView);
+  | ({ readonly type: typeof MSG_VIEW } & MemberView)
+  | { readonly type: typeof MSG_RETRIEVE_MANY; readonly keys: readonly MapKey[] }
+  | {
+      readonly type: typeof MSG_VALUES;
+      /** One answer per key of the request, in its order. */
+      readonly answers: readonly HeldAnswer[];
+    };
 
 /** Condition kinds on the wire, by number. */
 const CONDITION_WIRE: readonly ConditionKind[] = ['read', 'absent', 'equal', 'delete', 'take', 'place'];
@@ -244,6 +278,21 @@ const expiryWire = (e: EntryExpiry): unknown[] => [e.ttlMs ?? null, e.maxIdleMs 
 const copyWire = (c: EntryCopy): unknown[] =>
   c.expiry === undefined ? [c.key, c.version, c.primary, c.backups, c.bytes] : [c.key, c.version, c.primary, c.backups, c.bytes, expiryWire(c.expiry)];
 const removalWire = (r: Removal): unknown[] => [r.key, r.version];
+/** `[0]` none, `[1, version, bytes, idleMs(, ttlMs, maxIdleMs)]` held, `[2, name, message]` refused, `[3]` later. */
+const answerWire = (a: HeldAnswer): unknown[] => {
+  switch (a.answer) {
+    case 'none':
+      return [0];
+    case 'held':
+      return a.copy.ttlMs === undefined && a.copy.maxIdleMs === undefined
+        ? [1, a.copy.version, a.copy.bytes, a.copy.idleMs ?? null]
+        : [1, a.copy.version, a.copy.bytes, a.copy.idleMs ?? null, a.copy.ttlMs ?? null, a.copy.maxIdleMs ?? null];
+    case 'refused':
+      return [2, a.name, a.message];
+    case 'later':
+      return [3];
+  }
+};
 
 /** The wire form of a map message: a positional array. */
 export function mapMessageToWire(message: MapMessage): unknown[] {
@@ -277,6 +326,12 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
           : [message.type, message.key, message.copy.version, message.copy.bytes, message.copy.idleMs ?? null, message.copy.ttlMs ?? null, message.copy.maxIdleMs ?? null];
     case MSG_DIFF:
       return [message.type, placementWire(message.entry), message.base, message.diff];
+    case MSG_DIFFS:
+      // [type, [[placement, base, bytes], ...]]
+      return [message.type, message.diffs.map((d) => [placementWire(d.entry), d.base, d.diff])];
+    case MSG_DIFF_OUTCOMES:
+      // [type, [null | [name, message], ...]]
+      return [message.type, message.outcomes.map((o) => (o === undefined ? null : [o.name, o.message]))];
     case MSG_CONDITIONAL:
       // [type, key, condition, expected | null, bytes | null, expiry | null]
       return [
@@ -302,6 +357,10 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
     case MSG_VIEW:
       // [type, seq, incarnation, [[id, incarnation], ...], clock, [[key, to, version], ...]]
       return [message.type, message.seq, message.incarnation, message.members, message.clock, message.creations.map((c) => [c.key, c.to, c.version])];
+    case MSG_RETRIEVE_MANY:
+      return [message.type, message.keys];
+    case MSG_VALUES:
+      return [message.type, message.answers.map(answerWire)];
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:
@@ -388,6 +447,45 @@ function removal(raw: unknown, where: string): Removal {
   return { key: key(r[0], `${where}.key`), version: version(r[1], `${where}.version`) };
 }
 
+function text(raw: unknown, where: string): string {
+  if (typeof raw !== 'string') fail(`${where} is not a string`);
+  return raw;
+}
+
+function heldCopy(c: readonly unknown[], where: string): HeldCopy {
+  const idleMs = duration(c[2], `${where}.idleMs`);
+  const ttlMs = duration(c[3] ?? null, `${where}.ttlMs`);
+  const maxIdleMs = duration(c[4] ?? null, `${where}.maxIdleMs`);
+  return {
+    version: version(c[0], `${where}.version`),
+    bytes: bytes(c[1], `${where}.bytes`),
+    ...(idleMs === undefined ? {} : { idleMs }),
+    ...(ttlMs === undefined ? {} : { ttlMs }),
+    ...(maxIdleMs === undefined ? {} : { maxIdleMs }),
+  };
+}
+
+function heldAnswer(raw: unknown, where: string): HeldAnswer {
+  const a = array(raw, where);
+  const n = a.length;
+  switch (a[0]) {
+    case 0:
+      if (n === 1) return { answer: 'none' };
+      break;
+    case 1:
+      // Without expiry parts (4) or with them (6), as MSG_VALUE.
+      if (n === 4 || n === 6) return { answer: 'held', copy: heldCopy(a.slice(1), where) };
+      break;
+    case 2:
+      if (n === 3) return { answer: 'refused', name: text(a[1], `${where}.name`), message: text(a[2], `${where}.message`) };
+      break;
+    case 3:
+      if (n === 1) return { answer: 'later' };
+      break;
+  }
+  fail(`${where} is not [0], [1, version, bytes, idleMs(, ttlMs, maxIdleMs)], [2, name, message] or [3]`);
+}
+
 function arity(wire: unknown[], n: number, name: string): void {
   if (wire.length !== n) fail(`${name} has ${wire.length - 1} fields, expected ${n - 1}`);
 }
@@ -455,6 +553,26 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_DIFF:
       arity(wire, 4, 'MSG_DIFF');
       return { type, entry: placement(wire[1], 'entry'), base: version(wire[2], 'base'), diff: bytes(wire[3], 'diff') };
+    case MSG_DIFFS: {
+      arity(wire, 2, 'MSG_DIFFS');
+      const diffs = array(wire[1], 'diffs').map((raw, i): EntryDiff => {
+        const d = array(raw, `diffs[${i}]`);
+        if (d.length !== 3) fail(`diffs[${i}] is not [placement, base, bytes]`);
+        return { entry: placement(d[0], `diffs[${i}].entry`), base: version(d[1], `diffs[${i}].base`), diff: bytes(d[2], `diffs[${i}].diff`) };
+      });
+      if (diffs.length === 0) fail('MSG_DIFFS carries no diff');
+      return { type, diffs };
+    }
+    case MSG_DIFF_OUTCOMES: {
+      arity(wire, 2, 'MSG_DIFF_OUTCOMES');
+      const outcomes = array(wire[1], 'outcomes').map((raw, i): DiffOutcome => {
+        if (raw === null) return undefined;
+        const o = array(raw, `outcomes[${i}]`);
+        if (o.length !== 2 || typeof o[0] !== 'string' || typeof o[1] !== 'string') fail(`outcomes[${i}] is not null or [name, message]`);
+        return { name: o[0], message: o[1] };
+      });
+      return { type, outcomes };
+    }
     case MSG_CONDITIONAL: {
       arity(wire, 6, 'MSG_CONDITIONAL');
       const condition = CONDITION_WIRE[count(wire[2], 'condition')] ?? fail('condition is not 0 (read), 1 (absent), 2 (equal), 3 (delete), 4 (take) or 5 (place)');
@@ -506,6 +624,15 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       });
       return { type, seq: count(wire[1], 'seq'), incarnation: memberId(wire[2], 'incarnation'), members, clock: count(wire[4], 'clock'), creations };
     }
+    case MSG_RETRIEVE_MANY: {
+      arity(wire, 2, 'MSG_RETRIEVE_MANY');
+      const keys = array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`));
+      if (keys.length === 0) fail('MSG_RETRIEVE_MANY asks for no key');
+      return { type, keys };
+    }
+    case MSG_VALUES:
+      arity(wire, 2, 'MSG_VALUES');
+      return { type, answers: array(wire[1], 'answers').map((a, i) => heldAnswer(a, `answers[${i}]`)) };
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:

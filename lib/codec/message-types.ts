@@ -80,6 +80,28 @@ export const MSG_HANDOVER = 21;
  * Carries the sender's Lamport clock and the creations it handed out and that are still under way.
  */
 export const MSG_VIEW = 22;
+/**
+ * Asks a holder for the values of several keys at once: the fetches of one turn to one member go
+ * as one message. Answered with {@link MSG_VALUES}. A single key still goes as
+ * {@link MSG_RETRIEVE_BACKUP}.
+ */
+export const MSG_RETRIEVE_MANY = 23;
+/**
+ * Reply to {@link MSG_RETRIEVE_MANY}: one answer per key asked, in order (a copy, "not held", a
+ * refusal, or "ask again": what did not fit the frame limit).
+ */
+export const MSG_VALUES = 24;
+/**
+ * Several {@link MSG_DIFF}s for one holder in one request: the diffs a primary issued to that
+ * member in the same turn of its event loop (many sessions saved at once). Answered with one
+ * {@link MSG_DIFF_OUTCOMES}; each diff is applied, or refused, on its own.
+ */
+export const MSG_DIFFS = 25;
+/**
+ * Reply to {@link MSG_DIFFS}: for each diff, in order, `null` when it was applied, or the error
+ * that refused it (`[name, message]`, as an RPC error reply carries one).
+ */
+export const MSG_DIFF_OUTCOMES = 26;
 
 /** Names of the message types, for stats and diagnostics. */
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -105,4 +127,8 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.freez
   [MSG_OUTCOME]: 'MSG_OUTCOME',
   [MSG_HANDOVER]: 'MSG_HANDOVER',
   [MSG_VIEW]: 'MSG_VIEW',
+  [MSG_RETRIEVE_MANY]: 'MSG_RETRIEVE_MANY',
+  [MSG_VALUES]: 'MSG_VALUES',
+  [MSG_DIFFS]: 'MSG_DIFFS',
+  [MSG_DIFF_OUTCOMES]: 'MSG_DIFF_OUTCOMES',
 });

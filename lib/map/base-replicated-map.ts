@@ -1,46 +1,36 @@
 /**
- * The map both kinds share, as its users see it: the public API's checks, the lifecycle, and
- * delegation. The machinery behind it lives in collaborators that share one {@link MapContext},
- * each in a file named after what it does: `call-order.ts`, `read-path.ts`, `write-path.ts`,
- * `removals.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`, `member-changes.ts`, `heal.ts`, `state-transfer.ts`,
- * `reconciler.ts`, `expiry.ts`, `message-handler.ts` (see docs/architecture.md). {@link LazyReplicatedMap} and {@link ReplicatedMap}
- * differ only in how many copies an entry wants, what a non-primary holder is called, and whether
- * a read promotes.
+ * The map both kinds share, as its users see it: the public API's checks (key, options, the
+ * value's size) and delegation; the API itself is documented on {@link MapApi} (map-api.ts).
+ * {@link MapAssembly} (map-assembly.ts) builds the machinery behind it: collaborators that share
+ * one {@link MapContext}, each in a file named after what it does: `map-lifecycle.ts`,
+ * `map-inspection.ts`, `call-order.ts`, `read-path.ts`, `write-path.ts`, `removals.ts`,
+ * `conditional-writes.ts`, `publisher.ts`, `placer.ts`, `promotion.ts`, `failover.ts`,
+ * `member-changes.ts`, `heal.ts`, `state-transfer.ts`, `reconciler.ts`, `expiry.ts`,
+ * `message-handler.ts` (see
+ * docs/architecture.md). {@link LazyReplicatedMap} and {@link ReplicatedMap} differ only in how
+ * many copies an entry wants, what a non-primary holder is called, and whether a read promotes.
  *
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { DataLossError, NotStartedError, StoppedError } from '../errors.js';
 import { isMapKey, type MapKey } from '../codec/map-messages.js';
-import { MSG_ACCESS } from '../codec/message-types.js';
-import { defaultValueCodec } from '../codec/value-codec.js';
-import { Membership, withDeadline } from '../membership/membership.js';
-import { ChannelRouter } from '../rpc/channel-router.js';
-import { frameLimitOf, openLibraryChannel, type RpcChannel } from '../rpc/rpc-channel.js';
-import type { Transport } from '../transport/transport.js';
-import { isDeltaValue } from './delta-value.js';
-import { Departure } from './departure.js';
-import type { Entry, EntryInfo } from './entry.js';
-import { DEFAULT_EXPIRY_SWEEP_MS, Expiry, NODE_TIMERS, expires, type ExpiryOptions } from './expiry.js';
 import { validateOptions, type OptionRules } from '../options/validate.js';
-import { CallOrder } from './call-order.js';
-import { Failover } from './failover.js';
-import { Heal } from './heal.js';
-import { DeciderView } from './decider-view.js';
-import { ConditionalWrites } from './conditional-writes.js';
-import { MapContext, type MapFlavour, type MapState } from './map-context.js';
-import { mapChannelName } from './map-channel.js';
-import { publishEvicted, publishExpired } from '../diagnostics/publish.js';
+import type { Transport } from '../transport/transport.js';
 import type { EvictionPolicy } from './capacity.js';
+import type { CallOrder } from './call-order.js';
+import type { ConditionalWrites } from './conditional-writes.js';
+import { isDeltaValue } from './delta-value.js';
+import type { EntryInfo } from './entry.js';
+import type { Expiry } from './expiry.js';
+import type { MapApi } from './map-api.js';
+import { MapAssembly } from './map-assembly.js';
+import type { MapContext, MapFlavour, MapState } from './map-context.js';
 import { instrumentMap } from './map-diagnostics.js';
-import { checkJoin, type JoinCheck } from './join-check.js';
+import type { MapInspection } from './map-inspection.js';
+import type { MapLifecycle } from './map-lifecycle.js';
 import {
   CAPACITY_OPTION_RULES,
-  DEFAULT_STOP_WAIT_MS,
   type StopOptions,
-  DEFAULT_MAP_JOIN_TIMEOUT_MS,
-  DEFAULT_MAP_RPC_TIMEOUT_MS,
-  DEFAULT_TOMBSTONE_TTL_MS,
   DEFAULT_UPDATE_ATTEMPTS,
   GET_OPTION_RULES,
   REPLICATED_MAP_OPTION_RULES,
@@ -53,61 +43,38 @@ import {
   type SetOptions,
   type UpdateOptions,
 } from './map-options.js';
-import { MemberChanges } from './member-changes.js';
-import { MessageHandler } from './message-handler.js';
-import { Messenger } from './messenger.js';
-import { MapSnapshot, snapshotStore } from './map-snapshot.js';
-import { Promotion } from './promotion.js';
-import { ReadPath } from './read-path.js';
-import { Publisher } from './publisher.js';
-import { Reconciler } from './reconciler.js';
-import { Removals } from './removals.js';
-import { StateTransfer } from './state-transfer.js';
-import { WritePath } from './write-path.js';
+import type { ReadPath } from './read-path.js';
+import type { Removals } from './removals.js';
+import type { WritePath } from './write-path.js';
 
 export type { MapFlavour, MapState } from './map-context.js';
 
 /**
  * Base of the replicated maps. Not exported from the package: use {@link LazyReplicatedMap} or
- * {@link ReplicatedMap}.
+ * {@link ReplicatedMap}. Its public members are documented on {@link MapApi} (map-api.ts).
  */
-export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitter<MapEvents<K>> {
+export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitter<MapEvents<K>> implements MapApi<K, V> {
   /** The map's name. */
   readonly name: string;
   /** The transport this map talks through. */
   readonly transport: Transport;
+  /** The state the collaborators share (see map-context.ts). */
   private readonly ctx: MapContext;
-  private readonly messenger: Messenger;
-  private readonly publisher: Publisher;
-  private readonly promotion: Promotion;
-  private readonly failover: Failover;
-  private readonly memberChanges: MemberChanges;
-  private readonly reconciler: Reconciler;
-  private readonly transfer: StateTransfer;
-  private readonly handler: MessageHandler;
-  private readonly expiry: Expiry;
-  /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
-  private readonly conditional: ConditionalWrites;
-  /** Who decides for keys no member knows while members come and go (see decider-view.ts). */
-  private readonly view: DeciderView;
-  /** Writes and loads the map's snapshot; `undefined` without the `snapshot` option. */
-  private readonly snapshot: MapSnapshot | undefined;
-  private readonly departure: Departure;
+  /** Start, join, stop, halt; the only writer of `MapContext.lifecycle` (see map-lifecycle.ts). */
+  private readonly lifecycle: MapLifecycle<this>;
   /**
    * How long `stop()` waits for a member to hand entries to when none is there, in milliseconds
    * (option `stopWaitMs`). `stopOnSignals` checks that its own timeout is longer.
    */
   readonly stopWaitMs: number;
-  /** The map-wide expiry of writes that name none. */
-  private readonly defaults: ExpiryOptions;
-  /** What `start()` checks before it asks for the map's state (see join-check.ts). */
-  private readonly joinCheck: JoinCheck;
-  /** True while `start()` waits for the members to be met (see {@link mayJoin}). */
-  private meeting = false;
-  private startPromise: Promise<this> | undefined;
-  private stopPromise: Promise<void> | undefined;
+  /** What this member knows: size, keys, entryInfo, lastAccess, stats (see map-inspection.ts). */
+  private readonly inspection: MapInspection;
   /** The order of this member's calls, and the answers they await (see call-order.ts). */
   private readonly order: CallOrder;
+  /** Sweeps on demand (see expiry.ts). */
+  private readonly expiry: Expiry;
+  /** setIfAbsent, compareAndSet and update (see conditional-writes.ts). */
+  private readonly conditional: ConditionalWrites;
   /** What `get` does (see read-path.ts). */
   private readonly reads: ReadPath;
   /** What `set`, `replicate` and `touch` do (see write-path.ts). */
@@ -124,631 +91,139 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   protected constructor(options: ReplicatedMapOptions, flavour: MapFlavour, rules: OptionRules<ReplicatedMapOptions> = REPLICATED_MAP_OPTION_RULES) {
     super();
     validateOptions(new.target.name || 'map', options, rules);
-    this.stopWaitMs = options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS;
-    const joinTimeoutMs = options.joinTimeoutMs ?? DEFAULT_MAP_JOIN_TIMEOUT_MS;
-    this.defaults = { ttlMs: options.ttlMs, maxIdleMs: options.maxIdleMs };
     this.name = options.name;
     this.transport = options.transport;
-    const ctx = new MapContext({
-      name: options.name,
-      id: options.transport.id,
-      flavour,
-      rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_MAP_RPC_TIMEOUT_MS,
-      ackMode: options.ack ?? 'backups',
-      codec: options.codec ?? defaultValueCodec,
-      now: options.now ?? Date.now,
-      tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
-      // Admitted members only: no map traffic goes to a member of an incompatible version.
-      members: new Membership(ChannelRouter.of(options.transport)),
-      events: this,
-      frameLimit: () => frameLimitOf(options.transport),
-      capacity: options,
-    });
-    this.ctx = ctx;
-    ctx.capacity.attach({
-      name: options.name,
-      id: options.transport.id,
-      running: () => ctx.lifecycle === 'running',
-      evict: (keys, reason) => {
-        for (const key of keys) {
-          publishEvicted(this, key, reason);
-          this.emit('evicted', key as K, reason);
-        }
-        // The delete path, as a delete by this member, the keys' primary: tombstones everywhere.
-        ctx.background(this.removals.remove(keys));
-      },
-    });
-    this.order = new CallOrder({
-      running: () => ctx.lifecycle === 'running',
-      leaving: () => ctx.lifecycle === 'stopping' && !ctx.saidGoodbye,
-      ready: () => this.ready(),
-      assertUsable: () => {
-        this.assertUsable();
-      },
-      removal: (key) => this.removals.pending(key),
-    });
-    this.joinCheck = { name: options.name, id: options.transport.id, discoverMs: ctx.rpcTimeoutMs, mustJoin: options.mustJoin ?? false, joinTimeoutMs };
-    this.messenger = new Messenger(ctx);
-    this.publisher = new Publisher(ctx, this.messenger);
-    this.expiry = new Expiry(
-      ctx,
-      {
-        access: (entry) => this.publisher.access(entry),
-        remove: (keys) => this.removals.remove(keys),
-        expired: (key) => {
-          publishExpired(this, key);
-          this.emit('expired', key as K);
-        },
-        forward: (key, primary) => this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [primary], 'none'),
-      },
-      options.expirySweepIntervalMs ?? DEFAULT_EXPIRY_SWEEP_MS,
-      options.timers ?? NODE_TIMERS,
-    );
-    this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, { messenger: this.messenger, publisher: this.publisher, promotion: this.promotion });
-    this.memberChanges = new MemberChanges(ctx, {
-      failover: this.failover,
-      publisher: this.publisher,
-      transfer: {
-        forgetSent: (id) => {
-          this.transfer.forgetSent(id);
-        },
-      },
-      conditional: {
-        met: (id) => {
-          this.conditional.met(id);
-        },
-      },
-    });
-    this.reconciler = new Reconciler(ctx, { failover: this.failover, heal: new Heal(ctx, { messenger: this.messenger, failover: this.failover }) });
-    this.transfer = new StateTransfer(ctx, { messenger: this.messenger, publisher: this.publisher, reconciler: this.reconciler, memberChanges: this.memberChanges }, options.statePageBytes);
-    this.snapshot = options.snapshot === undefined ? undefined : new MapSnapshot(ctx, { reconciler: this.reconciler, publisher: this.publisher }, snapshotStore(options.snapshot));
-    this.departure = new Departure(ctx, { messenger: this.messenger, publisher: this.publisher });
-    this.view = new DeciderView(ctx, this.messenger, this.transfer.incarnation);
-    ctx.members.watch((change, id) => {
-      if (change === 'gone') this.view.forget(id);
-      else this.view.changed();
-    });
-    this.conditional = new ConditionalWrites(ctx, this.messenger, this.publisher, {
-      inOrder: (key, step) => this.order.inOrder(step, [key]),
-      afterEarlier: (key, step) => this.order.afterEarlier(key, step),
-      fetching: (key, request) => this.order.decidingElsewhere(key, request),
-      write: async (key, value, bytes, options) => {
-        await this.writes.writeHere(key, value, bytes, options);
-      },
-      remove: (key) => this.removals.remove([key]),
-      expired: () => {
-        this.ctx.background(this.expiry.sweep());
-      },
-      used: (key) => {
-        const entry = this.ctx.entries.get(key);
-        if (entry?.role !== 'primary') return;
-        this.ctx.capacity.used(entry);
-        if (expires(entry)) this.expiry.used(entry);
-      },
-      adopt: (handover, write) => this.reads.adopt(handover, write),
-      fits: (key, valueBytes, value) => {
-        this.writes.assertFits(key, valueBytes, undefined, value);
-      },
-      sent: async (key) => {
-        const entry = this.ctx.entries.get(key);
-        const publishing = entry === undefined ? undefined : this.publisher.underWay(entry);
-        await Promise.all([publishing, this.removals.pending(key)?.catch(() => undefined)]);
-      },
-    }, this.view);
-    this.view.attach(this.conditional);
-    this.reads = new ReadPath(
-      ctx,
-      { publisher: this.publisher, promotion: this.promotion, expiry: this.expiry, conditional: this.conditional, messenger: this.messenger, order: this.order },
-      {
-        assertUsable: () => {
-          this.assertUsable();
-        },
-        removal: (key) => this.removals.pending(key),
-      },
-      this.defaults,
-    );
-    this.writes = new WritePath(
-      ctx,
-      { publisher: this.publisher, conditional: this.conditional, expiry: this.expiry, messenger: this.messenger, order: this.order, reads: this.reads },
-      {
-        assertUsable: () => {
-          this.assertUsable();
-        },
-      },
-      this.defaults,
-    );
-    this.removals = new Removals(
-      ctx,
-      { reconciler: this.reconciler, messenger: this.messenger, conditional: this.conditional },
-      {
-        assertUsable: () => {
-          this.assertUsable();
-        },
-      },
-    );
-    this.handler = new MessageHandler(ctx, {
-      messenger: this.messenger,
-      reconciler: this.reconciler,
-      transfer: this.transfer,
-      memberChanges: this.memberChanges,
-      expiry: this.expiry,
-      promotion: this.promotion,
-      conditional: this.conditional,
-      departure: this.departure,
-      view: this.view,
-    });
-  }
-
-  /** Opens the map's channel: from then on this member answers for the map. */
-  private open(): RpcChannel {
-    const rpc = openLibraryChannel(this.transport, mapChannelName(this.name), (request, from, wantsReply) => this.handler.handle(request, from, wantsReply));
-    rpc.on('error', (error) => {
-      if (!this.handler.wasReported(error)) this.emit('error', error);
-    });
-    rpc.on('peerUp', (id) => {
-      // A member admitted while start() meets the members is asked by the join itself.
-      if (this.ctx.serving && !this.meeting) this.transfer.introduce(id);
-    });
-    rpc.on('peerDown', (id) => {
-      this.transfer.forget(id);
-      if (this.ctx.members.has(id)) this.memberChanges.disappeared(id);
-      else {
-        this.ctx.members.remove(id); // a "leaving" heard from a member never added
-        this.failover.vanished(id);
-      }
-      this.ctx.members.peerDown(id);
-      this.departure.changed();
-    });
-    rpc.on('close', () => {
-      this.halt();
-    });
-    this.ctx.channel = rpc;
-    return rpc;
+    const parts = new MapAssembly(this, options, flavour);
+    this.ctx = parts.ctx;
+    this.lifecycle = parts.lifecycle;
+    this.stopWaitMs = parts.lifecycle.stopWaitMs;
+    this.inspection = parts.inspection;
+    this.order = parts.order;
+    this.expiry = parts.expiry;
+    this.conditional = parts.conditional;
+    this.reads = parts.reads;
+    this.writes = parts.writes;
+    this.removals = parts.removals;
   }
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** This member's id. */
   get id(): string {
     return this.transport.id;
   }
 
-  /** Where the map is in its life. */
   get state(): MapState {
-    return this.ctx.lifecycle;
+    return this.lifecycle.state;
   }
 
-  /**
-   * Joins the map's members (starting the transport if needed). Resolves once this member knows
-   * every key of the map: each member answers with the entries it owns and the deletes it remembers.
-   */
   start(): Promise<this> {
-    // A stopped map never runs again: handing back the old, resolved start would tell the caller
-    // it does (calls after stop() reject).
-    if (this.ctx.lifecycle === 'stopped' || this.ctx.lifecycle === 'stopping') {
-      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`));
-    }
-    this.startPromise ??= this.join();
-    return this.startPromise;
+    return this.lifecycle.start();
   }
 
-  private async join(): Promise<this> {
-    this.assertUsable();
-    this.ctx.lifecycle = 'starting';
-    await this.open().ready();
-    await this.mayJoin();
-    const targets = this.ctx.members.reachable();
-    const replies = await this.transfer.ask(targets);
-    await this.transfer.answered(targets, replies);
-    // Only now, after a discovery round: a member that found none loads its snapshot.
-    if (this.snapshot !== undefined) await this.snapshot.restore();
-    this.joined();
-    return this;
-  }
-
-  /**
-   * The join is over: every member reachable after the discovery round answered with its whole
-   * state (or failed to within `rpcTimeoutMs`), so this member knows every key and is ready.
-   */
-  private joined(): void {
-    // stop() or a transport crash may have come while the replies were awaited.
-    if (this.state !== 'starting') return;
-    this.ctx.lifecycle = 'running';
-    this.view.changed();
-    this.expiry.start();
-    // What the join or snapshot brought may exceed a limit: evicting waited for the map to run.
-    this.ctx.capacity.check();
-    this.emit('ready');
-  }
-
-  /**
-   * True while the map serves as a full member: it joined (every member found in one discovery
-   * round sent its state, so it knows every key) and is not stopping. What a readiness probe
-   * answers (see `readinessProbe`); false again from the moment `stop()` begins.
-   */
   get isReady(): boolean {
-    return this.ctx.lifecycle === 'running';
+    return this.lifecycle.isReady;
   }
 
-  /**
-   * Resolves once the map {@link isReady} (at once if it is); it does not start the map.
-   * @throws {StoppedError} when the map stops before it was ready.
-   * @throws the error of the start under way, when it fails.
-   */
   whenReady(): Promise<void> {
-    if (this.isReady) return Promise.resolve();
-    if (this.ctx.lifecycle === 'stopping' || this.ctx.lifecycle === 'stopped') {
-      return Promise.reject(new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: it will not be ready again`));
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onReady = (): void => {
-        this.off('stopped', onStopped);
-        resolve();
-      };
-      const onStopped = (): void => {
-        this.off('ready', onReady);
-        reject(new StoppedError(`map '${this.name}' on member '${this.id}' stopped before it was ready`));
-      };
-      this.once('ready', onReady);
-      this.once('stopped', onStopped);
-      this.startPromise?.catch((error: unknown) => {
-        this.off('ready', onReady);
-        this.off('stopped', onStopped);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      });
-    });
+    return this.lifecycle.whenReady();
   }
 
-  /**
-   * Meets the members (bounded) and fails fast, stopped, when this member may not join: a member
-   * refused by everyone it reached must not serve as a one-member cluster that looks healthy.
-   */
-  private async mayJoin(): Promise<void> {
-    this.meeting = true;
-    try {
-      await checkJoin(ChannelRouter.of(this.transport), this.ctx.members, this.joinCheck);
-    } catch (error) {
-      this.halt();
-      await this.ctx.channel?.close();
-      throw error;
-    } finally {
-      this.meeting = false;
-    }
-  }
-
-  /**
-   * Leaves gracefully: this member tells the others it is leaving (so none counts on it), every
-   * entry it holds that no staying member holds gets a copy on one, then the others are told to
-   * re-home what it held. When no staying member is there to take them (the last member of a
-   * rolling update), it writes them to the snapshot if one is configured, else waits up to
-   * `stopWaitMs` for a member to join. Calls afterwards reject with {@link StoppedError}. Stops the
-   * transport only if no other map or channel uses it.
-   *
-   * A member that never met another one (development) does not wait; if it drops entries it says
-   * so with a process warning.
-   * @throws {DataLossError} when entries were dropped because no member appeared to take them
-   *   (the map stopped all the same; the error is also emitted as `'error'`, or as a process
-   *   warning when nobody listens). Not with `discard: true`.
-   * @throws {SnapshotError} when the snapshot could not be written (the map stopped all the same).
-   */
   stop(options: StopOptions = {}): Promise<void> {
-    this.stopPromise ??= this.leave(options);
-    return this.stopPromise;
-  }
-
-  private async leave(options: StopOptions): Promise<void> {
-    if (this.ctx.lifecycle === 'stopped') return;
-    if (this.ctx.lifecycle === 'starting') await this.startPromise?.catch(() => undefined);
-    if (this.ctx.lifecycle !== 'running') {
-      this.halt();
-      await this.ctx.channel?.close();
-      return;
-    }
-    this.ctx.lifecycle = 'stopping';
-    // From now on this member decides nothing for unknown keys: the others hear so.
-    this.view.changed();
-    this.expiry.stop();
-    // Calls made before stop() and waiting for another member's answer get it: a graceful stop
-    // is not a fault, and their callers learn what happened rather than "no answer".
-    // At most rpcTimeoutMs: a call still waiting then is caught in a fault, and fails as it would.
-    const awaited = this.order.awaited();
-    if (awaited.length > 0) await withDeadline(Promise.allSettled(awaited).then(() => undefined), this.ctx.rpcTimeoutMs);
-    const discard = options.discard === true;
-    const snapshot = this.snapshot;
-    // What no staying member can take goes to the snapshot, when there is one, instead of waiting.
-    const save = snapshot === undefined ? undefined : async (entries: readonly Entry[]) => settle(snapshot.save(entries));
-    const { dropped, hadPeer, waitedMs, saved } = await this.departure.leave({ waitMs: this.stopWaitMs, discard, ...(save === undefined ? {} : { save }) });
-    this.halt();
-    await this.ctx.rpc.close();
-    // A snapshot that could not be written: the map stopped all the same, and stop() says so.
-    if (saved !== undefined) throw saved.error;
-    if (dropped > 0 && !discard) this.reportLoss(dropped, hadPeer, waitedMs);
-  }
-
-  /**
-   * Entries went with this member. A lone development member warns; one that had peers reports
-   * the loss (`'error'`, or a warning when nobody listens) and throws, so `stopOnSignals` exits
-   * non-zero.
-   */
-  private reportLoss(dropped: number, hadPeer: boolean, waitedMs: number): void {
-    const where = `map '${this.name}' on member '${this.id}'`;
-    if (!hadPeer) {
-      process.emitWarning(
-        new DataLossError(
-          `${where} stopped with ${dropped} entries and never had a peer to hand them to: they are gone. Fine in development; run more than one member (or configure a snapshot) to keep them across restarts`,
-          dropped,
-        ),
-      );
-      return;
-    }
-    const error = new DataLossError(
-      `${where} dropped ${dropped} entries on stop: no other member holding them was left, and none joined within ${waitedMs} ms (option stopWaitMs: ${this.stopWaitMs} ms). Start the replacement before stopping the last member (a rolling update with maxSurge), raise stopWaitMs, or configure a snapshot`,
-      dropped,
-    );
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(error);
-    throw error;
-  }
-
-  /** Stops serving at once (transport closed, crash, or end of a graceful stop). */
-  private halt(): void {
-    if (this.ctx.lifecycle === 'stopped') return;
-    this.ctx.lifecycle = 'stopped';
-    this.expiry.stop();
-    this.view.close();
-    this.ctx.entries.clear();
-    this.ctx.members.clear();
-    this.emit('stopped');
-    void this.ctx.channel?.close();
-  }
-
-  private assertUsable(): void {
-    if (this.ctx.lifecycle === 'stopped' || this.ctx.lifecycle === 'stopping') {
-      throw new StoppedError(`map '${this.name}' on member '${this.id}' is stopped: create and start a new map`);
-    }
-  }
-
-  /**
-   * For the synchronous reads: before `start()` the map has not met its members and knows no
-   * key, so an answer such as `has(k) === false` would be a silent lie.
-   */
-  private assertStarted(): void {
-    this.assertUsable();
-    if (this.ctx.lifecycle === 'new') {
-      throw new NotStartedError(`map '${this.name}' on member '${this.id}' is not started, so it knows no keys yet: await map.start() first (async calls such as get and set start it themselves)`);
-    }
-  }
-
-  private async ready(): Promise<void> {
-    this.assertUsable();
-    if (this.ctx.lifecycle === 'new') await this.start();
-    else if (this.ctx.lifecycle === 'starting') await this.startPromise;
-    this.assertUsable();
+    return this.lifecycle.stop(options);
   }
 
   // ---------------------------------------------------------------- reading
 
-  /** Ids of the live members of this map, this member included, sorted. */
   members(): string[] {
-    return [this.id, ...this.ctx.members.ids()].sort();
+    return this.inspection.members();
   }
 
-  /** Number of keys of the whole map known here, in any role. */
   get size(): number {
-    this.assertStarted();
-    return this.ctx.entries.size;
+    return this.inspection.size;
   }
 
-  /** True when `key` is known here, in any role. */
   has(key: K): boolean {
     assertKey(key);
-    this.assertStarted();
-    return this.ctx.entries.has(key);
+    return this.inspection.has(key);
   }
 
-  /** The keys known here. */
   keys(): IterableIterator<K> {
-    this.assertStarted();
-    return [...this.ctx.entries.keys()][Symbol.iterator]() as IterableIterator<K>;
+    return this.inspection.keys() as IterableIterator<K>;
   }
 
-  /** Where `key` lives, as this member knows it; `undefined` when the key is not known here. */
   entryInfo(key: K): EntryInfo | undefined {
     assertKey(key);
-    this.assertStarted();
-    const e = this.ctx.entries.get(key);
-    if (e === undefined) return undefined;
-    return { role: e.role, primary: e.primary, backups: [...e.backups] };
+    return this.inspection.entryInfo(key);
   }
 
-  /**
-   * When this member last saw `key` used, in milliseconds by the map's clock (the `now` option):
-   * written, replicated or touched here, read here (for an expiring entry: a read is a use), or a
-   * copy, diff or access notice received from the key's primary. On a proxy, when it last fetched
-   * the value. `undefined` when the key is unknown here or its last use is not known. Expiry's
-   * `maxIdleMs` is built on it (Tomcat: `lastAccessedTime`).
-   */
   lastAccess(key: K): number | undefined {
     assertKey(key);
-    this.assertStarted();
-    return this.ctx.entries.get(key)?.lastAccess;
+    return this.inspection.lastAccess(key);
   }
 
-  /**
-   * Sets this member's limits after construction, as the options `maxEntries`, `maxBytes` and
-   * `evictionPolicy` do (the session and Keyv stores map theirs onto their map with it). Omitted
-   * fields keep their value. A member over a new limit evicts at once (policy permitting).
-   * @throws {RangeError} / {TypeError} for a value the option would refuse.
-   */
   configureCapacity(limits: { maxEntries?: number; maxBytes?: number; evictionPolicy?: EvictionPolicy }): void {
     validateOptions(`${this.constructor.name}.configureCapacity`, limits, CAPACITY_OPTION_RULES);
     this.ctx.capacity.configure(limits);
   }
 
-  /** This member's limits now (`undefined`: none). */
   capacityLimits(): { maxEntries: number | undefined; maxBytes: number | undefined; evictionPolicy: EvictionPolicy } {
     return this.ctx.capacity.limits();
   }
 
-  /** Counters of this map on this member. */
   stats(): MapStats {
-    const entries = { primary: 0, backup: 0, copy: 0, proxy: 0 };
-    const promised = this.ctx.promised();
-    let underReplicated = 0;
-    for (const e of this.ctx.entries.values()) {
-      entries[e.role]++;
-      if (e.role === 'primary' && e.backups.length < promised) underReplicated++;
-    }
-    return {
-      entries,
-      tombstones: this.ctx.tombstones.size,
-      sent: { ...this.ctx.counters.sent },
-      received: { ...this.ctx.counters.received },
-      promotions: this.ctx.counters.promotions,
-      failovers: this.ctx.counters.failovers,
-      rpcTimeouts: this.ctx.counters.rpcTimeouts,
-      underReplicated,
-      held: this.ctx.capacity.byRole(),
-      capacity: this.ctx.capacity.stats(),
-    };
+    return this.inspection.stats();
   }
 
-  /**
-   * The value of `key`, or `undefined`. On the primary, sends nothing. Elsewhere the key's primary
-   * answers (a `LazyReplicatedMap` never serves a backup's copy, which may be older): unless
-   * `promote: false`, it hands the primary role over with the value, and this member becomes the
-   * key's primary. A key unknown here answers `undefined` at once (every member knows every key
-   * whose write resolved). A `ReplicatedMap` reads its own copy. When the primary cannot be asked
-   * (it crashed and no failover happened yet), any holder answers (first reply wins).
-   * @throws {RetrieveError} when no holder answered within `rpcTimeoutMs`.
-   */
   async get(key: K, options: GetOptions = {}): Promise<V | undefined> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.get`, options, GET_OPTION_RULES);
     return this.order.inOrder(() => this.reads.read(key, options) as Promise<V | undefined>, undefined, [key]);
   }
 
-  /** Every key known here with its value, fetched without promotion. Keys deleted meanwhile are skipped. */
-  async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
-    await this.ready();
-    for (const key of [...this.ctx.entries.keys()] as K[]) {
-      if (!this.ctx.entries.has(key)) continue;
-      const value = await this.get(key, { promote: false });
-      if (value !== undefined || this.ctx.entries.has(key)) yield [key, value as V];
-    }
+  [Symbol.asyncIterator](): AsyncIterator<[K, V]> {
+    return this.inspection.entries((key) => this.get(key as K, { promote: false })) as AsyncIterator<[K, V]>;
   }
 
   // ---------------------------------------------------------------- writing
 
-  /**
-   * Stores `value` under `key`, making this member its primary. Resolves (to the map) once every
-   * backup acknowledged its copy (or at once with `ack: 'none'`). On a member that is not the
-   * key's primary, the primary first hands the role over (one round trip), so that every write
-   * of a key is ordered by the one member that holds it (docs/consistency.md).
-   *
-   * Write concern (docs/map.md): the write is promised `backups` copies besides this one. A backup
-   * that does not take its copy is replaced by another live member. When fewer members are live
-   * than promised (or one leaves during the write), it resolves with the copies the cluster can
-   * hold: `entryInfo(key).backups` names them and the map emits `'underReplicated'`. It never
-   * resolves short because a live member refused: then it rejects with {@link ReplicationError}.
-   * @throws {TypeError} for a key that is not a string or a finite number.
-   * @throws {ValueEncodeError} when the value cannot be encoded; the map is unchanged.
-   * @throws {ValueTooLargeError} when the copy of the entry would not fit the cluster's frame
-   *   limit (the smallest `maxFrameBytes` of the members); nothing is written or sent.
-   * @throws {ReplicationError} when live members refused their copy (an error answer, or no answer
-   *   within `rpcTimeoutMs`) and no other live member took it. The value stays written on this
-   *   member, its primary, with the backups that did take it (`error.held`); nothing is rolled back.
-   */
   async set(key: K, value: V, options: SetOptions = {}): Promise<this> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.set`, options, SET_OPTION_RULES);
-    const bytes = this.ctx.codec.encode(value);
-    // Before anything changes (the value's diff included): a copy no backup would accept must
-    // not be written here either, or this member would hold what no other member can.
-    this.writes.assertFits(key, bytes.byteLength, undefined, value);
-    // The bytes hold every change so far; changes made from now on are the next diff.
-    if (isDeltaValue(value)) value.resetDiff();
+    const bytes = this.encodeFitting(key, value);
     // A running map writes at once: no turn of the event loop between the call and the write.
     await this.order.inOrder(() => this.writes.store(key, value, bytes, options), [key]);
     return this;
   }
 
+  /**
+   * `value`'s bytes, once they fit the cluster's frame limit with `alongBytes` more sent with
+   * them. Checked before anything changes (the value's diff included): a copy no backup would
+   * accept must not be written here either, or this member would hold what no other member can.
+   * The bytes hold every change so far; changes made from now on are the next diff.
+   */
+  private encodeFitting(key: K, value: V, alongBytes = 0): Uint8Array {
+    const bytes = this.ctx.codec.encode(value);
+    this.writes.assertFits(key, bytes.byteLength + alongBytes, undefined, value);
+    if (isDeltaValue(value)) value.resetDiff();
+    return bytes;
+  }
+
   // ---------------------------------------------------------------- conditional writes
 
-  /**
-   * Stores `value` under `key` only if the key holds no value (none was written, it was deleted,
-   * or it expired). Resolves to `true` if it wrote, `false` if the key held a value (left as it
-   * was). Of racing `setIfAbsent`s of one key, from any members, exactly one answers `true`.
-   *
-   * Decided once, by the key's primary, in its call order (a key no member knows: by the member
-   * the key hashes to over the live members, which becomes its primary). **The caller does not
-   * become primary**, unlike `set`: elsewhere it asks the primary (`MSG_CONDITIONAL`) and keeps
-   * a proxy. A `true` resolves once the write is acknowledged as `set`'s is (write concern); a
-   * `false` once the value it found is known to every live member. See docs/map.md.
-   * @throws {TypeError} for a key that is not a string or a finite number.
-   * @throws {ValueEncodeError} when the value cannot be encoded; nothing was sent.
-   * @throws {ValueTooLargeError} when the value would not fit the cluster's frame limit; nothing was sent.
-   * @throws {ConditionalWriteError} when the member deciding for the key could not be reached or
-   *   found (`mayHaveWritten` says whether the write may have happened).
-   * @throws {StoppedError} after `stop()`.
-   */
   async setIfAbsent(key: K, value: V, options: SetOptions = {}): Promise<boolean> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.setIfAbsent`, options, SET_OPTION_RULES);
-    const bytes = this.ctx.codec.encode(value);
-    this.writes.assertFits(key, bytes.byteLength, undefined, value);
-    if (isDeltaValue(value)) value.resetDiff();
-    return this.conditional.setIfAbsent(key, value, bytes, options);
+    return this.conditional.setIfAbsent(key, value, this.encodeFitting(key, value), options);
   }
 
-  /**
-   * Replaces `key`'s value with `value` only if it currently equals `expected`, compared by the
-   * codec's encoding: equal means the same encoded bytes. For plain data that is deep equality
-   * with two exceptions: the order of an object's properties (and of a `Map`'s or `Set`'s
-   * entries) counts, so `{ a: 1, b: 2 }` does not equal `{ b: 2, a: 1 }`; and the encoding
-   * distinguishes what the codec does (`1` and `1.5` are numbers of different widths, but `1` and
-   * `1.0` are the same). Resolves to `true` if it replaced the value; `false` if the key held
-   * another value or none (use {@link setIfAbsent} to create a key). Decided like
-   * {@link setIfAbsent}: by the key's primary, the caller does not become primary.
-   * @throws {TypeError} for a key that is not a string or a finite number.
-   * @throws {ValueEncodeError} when `expected` or `value` cannot be encoded; nothing was sent.
-   * @throws {ValueTooLargeError} when the value (with `expected`, when sent to the primary) would
-   *   not fit the cluster's frame limit; nothing was sent.
-   * @throws {ConditionalWriteError} as {@link setIfAbsent}.
-   * @throws {StoppedError} after `stop()`.
-   */
   async compareAndSet(key: K, expected: V, value: V, options: SetOptions = {}): Promise<boolean> {
     assertKey(key);
     validateOptions(`${this.constructor.name}.compareAndSet`, options, SET_OPTION_RULES);
     const want = this.ctx.codec.encode(expected);
-    const bytes = this.ctx.codec.encode(value);
     // The request carries both: it must fit a frame to the primary.
-    this.writes.assertFits(key, bytes.byteLength + want.byteLength, undefined, value);
-    if (isDeltaValue(value)) value.resetDiff();
-    return this.conditional.compareAndSet(key, want, value, bytes, options);
+    return this.conditional.compareAndSet(key, want, value, this.encodeFitting(key, value, want.byteLength), options);
   }
 
-  /**
-   * Read-modify-write: stores `fn(old)` where `old` is `key`'s current value (`undefined` when it
-   * has none), so that concurrent updates from any members lose no update. Resolves to the value
-   * written (what `fn` returned last). `fn` must be synchronous and should have no side effects:
-   *
-   * - on the key's primary (or the member that decides for a key no member knows) `fn` runs once,
-   *   in this member's call order, and the result is written as `set` writes it;
-   * - elsewhere the value is read from the primary, `fn` runs here, and its result is sent to the
-   *   primary as a compare-and-set of the encoded value it was computed from; if another write
-   *   came first, `fn` runs again on the newer value, at most `options.maxAttempts` times
-   *   (default {@link DEFAULT_UPDATE_ATTEMPTS}). So **`fn` may run more than once**.
-   *
-   * The caller does not become primary. `options.ttlMs` / `maxIdleMs` set the expiry of the value
-   * written, as for `set` (default: the map's).
-   * @throws {UpdateConflictError} when the value kept changing under it `maxAttempts` times.
-   * @throws {ConditionalWriteError} as {@link setIfAbsent}.
-   * @throws whatever `fn` throws; nothing of this call is written then.
-   * @throws {ValueEncodeError} / {@link ValueTooLargeError} for a result that cannot be encoded or is too large.
-   * @throws {StoppedError} after `stop()`.
-   */
   async update(key: K, fn: (old: V | undefined) => V, options: UpdateOptions = {}): Promise<V> {
     assertKey(key);
     if (typeof fn !== 'function') throw new TypeError(`${this.constructor.name}.update: fn must be a function (old value => new value), got ${typeof fn}`);
@@ -757,63 +232,26 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
     return (await this.conditional.update(key, fn as (old: unknown) => unknown, expiry, maxAttempts)) as V;
   }
 
-  /**
-   * Pushes changes made in place to `key`'s value (owned here) to its holders, as Tomcat's
-   * `replicate(key, complete)` does:
-   * - a {@link DeltaValue} with changes, unless `complete`: only its diff (`MSG_DIFF`), to the
-   *   holders of the version the diff applies to; a holder without that version refuses it and
-   *   gets the whole value (`MSG_BACKUP`) instead;
-   * - a {@link DeltaValue} without changes, unless `complete`: an access notice (`MSG_ACCESS`),
-   *   so the holders know the entry is still in use (see {@link lastAccess}); nothing is written;
-   * - any other value, or `complete`: the whole value, encoded again (`MSG_BACKUP`).
-   *
-   * Resolves once the holders acknowledged (at once with `ack: 'none'`). Does nothing on a member
-   * that is not the key's primary. Keeps the write concern of {@link set}.
-   * @throws {TypeError} for a key that is not a string or a finite number.
-   * @throws {ValueEncodeError} when the value or its diff cannot be encoded; nothing changed.
-   * @throws {ValueTooLargeError} when the value (or its diff) would not fit the cluster's frame
-   *   limit; nothing is sent and the entry keeps its version and bytes (the value object itself
-   *   is let go of: the map serves the value as last replicated).
-   * @throws {ReplicationError} as {@link set} does.
-   */
   async replicate(key: K, complete = false): Promise<void> {
     assertKey(key);
     return this.order.inOrder(() => this.writes.push(key, complete), [key]);
   }
 
-  /**
-   * Counts as a use of `key` for its `maxIdleMs`, without reading or moving the value. On the
-   * primary it sends nothing (the backups hear of uses only when due); elsewhere it tells the
-   * primary. Resolves to whether the key was known here and not expired.
-   * @throws {TypeError} for a key that is not a string or a finite number.
-   */
   async touch(key: K): Promise<boolean> {
     assertKey(key);
     return this.order.inOrder(() => this.writes.use(key), undefined, [key]);
   }
 
-  /**
-   * Deletes, on every member, the expired entries this member is primary of (and copies held here
-   * whose primary's deadline surely passed). Runs every `expirySweepIntervalMs` by itself; call it
-   * to sweep now (with `expirySweepIntervalMs: 0`, or a fake clock). Resolves to the number deleted.
-   */
   sweep(): Promise<number> {
-    this.assertUsable();
+    this.lifecycle.assertUsable();
     return this.expiry.sweep();
   }
 
-  /**
-   * Deletes `key` on every member. Resolves to whether the key held a live value when the delete
-   * took effect, as the key's primary decides it (elsewhere, one round trip to it): of two deletes
-   * of one value, one answers `true`. When the primary cannot be asked (a fault), the delete is
-   * made here and answered from what this member knows.
-   */
   async delete(key: K): Promise<boolean> {
     assertKey(key);
     return this.order.inOrder(() => this.removals.delete(key), [key]);
   }
 
-  /** Deletes every key of the map on every member. */
   async clear(): Promise<void> {
     return this.order.inOrder(() => this.removals.clear(), 'all');
   }
@@ -821,16 +259,6 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
 
 // Traced operations and 'error' events on node:diagnostics_channel (docs/observability.md).
 instrumentMap(BaseReplicatedMap.prototype);
-
-/** `undefined` once `work` resolved, or what it rejected with. */
-async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
-  try {
-    await work;
-    return undefined;
-  } catch (error) {
-    return { error };
-  }
-}
 
 /** @throws {TypeError} unless `key` is a string or a finite number. */
 export function assertKey(key: unknown): asserts key is MapKey {

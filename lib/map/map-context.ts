@@ -109,7 +109,7 @@ export class MapContext {
   readonly interner = new Interner();
   /** Counters behind `map.stats()`. */
   readonly counters: MapCounters = { sent: {}, received: {}, promotions: 0, failovers: 0, rpcTimeouts: 0 };
-  /** Where the map is in its life. */
+  /** Where the map is in its life; written only by `MapLifecycle` (map-lifecycle.ts). */
   lifecycle: MapState = 'new';
   /**
    * Set while stopping once this member sent its `MSG_STOP`: from then on it meets nobody new and

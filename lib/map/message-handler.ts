@@ -14,6 +14,8 @@ import {
   MSG_CONDITIONAL,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFF_OUTCOMES,
+  MSG_DIFFS,
   MSG_HANDOVER,
   MSG_LEAVING,
   MSG_OUTCOME,
@@ -21,12 +23,14 @@ import {
   MSG_PROXY,
   MSG_REMOVE,
   MSG_RETRIEVE_BACKUP,
+  MSG_RETRIEVE_MANY,
   MSG_START,
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VIEW,
   MSG_VALUE,
+  MSG_VALUES,
 } from '../codec/message-types.js';
 import type { Membership } from '../membership/membership.js';
 import type { Departure } from './departure.js';
@@ -62,7 +66,7 @@ export interface MessageHandlerParts {
   /** Counts uses of expiring entries. */
   readonly expiry: Pick<Expiry, 'heard'>;
   /** Answers a holder's value to a member that fetches it. */
-  readonly promotion: Pick<Promotion, 'held'>;
+  readonly promotion: Pick<Promotion, 'held' | 'heldMany'>;
   /** Hears of every message while this member leaves (a newcomer, a placement, a goodbye). */
   readonly departure: Pick<Departure, 'changed'>;
   /** Decides conditional writes sent here (see conditional-writes.ts). */
@@ -122,6 +126,20 @@ export class MessageHandler {
         this.assertNotLeaving();
         parts.reconciler.applyDiff(message, from);
         return this.ack(wantsReply);
+      case MSG_DIFFS: {
+        this.assertNotLeaving();
+        // Each diff on its own: one this member refuses (it lacks the base) does not fail the others.
+        const outcomes = message.diffs.map((diff) => {
+          try {
+            parts.reconciler.applyDiff(diff, from);
+            return undefined;
+          } catch (error) {
+            const e = error instanceof Error ? error : new Error(String(error));
+            return { name: e.name, message: e.message };
+          }
+        });
+        return wantsReply ? parts.messenger.wire({ type: MSG_DIFF_OUTCOMES, outcomes }) : undefined;
+      }
       case MSG_PROXY:
         parts.reconciler.applyPlacements(message.entries, from);
         return this.ack(wantsReply);
@@ -130,6 +148,8 @@ export class MessageHandler {
         return this.ack(wantsReply);
       case MSG_RETRIEVE_BACKUP:
         return parts.messenger.wire({ type: MSG_VALUE, key: message.key, copy: parts.promotion.held(message.key, (error) => this.report(error)) });
+      case MSG_RETRIEVE_MANY:
+        return parts.messenger.wire({ type: MSG_VALUES, answers: parts.promotion.heldMany(message.keys, (error) => this.report(error)) });
       case MSG_START:
         // A leaving member still meets newcomers until its goodbye: one may be the member it waits
         // for to hand its entries over (a rolling update's replacement), and learns at once that
@@ -158,8 +178,10 @@ export class MessageHandler {
       case MSG_STATE:
       case MSG_ACK:
       case MSG_VALUE:
+      case MSG_VALUES:
       case MSG_OUTCOME:
       case MSG_HANDOVER:
+      case MSG_DIFF_OUTCOMES:
         throw this.report(new ProtocolError(`unexpected ${MESSAGE_TYPE_NAMES[message.type] ?? '?'} as a request from '${from}'`, from));
     }
   }

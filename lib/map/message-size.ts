@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { EntryCopy, MapKey, Placement, Removal, Version } from '../codec/map-messages.js';
+import type { EntryCopy, EntryDiff, MapKey, Placement, Removal, Version } from '../codec/map-messages.js';
 
 /** Estimated size above which a list of entries is split into more messages. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -94,6 +94,16 @@ export function copyBound(c: EntryCopy): number {
   return placementBound(c) + BYTES_HEAD + c.bytes.byteLength + 1 + 3 * HEAD;
 }
 
+/** Upper bound of a held copy answered in a `MSG_VALUES` (`[1, version, bytes, idleMs, ttlMs, maxIdleMs]`). */
+export function heldAnswerBound(version: Version, valueBytes: number): number {
+  return 1 + HEAD + versionBound(version) + BYTES_HEAD + valueBytes + 3 * HEAD;
+}
+
+/** Upper bound of an encoded diff in a `MSG_DIFFS`: its placement, its base version, its bytes. */
+export function diffBound(d: EntryDiff): number {
+  return 1 + placementBound(d.entry) + versionBound(d.base) + BYTES_HEAD + d.diff.byteLength;
+}
+
 /** Upper bound of an encoded delete. */
 export function removalBound(r: Removal): number {
   return 1 + keyBound(r.key) + versionBound(r.version);
@@ -144,6 +154,11 @@ export function placementSize(p: Placement): number {
 /** Estimated encoded size of a copy: its placement and its value's bytes. */
 export function copySize(c: EntryCopy): number {
   return placementSize(c) + c.bytes.byteLength + 5;
+}
+
+/** Estimated encoded size of a diff: its placement, its base version and its bytes. */
+export function diffSize(d: EntryDiff): number {
+  return placementSize(d.entry) + 32 + d.diff.byteLength + 5;
 }
 
 /** Estimated encoded size of a delete. */

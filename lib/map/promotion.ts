@@ -6,16 +6,16 @@
  * @module
  */
 import { publishClaim } from '../diagnostics/publish.js';
-import { ProtocolError, RetrieveError, type RpcRemoteError, type RpcResponse } from '../errors.js';
-import { mapMessageFromWire, mapMessageToWire, type HeldCopy, type MapKey } from '../codec/map-messages.js';
-import { MSG_RETRIEVE_BACKUP, MSG_VALUE } from '../codec/message-types.js';
+import { RetrieveError, ValueTooLargeError, type RpcRemoteError } from '../errors.js';
+import type { HeldAnswer, HeldCopy, MapKey } from '../codec/map-messages.js';
 import type { Entry } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
 import { adoptExpiry, alive, assumeUnreportedUse, expiryOf, type Expiry } from './expiry.js';
 import { mapChannelName } from './map-channel.js';
-import { copyFrameBound } from './message-size.js';
+import { Fetches } from './fetches.js';
+import { copyFrameBound, envelopeBound, heldAnswerBound, MAX_MESSAGE_BYTES, textBound, type IdsBound } from './message-size.js';
 import { valueTooLarge } from '../rpc/frame-limit.js';
 
 /** The slice of the map's state promotion uses. */
@@ -41,10 +41,14 @@ export type PromotionState = Pick<
   | 'idsBound'
 >;
 
+const LATER: HeldAnswer = { answer: 'later' };
+const NOT_HELD: HeldAnswer = { answer: 'none' };
+
 /** Makes this member primary of entries, and fetches values it does not hold. */
 export class Promotion {
   private readonly state: PromotionState;
-  private readonly messenger: Pick<Messenger, 'callOptions' | 'timedOut'>;
+  /** Asks holders for values, batched per holder. */
+  private readonly fetches: Fetches;
   private readonly publisher: Pick<Publisher, 'publish'>;
   private readonly expiry: Pick<Expiry, 'sweep' | 'used'>;
 
@@ -54,9 +58,9 @@ export class Promotion {
    * @param publisher publishes an entry promoted by a read.
    * @param expiry counts a fetch of a value owned here as a use, and sweeps one found expired.
    */
-  constructor(state: PromotionState, messenger: Pick<Messenger, 'callOptions' | 'timedOut'>, publisher: Pick<Publisher, 'publish'>, expiry: Pick<Expiry, 'sweep' | 'used'>) {
+  constructor(state: PromotionState, messenger: Pick<Messenger, 'callOptions' | 'timedOut' | 'budget'>, publisher: Pick<Publisher, 'publish'>, expiry: Pick<Expiry, 'sweep' | 'used'>) {
     this.state = state;
-    this.messenger = messenger;
+    this.fetches = new Fetches(state, messenger);
     this.publisher = publisher;
     this.expiry = expiry;
   }
@@ -130,7 +134,10 @@ export class Promotion {
     return value;
   }
 
-  /** Fetches an entry's value from its holders: first reply wins; retried once if holders died meanwhile. */
+  /**
+   * Fetches an entry's value from its holders: first reply wins; retried once if holders died
+   * meanwhile. The fetches of one turn go to each holder together (see fetches.ts).
+   */
   async retrieve(entry: Entry): Promise<HeldCopy | undefined> {
     const { state } = this;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -138,33 +145,22 @@ export class Promotion {
       if (current === undefined) return undefined;
       const holders = current.holders().filter((m) => state.members.has(m));
       if (holders.length === 0) return undefined;
-      let timedOut = false;
-      let replies: RpcResponse[];
-      try {
-        replies = await state.rpc.call(mapMessageToWire({ type: MSG_RETRIEVE_BACKUP, key: entry.key }), this.messenger.callOptions(holders, 'first'));
-      } catch (error) {
-        replies = this.messenger.timedOut(error);
-        timedOut = true;
-      }
-      state.count(state.counters.sent, MSG_RETRIEVE_BACKUP);
+      const answers = await this.fetches.first(entry.key, holders);
+      if (!Array.isArray(answers)) return answers;
       let tooLarge: RpcRemoteError | undefined;
-      for (const r of replies) {
-        if (!('reply' in r)) {
-          if (r.error.remoteName === 'ValueTooLargeError') tooLarge = r.error;
-          continue;
-        }
-        try {
-          const m = mapMessageFromWire(r.reply);
-          if (m.type === MSG_VALUE && m.copy !== undefined) return m.copy;
-        } catch (error) {
-          state.events.emit('error', new ProtocolError(`bad value reply from '${r.from}'`, r.from, { cause: error }));
-        }
+      let replied = false;
+      let timedOut = false;
+      for (const a of answers) {
+        if (a.kind === 'refused' && a.error.remoteName === 'ValueTooLargeError') tooLarge = a.error;
+        else if (a.kind === 'empty') replied = true;
+        else if (a.kind === 'silent' && a.timedOut) timedOut = true;
       }
-      if (tooLarge !== undefined && !replies.some((r) => 'reply' in r)) {
+      if (tooLarge !== undefined && !replied) {
         throw new RetrieveError(`the value of key ${String(entry.key)} cannot be fetched from '${tooLarge.from}': ${tooLarge.message}`, entry.key, { cause: tooLarge });
       }
       const stillThere = holders.filter((m) => state.members.has(m));
       if (stillThere.length === holders.length) {
+        // A holder that let the deadline pass may hold the value: no answer is not "no value".
         if (timedOut) {
           throw new RetrieveError(
             `no holder of key ${String(entry.key)} (${holders.join(', ')}) answered within ${state.rpcTimeoutMs} ms: raise rpcTimeoutMs if members are slow`,
@@ -178,13 +174,59 @@ export class Promotion {
   }
 
   /**
+   * The answers for `keys` asked together (`MSG_RETRIEVE_MANY`), each as {@link held} gives it:
+   * a copy, "none" for a key not held here or maybe expired, a refusal for a value too large.
+   * The reply stays within the cluster's frame limit: keys after the last that fits are answered
+   * "later" (the asker asks again); the first key is always answered, as {@link held} made sure
+   * its copy fits a frame alone.
+   * @param report see {@link held}.
+   */
+  heldMany(keys: readonly MapKey[], report: (error: Error) => Error): HeldAnswer[] {
+    const { state } = this;
+    const limit = state.frameLimit();
+    const room = Math.min(MAX_MESSAGE_BYTES, limit - envelopeBound(mapChannelName(state.name)));
+    const answers: HeldAnswer[] = [];
+    // Once for the whole request, not per key.
+    const ids = Number.isFinite(limit) ? state.idsBound() : undefined;
+    let used = 0;
+    for (const key of keys) {
+      if (used > room) {
+        answers.push(LATER);
+        continue;
+      }
+      // Counted before held(), which has effects (a use, a sweep): a key left for later has none.
+      const e = state.entries.get(key);
+      const bound = e?.bytes === undefined ? 2 : heldAnswerBound(e.version, e.bytes.byteLength);
+      if (answers.length > 0 && used + bound > room) {
+        used = Infinity;
+        answers.push(LATER);
+        continue;
+      }
+      try {
+        answers.push({ answer: 'held', copy: this.held(key, report, ids) });
+        used += bound;
+      } catch (error) {
+        if (error instanceof RetrieveError) {
+          answers.push(NOT_HELD);
+          used += 2;
+        } else if (error instanceof ValueTooLargeError) {
+          answers.push({ answer: 'refused', name: error.name, message: error.message });
+          used += 2 + textBound(error.name) + textBound(error.message);
+        } else throw error;
+      }
+    }
+    return answers;
+  }
+
+  /**
    * The copy of `key` held here, for a member that fetches it (`MSG_RETRIEVE_BACKUP`).
    * @param report reports a fault of this member's (a value too large to send) as an `'error'`
    *   once, and returns it to be thrown as the error answer.
+   * @param ids the members' ids as {@link MapContext.idsBound} gives them (computed here when absent).
    * @throws {RetrieveError} when no value of `key` is held here, or it may have expired.
    * @throws {ValueTooLargeError} when the copy would not fit the cluster's frame limit now.
    */
-  held(key: MapKey, report: (error: Error) => Error): HeldCopy {
+  held(key: MapKey, report: (error: Error) => Error, ids?: IdsBound): HeldCopy {
     const { state } = this;
     const e = state.entries.get(key);
     // "Not held here" is an error answer, not a reply: the caller's 'first' mode then keeps
@@ -200,7 +242,7 @@ export class Promotion {
     // A value written under a larger frame limit (a member with a smaller maxFrameBytes joined
     // since) cannot be sent: say so to the asker, typed, rather than let it wait.
     const limit = state.frameLimit();
-    const bound = Number.isFinite(limit) ? copyFrameBound(mapChannelName(state.name), key, e.bytes.byteLength, state.idsBound()) : 0;
+    const bound = Number.isFinite(limit) ? copyFrameBound(mapChannelName(state.name), key, e.bytes.byteLength, ids ?? state.idsBound()) : 0;
     if (bound > limit) {
       throw report(valueTooLarge(`the value of key ${String(key).slice(0, 64)} held by member '${state.id}' (${e.bytes.byteLength} bytes encoded)`, bound, limit, 'read it on a member that holds it, or delete it'));
     }

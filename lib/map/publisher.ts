@@ -6,7 +6,7 @@
  */
 import { StoppedError, type RpcResponse } from '../errors.js';
 import type { EntryCopy, EntryDiff, Placement } from '../codec/map-messages.js';
-import { MSG_ACCESS, MSG_DIFF } from '../codec/message-types.js';
+import { MSG_ACCESS } from '../codec/message-types.js';
 import type { Membership } from '../membership/membership.js';
 import type { Entry, EntryStore } from './entry.js';
 import { expiryOf } from './expiry.js';
@@ -17,6 +17,7 @@ import type { Placer } from './placer.js';
 import { sameLineage, type Version } from './version.js';
 import { WriteConcern, type CopyRefusal, type ShortfallReport, type WriteConcernState } from './write-concern.js';
 import { WriteCoalescer } from './write-coalescer.js';
+import { DiffGroups } from './diff-groups.js';
 
 /** Entries published together at most when many are re-homed at once (see publishAll). */
 const PUBLISH_SLICE = 10_000;
@@ -97,6 +98,8 @@ export class Publisher {
   private readonly writes = new WriteCoalescer<Entry>((entries) => this.publish(entries, undefined, 'each'));
   /** What the entries hold compared with what the map promises. */
   private readonly concern: WriteConcern;
+  /** Diffs to one holder issued in one turn leave as one message (see diff-groups.ts). */
+  private readonly diffGroups: DiffGroups;
 
   /**
    * @param state see {@link PublicationState}.
@@ -106,6 +109,7 @@ export class Publisher {
     this.state = state;
     this.messenger = messenger;
     this.concern = new WriteConcern(state);
+    this.diffGroups = new DiffGroups(messenger, (error) => state.events.emit('error', error));
   }
 
   /**
@@ -391,7 +395,7 @@ export class Publisher {
    */
   private async sendDiff(to: string, pub: Publication, diff: EntryDiff): Promise<RpcResponse[]> {
     // Always a request, even with ack 'none': a refusal must come back to be repaired.
-    const replies = await this.messenger.request({ type: MSG_DIFF, ...diff }, [to], 'all');
+    const replies = await this.diffGroups.send(to, diff);
     if (!replies.some((r) => r.from === to && 'error' in r)) return replies;
     const bytes = pub.entry.bytes;
     // The entry was deleted or demoted meanwhile: there is nothing of this member's left to send.

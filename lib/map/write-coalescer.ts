@@ -33,6 +33,11 @@ export class WriteCoalescer<T> {
     },
   ) {}
 
+  /** True when no group is queued or in flight, nor just finished (dropping this coalescer changes nothing). */
+  get idle(): boolean {
+    return this.queued === undefined && this.inFlight === 0 && !this.released;
+  }
+
   /** Queues `item`; resolves or rejects as the flush of its group does. */
   add(item: T): Promise<void> {
     if (this.queued === undefined && this.inFlight === 0 && !this.released) return this.start([item]);

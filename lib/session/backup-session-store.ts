@@ -299,7 +299,7 @@ export class BackupSessionStore extends StoreBase {
     // The stored attribute values are never changed in place (save() replaces them), so the
     // baseline may share them; the request gets copies it may change.
     // Its lifetime too: a touch at the request's end that asks for the same one needs no new read.
-    this.baselines.loaded(sid, new Map(value.entries('attribute')), { maxInactiveMs: value.maxInactiveMs, expiresAt: storedExpiry(value) });
+    this.baselines.loaded(sid, new Map(value.fieldsOf('attribute')), { maxInactiveMs: value.maxInactiveMs, expiresAt: storedExpiry(value) });
     return this.dataOf(value);
   }
 
@@ -311,9 +311,9 @@ export class BackupSessionStore extends StoreBase {
    */
   private dataOf(value: SessionValue): StoredSession {
     const data: StoredSession = {};
-    for (const [name, v] of value.entries('attribute')) define(data, name, this.copy(v));
-    const cookie = value.entries('cookie');
-    if (cookie.length > 0) {
+    for (const [name, v] of value.fieldsOf('attribute')) define(data, name, this.copy(v));
+    const cookie = value.fieldsOf('cookie');
+    if (cookie.size > 0) {
       const fields: Record<string, unknown> = {};
       for (const [name, v] of cookie) define(fields, name, this.copy(v));
       const maxAge = cookieMaxAge(fields);
@@ -371,7 +371,7 @@ export class BackupSessionStore extends StoreBase {
     }
     // What this request changed, against what it loaded: changes other requests saved meanwhile
     // to other attributes are left alone. Without a load (a direct call), against what is stored.
-    const before = this.baselines.take(sid, incoming) ?? new Map(current.entries('attribute'));
+    const before = this.baselines.take(sid, incoming) ?? new Map(current.fieldsOf('attribute'));
     const changes = new Map<string, unknown>();
     for (const [name, v] of incoming) {
       if (!before.has(name) || !same(before.get(name), v)) changes.set(name, this.storable(name, v));
@@ -379,7 +379,7 @@ export class BackupSessionStore extends StoreBase {
     for (const name of before.keys()) if (!incoming.has(name)) changes.set(name, REMOVED);
     const cookieChanges = new Map<string, unknown>();
     for (const [name, v] of cookie) if (!same(current.get('cookie', name), v)) cookieChanges.set(name, this.copy(v));
-    for (const [name] of current.entries('cookie')) if (!cookie.has(name)) cookieChanges.set(name, REMOVED);
+    for (const name of current.fieldsOf('cookie').keys()) if (!cookie.has(name)) cookieChanges.set(name, REMOVED);
     // Everything is cloned (and so encodable) before the stored session changes.
     for (const [name, v] of changes) {
       if (v === REMOVED) current.remove('attribute', name);

@@ -86,6 +86,15 @@ export class SessionValue implements DeltaValue {
     return true;
   }
 
+  /**
+   * The fields of one kind, in insertion order, as the value holds them: a view, not a copy, for
+   * reading without building an array of pairs (the session store reads them at each request).
+   * Change fields with {@link set} and {@link remove} only, so that every change is in the diff.
+   */
+  fieldsOf(kind: SessionFieldKind): ReadonlyMap<string, unknown> {
+    return this.fields[kind];
+  }
+
   /** The fields of one kind, as `[name, value]` pairs in insertion order. */
   entries(kind: SessionFieldKind): [string, unknown][] {
     return [...this.fields[kind]];

@@ -24,7 +24,7 @@ export const MUTANT_DESCRIPTIONS: Record<MutantName, string> = {
 
 /** The private parts of the map a mutant reaches into (tests only). */
 interface MapInternals {
-  ready(): Promise<void>;
+  lifecycle: { ready(): Promise<void> };
   removals: { remove(keys: MapKey[]): Promise<void> };
   ctx: { entries: Map<MapKey, unknown> };
 }
@@ -71,7 +71,7 @@ export function applyMutant(mutant: MutantName): () => void {
     case 'old-delete':
       return patch(BaseReplicatedMap.prototype, 'delete', () =>
         async function (this: MapInternals, key: unknown): Promise<boolean> {
-          await this.ready();
+          await this.lifecycle.ready();
           const known = this.ctx.entries.has(key as MapKey);
           await this.removals.remove([key as MapKey]);
           return known;

@@ -44,7 +44,7 @@ const FORBIDDEN: readonly ForbiddenImport[] = [
   { from: 'map/', to: 'transport/tcp/', why: 'nothing under map/ imports a concrete transport' },
   ...['session/', 'keyv/', 'in-memory-network.ts'].map((to) => ({ from: 'map/', to, why: 'the stores and the packaged network are built on the map, not the other way round' })),
   ...['keyv/', 'session/'].flatMap((from) =>
-    ['map/map-context.ts', 'map/base-replicated-map.ts'].map((to) => ({
+    ['map/map-context.ts', 'map/base-replicated-map.ts', 'map/map-assembly.ts'].map((to) => ({
       from,
       to,
       why: "the stores see the map through small structural interfaces and its public option types, never its shared state or its facade's module",

@@ -27,6 +27,8 @@ import {
   MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MSG_LEAVING,
   MSG_OUTCOME,
   MSG_PING,
@@ -38,6 +40,8 @@ import {
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
+  MSG_VALUES,
+  MSG_RETRIEVE_MANY,
   OLDEST_COMPATIBLE_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   decodeFrame,
@@ -92,6 +96,17 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_VALUE without a copy': { kind: FrameKind.Reply, message: { type: MSG_VALUE, key: 'session-1', copy: undefined } },
   MSG_DIFF: { kind: FrameKind.Request, message: { type: MSG_DIFF, entry: updated, base: [7, 'a', 1, 'b', 2, 'b'], diff: bytes(0x82, 0x01, 0x02) } },
   MSG_STATE_NEXT: { kind: FrameKind.Request, message: { type: MSG_STATE_NEXT, transfer: 5, page: 2 } },
+  MSG_DIFFS: {
+    kind: FrameKind.Request,
+    message: {
+      type: MSG_DIFFS,
+      diffs: [
+        { entry: updated, base: [7, 'a', 1, 'b', 2, 'b'], diff: bytes(0x82, 0x01, 0x02) },
+        { entry: placement, base: [6, 'a', 0, 'a'], diff: bytes(0xa0) },
+      ],
+    },
+  },
+  MSG_DIFF_OUTCOMES: { kind: FrameKind.Reply, message: { type: MSG_DIFF_OUTCOMES, outcomes: [undefined, { name: 'DiffBaseMissingError', message: 'no copy' }] } },
   MSG_CONDITIONAL: {
     kind: FrameKind.Request,
     message: { type: MSG_CONDITIONAL, key: 'lock-1', condition: 'equal', expected: bytes(0x01), bytes: bytes(0x02), expiry: { ttlMs: 1000 } },
@@ -104,6 +119,20 @@ const MAP_MESSAGES: Record<string, { kind: FrameKind; message: MapMessage }> = {
   'MSG_CONDITIONAL place': { kind: FrameKind.Request, message: { type: MSG_CONDITIONAL, key: 42, condition: 'place' } },
   MSG_HANDOVER: { kind: FrameKind.Reply, message: { type: MSG_HANDOVER, key: 'session-1', version: [7, 'a', 1, 'b'], bytes: bytes(0x01), expiry: { ttlMs: 1000, idleMs: 3 } } },
   'MSG_HANDOVER for a write': { kind: FrameKind.Reply, message: { type: MSG_HANDOVER, key: 42, version: [9, 'b', 1, 'b'] } },
+  MSG_RETRIEVE_MANY: { kind: FrameKind.Request, message: { type: MSG_RETRIEVE_MANY, keys: ['session-1', 42] } },
+  MSG_VALUES: {
+    kind: FrameKind.Reply,
+    message: {
+      type: MSG_VALUES,
+      answers: [
+        { answer: 'held', copy: { version: placement.version, bytes: bytes(0x01), idleMs: 12 } },
+        { answer: 'held', copy: { version: updated.version, bytes: bytes(0x02), idleMs: 12, ttlMs: 1000, maxIdleMs: 500 } },
+        { answer: 'none' },
+        { answer: 'refused', name: 'ValueTooLargeError', message: 'too large' },
+        { answer: 'later' },
+      ],
+    },
+  },
   MSG_VIEW: {
     kind: FrameKind.Request,
     message: { type: MSG_VIEW, seq: 2, incarnation: 'inc-a', members: [['a', 'inc-a'], ['b', 'inc-b']], clock: 9, creations: [{ key: 'session-1', to: 'b', version: [9, 'b', 1, 'b'] }] },
@@ -174,7 +203,7 @@ describe('golden frames (the wire format, pinned)', () => {
     expect([...kinds].sort()).to.deep.equal(Object.values(FrameKind).sort());
     const types = new Set(Object.values(MAP_MESSAGES).map((m) => m.message.type));
     // Reserved numbers (Tomcat's MSG_INIT, MSG_STATE_COPY, MSG_NOTIFY_MAPMEMBER) are never sent.
-    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]);
+    expect([...types].sort((x, y) => x - y)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
     expect(names.sort()).to.deep.equal(Object.keys(frames()).sort());
   });
 

@@ -13,6 +13,8 @@ import {
   MSG_VIEW,
   MSG_COPY,
   MSG_DIFF,
+  MSG_DIFFS,
+  MSG_DIFF_OUTCOMES,
   MSG_INIT,
   MSG_NOTIFY_MAPMEMBER,
   MSG_OUTCOME,
@@ -27,6 +29,8 @@ import {
   MSG_STOP,
   MSG_LEAVING,
   MSG_VALUE,
+  MSG_RETRIEVE_MANY,
+  MSG_VALUES,
   decodeFrame,
   encodeFrame,
   isMapKey,
@@ -68,6 +72,14 @@ const samples: Record<string, MapMessage> = {
   'MSG_VALUE with a copy and its idle time': { type: MSG_VALUE, key: 2, copy: { version: version(2, 'b'), bytes: new Uint8Array([4]), idleMs: 1500 } },
   'MSG_VALUE without a copy': { type: MSG_VALUE, key: 'k', copy: undefined },
   MSG_DIFF: { type: MSG_DIFF, entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+  MSG_DIFFS: {
+    type: MSG_DIFFS,
+    diffs: [
+      { entry: placement, base: version(2, 'b', 4, 'c'), diff: new Uint8Array([0x80]) },
+      { entry: { ...placement, key: 7 }, base: version(3, 'a', 0, 'a'), diff: new Uint8Array([0xa0]) },
+    ],
+  },
+  MSG_DIFF_OUTCOMES: { type: MSG_DIFF_OUTCOMES, outcomes: [undefined, { name: 'DiffBaseMissingError', message: 'no copy' }, undefined] },
   'MSG_CONDITIONAL read': { type: MSG_CONDITIONAL, key: 'k', condition: 'read' },
   'MSG_CONDITIONAL absent, with expiry': { type: MSG_CONDITIONAL, key: 3, condition: 'absent', bytes: new Uint8Array([1]), expiry: { ttlMs: 1000 } },
   'MSG_CONDITIONAL equal': { type: MSG_CONDITIONAL, key: 'k', condition: 'equal', expected: new Uint8Array([1]), bytes: new Uint8Array([2]) },
@@ -92,6 +104,17 @@ const samples: Record<string, MapMessage> = {
     creations: [
       { key: 'k', to: 'c', version: version(16, 'c', 1, 'c') },
       { key: 4, to: 'a', version: version(12, 'a') },
+    ],
+  },
+  MSG_RETRIEVE_MANY: { type: MSG_RETRIEVE_MANY, keys: ['k', 1, '1'] },
+  'MSG_VALUES, every answer': {
+    type: MSG_VALUES,
+    answers: [
+      { answer: 'held', copy: { version: version(2, 'b'), bytes: new Uint8Array([1, 2]), idleMs: 3 } },
+      { answer: 'held', copy: { version: version(2, 'b', 1, 'c'), bytes: new Uint8Array([4]), ttlMs: 1000, maxIdleMs: 500 } },
+      { answer: 'none' },
+      { answer: 'refused', name: 'ValueTooLargeError', message: 'too large' },
+      { answer: 'later' },
     ],
   },
   'MSG_VIEW alone': { type: MSG_VIEW, seq: 1, incarnation: 'inc-x', members: [], clock: 0, creations: [] },
@@ -222,6 +245,17 @@ describe('map messages', () => {
 
     it('rejects conditional writes and outcomes of the wrong form', () => {
       rejected([MSG_CONDITIONAL, 'k', 6, null, null, null]);
+      rejected([MSG_RETRIEVE_MANY, []]);
+      rejected([MSG_RETRIEVE_MANY, [null]]);
+      rejected([MSG_RETRIEVE_MANY, 'k']);
+      rejected([MSG_VALUES, [[4]]]);
+      rejected([MSG_VALUES, [[0, null]]]);
+      rejected([MSG_VALUES, [[1, [1, 'a', 0, 'a'], new Uint8Array([1])]]]);
+      rejected([MSG_VALUES, [[1, [1, 'a', 0, 'a'], 'bytes', null]]]);
+      rejected([MSG_VALUES, [[2, 'ValueTooLargeError']]]);
+      rejected([MSG_VALUES, [[2, 1, 'message']]]);
+      rejected([MSG_VALUES, [[3, null]]]);
+      rejected([MSG_VALUES, 'answers']);
       rejected([MSG_CONDITIONAL, 'k', 3, null, new Uint8Array([1]), null]);
       rejected([MSG_CONDITIONAL, 'k', 4, new Uint8Array([1]), null, null]);
       rejected([MSG_HANDOVER, 'k', null, null, null]);
@@ -245,7 +279,7 @@ describe('map messages', () => {
     });
 
     it('rejects unknown message types', () => {
-      for (const type of [0, 23, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
+      for (const type of [0, 27, 99, -1, 1.5, 'MSG_BACKUP', null, true]) {
         expect(rejected([type]).message).to.equal(`malformed map message: unknown message type ${String(type)}`);
       }
       expect(rejected([]).message).to.equal('malformed map message: unknown message type undefined');
@@ -372,6 +406,14 @@ describe('map messages', () => {
       rejected([MSG_DIFF, ['k', v, 'a', []], v, 'diff']);
       rejected([MSG_DIFF, ['k', v, 'a', []], v, null]);
       expect(rejected([MSG_DIFF, ['k', v, 'a', []], [1, 'a', 0], new Uint8Array(1)]).message).to.equal('malformed map message: base is not a 4- or 6-part version');
+      // A group of diffs: empty, or one of them malformed; outcomes that are not null or [name, message]
+      expect(rejected([MSG_DIFFS, []]).message).to.equal('malformed map message: MSG_DIFFS carries no diff');
+      expect(rejected([MSG_DIFFS, [[['k', v, 'a', []], v, new Uint8Array(1)], [['k', v, 'a', []], v, null]]]).message).to.equal('malformed map message: diffs[1].diff is not a byte string');
+      rejected([MSG_DIFFS, [[['k', v, 'a', []], v]]]);
+      rejected([MSG_DIFFS, 'diffs']);
+      rejected([MSG_DIFF_OUTCOMES, [null, ['Error']]]);
+      rejected([MSG_DIFF_OUTCOMES, [null, [1, 'message']]]);
+      expect(rejected([MSG_DIFF_OUTCOMES, [true]]).message).to.equal('malformed map message: outcomes[0] is not an array');
     });
 
     it('names the offending field in the message', () => {

@@ -24,6 +24,23 @@ function harness() {
 const microtasks = (): Promise<void> => new Promise((resolve) => { queueMicrotask(resolve); });
 
 describe('WriteCoalescer', () => {
+  it('is idle only with nothing queued, in flight, or just released (its owner may then drop it)', async () => {
+    const { coalescer, flushes, endTurn } = harness();
+    expect(coalescer.idle, 'new').to.equal(true);
+    void coalescer.add('a');
+    expect(coalescer.idle, 'a flush in flight').to.equal(false);
+    void coalescer.add('b');
+    flushes[0]!.resolve();
+    await microtasks();
+    expect(coalescer.idle, "'b' queued for the end of the turn").to.equal(false);
+    endTurn();
+    flushes[1]!.resolve();
+    await microtasks();
+    expect(coalescer.idle, 'released in this turn: writers may write again').to.equal(false);
+    endTurn();
+    expect(coalescer.idle, 'once the turn ended').to.equal(true);
+  });
+
   it('flushes a lone item at once, before add() returns', () => {
     const { coalescer, flushes } = harness();
     void coalescer.add('a');

@@ -15,11 +15,13 @@ import {
   MSG_PROXY,
   MSG_REMOVE,
   MSG_RETRIEVE_BACKUP,
+  MSG_RETRIEVE_MANY,
   MSG_START,
   MSG_STATE,
   MSG_STATE_NEXT,
   MSG_STOP,
   MSG_VALUE,
+  MSG_VALUES,
   MSG_VIEW,
 } from '../../../lib/codec/message-types.js';
 import type { MapState } from '../../../lib/map/map-options.js';
@@ -73,6 +75,10 @@ function build(lifecycle: MapState = 'running') {
         calls.record('held', key);
         return { version: [1, 'a', 0, 'a'], bytes: new Uint8Array([7]) };
       },
+      heldMany: (keys) => {
+        calls.record('heldMany', keys);
+        return keys.map(() => ({ answer: 'none' as const }));
+      },
     },
     departure: {
       changed: () => {
@@ -112,6 +118,7 @@ describe('MessageHandler (alone, on fakes): routing only', () => {
     { message: { type: MSG_PROXY, entries: [placement] }, call: ['applyPlacements', ['k'], 'b'], reply: MSG_ACK },
     { message: { type: MSG_REMOVE, removals: [{ key: 'k', version }] }, call: ['applyRemovals', ['k'], 'b'], reply: MSG_ACK },
     { message: { type: MSG_RETRIEVE_BACKUP, key: 'k' }, call: ['held', 'k'], reply: MSG_VALUE },
+    { message: { type: MSG_RETRIEVE_MANY, keys: ['k', 'l'] }, call: ['heldMany', ['k', 'l']], reply: MSG_VALUES },
     { message: { type: MSG_START, incarnation: 'b-1' }, call: ['answerStart', 'b', 'b-1'], reply: ['state'] },
     { message: { type: MSG_STATE_NEXT, transfer: 3, page: 2 }, call: ['answerNext', 'b', 3, 2], reply: ['page'] },
     { message: { type: MSG_STOP }, call: ['disappeared', 'b'], reply: MSG_ACK },

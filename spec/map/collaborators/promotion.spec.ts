@@ -53,3 +53,28 @@ describe('Promotion (alone, on fakes): answering a fetch of a value held here', 
     expect(reported).to.have.length(1);
   });
 });
+
+describe('Promotion (alone, on fakes): answering a fetch of several keys (MSG_RETRIEVE_MANY)', () => {
+  const primary = (key: string, size: number): Entry => new Entry(key, 'primary', [1, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(size));
+
+  it('answers each key on its own, in order: a copy, not held, a refusal', () => {
+    const { promotion, calls, fake } = build(2048);
+    fake.ctx.entries.set('k', primary('k', 8));
+    fake.ctx.entries.set('big', primary('big', 4000));
+    const answers = promotion.heldMany(['big', 'k', 'none'], (error) => error);
+    expect(answers.map((a) => a.answer)).to.deep.equal(['refused', 'held', 'none']);
+    expect(answers[0]).to.deep.include({ name: 'ValueTooLargeError' });
+    expect(calls.names()).to.deep.equal(['used']);
+  });
+
+  it('answers "later" every key after the first that would not fit the frame limit, without reading it', () => {
+    const { promotion, calls, fake } = build(4096);
+    for (const k of ['k0', 'k1', 'k2', 'k3']) fake.ctx.entries.set(k, primary(k, 1500));
+    const answers = promotion.heldMany(['k0', 'k1', 'k2', 'k3'], (error) => error);
+    expect(answers.map((a) => a.answer)).to.deep.equal(['held', 'held', 'later', 'later']);
+    // Only the keys answered were read (a use each): a key left for later has no effect.
+    expect(calls.names()).to.deep.equal(['used', 'used']);
+    // The first key is always answered, whatever the room.
+    expect(promotion.heldMany(['k3', 'k2'], (error) => error).map((a) => a.answer)).to.deep.equal(['held', 'held']);
+  });
+});
