@@ -373,4 +373,6 @@ export interface EntryStore {
   delete(key: MapKey): boolean;
   /** Every entry known here, in insertion order. */
   values(): IterableIterator<Entry>;
+  /** Every key known here, in insertion order. */
+  keys(): IterableIterator<MapKey>;
 }

@@ -16,7 +16,7 @@
  */
 import { RetrieveError } from '../errors.js';
 import type { EntryExpiry, MapKey } from '../codec/map-messages.js';
-import type { Entry } from './entry.js';
+import type { Entry, EntryStore } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { ExpiryTimers } from './map-options.js';
 import type { Version } from './version.js';
@@ -116,7 +116,10 @@ export function assumeUnreportedUse(entry: Entry, now: number): void {
 }
 
 /** The slice of the map's state expiry uses. */
-export type ExpiryState = Pick<MapContext, 'id' | 'entries' | 'now' | 'serving' | 'background'>;
+export type ExpiryState = Pick<MapContext, 'id' | 'now' | 'serving' | 'background'> & {
+  /** The entries it reads and writes (the entry table's methods, not the table). */
+  readonly entries: EntryStore;
+};
 
 /** What expiry asks of the rest of the map. */
 export interface ExpiryHost {

@@ -19,7 +19,7 @@ import type { Messenger } from './messenger.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** The slice of the map's state fetches use. */
-export type FetchesState = Pick<MapContext, 'rpc' | 'members' | 'counters' | 'count' | 'events'>;
+export type FetchesState = Pick<MapContext, 'rpc' | 'members' | 'countSent' | 'events'>;
 
 /** What one holder answered for one key. */
 export type FetchAnswer =
@@ -229,7 +229,7 @@ export class Fetches {
 
   /** One request to `holder`, counted as sent: its reply or error answer, if it came. */
   private async call(holder: string, type: number, wire: unknown[]): Promise<{ reply: RpcResponse | undefined; timedOut: boolean }> {
-    this.state.count(this.state.counters.sent, type);
+    this.state.countSent(type);
     let replies: RpcResponse[];
     let timedOut = false;
     try {

@@ -201,7 +201,7 @@ export class MapContext {
   }
 
   /** Counts a message of `type` in `counter`, by its Tomcat name. */
-  count(counter: Record<string, number>, type: number): void {
+  private count(counter: Record<string, number>, type: number): void {
     const name = MESSAGE_TYPE_NAMES[type] ?? String(type);
     counter[name] = (counter[name] ?? 0) + 1;
   }
@@ -214,6 +214,12 @@ export class MapContext {
   /** Counts a message of `type` received. */
   countReceived(type: number): void {
     this.count(this.counters.received, type);
+  }
+
+  /** Counts a promotion: by a read (or a handover for one), or by a failover. */
+  countPromotion(why: 'read' | 'failover'): void {
+    if (why === 'read') this.counters.promotions++;
+    else this.counters.failovers++;
   }
 
   /** Counts a request whose deadline passed. */

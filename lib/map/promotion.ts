@@ -8,7 +8,7 @@
 import { publishClaim } from '../diagnostics/publish.js';
 import { RetrieveError, ValueTooLargeError, type RpcRemoteError } from '../errors.js';
 import type { HeldAnswer, HeldCopy, MapKey } from '../codec/map-messages.js';
-import type { Entry } from './entry.js';
+import type { Entry, EntryStore } from './entry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
@@ -25,10 +25,9 @@ export type PromotionState = Pick<
   | 'name'
   | 'rpc'
   | 'rpcTimeoutMs'
-  | 'entries'
   | 'members'
-  | 'counters'
-  | 'count'
+  | 'countSent'
+  | 'countPromotion'
   | 'clock'
   | 'codec'
   | 'now'
@@ -39,7 +38,10 @@ export type PromotionState = Pick<
   | 'background'
   | 'frameLimit'
   | 'idsBound'
->;
+> & {
+  /** The entries promotion claims and answers fetches from. */
+  readonly entries: EntryStore;
+};
 
 const LATER: HeldAnswer = { answer: 'later' };
 const NOT_HELD: HeldAnswer = { answer: 'none' };
@@ -78,11 +80,8 @@ export class Promotion {
     // Never itself: a member that handed the key over keeps a spare copy naming itself (see
     // ConditionalWrites.handOver), and claims it back from there if the new primary dies first.
     state.placer.again(entry, why === 'failover' ? entry.backups.filter((b) => b !== state.id) : []);
-    if (why === 'read') state.counters.promotions++;
-    else {
-      state.counters.failovers++;
-      assumeUnreportedUse(entry, state.now());
-    }
+    state.countPromotion(why);
+    if (why === 'failover') assumeUnreportedUse(entry, state.now());
     state.events.emit('promoted', entry.key);
     publishClaim(why, state, entry.key, previous);
   }
@@ -90,7 +89,7 @@ export class Promotion {
   /** The current primary handed the role to this member for a read: counted and announced as a read promotion. */
   handedOver(entry: Entry, previous: string): void {
     const { state } = this;
-    state.counters.promotions++;
+    state.countPromotion('read');
     state.events.emit('promoted', entry.key);
     publishClaim('read', state, entry.key, previous);
   }

@@ -11,7 +11,7 @@ import type { Handover, MapKey } from '../codec/map-messages.js';
 import { MSG_ACCESS } from '../codec/message-types.js';
 import type { CallOrder } from './call-order.js';
 import type { ConditionalWrites, OwnWrite, Taken } from './conditional-writes.js';
-import { Entry, NOT_DECODED } from './entry.js';
+import { Entry, NOT_DECODED, type EntryStore } from './entry.js';
 import { adoptExpiry, alive, expires, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { GetOptions } from './map-options.js';
@@ -23,8 +23,11 @@ import { compareVersions, nextPlacement, nextUpdate } from './version.js';
 /** The slice of the map's state the read path uses. */
 export type ReadPathState = Pick<
   MapContext,
-  'id' | 'entries' | 'flavour' | 'capacity' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'placer' | 'events'
->;
+  'id' | 'flavour' | 'capacity' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'placer' | 'events'
+> & {
+  /** The entries it reads and writes (the entry table's methods, not the table). */
+  readonly entries: EntryStore;
+};
 
 /** What the read path asks of its siblings, one or a few methods each. */
 export interface ReadPathParts {

@@ -10,14 +10,17 @@
 import { ConditionalWriteError } from '../errors.js';
 import type { MapKey, Removal } from '../codec/map-messages.js';
 import type { ConditionalWrites } from './conditional-writes.js';
-import type { Entry } from './entry.js';
+import type { Entry, EntryStore } from './entry.js';
 import { alive } from './expiry.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Reconciler } from './reconciler.js';
 
 /** The slice of the map's state the delete path uses. */
-export type RemovalsState = Pick<MapContext, 'id' | 'entries' | 'flavour' | 'now' | 'clock' | 'members'>;
+export type RemovalsState = Pick<MapContext, 'id' | 'flavour' | 'now' | 'clock' | 'members'> & {
+  /** The entries it reads and writes (the entry table's methods, not the table). */
+  readonly entries: EntryStore;
+};
 
 /** What the delete path asks of its siblings, one method each. */
 export interface RemovalsParts {

@@ -14,7 +14,7 @@ import { assertFrameFits } from '../rpc/frame-limit.js';
 import type { CallOrder } from './call-order.js';
 import type { ConditionalWrites, Taken } from './conditional-writes.js';
 import { isDeltaValue } from './delta-value.js';
-import { Entry, NOT_DECODED } from './entry.js';
+import { Entry, NOT_DECODED, type EntryStore } from './entry.js';
 import { alive, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
 import { mapChannelName } from './map-channel.js';
 import type { MapContext } from './map-context.js';
@@ -27,8 +27,11 @@ import type { ReadPath } from './read-path.js';
 /** The slice of the map's state the write path uses. */
 export type WritePathState = Pick<
   MapContext,
-  'id' | 'name' | 'entries' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'placer' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
->;
+  'id' | 'name' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'placer' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
+> & {
+  /** The entries it reads and writes (the entry table's methods, not the table). */
+  readonly entries: EntryStore;
+};
 
 /** What the write path asks of its siblings, one or a few methods each. */
 export interface WritePathParts {

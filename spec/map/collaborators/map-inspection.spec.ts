@@ -59,7 +59,7 @@ describe('MapInspection (alone, on fakes)', () => {
     fake.ctx.entries.set('full', entry('full', 'primary', ['b']));
     fake.ctx.entries.set('b1', entry('b1', 'backup', ['a']));
     fake.ctx.entries.set('p1', entry('p1', 'proxy', ['c']));
-    fake.ctx.count(fake.ctx.counters.sent, 1);
+    fake.ctx.countSent(1);
     const stats = inspection.stats();
     expect(stats.entries).to.deep.equal({ primary: 1, backup: 1, copy: 0, proxy: 1 });
     // One backup promised (the lazy flavour's default): 'full' holds it.
