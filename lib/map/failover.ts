@@ -21,7 +21,7 @@ import type { Publisher } from './publisher.js';
 export interface FailoverState {
   /** This member's id. */
   readonly id: string;
-  /** Whether this member sent its goodbye: from then on it takes nothing over (the facade writes it). */
+  /** Whether this member sent its goodbye: from then on it takes nothing over (set by a departure, through `MapContext.markGoodbye`). */
   readonly saidGoodbye: boolean;
   /** True while the map serves (or is joining). */
   readonly serving: boolean;

@@ -13,13 +13,17 @@
 import { ProtocolError, RpcRemoteError, type RpcResponse } from '../errors.js';
 import { mapMessageFromWire, mapMessageToWire, type HeldCopy, type MapKey } from '../codec/map-messages.js';
 import { MSG_RETRIEVE_BACKUP, MSG_RETRIEVE_MANY, MSG_VALUE, MSG_VALUES } from '../codec/message-types.js';
+import type { Membership } from '../membership/membership.js';
 import type { MapContext } from './map-context.js';
 import { chunked, keyBound } from './message-size.js';
 import type { Messenger } from './messenger.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** The slice of the map's state fetches use. */
-export type FetchesState = Pick<MapContext, 'rpc' | 'members' | 'countSent' | 'events'>;
+export type FetchesState = Pick<MapContext, 'rpc' | 'countSent' | 'events'> & {
+  /** Whether a holder is still a member, and which life of it a batch was asked of. */
+  readonly members: Pick<Membership, 'has' | 'incarnation' | 'size'>;
+};
 
 /** What one holder answered for one key. */
 export type FetchAnswer =

@@ -25,9 +25,9 @@ export interface MemberChangesState {
   readonly name: string;
   /** This member's id. */
   readonly id: string;
-  /** Where the map is in its life (the facade writes it). */
+  /** Where the map is in its life (only `MapLifecycle` writes it). */
   readonly lifecycle: MapState;
-  /** Whether this member sent its goodbye (the facade writes it). */
+  /** Whether this member sent its goodbye (set by a departure, through `MapContext.markGoodbye`). */
   readonly saidGoodbye: boolean;
   /** The map's members, by incarnation. */
   readonly members: Pick<Membership, 'incarnation' | 'add' | 'remove'>;

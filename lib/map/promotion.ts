@@ -9,6 +9,8 @@ import { publishClaim } from '../diagnostics/publish.js';
 import { RetrieveError, ValueTooLargeError, type RpcRemoteError } from '../errors.js';
 import type { HeldAnswer, HeldCopy, MapKey } from '../codec/map-messages.js';
 import type { Entry, EntryStore } from './entry.js';
+import type { Membership } from '../membership/membership.js';
+import type { Placer } from './placer.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Publisher } from './publisher.js';
@@ -25,7 +27,6 @@ export type PromotionState = Pick<
   | 'name'
   | 'rpc'
   | 'rpcTimeoutMs'
-  | 'members'
   | 'countSent'
   | 'countPromotion'
   | 'clock'
@@ -33,7 +34,6 @@ export type PromotionState = Pick<
   | 'now'
   | 'events'
   | 'serving'
-  | 'placer'
   | 'decoded'
   | 'background'
   | 'frameLimit'
@@ -41,6 +41,10 @@ export type PromotionState = Pick<
 > & {
   /** The entries promotion claims and answers fetches from. */
   readonly entries: EntryStore;
+  /** Which holders are still members (and what the batched fetches ask of the member view). */
+  readonly members: Pick<Membership, 'has' | 'incarnation' | 'size'>;
+  /** Re-chooses the backups of an entry claimed here. */
+  readonly placer: Pick<Placer, 'again'>;
 };
 
 const LATER: HeldAnswer = { answer: 'later' };

@@ -13,6 +13,8 @@ import type { CallOrder } from './call-order.js';
 import type { ConditionalWrites, OwnWrite, Taken } from './conditional-writes.js';
 import { Entry, NOT_DECODED, type EntryStore } from './entry.js';
 import { adoptExpiry, alive, expires, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
+import type { Capacity } from './capacity.js';
+import type { Placer } from './placer.js';
 import type { MapContext } from './map-context.js';
 import type { GetOptions } from './map-options.js';
 import type { Messenger } from './messenger.js';
@@ -23,10 +25,14 @@ import { compareVersions, nextPlacement, nextUpdate } from './version.js';
 /** The slice of the map's state the read path uses. */
 export type ReadPathState = Pick<
   MapContext,
-  'id' | 'flavour' | 'capacity' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'placer' | 'events'
+  'id' | 'flavour' | 'now' | 'decoded' | 'background' | 'codec' | 'clock' | 'tombstones' | 'interner' | 'events'
 > & {
   /** The entries it reads and writes (the entry table's methods, not the table). */
   readonly entries: EntryStore;
+  /** Tells capacity what an entry taken over here now holds. */
+  readonly capacity: Pick<Capacity, 'used'>;
+  /** Chooses the backups of an entry adopted here. */
+  readonly placer: Pick<Placer, 'backups'>;
 };
 
 /** What the read path asks of its siblings, one or a few methods each. */

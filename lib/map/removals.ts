@@ -12,12 +12,15 @@ import type { MapKey, Removal } from '../codec/map-messages.js';
 import type { ConditionalWrites } from './conditional-writes.js';
 import type { Entry, EntryStore } from './entry.js';
 import { alive } from './expiry.js';
+import type { Membership } from '../membership/membership.js';
 import type { MapContext } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Reconciler } from './reconciler.js';
 
 /** The slice of the map's state the delete path uses. */
-export type RemovalsState = Pick<MapContext, 'id' | 'flavour' | 'now' | 'clock' | 'members'> & {
+export type RemovalsState = Pick<MapContext, 'id' | 'flavour' | 'now' | 'clock'> & {
+  /** Who must be told of a delete: the members, and those reachable still being introduced. */
+  readonly members: Pick<Membership, 'ids' | 'reachable'>;
   /** The entries it reads and writes (the entry table's methods, not the table). */
   readonly entries: EntryStore;
 };

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { atEndOfTurn } from '../transport/end-of-turn.js';
 
 /**
  * Collects items and hands them to `flush` in groups.
@@ -23,13 +24,14 @@ export class WriteCoalescer<T> {
 
   /**
    * @param flush publishes one group; its promise settles every `add` of that group.
-   * @param defer runs a callback at the end of this turn (`setImmediate`: after the I/O callbacks
-   *   that may release more writers, before the event loop waits for I/O again).
+   * @param defer runs a callback at the end of this turn (by default {@link atEndOfTurn}: after the
+   *   I/O callbacks that may release more writers, before the event loop waits for I/O again, and
+   *   before the transport's corked writes of the same turn leave, so a group leaves in its turn).
    */
   constructor(
     private readonly flush: (items: T[]) => Promise<void>,
     private readonly defer: (run: () => void) => void = (run) => {
-      setImmediate(run);
+      atEndOfTurn(run, 'gather');
     },
   ) {}
 

@@ -17,6 +17,9 @@ import { isDeltaValue } from './delta-value.js';
 import { Entry, NOT_DECODED, type EntryStore } from './entry.js';
 import { alive, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
 import { mapChannelName } from './map-channel.js';
+import type { Capacity } from './capacity.js';
+import type { Membership } from '../membership/membership.js';
+import type { Placer } from './placer.js';
 import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
@@ -27,10 +30,16 @@ import type { ReadPath } from './read-path.js';
 /** The slice of the map's state the write path uses. */
 export type WritePathState = Pick<
   MapContext,
-  'id' | 'name' | 'flavour' | 'capacity' | 'codec' | 'interner' | 'members' | 'clock' | 'tombstones' | 'now' | 'placer' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
+  'id' | 'name' | 'flavour' | 'codec' | 'interner' | 'clock' | 'tombstones' | 'now' | 'decoded' | 'events' | 'frameLimit' | 'idsBound'
 > & {
   /** The entries it reads and writes (the entry table's methods, not the table). */
   readonly entries: EntryStore;
+  /** Makes room before a write and is told what each entry now holds. */
+  readonly capacity: Pick<Capacity, 'beforeWrite' | 'used'>;
+  /** Whether the key's primary is still a member. */
+  readonly members: Pick<Membership, 'has'>;
+  /** Chooses the backups of a new entry, and records a change in place. */
+  readonly placer: Pick<Placer, 'backups' | 'update'>;
 };
 
 /** What the write path asks of its siblings, one or a few methods each. */

@@ -119,6 +119,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   /** Who is reachable: the default targets of a call. */
   private readonly reachable: ReachableMembers;
   private readonly started: Promise<void>;
+  /** {@link started} resolved: a call no longer waits for it (one promise hop less per call). */
+  private running = false;
   private readonly calls = new Map<number, ActiveCall>();
   private nextId = 1;
   private closed = false;
@@ -173,7 +175,12 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     this.reachable = this.router;
     this.started = this.router.register(name, this.endpoint);
     // Callers see a start failure on their first call; keep it from surfacing as unhandled here.
-    this.started.catch(() => undefined);
+    this.started.then(
+      () => {
+        this.running = true;
+      },
+      () => undefined,
+    );
   }
 
   /** Resolves once the transport runs. */
@@ -205,9 +212,11 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     // settles at once with nothing.
     validateOptions('RpcChannel.call', options, RPC_CALL_OPTION_RULES);
     this.assertOpen();
-    await this.started;
-    // The channel may have closed while the transport was starting.
-    this.assertOpen();
+    if (!this.running) {
+      await this.started;
+      // The channel may have closed while the transport was starting.
+      this.assertOpen();
+    }
     const mode = options.mode ?? 'all';
     const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     const targets = this.targetsOf(options.to);

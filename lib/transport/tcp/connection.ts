@@ -10,6 +10,7 @@ import { FrameDecoder } from './frame-decoder.js';
 import { Handshake, type HandshakeHost, type HandshakeLink, type PeerIdentity, type Refusal } from './handshake.js';
 import type { TcpCounters } from './tcp-stats.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, TcpMessage, agreedFailureTimeout, control, controlBody, header, type HandshakeTerms } from './wire.js';
+import { atEndOfTurn } from '../end-of-turn.js';
 
 export type { PeerIdentity } from './handshake.js';
 
@@ -204,12 +205,15 @@ export class Connection implements HandshakeLink {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    // Everything written until the end of this turn goes out in one write.
-    setImmediate(() => {
-      this.corked = false;
-      if (!this.socket.destroyed) this.socket.uncork();
-    });
+    // Everything written until the end of this turn goes out in one write, in this turn: a group
+    // the map sends at the end of the turn included (see end-of-turn.ts).
+    atEndOfTurn(this.uncork, 'write');
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  };
 
   private isClosed(): boolean {
     return this.state === 'closed';
