@@ -64,7 +64,10 @@ let members: () => string[] = () => [];
 if (storeKind === 'ours') {
   const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0);
   const transport = new TcpTransport({ id: appId, host: '127.0.0.1', port: 0, seeds, secret: process.env['CLUSTER_SECRET'] ?? '' });
-  const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups: 1 });
+  // SESSION_ACK=none: saves do not wait for the backup's acknowledgement (the weaker mode), to
+  // measure how much of a writing request's latency is that wait.
+  const ack = process.env['SESSION_ACK'] === 'none' ? 'none' : 'backups';
+  const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups: 1, ack });
   await map.start();
   clusterAddress = transport.address;
   const ours = new BackupSessionStore({ map, route: appId });
