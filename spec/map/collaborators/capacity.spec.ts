@@ -68,17 +68,17 @@ describe('Capacity and EntryTable (alone, on a recording host)', () => {
     }
     expect(thrown).to.be.instanceOf(CapacityError);
     expect((thrown as Error).message).to.include('maxEntries');
-    expect(() => capacity.beforeWrite('k1', table.get('k1'), 10_000)).to.not.throw();
+    expect(() => { capacity.beforeWrite('k1', table.get('k1'), 10_000); }).to.not.throw();
     // A proxy is no value held: writing its key is a new value.
     table.set('x', entry('x', 'proxy'));
-    expect(() => capacity.beforeWrite('x', table.get('x'), 10)).to.throw(CapacityError);
+    expect(() => { capacity.beforeWrite('x', table.get('x'), 10); }).to.throw(CapacityError);
     expect(capacity.stats().rejected).to.equal(2);
     expect(evicted).to.deep.equal([]);
   });
 
   it('refuses a value larger than maxBytes under any policy: no eviction could make room', () => {
     const { capacity, evicted } = ledger({ maxBytes: 100, evictionPolicy: 'lru' });
-    expect(() => capacity.beforeWrite('big', undefined, 101)).to.throw(CapacityError, /maxBytes/);
+    expect(() => { capacity.beforeWrite('big', undefined, 101); }).to.throw(CapacityError, /maxBytes/);
     expect(evicted).to.deep.equal([]);
   });
 
