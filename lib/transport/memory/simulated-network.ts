@@ -181,8 +181,11 @@ export class SimulatedNetwork {
     this.activity++;
     // Frames of the round being delivered right now were already taken off the queue.
     if (crash) this.crashedThisRound.add(id);
-    // A crash loses everything in flight; a graceful stop lets what was already sent arrive.
-    this.queue = this.queue.filter((p) => p.to !== id && (!crash || p.from !== id));
+    // A crash loses every frame in flight; a graceful stop lets what was already sent arrive.
+    // Peer events about the member stay: one telling a member on the other side of a partition
+    // that this one went down (queued by the cut, not yet due) is the only news it will get of
+    // it, since a member cut off now is not told again below.
+    this.queue = this.queue.filter((p) => p.to !== id && (!crash || p.kind === 'peer' || p.from !== id));
     for (const peer of peers) this.enqueuePeer(id, peer, false);
     this.transports.get(id)?.emit('close');
   }

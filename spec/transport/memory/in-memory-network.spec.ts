@@ -276,6 +276,19 @@ describe('InMemoryNetwork', () => {
       expect(atC).to.deep.equal([2]);
     });
 
+    it('still shows a member across the cut gone when it crashes before that news was due', async () => {
+      // Delays make the cut's peerDown wait some rounds; the crash comes before it arrives.
+      const net = new InMemoryNetwork({ seed: 7, delay: { min: 3, max: 3 } });
+      const [a, b] = await members(net, ['a', 'b', 'c']);
+      const logs = [a, b].map((t) => eventLog(t!));
+      net.partition(['a'], ['b', 'c']);
+      net.crash('b');
+      await net.settled();
+      // a was cut off from b before b crashed: it must learn b is down, once.
+      expect(logs[0]!.filter((e) => e.endsWith(' b'))).to.deep.equal(['peerDown b']);
+      expect(logs[1]).to.deep.equal(['close']);
+    });
+
     it('shows each side the members of the other side disappear', async () => {
       const net = new InMemoryNetwork();
       const [a, b, c] = await members(net, ['a', 'b', 'c']);
