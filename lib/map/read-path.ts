@@ -62,12 +62,8 @@ export interface ReadPathHost {
 /** Answers `get`, and takes over the keys whose primary role is handed to this member. */
 export class ReadPath {
   private readonly ctx: ReadPathState;
-  private readonly publisher: ReadPathParts['publisher'];
-  private readonly promotion: ReadPathParts['promotion'];
-  private readonly expiry: ReadPathParts['expiry'];
-  private readonly conditional: ReadPathParts['conditional'];
-  private readonly messenger: ReadPathParts['messenger'];
-  private readonly order: ReadPathParts['order'];
+  /** The siblings it calls, a few methods each. */
+  private readonly parts: ReadPathParts;
   private readonly host: ReadPathHost;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
@@ -80,12 +76,7 @@ export class ReadPath {
    */
   constructor(state: ReadPathState, parts: ReadPathParts, host: ReadPathHost, defaults: ExpiryOptions) {
     this.ctx = state;
-    this.publisher = parts.publisher;
-    this.promotion = parts.promotion;
-    this.expiry = parts.expiry;
-    this.conditional = parts.conditional;
-    this.messenger = parts.messenger;
-    this.order = parts.order;
+    this.parts = parts;
     this.host = host;
     this.defaults = defaults;
   }
@@ -106,25 +97,25 @@ export class ReadPath {
       // A value still being published is not yet known elsewhere: a read here waits until it
       // is, so that no read anywhere after this one answers an older value (linearizable reads).
       // Later writes of the key here wait for this read (a fetch): it answers from before them.
-      const publishing = this.publisher.underWay(entry);
+      const publishing = this.parts.publisher.underWay(entry);
       if (publishing !== undefined) {
         const value = this.ctx.decoded(entry);
-        await this.order.fetching(key, publishing);
+        await this.parts.order.fetching(key, publishing);
         return value;
       }
       if (!expires(entry)) return this.ctx.decoded(entry);
       if (!alive(entry, this.ctx.now())) {
         // Expired: never returned. Deleted everywhere now rather than at the next sweep.
-        this.ctx.background(this.expiry.sweep());
+        this.ctx.background(this.parts.expiry.sweep());
         return undefined;
       }
-      this.expiry.used(entry);
+      this.parts.expiry.used(entry);
       return this.ctx.decoded(entry);
     }
     if (!this.ctx.flavour.readsCopies) {
       // Registered as a fetch of the key (as the fallback below is): a write of the key made here
       // after this read waits for it, through the fallback too, so the read answers from before it.
-      const answered = await this.order.fetching(
+      const answered = await this.parts.order.fetching(
         key,
         this.readElsewhere(key, entry, promote).then(
           (value) => ({ value }),
@@ -149,17 +140,17 @@ export class ReadPath {
     // A copy held here is served unless it may have expired: then the primary, which knows the
     // last use, answers through the fetch below.
     if (entry.role !== 'proxy' && entry.bytes !== undefined && (!expires(entry) || alive(entry, this.ctx.now()))) {
-      const value = this.promotion.readHeld(entry, promote);
+      const value = this.parts.promotion.readHeld(entry, promote);
       this.ctx.capacity.used(entry);
       if (expires(entry)) {
         // readHeld may have made this member primary.
         const now = this.ctx.entries.get(key);
-        if (now?.role === 'primary') this.expiry.used(now);
+        if (now?.role === 'primary') this.parts.expiry.used(now);
         else this.useElsewhere(entry);
       }
       return value;
     }
-    const copy = await this.order.fetching(key, this.promotion.retrieve(entry));
+    const copy = await this.parts.order.fetching(key, this.parts.promotion.retrieve(entry));
     entry = this.ctx.entries.get(key);
     if (copy === undefined || entry === undefined) return undefined;
     // A use on any member counts: a member that read without becoming primary tells the primary.
@@ -167,8 +158,8 @@ export class ReadPath {
     // The entry came here while we were fetching: what is here now is at least as new. Read it
     // as from a holder, promotion included: a caller that changes the value and replicates it
     // must be its primary, or the change is silently lost.
-    if ((entry.role === 'primary' || entry.bytes !== undefined) && entry.compare(copy.version) >= 0) return this.promotion.readHeld(entry, promote);
-    return this.promotion.adoptFetched(entry, copy, promote);
+    if ((entry.role === 'primary' || entry.bytes !== undefined) && entry.compare(copy.version) >= 0) return this.parts.promotion.readHeld(entry, promote);
+    return this.parts.promotion.adoptFetched(entry, copy, promote);
   }
 
   /**
@@ -179,14 +170,14 @@ export class ReadPath {
    */
   async readElsewhere(key: MapKey, entry: Entry, promote: boolean): Promise<unknown> {
     if (promote) {
-      const taken = await this.conditional.take(key, undefined);
+      const taken = await this.parts.conditional.take(key, undefined);
       if (taken === 'none') return undefined;
       if (taken !== 'here') return taken.value;
       // This member decides for the key now (the role came here meanwhile): read as the primary.
       const now = this.ctx.entries.get(key);
       return now === undefined ? undefined : this.read(key, { promote: false });
     }
-    const bytes = await this.conditional.read(key);
+    const bytes = await this.parts.conditional.read(key);
     if (bytes === undefined) return undefined;
     // The primary counted the read as a use when it answered (conditional-writes.ts).
     const here = this.ctx.entries.get(key) ?? entry;
@@ -223,7 +214,7 @@ export class ReadPath {
     // What this member announced of the entry when it was primary before (the same placement
     // may come back: a handover of the same lineage, answered again) is no longer what the
     // members know: its publication tells them all.
-    if (entry.role !== 'primary') this.publisher.reannounce(entry);
+    if (entry.role !== 'primary') this.parts.publisher.reannounce(entry);
     entry.role = 'primary';
     entry.primary = ctx.id;
     entry.version = version;
@@ -235,9 +226,9 @@ export class ReadPath {
       ctx.capacity.used(entry);
       stampWrite(entry, { ttlMs: write.options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: write.options.maxIdleMs ?? this.defaults.maxIdleMs }, now);
       ctx.events.emit('entrySet', key, 'local');
-      const published = created ? this.conditional.created(key, version) : undefined;
+      const published = created ? this.parts.conditional.created(key, version) : undefined;
       try {
-        await this.publisher.published(entry, this.publisher.publishWrite(entry));
+        await this.parts.publisher.published(entry, this.parts.publisher.publishWrite(entry));
       } finally {
         published?.();
       }
@@ -248,11 +239,11 @@ export class ReadPath {
     const value = ctx.decoded(entry);
     adoptExpiry(entry, handover.expiry, now);
     ctx.capacity.used(entry);
-    this.promotion.handedOver(entry, previous);
+    this.parts.promotion.handedOver(entry, previous);
     // The read that took the role answers once the value is known everywhere.
-    const published = created ? this.conditional.created(key, version) : undefined;
+    const published = created ? this.parts.conditional.created(key, version) : undefined;
     try {
-      await this.publisher.publish([entry]);
+      await this.parts.publisher.publish([entry]);
     } finally {
       published?.();
     }
@@ -266,12 +257,12 @@ export class ReadPath {
    */
   async removedEverywhere(key: MapKey): Promise<void> {
     const removal = this.host.removal(key);
-    if (removal !== undefined) await this.order.fetching(key, removal.catch(() => undefined));
+    if (removal !== undefined) await this.parts.order.fetching(key, removal.catch(() => undefined));
   }
 
   /** Tells the primary of an expiring entry read here (without becoming primary) that it was used. */
   useElsewhere(entry: Entry): void {
     if (entry.role === 'primary' || entry.maxIdleMs === undefined) return;
-    this.ctx.background(this.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
+    this.ctx.background(this.parts.messenger.request({ type: MSG_ACCESS, keys: [entry.key] }, [entry.primary], 'none'));
   }
 }

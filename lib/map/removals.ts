@@ -44,9 +44,8 @@ export interface RemovalsHost {
 /** Deletes keys on every member, and remembers the deletes made here until every member has them. */
 export class Removals {
   private readonly ctx: RemovalsState;
-  private readonly reconciler: RemovalsParts['reconciler'];
-  private readonly messenger: RemovalsParts['messenger'];
-  private readonly conditional: RemovalsParts['conditional'];
+  /** The siblings it calls, a few methods each. */
+  private readonly parts: RemovalsParts;
   private readonly host: RemovalsHost;
   /** Deletes made here whose acknowledgements are awaited, by key (see {@link remove}). */
   private readonly removals = new Map<MapKey, Promise<void>>();
@@ -58,9 +57,7 @@ export class Removals {
    */
   constructor(state: RemovalsState, parts: RemovalsParts, host: RemovalsHost) {
     this.ctx = state;
-    this.reconciler = parts.reconciler;
-    this.messenger = parts.messenger;
-    this.conditional = parts.conditional;
+    this.parts = parts;
     this.host = host;
   }
 
@@ -83,7 +80,7 @@ export class Removals {
     // Decided by the key's primary (or the member that decides for a key unknown here), so
     // that the answer is exact and two deletes of one value never both answer true.
     try {
-      return await this.conditional.delete(key);
+      return await this.parts.conditional.delete(key);
     } catch (error) {
       // Asked and unanswered (it may have deleted), or this member is leaving: no guess.
       if (!(error instanceof ConditionalWriteError) || error.mayHaveWritten) throw error;
@@ -129,12 +126,12 @@ export class Removals {
 
   private async removing(keys: MapKey[]): Promise<void> {
     const removals: Removal[] = keys.map((key) => ({ key, version: this.ctx.clock.tick(this.ctx.id) }));
-    for (const r of removals) this.reconciler.applyRemoval(r, 'local');
+    for (const r of removals) this.parts.reconciler.applyRemoval(r, 'local');
     // Acknowledged by every member: a holder that missed the delete could otherwise promote the
     // key back to life on failover. Members still being introduced (reachable, not yet members
     // here: a join or heal under way) are told too; if this member left before their start
     // reached it, nobody else would tell them.
     const targets = new Set([...this.ctx.members.ids(), ...this.ctx.members.reachable()]);
-    await Promise.all(this.messenger.sendRemovals([...targets], removals, 'all'));
+    await Promise.all(this.parts.messenger.sendRemovals([...targets], removals, 'all'));
   }
 }

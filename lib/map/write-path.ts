@@ -67,12 +67,8 @@ export interface WritePathHost {
 /** Writes values on this member as their primary, and pushes changes made in place. */
 export class WritePath {
   private readonly ctx: WritePathState;
-  private readonly publisher: WritePathParts['publisher'];
-  private readonly conditional: WritePathParts['conditional'];
-  private readonly expiry: WritePathParts['expiry'];
-  private readonly messenger: WritePathParts['messenger'];
-  private readonly order: WritePathParts['order'];
-  private readonly reads: WritePathParts['reads'];
+  /** The siblings it calls, a few methods each. */
+  private readonly parts: WritePathParts;
   private readonly host: WritePathHost;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
@@ -85,12 +81,7 @@ export class WritePath {
    */
   constructor(state: WritePathState, parts: WritePathParts, host: WritePathHost, defaults: ExpiryOptions) {
     this.ctx = state;
-    this.publisher = parts.publisher;
-    this.conditional = parts.conditional;
-    this.expiry = parts.expiry;
-    this.messenger = parts.messenger;
-    this.order = parts.order;
-    this.reads = parts.reads;
+    this.parts = parts;
     this.host = host;
     this.defaults = defaults;
   }
@@ -109,17 +100,17 @@ export class WritePath {
     this.ctx.capacity.beforeWrite(key, this.ctx.entries.get(key), bytes.byteLength);
     // A key no member knows is written here at once only while the members agree that this
     // member decides for it (see decider-view.ts); otherwise take() waits for that, or asks.
-    if (this.ctx.flavour.readsCopies || (this.conditional.decidesHere(key) && this.conditional.agreeing(key) === undefined)) return this.writeHere(key, value, bytes, options);
+    if (this.ctx.flavour.readsCopies || (this.parts.conditional.decidesHere(key) && this.parts.conditional.agreeing(key) === undefined)) return this.writeHere(key, value, bytes, options);
     // Registered whole, the write here that may follow the take included: a later call of the key
     // made on this member (a clear, a delete) waits until the write took effect.
-    await this.order.decidingElsewhere(key, this.placeElsewhere(key, value, bytes, options));
+    await this.parts.order.decidingElsewhere(key, this.placeElsewhere(key, value, bytes, options));
   }
 
   /** A `set` of a key whose primary is another member, or unknown here: see {@link store}. */
   private async placeElsewhere(key: MapKey, value: unknown, bytes: Uint8Array, options: SetOptions): Promise<void> {
     let taken: Taken | 'none' | 'here';
     try {
-      taken = await this.conditional.take(key, { value, bytes, options });
+      taken = await this.parts.conditional.take(key, { value, bytes, options });
     } catch (error) {
       if (!(error instanceof ConditionalWriteError)) throw error;
       // A member that is leaving writes nothing more (see writeHere).
@@ -164,10 +155,10 @@ export class WritePath {
     this.ctx.capacity.used(entry);
     stampWrite(entry, { ttlMs: options.ttlMs ?? this.defaults.ttlMs, maxIdleMs: options.maxIdleMs ?? this.defaults.maxIdleMs }, this.ctx.now());
     this.ctx.events.emit('entrySet', key, 'local');
-    const published = created ? this.conditional.created(key, entry.version) : undefined;
+    const published = created ? this.parts.conditional.created(key, entry.version) : undefined;
     try {
       // Awaited here (not handed on): the caller's stack stays in a ReplicationError's.
-      await this.publisher.published(entry, this.publisher.publishWrite(entry));
+      await this.parts.publisher.published(entry, this.parts.publisher.publishWrite(entry));
     } finally {
       published?.();
     }
@@ -187,7 +178,7 @@ export class WritePath {
     if (delta !== undefined && !complete && !delta.isDirty()) {
       entry.lastAccess = this.ctx.now();
       entry.accessSent = entry.lastAccess;
-      await this.publisher.access(entry);
+      await this.parts.publisher.access(entry);
       return;
     }
     // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
@@ -207,7 +198,7 @@ export class WritePath {
     entry.accessSent = entry.lastAccess;
     this.ctx.capacity.used(entry);
     const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
-    await this.publisher.published(entry, this.publisher.publish([entry], plan, 'each'));
+    await this.parts.publisher.published(entry, this.parts.publisher.publish([entry], plan, 'each'));
   }
 
   /**
@@ -217,21 +208,21 @@ export class WritePath {
   async use(key: MapKey): Promise<boolean> {
     const entry = this.ctx.entries.get(key);
     if (entry === undefined) {
-      await this.reads.removedEverywhere(key);
+      await this.parts.reads.removedEverywhere(key);
       return false;
     }
     if (entry.role === 'primary') {
       if (!alive(entry, this.ctx.now())) return false;
       this.ctx.capacity.used(entry);
-      this.expiry.used(entry);
+      this.parts.expiry.used(entry);
       // As a read here: a write still being published is not yet known elsewhere, and a touch
       // that answers true tells the caller it is there (see ReadPath.read).
-      const publishing = this.publisher.underWay(entry);
-      if (publishing !== undefined) await this.order.fetching(key, publishing);
+      const publishing = this.parts.publisher.underWay(entry);
+      if (publishing !== undefined) await this.parts.order.fetching(key, publishing);
       return true;
     }
     // Answered by the primary: a write of the key made here after this touch waits for it.
-    const replies = await this.order.fetching(key, this.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
+    const replies = await this.parts.order.fetching(key, this.parts.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
   }
 
