@@ -1,43 +1,8 @@
 import { expect } from 'chai';
-import { InMemoryNetwork, LazyReplicatedMap, ValueCodec, classifyFrame, type DeltaValue, type Transport } from '../../lib/index.js';
+import { InMemoryNetwork, LazyReplicatedMap, classifyFrame, type Transport } from '../../lib/index.js';
 import { record } from '../helpers/events.js';
 
-/** A DeltaValue: named fields, recording the changed ones; a field named `poison` makes `applyDiff` throw. */
-class Fields implements DeltaValue {
-  fields: Record<string, unknown> = {};
-  private readonly changed = new Map<string, unknown>();
-
-  put(name: string, value: unknown): this {
-    this.fields[name] = value;
-    this.changed.set(name, value);
-    return this;
-  }
-
-  isDirty(): boolean {
-    return this.changed.size > 0;
-  }
-
-  getDiff(): unknown {
-    return [...this.changed];
-  }
-
-  applyDiff(diff: unknown): void {
-    for (const [name, value] of diff as [string, unknown][]) {
-      if (name === 'poison') throw new Error('poisoned diff');
-      this.fields[name] = value;
-    }
-  }
-
-  resetDiff(): void {
-    this.changed.clear();
-  }
-}
-ValueCodec.register(40_911, Fields, (f) => f.fields, (data) => {
-  if (typeof data !== 'object' || data === null) throw new TypeError('Fields is a map of fields');
-  const f = new Fields();
-  f.fields = data as Record<string, unknown>;
-  return f;
-});
+import { Doc as Fields } from '../helpers/delta-doc.js';
 
 type AnyMap = LazyReplicatedMap<string>;
 const USERS = 32;
