@@ -43,7 +43,7 @@ import type { Reconciler } from './reconciler.js';
 import type { StateTransfer } from './state-transfer.js';
 
 /**
- * What the handler needs of the map: where it is in its life (read only: the facade moves it on,
+ * What the handler needs of the map: where it is in its life (read only: the lifecycle moves it on,
  * a departure says goodbye), marking members that leave, counting what it receives, and where
  * errors go.
  */

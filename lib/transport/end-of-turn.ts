@@ -63,10 +63,22 @@ function pass(): void {
     return;
   }
   if (++passes > MAX_PASSES) {
+    // Gathers that keep queueing more must not hold back the writes already queued: a socket
+    // corked behind them would stay corked for as long as they go on. They leave now.
+    run(writes.splice(0));
     schedule();
     return;
   }
-  const batch = queue.splice(0);
+  run(queue.splice(0));
+  // The tasks' promise callbacks (a request that awaits before it writes) are part of this turn:
+  // a tick queued from a microtask runs once the microtask queue is empty.
+  queueMicrotask(() => {
+    process.nextTick(pass);
+  });
+}
+
+/** Runs `batch`; a task that throws does not stop the others. */
+function run(batch: Array<() => void>): void {
   for (const task of batch) {
     try {
       task();
@@ -77,9 +89,4 @@ function pass(): void {
       });
     }
   }
-  // The tasks' promise callbacks (a request that awaits before it writes) are part of this turn:
-  // a tick queued from a microtask runs once the microtask queue is empty.
-  queueMicrotask(() => {
-    process.nextTick(pass);
-  });
 }

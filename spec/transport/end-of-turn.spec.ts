@@ -68,4 +68,29 @@ describe('atEndOfTurn', () => {
     expect(runsBeforeTheImmediate).to.be.within(1, 8);
     expect(stop).to.equal(true);
   });
+
+  it('lets the writes queued go out when gathers keep queueing more, before the next turn', async () => {
+    let stop = false;
+    let wroteBeforeTheImmediate = false;
+    let wrote = false;
+    await inMacrotask(() => {
+      const again = (): void => {
+        if (!stop) atEndOfTurn(again, 'gather');
+      };
+      atEndOfTurn(again, 'gather');
+      atEndOfTurn(() => {
+        wrote = true;
+      }, 'write');
+      atEndOfTurn(() => {
+        setImmediate(() => {
+          wroteBeforeTheImmediate = wrote;
+          stop = true;
+        });
+      }, 'gather');
+    });
+    await twoIterations();
+    await twoIterations();
+    expect(stop).to.equal(true);
+    expect(wroteBeforeTheImmediate, 'the write waited behind gathers that never ended').to.equal(true);
+  });
 });
