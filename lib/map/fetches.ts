@@ -161,7 +161,8 @@ export class Fetches {
     if ('error' in reply) return reply.error.remoteName === 'RetrieveError' ? NONE : { kind: 'refused', error: reply.error };
     try {
       const m = mapMessageFromWire(reply.reply);
-      if (m.type === MSG_VALUE && m.copy !== undefined) return { kind: 'copy', copy: m.copy };
+      if (m.type !== MSG_VALUE) throw new Error(`a reply of type ${String(m.type)}, not MSG_VALUE`);
+      if (m.copy !== undefined) return { kind: 'copy', copy: m.copy };
     } catch (error) {
       this.state.events.emit('error', new ProtocolError(`bad value reply from '${holder}'`, holder, { cause: error }));
     }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ProtocolError, RpcRemoteError, RpcTimeoutError, type RpcResponse } from '../../../lib/errors.js';
 import { mapMessageFromWire, mapMessageToWire, type HeldAnswer, type HeldCopy, type MapKey } from '../../../lib/codec/map-messages.js';
-import { MSG_RETRIEVE_BACKUP, MSG_RETRIEVE_MANY, MSG_VALUE, MSG_VALUES } from '../../../lib/codec/message-types.js';
+import { MSG_ACK, MSG_RETRIEVE_BACKUP, MSG_RETRIEVE_MANY, MSG_VALUE, MSG_VALUES } from '../../../lib/codec/message-types.js';
 import { Fetches, type FetchAnswer, type FetchesState } from '../../../lib/map/fetches.js';
 import { keyBound, type FrameBudget } from '../../../lib/map/message-size.js';
 import type { Messenger } from '../../../lib/map/messenger.js';
@@ -18,7 +18,7 @@ const held: Holding = (_holder, key) => ({ answer: 'held', copy: copyOf(key) });
  * Fetches for member 'a' with holders 'b' and 'c', whose channel answers as `holding` says; a
  * holder in `oldBuild` refuses MSG_RETRIEVE_MANY as an older build does, one in `silent` times out.
  */
-function build(holding: Holding = held, options: { oldBuild?: string[]; silent?: string[]; budget?: FrameBudget<MapKey> } = {}) {
+function build(holding: Holding = held, options: { oldBuild?: string[]; silent?: string[]; wrongType?: string[]; budget?: FrameBudget<MapKey> } = {}) {
   const fake = fakeContext('a', ['b', 'c']);
   const calls = new Calls();
   const sent: number[] = [];
@@ -37,6 +37,7 @@ function build(holding: Holding = held, options: { oldBuild?: string[]; silent?:
         return [{ from, reply: mapMessageToWire({ type: MSG_VALUES, answers }) }];
       }
       const [answer] = answers;
+      if (options.wrongType?.includes(from)) return [{ from, reply: mapMessageToWire({ type: MSG_ACK }) }];
       if (answer?.answer === 'held') return [{ from, reply: mapMessageToWire({ type: MSG_VALUE, key: keys[0] as MapKey, copy: answer.copy }) }];
       return [{ from, error: new RpcRemoteError('not held', from, 'RetrieveError') }];
     },
@@ -133,6 +134,13 @@ describe('Fetches (alone, on fakes)', () => {
     const { fetches, fake } = build((_holder, key) => (key === 'k1' ? { answer: 'held', copy: copyOf(key) } : { answer: 'later' }));
     const got = await Promise.all(['k1', 'k2', 'k3'].map((key) => fetches.first(key, ['b'])));
     expect(got.slice(1)).to.deep.equal([[{ kind: 'empty' }], [{ kind: 'empty' }]]);
+    expect(fake.raised.map(([event]) => event)).to.deep.equal(['error']);
+    expect(fake.raised[0]?.[1]).to.be.instanceOf(ProtocolError);
+  });
+
+  it('reports a lone key answered with another message than MSG_VALUE, and takes it as empty', async () => {
+    const { fetches, fake } = build(held, { wrongType: ['b'] });
+    expect(await fetches.first('k', ['b'])).to.deep.equal([{ kind: 'empty' }]);
     expect(fake.raised.map(([event]) => event)).to.deep.equal(['error']);
     expect(fake.raised[0]?.[1]).to.be.instanceOf(ProtocolError);
   });
