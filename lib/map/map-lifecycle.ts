@@ -23,7 +23,7 @@ import { checkJoin, type JoinCheck } from './join-check.js';
 import type { MapContext } from './map-context.js';
 import { mapChannelName } from './map-channel.js';
 import type { MapEvents, MapState, StopOptions } from './map-options.js';
-import type { MapSnapshot } from './map-snapshot.js';
+import { settle, type MapSnapshot } from './map-snapshot.js';
 import type { MemberChanges } from './member-changes.js';
 import type { MessageHandler } from './message-handler.js';
 import type { StateTransfer } from './state-transfer.js';
@@ -318,15 +318,5 @@ export class MapLifecycle<M extends LifecycleEmitter = LifecycleEmitter> {
     if (this.ctx.lifecycle === 'new') await this.start();
     else if (this.ctx.lifecycle === 'starting') await this.startPromise;
     this.assertUsable();
-  }
-}
-
-/** `undefined` once `work` resolved, or what it rejected with. */
-async function settle(work: Promise<void>): Promise<{ error: unknown } | undefined> {
-  try {
-    await work;
-    return undefined;
-  } catch (error) {
-    return { error };
   }
 }

@@ -246,7 +246,7 @@ async function* toAsync(chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array
 }
 
 /** `undefined` once `work` resolved, or what it rejected with. */
-async function settle(work: Promise<unknown>): Promise<{ error: unknown } | undefined> {
+export async function settle(work: Promise<unknown>): Promise<{ error: unknown } | undefined> {
   try {
     await work;
     return undefined;
