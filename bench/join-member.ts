@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
+import { main } from './built.js';
 
 /** What a join-benchmark process tells its parent. */
 export type JoinMessage =
@@ -20,6 +20,7 @@ const seed = process.env['SEED'];
 // A generous failure timeout: on a busy machine, a garbage collection of the owner's 1M-entry
 // heap can outlast the default 2 s, and a join that loses its owner to the failure detector
 // measures failure detection, not the state transfer.
+const { LazyReplicatedMap, TcpTransport } = main;
 const transport = new TcpTransport({ id: role, host: '127.0.0.1', port: 0, seeds: seed === undefined ? [] : [seed], failureTimeoutMs: 10_000, heartbeatIntervalMs: 1000 });
 const map = new LazyReplicatedMap<string, number>({ name: 'join', transport, backups: 0, rpcTimeoutMs: 30_000 });
 // A failed join must say why, not just come out empty.

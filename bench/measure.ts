@@ -4,6 +4,26 @@
  * @module
  */
 
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLK_TCK = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time a process (all its threads) used so far, from /proc (Linux), in ms: in user space and in the kernel. */
+export function processCpu(pid: number): { userMs: number; systemMs: number } {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'latin1');
+  // The command name (field 2) may hold spaces; fields after its closing parenthesis start at 3.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { userMs: (Number(rest[11]) * 1000) / CLK_TCK, systemMs: (Number(rest[12]) * 1000) / CLK_TCK };
+}
+
 /** The keys a member's `load` command cycles through (`<prefix>0` ... `<prefix>999`, bench/member.ts). */
 export const LOAD_KEYS = 1000;
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
+import { main } from './built.js';
 import { LOAD_KEYS, throughput, type Throughput } from './measure.js';
 import { CpuProfiler } from './cpu-profiler.js';
 
@@ -60,6 +60,7 @@ const send = (m: BenchMessage): void => {
   if (process.connected) process.send?.(m);
 };
 
+const { LazyReplicatedMap, TcpTransport } = main;
 const transport = new TcpTransport({ id, host: '127.0.0.1', port: 0, seeds, failureTimeoutMs, heartbeatIntervalMs });
 const map = new LazyReplicatedMap<string, unknown>({ name: 'bench', transport, backups: 1, rpcTimeoutMs: 10_000 });
 let cpuAtGoneMs = 0;

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { accessCost, bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlaceCost, writePath } from './in-process.js';
-import { markdownTable } from './measure.js';
+import { markdownTable, processCpu } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import { scaleBench } from './scale.js';
@@ -116,7 +116,14 @@ if (section('tcp')) {
   const loader = members[0];
   if (loader === undefined) throw new Error('no member');
   const total = quick ? 10_000 : 20_000;
-  const mapSet1 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 1, valueBytes: 300, prefix: 's1-' });
+  // CPU of each member over the measured `set`s at 1 in flight (the warm-up run on its own first).
+  await loader.request<Throughput>({ cmd: 'load', op: 'set', total: 2000, concurrency: 1, valueBytes: 300, prefix: 's1-', warmup: 0 });
+  const cpu0 = members.map((m) => processCpu(m.child.pid ?? 0));
+  const mapSet1 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 1, valueBytes: 300, prefix: 's1-', warmup: 0 });
+  const cpu1 = members.map((m, i) => {
+    const now = processCpu(m.child.pid ?? 0);
+    return { userMs: now.userMs - (cpu0[i]?.userMs ?? 0), systemMs: now.systemMs - (cpu0[i]?.systemMs ?? 0) };
+  });
   const mapSet64 = await loader.request<Throughput>({ cmd: 'load', op: 'set', total, concurrency: 64, valueBytes: 300, prefix: 's64-' });
   const mapGet = await loader.request<Throughput>({ cmd: 'load', op: 'get', total: total * 10, concurrency: 1, valueBytes: 300, prefix: 'g-' });
   for (const m of members) await m.stop();
@@ -147,6 +154,25 @@ if (section('tcp')) {
   row('floor: one Node-to-Node round trip, no library, 1 in flight', floor1, redisSet1, '(anchor)');
   row('floor: one Node-to-Node round trip, no library, 64 in flight', floor64, redisSet64, '(anchor)');
   out(markdownTable(['measure (300-byte values)', 'map ops/s', 'map p50 / p99 ms', 'Redis ops/s', 'Redis p50 / p99 ms', 'ratio', 'goal'], rows));
+  out();
+  // What each process spends per acknowledged write at 1 in flight, against the bare round trip:
+  // the difference is the library's (both sides run the same Node, sockets and kernel).
+  const [primary, ...backups] = cpu1;
+  const perSet = (ms: number): string => ((ms * 1000) / total).toFixed(1);
+  // Each `set` goes to one backup (round-robin over the other two): per message a backup received, its CPU is over total / 2.
+  const perMessage = (ms: number): string => ((ms * 1000) / (total / backups.length)).toFixed(1);
+  const sum = (f: (c: { userMs: number; systemMs: number }) => number): number => backups.reduce((n, c) => n + f(c), 0) / backups.length;
+  out('CPU per acknowledged write at 1 in flight, µs (user / kernel), from /proc; the writer of `set` also runs the load loop:');
+  out();
+  out(
+    markdownTable(
+      ['round trip', 'writer: user / kernel', 'receiver, per message: user / kernel'],
+      [
+        ['`set` (primary; a backup, per copy it took)', `${perSet(primary?.userMs ?? 0)} / ${perSet(primary?.systemMs ?? 0)}`, `${perMessage(sum((c) => c.userMs))} / ${perMessage(sum((c) => c.systemMs))}`],
+        ['floor: bare Node peer', `${floor1.cpu.writer.userUs.toFixed(1)} / ${floor1.cpu.writer.systemUs.toFixed(1)}`, `${floor1.cpu.receiver.userUs.toFixed(1)} / ${floor1.cpu.receiver.systemUs.toFixed(1)}`],
+      ],
+    ),
+  );
   out();
 
 }
@@ -226,13 +252,14 @@ if (section('sessions')) {
         `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
         r.cpuMsPerRequest.toFixed(3),
         `${Math.min(...cpus).toFixed(3)}–${Math.max(...cpus).toFixed(3)}`,
+        stack === 'ours' ? r.messagesPerRequest.toFixed(2) : '–',
         String(r.requests),
       ]);
     }
   }
   out(`Medians of ${String(sessions.rounds)} rounds${oneApp ? ' (--one-app: every user on app1)' : ''}; each round runs every stack, in a rotated order.`);
   out();
-  out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'CPU ms range over rounds', 'requests checked'], rows));
+  out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'CPU ms range over rounds', 'map messages per request', 'requests checked'], rows));
   out();
   if (!sessions.redisInstalled) {
     out('redis-server is not installed (apt-get install redis-server): the connect-redis rows and the ratios are skipped.');

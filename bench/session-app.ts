@@ -22,13 +22,13 @@ import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session, { type Store } from 'express-session';
 import { createClient } from 'redis';
-import { LazyReplicatedMap, TcpTransport } from '../lib/index.js';
-import { BackupSessionStore } from '../lib/session/index.js';
+import { main, session as sessionEntry } from './built.js';
 import { CpuProfiler } from './cpu-profiler.js';
 
 /** Commands from the parent. */
 export type SessionAppRequest =
   | { id: number; cmd: 'members' }
+  | { id: number; cmd: 'messagesSent' }
   | { id: number; cmd: 'profileStart' }
   | { id: number; cmd: 'profileStop'; file: string }
   | { id: number; cmd: 'stop' };
@@ -57,10 +57,14 @@ const send = (m: SessionAppMessage): void => {
   if (process.connected) process.send?.(m);
 };
 
+const { LazyReplicatedMap, TcpTransport } = main;
+const { BackupSessionStore } = sessionEntry;
 let store: Store;
 let clusterAddress = '';
 let shutdown: () => Promise<void>;
 let members: () => string[] = () => [];
+/** Map messages this app has sent, all types (0 for the other stores). */
+let messagesSent: () => number = () => 0;
 if (storeKind === 'ours') {
   const seeds = (process.env['SEEDS'] ?? '').split(',').filter((s) => s.length > 0);
   const transport = new TcpTransport({ id: appId, host: '127.0.0.1', port: 0, seeds, secret: process.env['CLUSTER_SECRET'] ?? '' });
@@ -75,6 +79,7 @@ if (storeKind === 'ours') {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   store = ours;
   members = () => map.members();
+  messagesSent = () => Object.values(map.stats().sent).reduce((sum, n) => sum + n, 0);
   shutdown = async () => {
     ours.close();
     // Benches tear the whole cluster down: no wait for a successor that will not come.
@@ -148,6 +153,9 @@ process.on('message', (raw) => {
       switch (req.cmd) {
         case 'members':
           result = members();
+          break;
+        case 'messagesSent':
+          result = messagesSent();
           break;
         case 'profileStart':
           await profiler.start();

@@ -10,8 +10,8 @@
  * @module
  */
 import session from 'express-session';
-import { InMemoryNetwork, LazyReplicatedMap } from '../lib/index.js';
-import { BackupSessionStore } from '../lib/session/index.js';
+import type { LazyReplicatedMap } from '../lib/index.js';
+import { main, session as sessionEntry } from './built.js';
 
 /** The same ~1 KB profile the end-to-end apps store (bench/session-app.ts). */
 const PROFILE = {
@@ -48,17 +48,17 @@ function cookie(): Session {
 }
 
 async function ours(): Promise<StoreCalls> {
-  const net = new InMemoryNetwork({ seed: 1 });
+  const net = new main.InMemoryNetwork({ seed: 1 });
   const maps: Array<LazyReplicatedMap<string>> = [];
   for (const id of ['a', 'b']) {
-    const map = new LazyReplicatedMap<string>({ name: 'sessions', transport: net.transport(id), backups: 1, expirySweepIntervalMs: 0 });
+    const map = new main.LazyReplicatedMap<string>({ name: 'sessions', transport: net.transport(id), backups: 1, expirySweepIntervalMs: 0 });
     await map.start();
     maps.push(map);
   }
   await net.settled();
   const primary = maps[0];
   if (primary === undefined) throw new Error('no map');
-  const store = new BackupSessionStore({ map: primary, route: 'a' });
+  const store = new sessionEntry.BackupSessionStore({ map: primary, route: 'a' });
   return {
     get: (sid) => store.get(sid),
     set: async (sid, s) => {

@@ -11,14 +11,14 @@
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SessionAppMessage, SessionAppRequest } from './session-app.js';
 import { startRedis } from './tcp.js';
+import { processCpu } from './measure.js';
 
 type Command = SessionAppRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -59,6 +59,8 @@ export interface SessionRow {
   p99Ms: number;
   /** CPU (user + sys) of every app process and redis-server during the window, per request. */
   cpuMsPerRequest: number;
+  /** Map messages the apps sent during the window, per request (ours only; 0 for the others). */
+  messagesPerRequest: number;
   /** Wrong counters, wrong status codes, missing cookies, failed requests: any makes the row invalid. */
   errors: number;
   firstError: string | undefined;
@@ -103,20 +105,10 @@ function killOnExit(child: ChildProcess | number): void {
 }
 const redisPids = new Set<number>();
 
-const CLK_TCK = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
 /** CPU time (user + sys, all threads) a process used so far, in ms. */
 function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'latin1');
-  // The command name (field 2) may hold spaces; fields after its closing parenthesis start at 3.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+  const { userMs, systemMs } = processCpu(pid);
+  return userMs + systemMs;
 }
 
 /** One forked express app. */
@@ -328,11 +320,14 @@ async function drive(
   await phase(options.warmMs, undefined);
   if (options.profileDir !== undefined) await Promise.all(apps.map((a) => a.request({ cmd: 'profileStart' })));
   const latencies: number[] = [];
+  const sent = async (): Promise<number> => (await Promise.all(apps.map((a) => a.request({ cmd: 'messagesSent' })))).reduce((sum: number, n) => sum + Number(n), 0);
+  const sent0 = await sent();
   const cpu0 = cpuPids.map(cpuMs);
   const t0 = performance.now();
   await phase(options.measureMs, latencies);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuPids.map(cpuMs).reduce((sum, c, i) => sum + c - (cpu0[i] ?? 0), 0);
+  const messages = (await sent()) - sent0;
   if (options.profileDir !== undefined) {
     const dir = options.profileDir;
     await Promise.all(apps.map((a) => a.request({ cmd: 'profileStop', file: join(dir, `${stack}-${workload}-${a.id}.cpuprofile`) })));
@@ -347,6 +342,7 @@ async function drive(
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     cpuMsPerRequest: cpu / Math.max(1, latencies.length),
+    messagesPerRequest: messages / Math.max(1, latencies.length),
     errors,
     firstError,
   };
@@ -371,6 +367,7 @@ function medianRow(runs: SessionRow[]): SessionRow {
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
     cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
+    messagesPerRequest: median(runs.map((r) => r.messagesPerRequest)),
     errors: runs.reduce((n, r) => n + r.errors, 0),
     firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
   };

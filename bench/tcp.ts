@@ -10,7 +10,7 @@ import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BenchMessage, BenchRequest } from './member.js';
-import { throughput, type Throughput } from './measure.js';
+import { processCpu, throughput, type Throughput } from './measure.js';
 
 type Command = BenchRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -30,8 +30,14 @@ export class BenchMember {
   constructor(id: string, seeds: string[], env: Record<string, string> = {}) {
     this.id = id;
     this.child = fork(MEMBER, [], {
-      // BENCH_CPU_PROF=dir writes a CPU profile of every member (node --cpu-prof) into dir.
-      execArgv: ['--import', 'tsx', ...(process.env['BENCH_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`])],
+      // BENCH_CPU_PROF=dir writes a CPU profile of every member (node --cpu-prof) into dir;
+      // BENCH_PERF_MAP=1 has V8 write /tmp/perf-<pid>.map, so `perf record -g -p <pid>` names JavaScript frames.
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env['BENCH_PERF_MAP'] === undefined ? [] : ['--perf-basic-prof']),
+        ...(process.env['BENCH_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`]),
+      ],
       env: { ...process.env, ...env, MEMBER_ID: id, SEEDS: seeds.join(',') },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -171,7 +177,23 @@ export async function failover(signal: 'SIGKILL' | 'SIGSTOP', env: Record<string
  * and no library code: a message out, a 20-byte acknowledgement back. The floor under a `set`
  * acknowledged by one backup, measured on the same machine in the same run.
  */
-export async function nodeRoundTrip(total: number, concurrency: number, valueBytes: number): Promise<Throughput> {
+/** CPU per message of one side of a round trip, in µs: in user space and in the kernel. */
+export interface SideCpu {
+  userUs: number;
+  systemUs: number;
+}
+
+/** CPU per message on each side of a round trip: the side that writes and waits, and the side that answers. */
+export interface RoundTripCpu {
+  writer: SideCpu;
+  receiver: SideCpu;
+}
+
+/**
+ * `total` round trips to a bare Node peer, after a warm-up; with the CPU per round trip of this
+ * process (the writer; it runs nothing else meanwhile) and of the peer.
+ */
+export async function nodeRoundTrip(total: number, concurrency: number, valueBytes: number): Promise<Throughput & { cpu: RoundTripCpu }> {
   const peer = fork(ECHO_PEER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [port] = (await once(peer, 'message')) as [number];
@@ -195,9 +217,19 @@ export async function nodeRoundTrip(total: number, concurrency: number, valueByt
         socket.write(message);
       });
     await throughput(Math.min(2000, total), concurrency, run);
+    const client0 = process.cpuUsage();
+    const peer0 = processCpu(peer.pid ?? 0);
     const result = await throughput(total, concurrency, run);
+    const client = process.cpuUsage(client0);
+    const peer1 = processCpu(peer.pid ?? 0);
     socket.destroy();
-    return result;
+    return {
+      ...result,
+      cpu: {
+        writer: { userUs: client.user / total, systemUs: client.system / total },
+        receiver: { userUs: ((peer1.userMs - peer0.userMs) * 1000) / total, systemUs: ((peer1.systemMs - peer0.systemMs) * 1000) / total },
+      },
+    };
   } finally {
     const exited = once(peer, 'exit');
     peer.disconnect();
