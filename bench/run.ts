@@ -11,6 +11,7 @@ import { accessCost, bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlac
 import { markdownTable, processCpu } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
+import { layerCosts, type LayerCost } from './layers.js';
 import { scaleBench } from './scale.js';
 import { sessionStoreCost } from './session-store.js';
 import { median, sessionsBench, type SessionRow, type SessionSeries, type SessionStack } from './sessions.js';
@@ -21,7 +22,7 @@ import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, failover, join, sessions, scale, snapshot, eviction) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, layers, failover, join, sessions, scale, snapshot, eviction) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -175,6 +176,24 @@ if (section('tcp')) {
   );
   out();
 
+}
+if (section('layers')) {
+  out('## What each layer adds to an acknowledged write (two processes on loopback, 1 in flight)');
+  out();
+  const layers = await layerCosts(quick ? 10_000 : 20_000);
+  const name = { node: 'bare Node round trip (no library)', transport: 'TcpTransport: a frame each way', rpc: 'RpcChannel: call and answer', map: 'LazyReplicatedMap: `set`, one backup' } as const;
+  const us = (n: number): string => n.toFixed(1);
+  const userOf = (l: LayerCost): number => l.cpu.writer.userUs + l.cpu.receiver.userUs;
+  out(
+    markdownTable(
+      ['layer (300-byte payload)', 'round trips/s', 'writer µs: user / kernel', 'receiver µs: user / kernel', 'user µs both sides', 'added over the layer below'],
+      layers.map((l, i) => {
+        const below = layers[i - 1];
+        return [name[l.layer], l.opsPerSec, `${us(l.cpu.writer.userUs)} / ${us(l.cpu.writer.systemUs)}`, `${us(l.cpu.receiver.userUs)} / ${us(l.cpu.receiver.systemUs)}`, us(userOf(l)), below === undefined ? '–' : `+${us(userOf(l) - userOf(below))}`];
+      }),
+    ),
+  );
+  out();
 }
 if (section('failover')) {
   out('## Failover over TCP: from a member lost to every one of its keys served again (2000 keys)');
