@@ -369,103 +369,125 @@ export function mapMessageToWire(message: MapMessage): unknown[] {
   }
 }
 
+/**
+ * Where a field sits in a message, for the error that names it: a top-level name, or a parent and
+ * a field name or index. A path is a small object joined into text only when a check fails, so a
+ * well-formed message costs no string building (a backup decodes one per write).
+ */
+type Where = string | { readonly parent: Where; readonly field: string | number };
+
+function at(parent: Where, field: string | number): Where {
+  return { parent, field };
+}
+
+function describe(where: Where): string {
+  if (typeof where === 'string') return where;
+  return typeof where.field === 'number' ? `${describe(where.parent)}[${String(where.field)}]` : `${describe(where.parent)}.${where.field}`;
+}
+
 function fail(what: string): never {
   throw new CodecError(`malformed map message: ${what}`);
 }
 
-function key(raw: unknown, where: string): MapKey {
-  if (!isMapKey(raw)) fail(`${where} is not a string or finite number key`);
+function key(raw: unknown, where: Where): MapKey {
+  if (!isMapKey(raw)) fail(`${describe(where)} is not a string or finite number key`);
   return raw;
 }
 
-function memberId(raw: unknown, where: string): string {
-  if (typeof raw !== 'string' || raw.length === 0) fail(`${where} is not a member id`);
+function memberId(raw: unknown, where: Where): string {
+  if (typeof raw !== 'string' || raw.length === 0) fail(`${describe(where)} is not a member id`);
   return raw;
 }
 
-function count(raw: unknown, where: string): number {
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) fail(`${where} is not a non-negative integer`);
+function count(raw: unknown, where: Where): number {
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) fail(`${describe(where)} is not a non-negative integer`);
   return raw;
 }
 
-function array(raw: unknown, where: string): unknown[] {
-  if (!Array.isArray(raw)) fail(`${where} is not an array`);
+function array(raw: unknown, where: Where): unknown[] {
+  if (!Array.isArray(raw)) fail(`${describe(where)} is not an array`);
   return raw as unknown[];
 }
 
-function bytes(raw: unknown, where: string): Uint8Array {
-  if (!(raw instanceof Uint8Array)) fail(`${where} is not a byte string`);
+function bytes(raw: unknown, where: Where): Uint8Array {
+  if (!(raw instanceof Uint8Array)) fail(`${describe(where)} is not a byte string`);
   return raw;
 }
 
-function version(raw: unknown, where: string): Version {
+function version(raw: unknown, where: Where): Version {
   const v = array(raw, where);
-  if (v.length !== 4 && v.length !== 6) fail(`${where} is not a 4- or 6-part version`);
-  const parts = [count(v[0], `${where}.writeClock`), memberId(v[1], `${where}.writer`), count(v[2], `${where}.placeSeq`), memberId(v[3], `${where}.placer`)] as const;
+  if (v.length !== 4 && v.length !== 6) fail(`${describe(where)} is not a 4- or 6-part version`);
+  const parts = [count(v[0], at(where, 'writeClock')), memberId(v[1], at(where, 'writer')), count(v[2], at(where, 'placeSeq')), memberId(v[3], at(where, 'placer'))] as const;
   if (v.length === 4) return parts;
-  const update = count(v[4], `${where}.update`);
+  const update = count(v[4], at(where, 'update'));
   // One form for each version, so equal versions look equal: no update is written as none.
-  if (update === 0) fail(`${where}.update is 0: a version without updates has 4 parts`);
-  return [...parts, update, memberId(v[5], `${where}.updater`)];
+  if (update === 0) fail(`${describe(where)}.update is 0: a version without updates has 4 parts`);
+  return [...parts, update, memberId(v[5], at(where, 'updater'))];
 }
 
-function placement(raw: unknown, where: string): Placement {
+function placement(raw: unknown, where: Where): Placement {
   const p = array(raw, where);
-  if (p.length !== 4) fail(`${where} is not a placement`);
+  if (p.length !== 4) fail(`${describe(where)} is not a placement`);
+  return placementOf(p, where);
+}
+
+/** The placement in the first four fields of `p` (a placement, or an entry copy that starts with one). */
+function placementOf(p: readonly unknown[], where: Where): Placement {
   return {
-    key: key(p[0], `${where}.key`),
-    version: version(p[1], `${where}.version`),
-    primary: memberId(p[2], `${where}.primary`),
-    backups: array(p[3], `${where}.backups`).map((b, i) => memberId(b, `${where}.backups[${i}]`)),
+    key: key(p[0], at(where, 'key')),
+    version: version(p[1], at(where, 'version')),
+    primary: memberId(p[2], at(where, 'primary')),
+    backups: array(p[3], at(where, 'backups')).map((b, i) => memberId(b, at(at(where, 'backups'), i))),
   };
 }
 
 /** An optional duration: `null` is absent. */
-function duration(raw: unknown, where: string): number | undefined {
+function duration(raw: unknown, where: Where): number | undefined {
   return raw === null ? undefined : count(raw, where);
 }
 
-function expiry(raw: unknown, where: string): EntryExpiry {
+function expiry(raw: unknown, where: Where): EntryExpiry {
   const e = array(raw, where);
-  if (e.length !== 3) fail(`${where} is not an expiry`);
-  const ttlMs = duration(e[0], `${where}.ttlMs`);
-  const maxIdleMs = duration(e[1], `${where}.maxIdleMs`);
-  const idleMs = duration(e[2], `${where}.idleMs`);
+  if (e.length !== 3) fail(`${describe(where)} is not an expiry`);
+  const ttlMs = duration(e[0], at(where, 'ttlMs'));
+  const maxIdleMs = duration(e[1], at(where, 'maxIdleMs'));
+  const idleMs = duration(e[2], at(where, 'idleMs'));
   return { ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxIdleMs === undefined ? {} : { maxIdleMs }), ...(idleMs === undefined ? {} : { idleMs }) };
 }
 
-function entryCopy(raw: unknown, where: string): EntryCopy {
+function entryCopy(raw: unknown, where: Where): EntryCopy {
   const c = array(raw, where);
-  if (c.length !== 5 && c.length !== 6) fail(`${where} is not an entry copy`);
-  const copy = { ...placement(c.slice(0, 4), where), bytes: bytes(c[4], `${where}.bytes`) };
-  return c.length === 6 ? { ...copy, expiry: expiry(c[5], `${where}.expiry`) } : copy;
+  if (c.length !== 5 && c.length !== 6) fail(`${describe(where)} is not an entry copy`);
+  const p = placementOf(c, where);
+  const copy = { key: p.key, version: p.version, primary: p.primary, backups: p.backups, bytes: bytes(c[4], at(where, 'bytes')) };
+  return c.length === 6 ? { ...copy, expiry: expiry(c[5], at(where, 'expiry')) } : copy;
 }
 
-function removal(raw: unknown, where: string): Removal {
+function removal(raw: unknown, where: Where): Removal {
   const r = array(raw, where);
-  if (r.length !== 2) fail(`${where} is not a removal`);
-  return { key: key(r[0], `${where}.key`), version: version(r[1], `${where}.version`) };
+  if (r.length !== 2) fail(`${describe(where)} is not a removal`);
+  return { key: key(r[0], at(where, 'key')), version: version(r[1], at(where, 'version')) };
 }
 
-function text(raw: unknown, where: string): string {
-  if (typeof raw !== 'string') fail(`${where} is not a string`);
+function text(raw: unknown, where: Where): string {
+  if (typeof raw !== 'string') fail(`${describe(where)} is not a string`);
   return raw;
 }
 
-function heldCopy(c: readonly unknown[], where: string): HeldCopy {
-  const idleMs = duration(c[2], `${where}.idleMs`);
-  const ttlMs = duration(c[3] ?? null, `${where}.ttlMs`);
-  const maxIdleMs = duration(c[4] ?? null, `${where}.maxIdleMs`);
+function heldCopy(c: readonly unknown[], where: Where): HeldCopy {
+  const idleMs = duration(c[2], at(where, 'idleMs'));
+  const ttlMs = duration(c[3] ?? null, at(where, 'ttlMs'));
+  const maxIdleMs = duration(c[4] ?? null, at(where, 'maxIdleMs'));
   return {
-    version: version(c[0], `${where}.version`),
-    bytes: bytes(c[1], `${where}.bytes`),
+    version: version(c[0], at(where, 'version')),
+    bytes: bytes(c[1], at(where, 'bytes')),
     ...(idleMs === undefined ? {} : { idleMs }),
     ...(ttlMs === undefined ? {} : { ttlMs }),
     ...(maxIdleMs === undefined ? {} : { maxIdleMs }),
   };
 }
 
-function heldAnswer(raw: unknown, where: string): HeldAnswer {
+function heldAnswer(raw: unknown, where: Where): HeldAnswer {
   const a = array(raw, where);
   const n = a.length;
   switch (a[0]) {
@@ -477,13 +499,13 @@ function heldAnswer(raw: unknown, where: string): HeldAnswer {
       if (n === 4 || n === 6) return { answer: 'held', copy: heldCopy(a.slice(1), where) };
       break;
     case 2:
-      if (n === 3) return { answer: 'refused', name: text(a[1], `${where}.name`), message: text(a[2], `${where}.message`) };
+      if (n === 3) return { answer: 'refused', name: text(a[1], at(where, 'name')), message: text(a[2], at(where, 'message')) };
       break;
     case 3:
       if (n === 1) return { answer: 'later' };
       break;
   }
-  fail(`${where} is not [0], [1, version, bytes, idleMs(, ttlMs, maxIdleMs)], [2, name, message] or [3]`);
+  fail(`${describe(where)} is not [0], [1, version, bytes, idleMs(, ttlMs, maxIdleMs)], [2, name, message] or [3]`);
 }
 
 function arity(wire: unknown[], n: number, name: string): void {
@@ -501,23 +523,23 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_BACKUP:
     case MSG_COPY:
       arity(wire, 2, MESSAGE_TYPE_NAMES[type] ?? '');
-      return { type, entries: array(wire[1], 'entries').map((e, i) => entryCopy(e, `entries[${i}]`)) };
+      return { type, entries: array(wire[1], 'entries').map((e, i) => entryCopy(e, at('entries', i))) };
     case MSG_RETRIEVE_BACKUP:
       arity(wire, 2, 'MSG_RETRIEVE_BACKUP');
       return { type, key: key(wire[1], 'key') };
     case MSG_PROXY:
       arity(wire, 2, 'MSG_PROXY');
-      return { type, entries: array(wire[1], 'entries').map((e, i) => placement(e, `entries[${i}]`)) };
+      return { type, entries: array(wire[1], 'entries').map((e, i) => placement(e, at('entries', i))) };
     case MSG_REMOVE:
       arity(wire, 2, 'MSG_REMOVE');
-      return { type, removals: array(wire[1], 'removals').map((r, i) => removal(r, `removals[${i}]`)) };
+      return { type, removals: array(wire[1], 'removals').map((r, i) => removal(r, at('removals', i))) };
     case MSG_STATE: {
       if (wire.length !== 4 && wire.length !== 5) fail(`MSG_STATE has ${wire.length - 1} fields, expected 3, or 4 when more pages follow`);
       const state = {
         type,
         incarnation: memberId(wire[1], 'incarnation'),
-        entries: array(wire[2], 'entries').map((e, i) => placement(e, `entries[${i}]`)),
-        tombstones: array(wire[3], 'tombstones').map((r, i) => removal(r, `tombstones[${i}]`)),
+        entries: array(wire[2], 'entries').map((e, i) => placement(e, at('entries', i))),
+        tombstones: array(wire[3], 'tombstones').map((r, i) => removal(r, at('tombstones', i))),
       };
       return wire.length === 5 ? { ...state, next: count(wire[4], 'next') } : state;
     }
@@ -529,7 +551,7 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       return { type, transfer: count(wire[1], 'transfer'), page: count(wire[2], 'page') };
     case MSG_ACCESS:
       arity(wire, 2, 'MSG_ACCESS');
-      return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`)) };
+      return { type, keys: array(wire[1], 'keys').map((k, i) => key(k, at('keys', i))) };
     case MSG_VALUE: {
       // Without expiry parts (5) or with them (7).
       if (wire.length !== 7) arity(wire, 5, 'MSG_VALUE');
@@ -556,9 +578,9 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_DIFFS: {
       arity(wire, 2, 'MSG_DIFFS');
       const diffs = array(wire[1], 'diffs').map((raw, i): EntryDiff => {
-        const d = array(raw, `diffs[${i}]`);
+        const d = array(raw, at('diffs', i));
         if (d.length !== 3) fail(`diffs[${i}] is not [placement, base, bytes]`);
-        return { entry: placement(d[0], `diffs[${i}].entry`), base: version(d[1], `diffs[${i}].base`), diff: bytes(d[2], `diffs[${i}].diff`) };
+        return { entry: placement(d[0], at(at('diffs', i), 'entry')), base: version(d[1], at(at('diffs', i), 'base')), diff: bytes(d[2], at(at('diffs', i), 'diff')) };
       });
       if (diffs.length === 0) fail('MSG_DIFFS carries no diff');
       return { type, diffs };
@@ -567,7 +589,7 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       arity(wire, 2, 'MSG_DIFF_OUTCOMES');
       const outcomes = array(wire[1], 'outcomes').map((raw, i): DiffOutcome => {
         if (raw === null) return undefined;
-        const o = array(raw, `outcomes[${i}]`);
+        const o = array(raw, at('outcomes', i));
         if (o.length !== 2 || typeof o[0] !== 'string' || typeof o[1] !== 'string') fail(`outcomes[${i}] is not null or [name, message]`);
         return { name: o[0], message: o[1] };
       });
@@ -613,26 +635,26 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_VIEW: {
       arity(wire, 6, 'MSG_VIEW');
       const members = array(wire[3], 'members').map((m, i): readonly [string, string] => {
-        const pair = array(m, `members[${i}]`);
+        const pair = array(m, at('members', i));
         if (pair.length !== 2) fail(`members[${i}] is not [id, incarnation]`);
-        return [memberId(pair[0], `members[${i}].id`), memberId(pair[1], `members[${i}].incarnation`)];
+        return [memberId(pair[0], at(at('members', i), 'id')), memberId(pair[1], at(at('members', i), 'incarnation'))];
       });
       const creations = array(wire[5], 'creations').map((c, i): Creation => {
-        const parts = array(c, `creations[${i}]`);
+        const parts = array(c, at('creations', i));
         if (parts.length !== 3) fail(`creations[${i}] is not [key, to, version]`);
-        return { key: key(parts[0], `creations[${i}].key`), to: memberId(parts[1], `creations[${i}].to`), version: version(parts[2], `creations[${i}].version`) };
+        return { key: key(parts[0], at(at('creations', i), 'key')), to: memberId(parts[1], at(at('creations', i), 'to')), version: version(parts[2], at(at('creations', i), 'version')) };
       });
       return { type, seq: count(wire[1], 'seq'), incarnation: memberId(wire[2], 'incarnation'), members, clock: count(wire[4], 'clock'), creations };
     }
     case MSG_RETRIEVE_MANY: {
       arity(wire, 2, 'MSG_RETRIEVE_MANY');
-      const keys = array(wire[1], 'keys').map((k, i) => key(k, `keys[${i}]`));
+      const keys = array(wire[1], 'keys').map((k, i) => key(k, at('keys', i)));
       if (keys.length === 0) fail('MSG_RETRIEVE_MANY asks for no key');
       return { type, keys };
     }
     case MSG_VALUES:
       arity(wire, 2, 'MSG_VALUES');
-      return { type, answers: array(wire[1], 'answers').map((a, i) => heldAnswer(a, `answers[${i}]`)) };
+      return { type, answers: array(wire[1], 'answers').map((a, i) => heldAnswer(a, at('answers', i))) };
     case MSG_STOP:
     case MSG_LEAVING:
     case MSG_PING:

@@ -422,6 +422,15 @@ describe('map messages', () => {
       expect(rejected([MSG_REMOVE, [['k', [1, 'a', -3, 'a']]]]).message).to.equal(
         'malformed map message: removals[0].version.placeSeq is not a non-negative integer',
       );
+      // An entry copy: its placement's fields, its bytes, its expiry.
+      const copy = (c: unknown[]): unknown[] => [MSG_BACKUP, [['k', [1, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(1)], c]];
+      expect(rejected(copy(['k', [1, 'a', 0, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(1)])).message).to.equal(
+        'malformed map message: entries[1].version.update is 0: a version without updates has 4 parts',
+      );
+      expect(rejected(copy(['k', [1, 'a', 0, 'a'], 'a', ['b'], 'bytes'])).message).to.equal('malformed map message: entries[1].bytes is not a byte string');
+      expect(rejected(copy(['k', [1, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(1), [1, 'x', null]])).message).to.equal(
+        'malformed map message: entries[1].expiry.maxIdleMs is not a non-negative integer',
+      );
     });
 
     it('turns thousands of seeded mutations of valid frames into a message or a CodecError, never another error', () => {
