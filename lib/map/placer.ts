@@ -42,6 +42,9 @@ export class Placer {
    */
   backups(current: readonly string[], wanted = this.state.wanted(), tried?: ReadonlySet<string>): readonly string[] {
     const { members } = this.state;
+    // Every write in place asks this: with enough backups, all live and staying, nothing is chosen
+    // (the general path below returns the same list, without its copies and sets).
+    if (current.length >= wanted && current.every((b) => members.has(b) && !members.isLeaving(b))) return this.state.interner.list(current);
     const keep = current.filter((b) => members.has(b) && !members.isLeaving(b));
     return this.state.interner.list(this.selector.refill(members.candidates(), keep, wanted, tried));
   }

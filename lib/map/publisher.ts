@@ -328,7 +328,8 @@ export class Publisher {
     const mode = this.state.ackMode === 'none' ? 'none' : 'all';
     const told: Promise<RpcResponse[]>[] = [];
     for (const [member, placements] of proxies) told.push(...this.messenger.sendPlacements(member, placements, mode));
-    if (mode === 'all') {
+    // Nothing announced nor being announced (an update in place, the common write): no wait.
+    if (mode === 'all' && (announcing.length > 0 || sameUnderWay.length > 0)) {
       const all = Promise.all(told);
       for (const entry of announcing) this.telling.set(entry, all);
       await Promise.all([all, ...sameUnderWay]);
