@@ -56,8 +56,11 @@ export class DiffGroups {
       this.groups.set(to, group);
     }
     const coalescer = group;
-    // Each diff settles on its own through `resolve` and `reject`: the group's promise never rejects.
-    return new Promise<RpcResponse[]>((resolve, reject) => void coalescer.add({ diff, resolve, reject }));
+    // Each diff settles on its own through `resolve` and `reject`; a group whose flush failed before
+    // settling them (its frame budget threw) rejects, and so do the diffs it left unsettled.
+    return new Promise<RpcResponse[]>((resolve, reject) => {
+      coalescer.add({ diff, resolve, reject }).catch(reject);
+    });
   }
 
   /** Sends a group, in as many requests as the frame limit needs, and settles each diff. */

@@ -109,18 +109,21 @@ export class Fetches {
       // Holders come and go: the queues of members no longer here are dropped now and then.
       if (this.queues.size > 2 * this.state.members.size + 8) {
         for (const id of this.queues.keys()) if (!this.state.members.has(id)) this.queues.delete(id);
+        // So are the older builds remembered among them (a member that comes back is asked anew).
+        for (const id of this.unbatched.keys()) if (!this.state.members.has(id)) this.unbatched.delete(id);
       }
       queue = new WriteCoalescer<Ask>((asks) => this.send(holder, asks));
       this.queues.set(holder, queue);
     }
     const q = queue;
     return new Promise<FetchAnswer>((resolve, reject) => {
-      // send() settles every ask itself and never rejects.
-      void q.add({ key, resolve, reject });
+      // send() settles every ask itself; if it fails before it could (its frame budget threw), the
+      // group rejects, and so do the asks it left unsettled.
+      q.add({ key, resolve, reject }).catch(reject);
     });
   }
 
-  /** Sends the keys of `asks` to `holder` and settles each ask with its key's answer. Never rejects. */
+  /** Sends the keys of `asks` to `holder` and settles each ask with its key's answer. */
   private async send(holder: string, asks: readonly Ask[]): Promise<void> {
     const byKey = new Map<MapKey, Ask[]>();
     for (const a of asks) {

@@ -5,7 +5,7 @@ import { MSG_ACK, MSG_DIFF, MSG_DIFF_OUTCOMES, MSG_DIFFS } from '../../../lib/co
 import { DiffGroups } from '../../../lib/map/diff-groups.js';
 import { diffBound, type FrameBudget } from '../../../lib/map/message-size.js';
 import type { Messenger } from '../../../lib/map/messenger.js';
-import { Calls } from './fakes.js';
+import { Calls, outcomeByNextTurn } from './fakes.js';
 
 /** A diff of `key` onto its first write. */
 function diffOf(key: string): EntryDiff {
@@ -89,4 +89,18 @@ describe('DiffGroups (alone, on fakes)', () => {
       [MSG_DIFFS, ['key-5', 'key-6']],
     ]);
   });
+
+  it('rejects the diffs of a group whose flush fails before it could settle them, instead of leaving them pending', async () => {
+    const broken: FrameBudget<EntryDiff> = {
+      bound: () => {
+        throw new Error('budget broke');
+      },
+      maxBytes: 1000,
+    };
+    const { groups } = build(undefined, broken);
+    const lone = groups.send('b', diffOf('k1'));
+    const grouped = [groups.send('b', diffOf('k2')), groups.send('b', diffOf('k3'))];
+    expect(await Promise.all([lone, ...grouped].map(outcomeByNextTurn))).to.deep.equal(['budget broke', 'budget broke', 'budget broke']);
+  });
+
 });

@@ -82,3 +82,19 @@ export class Calls {
     return this.list.map(([name]) => name);
   }
 }
+
+/**
+ * How `p` stands once every callback of this turn of the event loop and of the next one ran:
+ * 'resolved', its rejection's message, or 'pending'. Groups leave at the end of a turn, so a
+ * promise still pending then was left unsettled.
+ */
+export function outcomeByNextTurn(p: Promise<unknown>): Promise<string> {
+  const later = new Promise<string>((resolve) => {
+    setImmediate(() => {
+      setImmediate(() => {
+        resolve('pending');
+      });
+    });
+  });
+  return Promise.race([p.then(() => 'resolved', (e: unknown) => (e instanceof Error ? e.message : String(e))), later]);
+}

@@ -6,7 +6,7 @@ import { Fetches, type FetchAnswer, type FetchesState } from '../../../lib/map/f
 import { keyBound, type FrameBudget } from '../../../lib/map/message-size.js';
 import type { Messenger } from '../../../lib/map/messenger.js';
 import type { RpcCallOptions } from '../../../lib/rpc/rpc-options.js';
-import { Calls, fakeContext } from './fakes.js';
+import { Calls, fakeContext, outcomeByNextTurn } from './fakes.js';
 
 /** How a fake holder answers the `index`th key of a request: its copy, 'none', or 'later' (its reply is full). */
 type Holding = (holder: string, key: MapKey, index: number) => HeldAnswer;
@@ -144,4 +144,18 @@ describe('Fetches (alone, on fakes)', () => {
     expect(fake.raised.map(([event]) => event)).to.deep.equal(['error']);
     expect(fake.raised[0]?.[1]).to.be.instanceOf(ProtocolError);
   });
+
+  it('rejects the asks of a batch whose sending fails before it could settle them, instead of leaving them pending', async () => {
+    const broken: FrameBudget<MapKey> = {
+      bound: () => {
+        throw new Error('budget broke');
+      },
+      maxBytes: 1000,
+    };
+    const { fetches } = build(held, { budget: broken });
+    // The first key goes alone (MSG_RETRIEVE_BACKUP, no budget); the two asked while it is in flight go as a batch.
+    const got = await Promise.all(['k1', 'k2', 'k3'].map((key) => outcomeByNextTurn(fetches.first(key, ['b']))));
+    expect(got).to.deep.equal(['resolved', 'budget broke', 'budget broke']);
+  });
+
 });
