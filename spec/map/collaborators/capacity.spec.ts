@@ -56,6 +56,24 @@ describe('Capacity and EntryTable (alone, on a recording host)', () => {
     expect(capacity.bytes).to.equal(5);
   });
 
+  it('counts a diff applied with its encoding deferred at its length, then the bytes once they are encoded (resized)', () => {
+    const { capacity, table } = ledger();
+    const b = entry('b', 'backup', 20);
+    table.set('b', b);
+    // A backup applies a 3-byte diff and keeps the decoded value: held until encoded are the old
+    // bytes and the diff.
+    b.deferEncoding({ grown: true }, () => new Uint8Array(50), 3);
+    expect(capacity.bytes).to.equal(23);
+    b.deferEncoding({ grown: 'more' }, () => new Uint8Array(50), 4);
+    expect(capacity.bytes).to.equal(27);
+    // Asking for the bytes encodes the value: the ledger now counts them, and no diff.
+    expect(b.bytes?.byteLength).to.equal(50);
+    expect(capacity.byRole().backup).to.deep.equal({ entries: 1, bytes: 50 });
+    // Encoded once: asking again changes nothing.
+    expect(b.bytes?.byteLength).to.equal(50);
+    expect(capacity.bytes).to.equal(50);
+  });
+
   it("refuses a new key at maxEntries under 'reject', naming the limit, and accepts updates of held keys", () => {
     const { capacity, table, evicted } = ledger({ maxEntries: 2 });
     table.set('k1', entry('k1', 'primary'));
