@@ -278,7 +278,7 @@ if (section('sessions')) {
   }
   out(`Medians of ${String(sessions.rounds)} rounds${oneApp ? ' (--one-app: every user on app1)' : ''}; each round runs every stack, in a rotated order.`);
   out();
-  out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'CPU ms range over rounds', 'map messages per request', 'requests checked'], rows));
+  out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'CPU ms range over rounds', 'map messages per request (requests and answers)', 'requests checked'], rows));
   out();
   if (!sessions.redisInstalled) {
     out('redis-server is not installed (apt-get install redis-server): the connect-redis rows and the ratios are skipped.');

@@ -59,7 +59,7 @@ export interface SessionRow {
   p99Ms: number;
   /** CPU (user + sys) of every app process and redis-server during the window, per request. */
   cpuMsPerRequest: number;
-  /** Map messages the apps sent during the window, per request (ours only; 0 for the others). */
+  /** Map messages the apps sent during the window, requests and answers alike, per request (ours only; 0 for the others). */
   messagesPerRequest: number;
   /** Wrong counters, wrong status codes, missing cookies, failed requests: any makes the row invalid. */
   errors: number;
