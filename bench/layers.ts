@@ -18,8 +18,8 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { main } from './built.js';
-import { LOAD_KEYS, processCpu, throughput } from './measure.js';
-import { nodeRoundTrip, type RoundTripCpu } from './tcp.js';
+import { LOAD_KEYS, roundTrips, throughput, type RoundTripCpu } from './measure.js';
+import { nodeRoundTrip } from './tcp.js';
 
 const PEER = fileURLToPath(new URL('./layer-peer.ts', import.meta.url));
 
@@ -31,7 +31,7 @@ export interface LayerCost {
 }
 
 /** `total` round trips through one library layer (after a warm-up of 3,000). */
-export async function throughLayer(layer: 'transport' | 'rpc' | 'map', total: number): Promise<LayerCost> {
+async function throughLayer(layer: 'transport' | 'rpc' | 'map', total: number): Promise<LayerCost> {
   const { LazyReplicatedMap, RpcChannel, TcpTransport } = main;
   const transport = new TcpTransport({ id: 'writer', host: '127.0.0.1', port: 0, seeds: [] });
   const frame = new Uint8Array(330).fill(2);
@@ -67,19 +67,8 @@ export async function throughLayer(layer: 'transport' | 'rpc' | 'map', total: nu
   try {
     await once(peer, 'message');
     await throughput(3000, 1, op);
-    const writer0 = process.cpuUsage();
-    const receiver0 = processCpu(peer.pid ?? 0);
-    const result = await throughput(total, 1, op);
-    const writer = process.cpuUsage(writer0);
-    const receiver = processCpu(peer.pid ?? 0);
-    return {
-      layer,
-      opsPerSec: result.opsPerSec,
-      cpu: {
-        writer: { userUs: writer.user / total, systemUs: writer.system / total },
-        receiver: { userUs: ((receiver.userMs - receiver0.userMs) * 1000) / total, systemUs: ((receiver.systemMs - receiver0.systemMs) * 1000) / total },
-      },
-    };
+    const result = await roundTrips(total, 1, op, peer.pid ?? 0);
+    return { layer, opsPerSec: result.opsPerSec, cpu: result.cpu };
   } finally {
     const exited = once(peer, 'exit');
     peer.disconnect();

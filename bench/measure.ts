@@ -24,6 +24,37 @@ export function processCpu(pid: number): { userMs: number; systemMs: number } {
   return { userMs: (Number(rest[11]) * 1000) / CLK_TCK, systemMs: (Number(rest[12]) * 1000) / CLK_TCK };
 }
 
+/** CPU per message of one side of a round trip, in µs: in user space and in the kernel. */
+export interface SideCpu {
+  userUs: number;
+  systemUs: number;
+}
+
+/** CPU per message on each side of a round trip: the side that writes and waits, and the side that answers. */
+export interface RoundTripCpu {
+  writer: SideCpu;
+  receiver: SideCpu;
+}
+
+/**
+ * `total` round trips of `op` at `concurrency`, with the CPU per round trip of this process (the
+ * writer: it must run nothing else meanwhile) and of the answering process `receiverPid`.
+ */
+export async function roundTrips(total: number, concurrency: number, op: (i: number) => Promise<unknown>, receiverPid: number): Promise<Throughput & { cpu: RoundTripCpu }> {
+  const writer0 = process.cpuUsage();
+  const receiver0 = processCpu(receiverPid);
+  const result = await throughput(total, concurrency, op);
+  const writer = process.cpuUsage(writer0);
+  const receiver = processCpu(receiverPid);
+  return {
+    ...result,
+    cpu: {
+      writer: { userUs: writer.user / total, systemUs: writer.system / total },
+      receiver: { userUs: ((receiver.userMs - receiver0.userMs) * 1000) / total, systemUs: ((receiver.systemMs - receiver0.systemMs) * 1000) / total },
+    },
+  };
+}
+
 /** The keys a member's `load` command cycles through (`<prefix>0` ... `<prefix>999`, bench/member.ts). */
 export const LOAD_KEYS = 1000;
 

@@ -10,7 +10,7 @@ import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BenchMessage, BenchRequest } from './member.js';
-import { processCpu, throughput, type Throughput } from './measure.js';
+import { roundTrips, throughput, type RoundTripCpu, type Throughput } from './measure.js';
 
 type Command = BenchRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -177,18 +177,6 @@ export async function failover(signal: 'SIGKILL' | 'SIGSTOP', env: Record<string
  * and no library code: a message out, a 20-byte acknowledgement back. The floor under a `set`
  * acknowledged by one backup, measured on the same machine in the same run.
  */
-/** CPU per message of one side of a round trip, in µs: in user space and in the kernel. */
-export interface SideCpu {
-  userUs: number;
-  systemUs: number;
-}
-
-/** CPU per message on each side of a round trip: the side that writes and waits, and the side that answers. */
-export interface RoundTripCpu {
-  writer: SideCpu;
-  receiver: SideCpu;
-}
-
 /**
  * `total` round trips to a bare Node peer, after a warm-up; with the CPU per round trip of this
  * process (the writer; it runs nothing else meanwhile) and of the peer.
@@ -217,19 +205,9 @@ export async function nodeRoundTrip(total: number, concurrency: number, valueByt
         socket.write(message);
       });
     await throughput(Math.min(2000, total), concurrency, run);
-    const client0 = process.cpuUsage();
-    const peer0 = processCpu(peer.pid ?? 0);
-    const result = await throughput(total, concurrency, run);
-    const client = process.cpuUsage(client0);
-    const peer1 = processCpu(peer.pid ?? 0);
+    const result = await roundTrips(total, concurrency, run, peer.pid ?? 0);
     socket.destroy();
-    return {
-      ...result,
-      cpu: {
-        writer: { userUs: client.user / total, systemUs: client.system / total },
-        receiver: { userUs: ((peer1.userMs - peer0.userMs) * 1000) / total, systemUs: ((peer1.systemMs - peer0.systemMs) * 1000) / total },
-      },
-    };
+    return result;
   } finally {
     const exited = once(peer, 'exit');
     peer.disconnect();
