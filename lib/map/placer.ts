@@ -29,6 +29,8 @@ export interface PlacerState {
 export class Placer {
   private readonly state: PlacerState;
   private readonly selector = new BackupSelector();
+  /** Whether backup `id` may keep its place: live, and not leaving. */
+  private readonly staying = (id: string): boolean => this.state.members.has(id) && !this.state.members.isLeaving(id);
 
   /** @param state see {@link PlacerState}. */
   constructor(state: PlacerState) {
@@ -44,8 +46,8 @@ export class Placer {
     const { members } = this.state;
     // Every write in place asks this: with enough backups, all live and staying, nothing is chosen
     // (the general path below returns the same list, without its copies and sets).
-    if (current.length >= wanted && current.every((b) => members.has(b) && !members.isLeaving(b))) return this.state.interner.list(current);
-    const keep = current.filter((b) => members.has(b) && !members.isLeaving(b));
+    if (current.length >= wanted && current.every(this.staying)) return this.state.interner.list(current);
+    const keep = current.filter(this.staying);
     return this.state.interner.list(this.selector.refill(members.candidates(), keep, wanted, tried));
   }
 

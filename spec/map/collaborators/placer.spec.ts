@@ -26,6 +26,20 @@ describe('Placer (alone, on a fake member view)', () => {
     expect(p.backups([], 2, new Set(['b']))).to.deep.equal(['d']);
   });
 
+  it('keeps as they are the backups of an entry that has enough, all live and staying, and replaces a leaving one', () => {
+    const p = placer(['b', 'c', 'd'], [], 1);
+    expect(p.backups([])).to.deep.equal(['b']);
+    // Nothing to choose: the list itself (interned), and the round-robin does not move.
+    const kept = p.backups(['c']);
+    expect(kept).to.deep.equal(['c']);
+    expect(p.backups(['c'])).to.equal(kept);
+    expect(p.backups([]), 'the next choice continues after b').to.deep.equal(['c']);
+    // As many as wanted, but one is leaving: it goes, and another is chosen in its place.
+    expect(placer(['b', 'c', 'd'], ['c'], 2).backups(['b', 'c'])).to.deep.equal(['b', 'd']);
+    // As many as wanted, but one is gone.
+    expect(placer(['b', 'd'], [], 2).backups(['b', 'c'])).to.deep.equal(['b', 'd']);
+  });
+
   it('places an entry again: backups chosen again and a new placement of the same value', () => {
     const e = new Entry('k', 'primary', V, 'a', ['gone']);
     placer(['b']).again(e);
