@@ -153,11 +153,13 @@ describe('fetches from holders are batched per holder (MSG_RETRIEVE_MANY)', () =
     net.configure({ delay: { min: 5, max: 5 } });
 
     // Batches the victim had received when it crashed: it answers at once, but its answer takes
-    // 5 ms on this network, and a crash drops what a member still had on its way, so a batch
-    // received and not yet answered is one that dies with its holder.
+    // 5 delivery rounds (turns of the event loop) on this network, and a crash drops what a member
+    // still had on its way, so a batch received and not yet answered is one that dies with its
+    // holder. The reads ask every holder at once, so they resolve through the other; that the
+    // asks of a silent holder settle too is checked in collaborators/fetches.spec.ts.
     let batchesAtCrash = 0;
     const values = await readThroughCrash(net, maps.e!, keys, 'a', () => {
-      // Checked after each round of deliveries (timers), before the next one can carry the answer.
+      // Checked at every turn, so well before the fifth can carry the answer.
       const poll = (): void => {
         const received = (maps[victim]!.stats().received['MSG_RETRIEVE_MANY'] ?? 0) - victimBefore;
         if (received > 0) {

@@ -84,17 +84,22 @@ export class Calls {
 }
 
 /**
- * How `p` stands once every callback of this turn of the event loop and of the next one ran:
- * 'resolved', its rejection's message, or 'pending'. Groups leave at the end of a turn, so a
- * promise still pending then was left unsettled.
+ * What `p` resolved to once every callback of this turn of the event loop and of the next one
+ * ran, or 'pending'. Groups leave at the end of a turn, so a promise still pending then was left
+ * unsettled.
  */
-export function outcomeByNextTurn(p: Promise<unknown>): Promise<string> {
-  const later = new Promise<string>((resolve) => {
+export function settledByNextTurn<T>(p: Promise<T>): Promise<T | 'pending'> {
+  const later = new Promise<'pending'>((resolve) => {
     setImmediate(() => {
       setImmediate(() => {
         resolve('pending');
       });
     });
   });
-  return Promise.race([p.then(() => 'resolved', (e: unknown) => (e instanceof Error ? e.message : String(e))), later]);
+  return Promise.race([p, later]);
+}
+
+/** How `p` stands by the end of the next turn (see {@link settledByNextTurn}): 'resolved', its rejection's message, or 'pending'. */
+export function outcomeByNextTurn(p: Promise<unknown>): Promise<string> {
+  return settledByNextTurn(p.then(() => 'resolved')).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
 }

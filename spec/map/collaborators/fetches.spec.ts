@@ -6,7 +6,7 @@ import { Fetches, type FetchAnswer, type FetchesState } from '../../../lib/map/f
 import { keyBound, type FrameBudget } from '../../../lib/map/message-size.js';
 import type { Messenger } from '../../../lib/map/messenger.js';
 import type { RpcCallOptions } from '../../../lib/rpc/rpc-options.js';
-import { Calls, fakeContext, outcomeByNextTurn } from './fakes.js';
+import { Calls, fakeContext, outcomeByNextTurn, settledByNextTurn } from './fakes.js';
 
 /** How a fake holder answers the `index`th key of a request: its copy, 'none', or 'later' (its reply is full). */
 type Holding = (holder: string, key: MapKey, index: number) => HeldAnswer;
@@ -128,6 +128,28 @@ describe('Fetches (alone, on fakes)', () => {
     const answers = (await fetches.first('k', ['b', 'c'])) as FetchAnswer[];
     expect(answers).to.have.deep.members([{ kind: 'none' }, { kind: 'silent', timedOut: true }]);
     expect(timeouts()).to.equal(1);
+  });
+
+  it('answers "silent" for every key of a batch whose holder did not answer in time, leaving none pending', async () => {
+    const { fetches, calls } = build(held, { silent: ['c'] });
+    const got = await Promise.all(['k1', 'k2', 'k3'].map((key) => settledByNextTurn(fetches.first(key, ['c']))));
+    expect(requests(calls)).to.deep.equal([
+      [MSG_RETRIEVE_BACKUP, 'c', ['k1']],
+      [MSG_RETRIEVE_MANY, 'c', ['k2', 'k3']],
+    ]);
+    expect(got).to.deep.equal([1, 2, 3].map(() => [{ kind: 'silent', timedOut: true }]));
+  });
+
+  it('forgets an older build among the holders that left, so a member that comes back is asked a batch again', async () => {
+    const { fetches, calls, fake } = build(held, { oldBuild: ['b'] });
+    await Promise.all(['k1', 'k2', 'k3'].map((key) => fetches.first(key, ['b'])));
+    fake.ctx.members.remove('b');
+    // Holders come and go: past 2 × members + 8 queues, those of members no longer here are dropped.
+    for (let i = 0; i < 12; i++) await fetches.first(`h${String(i)}`, [`h${String(i)}`]);
+    fake.ctx.members.add('b', 'b-1');
+    calls.list.length = 0;
+    await Promise.all(['k4', 'k5', 'k6'].map((key) => fetches.first(key, ['b'])));
+    expect(requests(calls).map(([type]) => type)).to.include(MSG_RETRIEVE_MANY);
   });
 
   it('reports a reply that answers none of the keys asked, and takes them as empty', async () => {
