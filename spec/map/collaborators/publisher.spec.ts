@@ -5,10 +5,13 @@ import { MSG_BACKUP } from '../../../lib/codec/message-types.js';
 import { Entry } from '../../../lib/map/entry.js';
 import { Publisher, type PublicationMessenger } from '../../../lib/map/publisher.js';
 import { nextUpdate } from '../../../lib/map/version.js';
-import { Calls, fakeContext } from './fakes.js';
+import { Calls, fakeContext, settledByNextTurn } from './fakes.js';
 
-/** A Publisher for member 'a' with `others`; a member in `refusing` answers every message with an error. */
-function build(others: string[], refusing: string[] = []) {
+/**
+ * A Publisher for member 'a' with `others`; a member in `refusing` answers every message with an
+ * error; placements are acknowledged once `placementsHeld` (if given) resolves.
+ */
+function build(others: string[], refusing: string[] = [], placementsHeld?: Promise<void>) {
   const fake = fakeContext('a', others);
   fake.ctx.lifecycle = 'running';
   const calls = new Calls();
@@ -24,7 +27,7 @@ function build(others: string[], refusing: string[] = []) {
     sendPlacements: (to: string, placements: readonly Placement[]) => {
       if (placements.length === 0) return [];
       calls.record('placements', to, placements.map((p) => [p.key, p.primary, [...p.backups]]));
-      return [Promise.resolve([answer(to)])];
+      return [(placementsHeld ?? Promise.resolve()).then(() => [answer(to)])];
     },
     budget: () => undefined,
   };
@@ -89,6 +92,25 @@ describe('Publisher (alone, on fakes)', () => {
     publisher.reannounce(entry);
     await publisher.publish([entry]);
     expect(calls.names()).to.deep.equal(['request', 'placements']);
+  });
+
+  it('settles an update in place only once the announcement of its placement, still under way, was acknowledged', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { publisher, calls, fake } = build(['b', 'c'], [], held);
+    const entry = owned(fake, 'k', ['b']);
+    const placed = publisher.publish([entry]);
+    expect(await settledByNextTurn(placed), 'c has not acknowledged the placement').to.equal('pending');
+    expect(calls.list.at(-1)).to.deep.equal(['placements', 'c', [['k', 'a', ['b']]]]);
+    // A change in place: only b hears of it, but a read on c must find the key once it settles.
+    entry.version = nextUpdate(entry.version, 'a');
+    const updated = publisher.publish([entry]);
+    expect(await settledByNextTurn(updated.then(() => 'settled'))).to.equal('pending');
+    expect(calls.list.filter(([name]) => name === 'placements')).to.have.length(1);
+    release();
+    await Promise.all([placed, updated]);
   });
 
   it('does not let a write look acknowledged once the map stopped under it', async () => {
