@@ -578,9 +578,10 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_DIFFS: {
       arity(wire, 2, 'MSG_DIFFS');
       const diffs = array(wire[1], 'diffs').map((raw, i): EntryDiff => {
-        const d = array(raw, at('diffs', i));
-        if (d.length !== 3) fail(`diffs[${i}] is not [placement, base, bytes]`);
-        return { entry: placement(d[0], at(at('diffs', i), 'entry')), base: version(d[1], at(at('diffs', i), 'base')), diff: bytes(d[2], at(at('diffs', i), 'diff')) };
+        const where = at('diffs', i);
+        const d = array(raw, where);
+        if (d.length !== 3) fail(`${describe(where)} is not [placement, base, bytes]`);
+        return { entry: placement(d[0], at(where, 'entry')), base: version(d[1], at(where, 'base')), diff: bytes(d[2], at(where, 'diff')) };
       });
       if (diffs.length === 0) fail('MSG_DIFFS carries no diff');
       return { type, diffs };
@@ -589,8 +590,9 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
       arity(wire, 2, 'MSG_DIFF_OUTCOMES');
       const outcomes = array(wire[1], 'outcomes').map((raw, i): DiffOutcome => {
         if (raw === null) return undefined;
-        const o = array(raw, at('outcomes', i));
-        if (o.length !== 2 || typeof o[0] !== 'string' || typeof o[1] !== 'string') fail(`outcomes[${i}] is not null or [name, message]`);
+        const where = at('outcomes', i);
+        const o = array(raw, where);
+        if (o.length !== 2 || typeof o[0] !== 'string' || typeof o[1] !== 'string') fail(`${describe(where)} is not null or [name, message]`);
         return { name: o[0], message: o[1] };
       });
       return { type, outcomes };
@@ -635,14 +637,16 @@ export function mapMessageFromWire(raw: unknown): MapMessage {
     case MSG_VIEW: {
       arity(wire, 6, 'MSG_VIEW');
       const members = array(wire[3], 'members').map((m, i): readonly [string, string] => {
-        const pair = array(m, at('members', i));
-        if (pair.length !== 2) fail(`members[${i}] is not [id, incarnation]`);
-        return [memberId(pair[0], at(at('members', i), 'id')), memberId(pair[1], at(at('members', i), 'incarnation'))];
+        const where = at('members', i);
+        const pair = array(m, where);
+        if (pair.length !== 2) fail(`${describe(where)} is not [id, incarnation]`);
+        return [memberId(pair[0], at(where, 'id')), memberId(pair[1], at(where, 'incarnation'))];
       });
       const creations = array(wire[5], 'creations').map((c, i): Creation => {
-        const parts = array(c, at('creations', i));
-        if (parts.length !== 3) fail(`creations[${i}] is not [key, to, version]`);
-        return { key: key(parts[0], at(at('creations', i), 'key')), to: memberId(parts[1], at(at('creations', i), 'to')), version: version(parts[2], at(at('creations', i), 'version')) };
+        const where = at('creations', i);
+        const parts = array(c, where);
+        if (parts.length !== 3) fail(`${describe(where)} is not [key, to, version]`);
+        return { key: key(parts[0], at(where, 'key')), to: memberId(parts[1], at(where, 'to')), version: version(parts[2], at(where, 'version')) };
       });
       return { type, seq: count(wire[1], 'seq'), incarnation: memberId(wire[2], 'incarnation'), members, clock: count(wire[4], 'clock'), creations };
     }

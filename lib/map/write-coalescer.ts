@@ -42,7 +42,7 @@ export class WriteCoalescer<T> {
 
   /** Queues `item`; resolves or rejects as the flush of its group does. */
   add(item: T): Promise<void> {
-    if (this.queued === undefined && this.inFlight === 0 && !this.released) return this.start([item]);
+    if (this.idle) return this.start([item]);
     if (this.queued === undefined) {
       const items = new Set<T>();
       const done = new Promise<void>((resolve, reject) => {
