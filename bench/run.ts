@@ -13,6 +13,8 @@ import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
 import { layerCosts, type LayerCost } from './layers.js';
 import { scaleBench } from './scale.js';
+import { RUNGS, sessionLadder } from './session-ladder.js';
+import type { Rung } from './session-rung.js';
 import { sessionStoreCost } from './session-store.js';
 import { median, sessionsBench, type SessionRow, type SessionSeries, type SessionStack } from './sessions.js';
 import { snapshotBench } from './snapshot.js';
@@ -22,7 +24,7 @@ import { bytesChart } from './svg-chart.js';
 
 const writeDocs = process.argv.includes('--write-docs');
 const quick = process.argv.includes('--quick');
-// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, layers, failover, join, sessions, scale, snapshot, eviction) runs a subset while iterating.
+// --only=tcp,failover (sections: memory, bytes, heap, rehoming, tcp, layers, ladder, failover, join, sessions, scale, snapshot, eviction) runs a subset while iterating.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const section = (name: string): boolean => only === undefined || only.includes(name);
 const out = (s = ''): void => {
@@ -193,6 +195,34 @@ if (section('layers')) {
       }),
     ),
   );
+  out();
+}
+if (section('ladder')) {
+  out('## Sessions by substitution: what each layer of the store adds to a request (one process, its HTTP client included)');
+  out();
+  // --reps=N processes per rung (default 6, quick 3); --rungs=session,map compares two rungs only.
+  const reps = Number(process.argv.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? (quick ? 3 : 6));
+  const rungs = process.argv.find((a) => a.startsWith('--rungs='))?.slice('--rungs='.length).split(',') as Rung[] | undefined;
+  const ladder = await sessionLadder(quick ? 8000 : 15_000, reps, rungs?.filter((r) => RUNGS.includes(r)));
+  const label = {
+    memory: "express-session's MemoryStore (the floor)",
+    session: 'BackupSessionStore on a plain Map stand-in (lib/session alone)',
+    map: 'on a LazyReplicatedMap, no backup (the map, local)',
+    backup: 'with one backup, in this process (replication, no TCP)',
+  } as const;
+  const us = (n: number): string => n.toFixed(1);
+  out(
+    markdownTable(
+      ['rung', 'CPU µs per writing request (range)', 'added', 'CPU µs per reading request (range)', 'added'],
+      ladder.map((r, i) => {
+        const below = ladder[i - 1];
+        const added = (now: number, then: number | undefined): string => (then === undefined ? '–' : `${now >= then ? '+' : ''}${us(now - then)}`);
+        return [label[r.rung], `${us(r.writeUs)} (${us(r.writeRange[0])}–${us(r.writeRange[1])})`, added(r.writeUs, below?.writeUs), `${us(r.readUs)} (${us(r.readRange[0])}–${us(r.readRange[1])})`, added(r.readUs, below?.readUs)];
+      }),
+    ),
+  );
+  out();
+  out(`Medians of ${String(reps)} processes per rung, the rungs in an order reversed at every repetition.`);
   out();
 }
 if (section('failover')) {

@@ -19,11 +19,11 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
-import express from 'express';
 import session, { type Store } from 'express-session';
 import { createClient } from 'redis';
 import { main, session as sessionEntry } from './built.js';
 import { CpuProfiler } from './cpu-profiler.js';
+import { sessionApp } from './session-fixture.js';
 
 /** Commands from the parent. */
 export type SessionAppRequest =
@@ -37,19 +37,6 @@ export type SessionAppRequest =
 export type SessionAppMessage =
   | { type: 'ready'; httpPort: number; clusterAddress: string }
   | { type: 'reply'; id: number; result?: unknown; error?: string };
-
-/**
- * What a logged-in user's session carries besides the counter (a profile, a few preferences):
- * about 1 KB, set once when the session is created. connect-redis rewrites all of it on every
- * save; our store sends only the attributes a request changed.
- */
-const PROFILE = {
-  name: 'A. N. Example',
-  email: 'a.n.example@example.com',
-  roles: ['reader', 'writer'],
-  preferences: { theme: 'dark', language: 'en-GB', timezone: 'Europe/London' },
-  recent: Array.from({ length: 16 }, (_, i) => `/articles/${String(1000 + i)}/a-reasonably-long-slug-${String(i)}`),
-};
 
 const appId = process.env['APP_ID'] ?? 'app1';
 const storeKind = process.env['STORE'] === 'redis' ? 'redis' : process.env['STORE'] === 'memory' ? 'memory' : 'ours';
@@ -101,34 +88,8 @@ if (storeKind === 'ours') {
   };
 }
 
-/** The request's session as a bag of attributes (no global SessionData augmentation in bench/). */
-const attributes = (req: express.Request): Record<string, unknown> => req.session as unknown as Record<string, unknown>;
-
-const app = express();
-app.set('etag', false);
-app.use(
-  session({
-    store,
-    name: 'sid',
-    secret: 'the express-session secret of the sessions benchmark',
-    // Ours: '<random>.<route>' so the load generator routes by suffix, as nginx would.
-    ...(store instanceof BackupSessionStore ? { genid: store.genid.bind(store) } : {}),
-    resave: false,
-    saveUninitialized: false,
-    cookie: { maxAge: 30 * 60 * 1000 },
-  }),
-);
-app.get('/write', (req, res) => {
-  const s = attributes(req);
-  if (s['profile'] === undefined) s['profile'] = PROFILE;
-  const n = (typeof s['n'] === 'number' ? s['n'] : 0) + 1;
-  s['n'] = n;
-  res.type('text/plain').send(String(n));
-});
-app.get('/read', (req, res) => {
-  const n = attributes(req)['n'];
-  res.type('text/plain').send(String(typeof n === 'number' ? n : 0));
-});
+// Ours: '<random>.<route>' so the load generator routes by suffix, as nginx would.
+const app = sessionApp(store, store instanceof BackupSessionStore ? store.genid.bind(store) : undefined);
 
 const server = createServer(app);
 server.keepAliveTimeout = 60_000;

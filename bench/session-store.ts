@@ -12,15 +12,8 @@
 import session from 'express-session';
 import type { LazyReplicatedMap } from '../lib/index.js';
 import { main, session as sessionEntry } from './built.js';
+import { PROFILE } from './session-fixture.js';
 
-/** The same ~1 KB profile the end-to-end apps store (bench/session-app.ts). */
-const PROFILE = {
-  name: 'A. N. Example',
-  email: 'a.n.example@example.com',
-  roles: ['reader', 'writer'],
-  preferences: { theme: 'dark', language: 'en-GB', timezone: 'Europe/London' },
-  recent: Array.from({ length: 16 }, (_, i) => `/articles/${String(1000 + i)}/a-reasonably-long-slug-${String(i)}`),
-};
 const MAX_AGE = 30 * 60 * 1000;
 /** Sessions served at once, as the 32 users of the end-to-end rows. */
 const USERS = 32;

@@ -1,0 +1,64 @@
+/**
+ * Where a session request's CPU goes, by substitution: the same express app with its HTTP client
+ * in one process (bench/session-rung.ts), on four rungs that each add one layer of our store (see
+ * {@link Rung}). The difference between two rungs is what that layer costs inside a real request,
+ * next to express, express-session and Node's HTTP; the store-alone bench (session-store.ts)
+ * measures the same code in a tight loop and finds a third to a quarter of it.
+ *
+ * One process per rung and repetition, in an order that reverses at every repetition (A B C D,
+ * D C B A, ...): on this machine the second of two back-to-back runs of the same code was
+ * measured about 10% slower than the first, which a fixed order would charge to one rung.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { median } from './sessions.js';
+import type { Rung, RungResult } from './session-rung.js';
+
+const RUNG = fileURLToPath(new URL('./session-rung.ts', import.meta.url));
+
+/** Every rung, the floor first. */
+export const RUNGS: readonly Rung[] = ['memory', 'session', 'map', 'backup'];
+
+/** A rung's medians over the repetitions, and the spread of its writing requests. */
+export interface RungSeries {
+  rung: Rung;
+  writeUs: number;
+  readUs: number;
+  writeRange: [number, number];
+  readRange: [number, number];
+}
+
+function runRung(rung: Rung, requests: number): Promise<RungResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', RUNG], { env: { ...process.env, RUNG: rung, REQUESTS: String(requests) }, maxBuffer: 1 << 20 }, (error, stdout) => {
+      if (error !== null) {
+        reject(new Error(`rung ${rung} failed: ${error.message}`, { cause: error }));
+        return;
+      }
+      const line = stdout.trim().split('\n').pop() ?? '';
+      resolve(JSON.parse(line) as RungResult);
+    });
+  });
+}
+
+/** `repetitions` runs of each of `rungs` (every rung by default), `requests` measured requests per workload each. */
+export async function sessionLadder(requests: number, repetitions: number, rungs: readonly Rung[] = RUNGS): Promise<RungSeries[]> {
+  const runs = new Map<Rung, RungResult[]>(rungs.map((r) => [r, []]));
+  for (let i = 0; i < repetitions; i++) {
+    for (const rung of i % 2 === 0 ? rungs : [...rungs].reverse()) runs.get(rung)?.push(await runRung(rung, requests));
+  }
+  return rungs.map((rung) => {
+    const list = runs.get(rung) ?? [];
+    const writes = list.map((r) => r.writeUs);
+    const reads = list.map((r) => r.readUs);
+    return {
+      rung,
+      writeUs: median(writes),
+      readUs: median(reads),
+      writeRange: [Math.min(...writes), Math.max(...writes)],
+      readRange: [Math.min(...reads), Math.max(...reads)],
+    };
+  });
+}
