@@ -54,15 +54,22 @@ function callArgs<T>(rest: readonly unknown[]): { callback: Callback<T> | undefi
  * Runs `work` for a store method: with a callback, calls it once `work` settles, outside the
  * promise chain (a callback that throws is an uncaught exception, as with any callback API), and
  * returns nothing to await; without one, returns the promise.
+ *
+ * The callback runs in the check phase of the event loop (`setImmediate`), as MemoryStore's do,
+ * not on the next tick. The frameworks' callbacks go on to run the request's handlers and write its
+ * answer; deferred to the check phase, the requests that arrived in one poll of the event loop run
+ * those steps one after the other, instead of each request interleaving them with the parsing of
+ * the next. Measured (docs/performance.md, "Store callbacks in the check phase"): 10–12% less CPU
+ * per request end to end, reads and writes.
  */
 function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise<T> | undefined {
   if (callback === undefined) return work;
   work.then(
     (value) => {
-      process.nextTick(callback, null, value);
+      setImmediate(callback, null, value);
     },
     (error: unknown) => {
-      process.nextTick(callback, error);
+      setImmediate(callback, error);
     },
   );
   return undefined;

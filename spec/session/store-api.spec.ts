@@ -41,6 +41,25 @@ describe('BackupSessionStore API behind real express apps', () => {
     expect(await c.members.a!.store.get(sid)).to.equal(null);
   });
 
+  it('calls callbacks in the check phase, after the immediates queued before the call (as MemoryStore does)', async () => {
+    // Callbacks that complete in one turn then run the frameworks' next steps together, request
+    // after request, which costs less CPU than interleaving them (docs/performance.md).
+    c = await members(IDS);
+    const store = c.members.a!.store;
+    const sid = await login(new Browser(), c.members.a!);
+    const order: string[] = [];
+    const both = new Promise<void>((resolve, reject) => {
+      setImmediate(() => order.push('immediate queued first'));
+      store.get(sid, (error, session) => {
+        if (error !== null) reject(new Error('get failed', { cause: error }));
+        order.push(`callback: ${String(session?.user)}`);
+        resolve();
+      });
+    });
+    await both;
+    expect(order).to.deep.equal(['immediate queued first', 'callback: ada']);
+  });
+
   it('lists the ids of the live sessions with ids(), without moving any', async () => {
     c = await members(IDS);
     const sids = [await login(new Browser(), c.members.a!), await login(new Browser(), c.members.b!)];
