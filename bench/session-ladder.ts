@@ -21,12 +21,16 @@ const RUNG = fileURLToPath(new URL('./session-rung.ts', import.meta.url));
 /** Every rung, the floor first. */
 export const RUNGS: readonly Rung[] = ['memory', 'session', 'map', 'backup'];
 
-/** A rung's medians over the repetitions, and the spread of its writing requests. */
+/** A rung's medians over the repetitions, and the spread of each workload, in CPU µs per request. */
 export interface RungSeries {
   rung: Rung;
+  /** Median CPU µs per writing request (`GET /write`: get, then set). */
   writeUs: number;
+  /** Median CPU µs per reading request (`GET /read`: get, then touch). */
   readUs: number;
+  /** Lowest and highest CPU µs per writing request over the repetitions. */
   writeRange: [number, number];
+  /** Lowest and highest CPU µs per reading request over the repetitions. */
   readRange: [number, number];
 }
 
@@ -43,8 +47,18 @@ function runRung(rung: Rung, requests: number): Promise<RungResult> {
   });
 }
 
-/** `repetitions` runs of each of `rungs` (every rung by default), `requests` measured requests per workload each. */
-export async function sessionLadder(requests: number, repetitions: number, rungs: readonly Rung[] = RUNGS): Promise<RungSeries[]> {
+/**
+ * `repetitions` runs of each of `rungs` (every rung by default, always taken in ladder order),
+ * `requests` measured requests per workload each. An odd `repetitions` is rounded up: the order
+ * is balanced only over pairs of repetitions.
+ * @throws {RangeError} for a rung that is not one of {@link RUNGS}, or fewer than one repetition.
+ */
+export async function sessionLadder(requests: number, repetitions: number, only: readonly string[] = RUNGS): Promise<RungSeries[]> {
+  const unknown = only.filter((r) => !(RUNGS as readonly string[]).includes(r));
+  if (unknown.length > 0 || only.length === 0) throw new RangeError(`rungs must be some of ${RUNGS.join(', ')}; got '${only.join(',')}'`);
+  if (!Number.isInteger(repetitions) || repetitions < 1) throw new RangeError(`repetitions must be a whole number ≥ 1, got ${String(repetitions)}`);
+  const rungs = RUNGS.filter((r) => only.includes(r));
+  repetitions += repetitions % 2;
   const runs = new Map<Rung, RungResult[]>(rungs.map((r) => [r, []]));
   for (let i = 0; i < repetitions; i++) {
     for (const rung of i % 2 === 0 ? rungs : [...rungs].reverse()) runs.get(rung)?.push(await runRung(rung, requests));

@@ -24,7 +24,8 @@ import { sessionApp } from './session-fixture.js';
  * - `map`: BackupSessionStore on a LazyReplicatedMap with no backup: the map's local path added;
  * - `backup`: the same map with one backup, a second member in this process on the in-memory
  *   network: replication added (publication, diff groups, RPC, and the backup's own work), but
- *   not TCP (the end-to-end rows have that).
+ *   not TCP (the end-to-end rows have that). The in-memory network's own queueing and copying
+ *   count here too, which no deployment pays.
  */
 export type Rung = 'memory' | 'session' | 'map' | 'backup';
 

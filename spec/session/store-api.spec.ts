@@ -58,6 +58,18 @@ describe('BackupSessionStore API behind real express apps', () => {
     });
     await both;
     expect(order).to.deep.equal(['immediate queued first', 'callback: ada']);
+
+    // An error is called back the same way.
+    store.close();
+    order.length = 0;
+    await new Promise<void>((resolve) => {
+      setImmediate(() => order.push('immediate queued first'));
+      store.get(sid, (error) => {
+        order.push(`callback: ${error instanceof Error ? error.name : 'no error'}`);
+        resolve();
+      });
+    });
+    expect(order).to.deep.equal(['immediate queued first', 'callback: StoppedError']);
   });
 
   it('lists the ids of the live sessions with ids(), without moving any', async () => {
