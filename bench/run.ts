@@ -199,7 +199,7 @@ if (section('layers')) {
 if (section('ladder')) {
   out('## Sessions by substitution: what each layer of the store adds to a request (one process, its HTTP client included)');
   out();
-  // --reps=N processes per rung (default 6, quick 3); --rungs=session,map compares two rungs only.
+  // --reps=N processes per rung (default 6, quick 2; odd counts round up); --rungs=session,map compares two rungs only.
   const reps = Number(process.argv.find((a) => a.startsWith('--reps='))?.slice('--reps='.length) ?? (quick ? 2 : 6));
   const rungs = process.argv.find((a) => a.startsWith('--rungs='))?.slice('--rungs='.length).split(',');
   const ladder = await sessionLadder(quick ? 8000 : 15_000, reps, rungs);

@@ -3,7 +3,7 @@
  * in one process (bench/session-rung.ts), on four rungs that each add one layer of our store (see
  * {@link Rung}). The difference between two rungs is what that layer costs inside a real request,
  * next to express, express-session and Node's HTTP; the store-alone bench (session-store.ts)
- * measures the same code in a tight loop and finds a third to a quarter of it.
+ * measures the same code in a tight loop and finds about a third of it (docs/performance.md).
  *
  * One process per rung and repetition, in an order that reverses at every repetition (A B C D,
  * D C B A, ...): on this machine the second of two back-to-back runs of the same code was
