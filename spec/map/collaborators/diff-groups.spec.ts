@@ -102,5 +102,4 @@ describe('DiffGroups (alone, on fakes)', () => {
     const grouped = [groups.send('b', diffOf('k2')), groups.send('b', diffOf('k3'))];
     expect(await Promise.all([lone, ...grouped].map(outcomeByNextTurn))).to.deep.equal(['budget broke', 'budget broke', 'budget broke']);
   });
-
 });

@@ -179,5 +179,4 @@ describe('Fetches (alone, on fakes)', () => {
     const got = await Promise.all(['k1', 'k2', 'k3'].map((key) => outcomeByNextTurn(fetches.first(key, ['b']))));
     expect(got).to.deep.equal(['resolved', 'budget broke', 'budget broke']);
   });
-
 });
