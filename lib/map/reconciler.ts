@@ -135,6 +135,7 @@ export class Reconciler {
       // copy must still be taken, or the primary counts on a backup that holds nothing.
       const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.state.roleFor(p.primary, p.backups) !== 'proxy';
       if (order > 0 && relay !== undefined && entry.primary !== p.primary) this.heal.olderClaim(entry, p, relay);
+      if (order === 0 && !missingCopy && relay !== undefined && !relay.secondHand && relay.from === p.primary) this.dropSpare(entry);
       if (order > 0 || (order === 0 && !missingCopy)) return false;
     }
     const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
@@ -167,7 +168,8 @@ export class Reconciler {
       entry.backups = backups;
       // Second-hand news that makes this holder a proxy of the same value leaves it a spare copy:
       // the new holders may die before anyone else hears of them (a heal cut short by a crash),
-      // and the value must not die with them (see Failover.rehome).
+      // and the value must not die with them (see Failover.rehome). The primary's announcement
+      // of the placement, once it comes, drops the spare (see dropSpare).
       entry.bytes = role === 'proxy' && relay?.secondHand !== true ? undefined : held;
       if (changedValue || role !== 'primary') entry.value = NOT_DECODED;
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
@@ -277,6 +279,24 @@ export class Reconciler {
     for (const r of tombstones) this.applyRemoval(r, 'remote', relay);
     for (const p of placements) this.applyPlacement(p, undefined, 'remote', relay);
     this.sendNotices(relay);
+  }
+
+  /**
+   * The primary announces the placement this member already knew second-hand, and which left it
+   * a proxy keeping a spare copy (see applyPlacement): the spare is dropped. It would not stay
+   * current: the primary's updates in place reach only the holders it names, and a spare kept
+   * would be re-homed, once those holders die, with a value older than one they served (found by
+   * the lossy model property). An update in place resolves only once the placement it updates was
+   * announced to every member (Publisher.distribute), so no member keeps a spare of it by then.
+   * The announcement reaches every member at once, and only once the backups hold the value: each
+   * member then knows the same holders, and loses the key alike should they all die. A state
+   * transfer, even the primary's, reaches only the member that asked, and leaves the spare: the
+   * member it replaced may still name this one a holder (a heal; spec/map/partition.spec.ts).
+   */
+  private dropSpare(entry: Entry): void {
+    if (entry.role !== 'proxy' || entry.bytes === undefined) return;
+    entry.bytes = undefined;
+    entry.value = NOT_DECODED;
   }
 
   /** Passes on what applying a message taught (see heal.ts), one message per member. */

@@ -5,7 +5,8 @@ import { cluster, type Cluster } from './helpers.js';
  * A proxy that learned of a heal second-hand keeps a spare copy of the key (see Failover.rehome):
  * the new holders may die before anyone else hears of them. Found by the lossy model property
  * under FC_SEED=7008 (2026-12-05); the scenario below is its shrunk counterexample, replayed by
- * hand. Pending until fixed: see docs/consistency.md, "Under faults".
+ * hand. The primary's own word of the placement now drops the spare (Reconciler.applyPlacement;
+ * docs/consistency.md, "Under faults").
  */
 describe('LazyReplicatedMap spare copies after a heal', () => {
   let c: Cluster | undefined;
@@ -14,11 +15,11 @@ describe('LazyReplicatedMap spare copies after a heal', () => {
     c = undefined;
   });
 
-  // Known bug: an update in place reaches only the key's holders, so m2's spare copy stays at the
-  // older value; when the primary and its backup crash, m2 re-homes the key from that spare and
-  // every survivor serves the value that was overwritten and read. Losing the write with its two
-  // holders is allowed; going back to an older value once the newer one was read is not.
-  it.skip('never re-homes a key from a spare older than a write already read (known bug, pending)', async () => {
+  // An update in place reaches only the key's holders, so a spare kept by m2 would stay at the
+  // older value; when the primary and its backup crash, m2 would re-home the key from that spare
+  // and every survivor would serve the value that was overwritten and read. Losing the write with
+  // its two holders is allowed; going back to an older value once the newer one was read is not.
+  it('never re-homes a key from a spare older than a write already read', async () => {
     const ids = ['m0', 'm1', 'm2', 'm3'];
     c = await cluster(ids, { backups: 1 });
     await c.maps.m0!.set('b', 'first');

@@ -120,6 +120,38 @@ describe('Reconciler (alone, on fakes)', () => {
     expect(fake.raised.find(([event]) => event === 'error')?.[1]).to.be.instanceOf(ProtocolError);
   });
 
+  it('keeps a spare copy on second-hand news that makes it a proxy, until its primary announces the placement', () => {
+    /** 'a' backs up k for 'b'; 'c' then relays that 'b' re-placed it with 'c' as backup. */
+    const spare = () => {
+      const built = build();
+      built.reconciler.applyCopies([copy('k', 5, 'b', ['a'])], 'b');
+      built.reconciler.applyPlacements([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 1, 'b'] }], 'c');
+      const e = built.fake.ctx.entries.get('k');
+      expect(e?.role).to.equal('proxy');
+      expect(e?.bytes, 'the spare after second-hand news').to.not.equal(undefined);
+      return built;
+    };
+    const relayedAgain = spare();
+    relayedAgain.reconciler.applyPlacements([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 1, 'b'] }], 'c');
+    expect(relayedAgain.fake.ctx.entries.get('k')?.bytes, 'the same news relayed again').to.not.equal(undefined);
+    const otherState = spare();
+    otherState.reconciler.mergeState([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 2, 'b'] }], [], 'c');
+    expect(otherState.fake.ctx.entries.get('k')?.bytes, "a newer placement in another member's state").to.not.equal(undefined);
+    // An update in place from here on reaches 'b' and 'c' only: a spare kept would fall behind.
+    const firstHand = spare();
+    firstHand.reconciler.applyPlacements([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 1, 'b'] }], 'b');
+    expect(firstHand.fake.ctx.entries.get('k')?.bytes, "the primary's announcement of the same placement").to.equal(undefined);
+    // A state transfer reaches this member alone: the member the news replaced here may still
+    // count on this copy (a heal cut short by a crash).
+    const primaryState = spare();
+    primaryState.reconciler.mergeState([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 1, 'b'] }], [], 'b');
+    expect(primaryState.fake.ctx.entries.get('k')?.bytes, "the same placement in the primary's own state").to.not.equal(undefined);
+    primaryState.reconciler.mergeState([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 2, 'b'] }], [], 'b');
+    expect(primaryState.fake.ctx.entries.get('k')?.bytes, "a newer placement in the primary's own state").to.not.equal(undefined);
+    primaryState.reconciler.applyPlacements([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 2, 'b'] }], 'b');
+    expect(primaryState.fake.ctx.entries.get('k')?.bytes, 'then its announcement').to.equal(undefined);
+  });
+
   it('refuses a diff whose base is not held here', () => {
     const { reconciler } = build();
     expect(() => {
