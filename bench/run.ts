@@ -309,6 +309,22 @@ if (section('sessions')) {
   out();
   out(markdownTable(['workload (32 users, sticky)', 'store', 'req/s', 'p50 / p99 ms', 'server CPU ms per request', 'CPU ms range over rounds', 'map messages per request (requests and answers)', 'requests checked'], rows));
   out();
+  if (oneApp) {
+    // app1 serves every request (and is every session's primary); the others only hold backups.
+    const byProcess: Array<Array<string | number>> = [];
+    for (const w of workloads) {
+      for (const stack of ['memory', 'ours', 'redis'] as const) {
+        const r = find(stack, w)?.median;
+        if (r === undefined) continue;
+        const us = r.cpuMsPerRequestByProcess.map((ms, i) => `${(ms * 1000).toFixed(1)} (${((r.systemMsPerRequestByProcess[i] ?? 0) * 1000).toFixed(1)} sys)`);
+        byProcess.push([label[w], stackLabel[stack], us[0] ?? '–', us[1] ?? '–', us[2] ?? '–', us[3] ?? '–']);
+      }
+    }
+    out('Server CPU µs per request by process, user + system, and the system part (medians over the rounds):');
+    out();
+    out(markdownTable(['workload', 'store', 'app1 (serves every request)', 'app2', 'app3', 'redis-server'], byProcess));
+    out();
+  }
   if (!sessions.redisInstalled) {
     out('redis-server is not installed (apt-get install redis-server): the connect-redis rows and the ratios are skipped.');
   } else {

@@ -58,7 +58,10 @@ if (storeKind === 'ours') {
   // SESSION_ACK=none: saves do not wait for the backup's acknowledgement (the weaker mode), to
   // measure how much of a writing request's latency is that wait.
   const ack = process.env['SESSION_ACK'] === 'none' ? 'none' : 'backups';
-  const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups: 1, ack });
+  // SESSION_BACKUPS=0: nothing is replicated (a cluster that keeps no copy), to measure what the
+  // map and its TCP cluster cost a request apart from replication.
+  const backups = process.env['SESSION_BACKUPS'] === '0' ? 0 : 1;
+  const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups, ack });
   await map.start();
   clusterAddress = transport.address;
   const ours = new BackupSessionStore({ map, route: appId });

@@ -59,6 +59,10 @@ export interface SessionRow {
   p99Ms: number;
   /** CPU (user + sys) of every app process and redis-server during the window, per request. */
   cpuMsPerRequest: number;
+  /** The same by process: app1, app2, app3, then redis-server for connect-redis. */
+  cpuMsPerRequestByProcess: number[];
+  /** The part of {@link cpuMsPerRequestByProcess} spent in the kernel (system time: loopback TCP is charged here). */
+  systemMsPerRequestByProcess: number[];
   /** Map messages the apps sent during the window, requests and answers alike, per request (ours only; 0 for the others). */
   messagesPerRequest: number;
   /** Wrong counters, wrong status codes, missing cookies, failed requests: any makes the row invalid. */
@@ -323,10 +327,13 @@ async function drive(
   const sent = async (): Promise<number> => (await Promise.all(apps.map((a) => a.request({ cmd: 'messagesSent' })))).reduce((sum: number, n) => sum + Number(n), 0);
   const sent0 = await sent();
   const cpu0 = cpuPids.map(cpuMs);
+  const sys0 = cpuPids.map((pid) => processCpu(pid).systemMs);
   const t0 = performance.now();
   await phase(options.measureMs, latencies);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuPids.map(cpuMs).reduce((sum, c, i) => sum + c - (cpu0[i] ?? 0), 0);
+  const byProcess = cpuPids.map((pid, i) => cpuMs(pid) - (cpu0[i] ?? 0));
+  const systemByProcess = cpuPids.map((pid, i) => processCpu(pid).systemMs - (sys0[i] ?? 0));
+  const cpu = byProcess.reduce((sum, c) => sum + c, 0);
   const messages = (await sent()) - sent0;
   if (options.profileDir !== undefined) {
     const dir = options.profileDir;
@@ -342,6 +349,8 @@ async function drive(
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     cpuMsPerRequest: cpu / Math.max(1, latencies.length),
+    cpuMsPerRequestByProcess: byProcess.map((c) => c / Math.max(1, latencies.length)),
+    systemMsPerRequestByProcess: systemByProcess.map((c) => c / Math.max(1, latencies.length)),
     messagesPerRequest: messages / Math.max(1, latencies.length),
     errors,
     firstError,
@@ -367,6 +376,8 @@ function medianRow(runs: SessionRow[]): SessionRow {
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
     cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
+    cpuMsPerRequestByProcess: first.cpuMsPerRequestByProcess.map((_, i) => median(runs.map((r) => r.cpuMsPerRequestByProcess[i] ?? 0))),
+    systemMsPerRequestByProcess: first.systemMsPerRequestByProcess.map((_, i) => median(runs.map((r) => r.systemMsPerRequestByProcess[i] ?? 0))),
     messagesPerRequest: median(runs.map((r) => r.messagesPerRequest)),
     errors: runs.reduce((n, r) => n + r.errors, 0),
     firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
