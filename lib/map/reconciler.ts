@@ -290,8 +290,10 @@ export class Reconciler {
    * announced to every member (Publisher.distribute), so no member keeps a spare of it by then.
    * The announcement reaches every member at once, and only once the backups hold the value: each
    * member then knows the same holders, and loses the key alike should they all die. A state
-   * transfer, even the primary's, reaches only the member that asked, and leaves the spare: the
-   * member it replaced may still name this one a holder (a heal; spec/map/partition.spec.ts).
+   * transfer's page (`MSG_STATE`), even the primary's, reaches only the member that asked and
+   * leaves the spare: the member it replaced may still name this one a holder (a heal cut short;
+   * spec/map/partition.spec.ts). A state pushed as placements (StateTransfer.pushState) reads as
+   * the primary's word, as it always did for a newer placement.
    */
   private dropSpare(entry: Entry): void {
     if (entry.role !== 'proxy' || entry.bytes === undefined) return;

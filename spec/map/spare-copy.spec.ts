@@ -5,7 +5,7 @@ import { cluster, type Cluster } from './helpers.js';
  * A proxy that learned of a heal second-hand keeps a spare copy of the key (see Failover.rehome):
  * the new holders may die before anyone else hears of them. Found by the lossy model property
  * under FC_SEED=7008 (2026-12-05); the scenario below is its shrunk counterexample, replayed by
- * hand. The primary's own word of the placement now drops the spare (Reconciler.applyPlacement;
+ * hand. The primary's announcement of the placement now drops the spare (Reconciler.dropSpare;
  * docs/consistency.md, "Under faults").
  */
 describe('LazyReplicatedMap spare copies after a heal', () => {
