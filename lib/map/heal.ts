@@ -170,8 +170,13 @@ export class Heal {
     return 'adopt';
   }
 
-  /** Placement `p` (applied with `relay`, if any) left this member a mere proxy of its key. */
-  proxied(p: Placement, relay: Relay | undefined): void {
+  /**
+   * Placement `p` (applied with `relay`, if any) left this member a mere proxy of its key.
+   * `keepsSpare`: it still holds the value, as a spare (see `Reconciler.applyPlacement`); the copy
+   * it vouched for is still here, so the members it told are told only once the spare goes.
+   */
+  proxied(p: Placement, relay: Relay | undefined, keepsSpare = false): void {
+    if (keepsSpare) return;
     if (this.vouched.delete(p.key) && relay !== undefined && !relay.secondHand) {
       // This member told others it holds the key (the placement of a handover it made, say) and
       // the primary's own placement now leaves it none: pass that on, or a member it told would

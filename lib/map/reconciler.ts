@@ -135,7 +135,7 @@ export class Reconciler {
       // copy must still be taken, or the primary counts on a backup that holds nothing.
       const missingCopy = order === 0 && entry.bytes === undefined && bytes !== undefined && this.state.roleFor(p.primary, p.backups) !== 'proxy';
       if (order > 0 && relay !== undefined && entry.primary !== p.primary) this.heal.olderClaim(entry, p, relay);
-      if (order === 0 && !missingCopy && relay !== undefined && !relay.secondHand && relay.from === p.primary) this.dropSpare(entry);
+      if (order === 0 && !missingCopy && relay !== undefined && !relay.secondHand && relay.from === p.primary) this.dropSpare(entry, p, relay);
       if (order > 0 || (order === 0 && !missingCopy)) return false;
     }
     const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
@@ -175,7 +175,7 @@ export class Reconciler {
       // Before anyone hears of the change (entrySet): a listener reading the key gets the new value.
       if (deferred !== undefined && role !== 'proxy' && entry.heldBytes === bytes) entry.deferEncoding(deferred.value, deferred.encode, deferred.pending);
     }
-    if (role === 'proxy') this.heal.proxied(p, relay);
+    if (role === 'proxy') this.heal.proxied(p, relay, this.state.entries.get(p.key)?.bytes !== undefined);
     this.state.tombstones.delete(p.key);
     if (changedValue) this.state.events.emit('entrySet', p.key, origin);
     const adopted = this.state.entries.get(p.key);
@@ -286,19 +286,27 @@ export class Reconciler {
    * a proxy keeping a spare copy (see applyPlacement): the spare is dropped. It would not stay
    * current: the primary's updates in place reach only the holders it names, and a spare kept
    * would be re-homed, once those holders die, with a value older than one they served (found by
-   * the lossy model property). An update in place resolves only once the placement it updates was
-   * announced to every member (Publisher.distribute), so no member keeps a spare of it by then.
-   * The announcement reaches every member at once, and only once the backups hold the value: each
-   * member then knows the same holders, and loses the key alike should they all die. A state
-   * transfer's page (`MSG_STATE`), even the primary's, reaches only the member that asked and
-   * leaves the spare: the member it replaced may still name this one a holder (a heal cut short;
-   * spec/map/partition.spec.ts). A state pushed as placements (StateTransfer.pushState) reads as
-   * the primary's word, as it always did for a newer placement.
+   * the lossy model property). With acknowledgements (`ack: 'backups'`), an update in place
+   * resolves only once the placement it updates was announced to every member the primary knows
+   * (each answered, left, or timed out: Publisher.distribute), so a member it knows keeps no spare
+   * of it by then; with `ack: 'none'` nothing is waited for.
+   *
+   * First-hand placements reach every member the primary knows: a publication's announcement
+   * (sent once the backups hold the value), or a placement the primary sends every member of its
+   * own (Heal.olderClaim, a re-announcement). Each member then names the same holders and loses
+   * the key alike should they all die. A state transfer's page (`MSG_STATE`), even the primary's,
+   * reaches only the member that asked and leaves the spare: dropping a copy on a newer placement
+   * learned that way split the survivors of a heal cut short (spec/map/partition.spec.ts, "agrees
+   * on a key whose delete dies with its author", seed 8), and the same placement learned that way
+   * is left alone too. A state pushed as placements (StateTransfer.pushState) reads as the
+   * primary's word, as it always did for a newer placement.
    */
-  private dropSpare(entry: Entry): void {
+  private dropSpare(entry: Entry, p: Placement, relay: Relay): void {
     if (entry.role !== 'proxy' || entry.bytes === undefined) return;
     entry.bytes = undefined;
     entry.value = NOT_DECODED;
+    // Members this one told it holds the key (see Heal.olderClaim) must now hear that it does not.
+    this.heal.proxied(p, relay);
   }
 
   /** Passes on what applying a message taught (see heal.ts), one message per member. */

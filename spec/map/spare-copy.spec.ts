@@ -19,13 +19,15 @@ describe('LazyReplicatedMap spare copies after a heal', () => {
   // older value; when the primary and its backup crash, m2 would re-home the key from that spare
   // and every survivor would serve the value that was overwritten and read. Losing the write with
   // its two holders is allowed; going back to an older value once the newer one was read is not.
+  // With the fix, m0's announcement of its placement after the heal drops m2's spare before the
+  // second write.
   it('never re-homes a key from a spare older than a write already read', async () => {
     const ids = ['m0', 'm1', 'm2', 'm3'];
     c = await cluster(ids, { backups: 1 });
     await c.maps.m0!.set('b', 'first');
     await c.net.settled();
     // During the partition m1 re-homes the key with m2 as backup; after the heal m0 is its primary
-    // again and m2 a proxy that keeps its copy of 'first' as a spare.
+    // again and m2 a proxy that kept its copy of 'first' as a spare until m0 announced it.
     c.net.partition(['m0'], ['m1', 'm2', 'm3']);
     await c.net.settled();
     c.net.heal();

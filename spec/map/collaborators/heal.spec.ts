@@ -69,6 +69,20 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
     expect(notices(again)).to.deep.equal([]);
   });
 
+  it('keeps a vouched copy vouched while it stays as a spare, and passes it on once the spare goes', () => {
+    const { heal } = build();
+    const held = new Entry('k', 'backup', [5, 'c', 0, 'c'], 'c', ['a'], new Uint8Array([1]));
+    heal.olderClaim(held, placement('k', 3, 'b'), newRelay('b', false));
+    // Second-hand news left this member a proxy that keeps the value: the copy is still here.
+    const relayed = newRelay('b', true);
+    heal.proxied(placement('k', 6, 'c', ['b']), relayed, true);
+    expect(notices(relayed)).to.deep.equal([]);
+    // The primary's announcement drops the spare: now the member told ('b') must hear of it.
+    const announced = newRelay('c', false);
+    heal.proxied(placement('k', 6, 'c', ['b']), announced);
+    expect(notices(announced)).to.deep.equal([['b', [['k', 'c']]]]);
+  });
+
   it('tells the members this member told it was primary that it is primary no longer (first-hand news)', () => {
     const { heal } = build();
     const relay = newRelay('b', false);

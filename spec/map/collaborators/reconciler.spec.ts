@@ -30,8 +30,8 @@ function build(verdict: 'adopt' | 'keep' | 'lost' = 'adopt') {
         calls.record('secondHand', p.key);
         return verdict;
       },
-      proxied: (p: Placement) => {
-        calls.record('proxied', p.key);
+      proxied: (p: Placement, _relay, keepsSpare?: boolean) => {
+        calls.record('proxied', p.key, ...(keepsSpare === true ? ['keeps a spare'] : []));
       },
       deleted: (e: Entry) => {
         calls.record('deleted', e.key);
@@ -139,8 +139,10 @@ describe('Reconciler (alone, on fakes)', () => {
     expect(otherState.fake.ctx.entries.get('k')?.bytes, "a newer placement in another member's state").to.not.equal(undefined);
     // An update in place from here on reaches 'b' and 'c' only: a spare kept would fall behind.
     const firstHand = spare();
+    expect(firstHand.calls.list.filter(([name]) => name === 'proxied'), 'heal told the spare is kept (a vouched copy stays vouched)').to.deep.equal([['proxied', 'k', 'keeps a spare']]);
     firstHand.reconciler.applyPlacements([{ ...placement('k', 5, 'b', ['c']), version: [5, 'b', 1, 'b'] }], 'b');
     expect(firstHand.fake.ctx.entries.get('k')?.bytes, "the primary's announcement of the same placement").to.equal(undefined);
+    expect(firstHand.calls.list.filter(([name]) => name === 'proxied').at(-1), 'heal told the copy is gone').to.deep.equal(['proxied', 'k']);
     // A state transfer reaches this member alone: the member the news replaced here may still
     // count on this copy (a heal cut short by a crash).
     const primaryState = spare();
