@@ -59,7 +59,7 @@ if (storeKind === 'ours') {
   // measure how much of a writing request's latency is that wait.
   const ack = process.env['SESSION_ACK'] === 'none' ? 'none' : 'backups';
   // SESSION_BACKUPS=0: nothing is replicated (a cluster that keeps no copy), to measure what the
-  // map and its TCP cluster cost a request apart from replication.
+  // map and its TCP cluster cost a request apart from replication (bench/run.ts checks the value).
   const backups = process.env['SESSION_BACKUPS'] === '0' ? 0 : 1;
   const map = new LazyReplicatedMap<string>({ name: 'sessions', transport, backups, ack });
   await map.start();

@@ -59,9 +59,13 @@ export interface SessionRow {
   p99Ms: number;
   /** CPU (user + sys) of every app process and redis-server during the window, per request. */
   cpuMsPerRequest: number;
-  /** The same by process: app1, app2, app3, then redis-server for connect-redis. */
+  /**
+   * The same by process: app1, app2, app3, then redis-server for connect-redis. In a row of
+   * medians, each process's figure is its own median over the rounds, so the figures need not
+   * add up to the median total.
+   */
   cpuMsPerRequestByProcess: number[];
-  /** The part of {@link cpuMsPerRequestByProcess} spent in the kernel (system time: loopback TCP is charged here). */
+  /** The part of {@link cpuMsPerRequestByProcess} spent in the kernel (system time: loopback TCP is charged here); medians as there. */
   systemMsPerRequestByProcess: number[];
   /** Map messages the apps sent during the window, requests and answers alike, per request (ours only; 0 for the others). */
   messagesPerRequest: number;
@@ -108,12 +112,6 @@ function killOnExit(child: ChildProcess | number): void {
   else running.add(child);
 }
 const redisPids = new Set<number>();
-
-/** CPU time (user + sys, all threads) a process used so far, in ms. */
-function cpuMs(pid: number): number {
-  const { userMs, systemMs } = processCpu(pid);
-  return userMs + systemMs;
-}
 
 /** One forked express app. */
 class SessionApp {
@@ -326,13 +324,14 @@ async function drive(
   const latencies: number[] = [];
   const sent = async (): Promise<number> => (await Promise.all(apps.map((a) => a.request({ cmd: 'messagesSent' })))).reduce((sum: number, n) => sum + Number(n), 0);
   const sent0 = await sent();
-  const cpu0 = cpuPids.map(cpuMs);
-  const sys0 = cpuPids.map((pid) => processCpu(pid).systemMs);
+  // One reading of /proc per process at each end, so a process's total and its system part agree.
+  const cpu0 = cpuPids.map(processCpu);
   const t0 = performance.now();
   await phase(options.measureMs, latencies);
   const seconds = (performance.now() - t0) / 1000;
-  const byProcess = cpuPids.map((pid, i) => cpuMs(pid) - (cpu0[i] ?? 0));
-  const systemByProcess = cpuPids.map((pid, i) => processCpu(pid).systemMs - (sys0[i] ?? 0));
+  const cpu1 = cpuPids.map(processCpu);
+  const byProcess = cpu1.map((c, i) => c.userMs + c.systemMs - (cpu0[i]?.userMs ?? 0) - (cpu0[i]?.systemMs ?? 0));
+  const systemByProcess = cpu1.map((c, i) => c.systemMs - (cpu0[i]?.systemMs ?? 0));
   const cpu = byProcess.reduce((sum, c) => sum + c, 0);
   const messages = (await sent()) - sent0;
   if (options.profileDir !== undefined) {
