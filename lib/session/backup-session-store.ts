@@ -56,11 +56,12 @@ function callArgs<T>(rest: readonly unknown[]): { callback: Callback<T> | undefi
  * returns nothing to await; without one, returns the promise.
  *
  * The callback runs in the check phase of the event loop (`setImmediate`), as MemoryStore's do,
- * not on the next tick. The frameworks' callbacks go on to run the request's handlers and write its
- * answer; deferred to the check phase, the requests that arrived in one poll of the event loop run
- * those steps one after the other, instead of each request interleaving them with the parsing of
- * the next. Measured (docs/performance.md, "Store callbacks in the check phase"): about 11% less
- * server CPU per request end to end, reads and writes (medians of three quick ABBA pairs).
+ * not on the next tick. Measured (docs/performance.md, "Store callbacks in the check phase"): about
+ * 11% less server CPU per request end to end, reads and writes (medians of three quick ABBA pairs).
+ * Why is a hypothesis, not measured: the frameworks' callbacks go on to run the request's handlers
+ * and write its answer, and deferred to the check phase the requests read in one poll of the event
+ * loop run those steps one after the other, instead of each interleaving them with the parsing of
+ * the next.
  */
 function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise<T> | undefined {
   if (callback === undefined) return work;

@@ -71,6 +71,10 @@ describe('Reconciler (alone, on fakes)', () => {
     expect([...(e?.bytes ?? [])]).to.deep.equal([5]);
     reconciler.applyCopies([copy('k', 5, 'b', ['a'])], 'b');
     expect(fake.raised.filter(([event]) => event === 'entrySet')).to.have.length(1);
+    // The primary naming the same placement again (a duplicate, a re-announcement) leaves a
+    // backup's copy where it is: only a proxy's spare is dropped that way.
+    reconciler.applyPlacements([placement('k', 5, 'b', ['a'])], 'b');
+    expect([...(fake.ctx.entries.get('k')?.bytes ?? [])], 'the backup still holds its copy').to.deep.equal([5]);
   });
 
   it('a delete removes the key and is remembered: an older placement of it is refused, a newer write is kept', () => {
