@@ -42,8 +42,8 @@ describe('BackupSessionStore API behind real express apps', () => {
   });
 
   it('calls callbacks in the check phase, after the immediates queued before the call (as MemoryStore does)', async () => {
-    // Callbacks that complete in one turn then run the frameworks' next steps together, request
-    // after request, which costs less CPU than interleaving them (docs/performance.md).
+    // Measured to cost less CPU per request than next-tick callbacks (docs/performance.md, "Store
+    // callbacks in the check phase"); why is a hypothesis there.
     c = await members(IDS);
     const store = c.members.a!.store;
     const sid = await login(new Browser(), c.members.a!);
