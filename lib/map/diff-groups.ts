@@ -56,17 +56,25 @@ export class DiffGroups {
       this.groups.set(to, group);
     }
     const coalescer = group;
-    // Each diff settles on its own through `resolve` and `reject`; a group whose flush failed before
-    // settling them (its frame budget threw) rejects, and so do the diffs it left unsettled.
+    // Each diff settles on its own through `resolve` and `reject`, and a group's flush never
+    // rejects (see flush): no promise per diff to watch the group's.
     return new Promise<RpcResponse[]>((resolve, reject) => {
-      coalescer.add({ diff, resolve, reject }).catch(reject);
+      void coalescer.add({ diff, resolve, reject });
     });
   }
 
-  /** Sends a group, in as many requests as the frame limit needs, and settles each diff. */
+  /**
+   * Sends a group, in as many requests as the frame limit needs, and settles each diff. Never
+   * rejects: a group that fails before its diffs are sent (its frame budget threw) rejects each
+   * of them with the error (a diff settled already ignores it).
+   */
   private async flush(to: string, items: PendingDiff[]): Promise<void> {
-    const runs = chunked(items, (p) => diffSize(p.diff), undefined, this.budgetOf());
-    await Promise.all(runs.map((run) => this.sendRun(to, run)));
+    try {
+      const runs = chunked(items, (p) => diffSize(p.diff), undefined, this.budgetOf());
+      await Promise.all(runs.map((run) => this.sendRun(to, run)));
+    } catch (error) {
+      for (const p of items) p.reject(error);
+    }
   }
 
   private budgetOf(): FrameBudget<PendingDiff> | undefined {

@@ -249,7 +249,10 @@ describe('LazyReplicatedMap API', () => {
       expect(await rejection(map.get(k)), `get(${label})`).to.be.instanceOf(TypeError);
       expect(await rejection(map.delete(k)), `delete(${label})`).to.be.instanceOf(TypeError);
       expect(await rejection(map.replicate(k)), `replicate(${label})`).to.be.instanceOf(TypeError);
+      // Rejected, not thrown, by the methods that return their call's own promise (rejecting()).
+      expect(await rejection(map.touch(k)), `touch(${label})`).to.be.instanceOf(TypeError);
     }
+    expect(await rejection(map.get('k', { promote: 'yes' } as never)), 'get with a bad option').to.be.instanceOf(TypeError);
     await c.net.settled();
     expect(c.net.stats().messages).to.equal(before.messages);
     for (const id of IDS) expect(c.maps[id]!.size).to.equal(0);

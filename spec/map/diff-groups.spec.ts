@@ -3,6 +3,10 @@ import { InMemoryNetwork, LazyReplicatedMap, classifyFrame, type Transport } fro
 import { record } from '../helpers/events.js';
 
 import { Doc as Fields } from '../helpers/delta-doc.js';
+import { DiffGroups } from '../../lib/map/diff-groups.js';
+import { version } from '../../lib/map/version.js';
+import type { EntryDiff } from '../../lib/codec/map-messages.js';
+import type { RpcResponse } from '../../lib/errors.js';
 
 type AnyMap = LazyReplicatedMap<string>;
 const USERS = 32;
@@ -152,5 +156,39 @@ describe('diffs issued together leave together (MSG_DIFFS)', () => {
     expect(outcomes.map((o) => o.status), 'every replicate resolved: c took the copies b did not acknowledge').to.deep.equal(outcomes.map(() => 'fulfilled'));
     expect(backups, 'each names c, the live backup').to.deep.equal(backups.map(() => ['c']));
     for (const key of docs.keys()) expect(held.get(key), key).to.equal(1);
+  });
+});
+
+describe('DiffGroups, when a group fails before it is sent', () => {
+  it('rejects each diff of the group with the error, and leaves no rejection unhandled', async () => {
+    const failure = new Error('frame budget failed');
+    let requests = 0;
+    const messenger = {
+      budget: (): undefined => {
+        throw failure;
+      },
+      request: (): Promise<RpcResponse[]> => {
+        requests++;
+        return Promise.resolve([]);
+      },
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const groups = new DiffGroups(messenger, () => undefined);
+      const diff = (key: string): EntryDiff => ({ entry: { key, version: version(1, 'a', 0, 'a', 0, ''), primary: 'a', backups: ['b'] }, base: version(1, 'a', 0, 'a', 0, ''), diff: new Uint8Array([0x80]) });
+      // A lone diff leaves at once; the two issued while it is in flight leave as one group.
+      const sent = ['k1', 'k2', 'k3'].map((key) => groups.send('b', diff(key)).then(() => 'resolved', (error: unknown) => error));
+      expect(await Promise.all(sent)).to.deep.equal([failure, failure, failure]);
+      // One more turn: a rejection nobody handled is reported after the microtasks of its turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).to.deep.equal([]);
+      expect(requests).to.equal(0);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
