@@ -34,7 +34,7 @@ interface StoreCalls {
 export interface StoreCost {
   writeUs: number;
   readUs: number;
-  /** Promises created per writing request, in this process (the harness's own included: about 7). */
+  /** Promises created per writing request, in this process (the harness's own included: about 8). */
   writePromises: number;
   /** Promises created per reading request, likewise. */
   readPromises: number;
