@@ -105,6 +105,25 @@ describe('diagnostics channels', () => {
     expect((call?.context as MapOperationContext).error).to.equal(failure);
   });
 
+  it('rejects, and traces as an error, a bad key of get, replicate and touch while traced (they are not async functions)', async () => {
+    rec = new Recorder();
+    c = await cluster(['a', 'b'], { backups: 1 });
+    const map = c.maps.a!;
+    // A synchronous throw here would escape tracePromise (it rethrows what its function throws).
+    for (const [name, call] of [
+      ['get', () => map.get({} as never)],
+      ['replicate', () => map.replicate({} as never)],
+      ['touch', () => map.touch({} as never)],
+    ] as const) {
+      const failure = await call().then(() => undefined, (e: unknown) => e);
+      expect(failure, name).to.be.instanceOf(TypeError);
+    }
+    for (const channel of [DIAGNOSTICS_CHANNELS.mapGet, DIAGNOSTICS_CHANNELS.mapReplicate, DIAGNOSTICS_CHANNELS.mapTouch]) {
+      const [call] = rec.calls(channel);
+      expect(call?.phases, channel).to.deep.equal(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
+    }
+  });
+
   it("traces the maps' RPC calls with channel, mode and targets", async () => {
     c = await cluster(['a', 'b', 'c'], { backups: 1 });
     rec = new Recorder();
