@@ -59,8 +59,13 @@ export class BroadcastChannelTransport extends EventEmitter implements Transport
   send(to: string, frame: Uint8Array): Promise<void> {
     if (this.channel === undefined) return Promise.reject(new TransportStoppedError(`transport '${this.id}' is not started`));
     if (!this.known.has(to)) return Promise.reject(new PeerUnreachableError(to));
-    // Structured clone copies the bytes: the sender may reuse its buffer, as the interface allows.
-    this.channel.postMessage({ kind: 'frame', from: this.id, to, frame } satisfies Note);
+    // Structured clone copies the bytes, so the sender may reuse its buffer, as the interface
+    // allows. It copies the whole ArrayBuffer under a view, though, and a frame is often a view
+    // into a larger buffer the library encodes into (120 MiB in the test suite, once a test had
+    // encoded a large value: a second per frame): the frame's own bytes are copied out first.
+    // Uint8Array's slice, not Buffer's, which is a view.
+    const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : Uint8Array.prototype.slice.call(frame);
+    this.channel.postMessage({ kind: 'frame', from: this.id, to, frame: own } satisfies Note);
     return Promise.resolve();
   }
 

@@ -69,7 +69,11 @@ export interface Transport extends TransportEmitter {
    * @default undefined (unlimited)
    */
   readonly maxFrameBytes?: number;
-  /** Queues `frame` for `to`. Rejects when `to` is unreachable or this transport is stopped. */
+  /**
+   * Queues `frame` for `to`. Rejects when `to` is unreachable or this transport is stopped.
+   * `frame` may be a view into a larger buffer: carry its `byteLength` bytes, not its `buffer`
+   * (docs/custom-transport.md, 8).
+   */
   send(to: string, frame: Uint8Array): Promise<void>;
   /**
    * Optional: resolves once the transport has met the members it can find right now (for a
