@@ -6,6 +6,7 @@
  * @module
  */
 import { Encoder } from 'cbor-x';
+import { releaseLargeBuffer } from './encode-buffer.js';
 import { CodecError, ValueEncodeError } from '../errors.js';
 import { hasStrayBreak } from './cbor-well-formed.js';
 import './exact-dates.js';
@@ -87,7 +88,9 @@ export function encodeFrame(frame: Frame): Uint8Array {
  */
 export function encodeFrameAs(version: number, frame: Frame): Uint8Array {
   try {
-    return encoder.encode([version, frame.kind, frame.channel, frame.id, frame.body]);
+    const encoded = encoder.encode([version, frame.kind, frame.channel, frame.id, frame.body]);
+    releaseLargeBuffer(encoder, encoded);
+    return encoded;
   } catch (error) {
     throw new ValueEncodeError(
       `message for channel '${frame.channel}' cannot be encoded with cbor-x (${error instanceof Error ? error.message : String(error)}): send plain data`,

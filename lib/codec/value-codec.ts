@@ -5,6 +5,7 @@
  * @module
  */
 import { Encoder, Tag, addExtension } from 'cbor-x';
+import { releaseLargeBuffer } from './encode-buffer.js';
 import { ClassRegistrationError, CodecError, ValueEncodeError } from '../errors.js';
 import { hasStrayBreak } from './cbor-well-formed.js';
 import './exact-dates.js';
@@ -154,7 +155,12 @@ export class ValueCodec {
     encoding++;
     try {
       // cbor-x hands out views into a shared scratch buffer; copy so a stored value pins only its own bytes.
-      return Uint8Array.prototype.slice.call(this.encoder.encode(value));
+      const encoded = this.encoder.encode(value);
+      const own = Uint8Array.prototype.slice.call(encoded);
+      // Not inside another encode (a registered class's encoder may call this one): swapping the
+      // working buffer under an encode in progress would cut its output in two.
+      if (encoding === 1) releaseLargeBuffer(this.encoder, encoded);
+      return own;
     } catch (error) {
       if (error instanceof ValueEncodeError) throw error;
       throw new ValueEncodeError(
