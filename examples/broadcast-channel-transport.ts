@@ -61,9 +61,9 @@ export class BroadcastChannelTransport extends EventEmitter implements Transport
     if (!this.known.has(to)) return Promise.reject(new PeerUnreachableError(to));
     // Structured clone copies the bytes, so the sender may reuse its buffer, as the interface
     // allows. It copies the whole ArrayBuffer under a view, though, and a frame is often a view
-    // into a larger buffer the library encodes into (up to 8 MiB; it once reached 120 MiB in the
-    // test suite, a second per frame): the frame's own bytes are copied out first. Uint8Array's
-    // slice, not Buffer's, which is a view.
+    // into a larger buffer the library encodes into (up to 8 MiB, or four times a larger frame's
+    // size; it once reached 120 MiB in the test suite, a second per frame): the frame's own bytes
+    // are copied out first. Uint8Array's slice, not Buffer's, which is a view.
     const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : Uint8Array.prototype.slice.call(frame);
     this.channel.postMessage({ kind: 'frame', from: this.id, to, frame: own } satisfies Note);
     return Promise.resolve();

@@ -87,15 +87,18 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * @internal
  */
 export function encodeFrameAs(version: number, frame: Frame): Uint8Array {
+  let encoded: Uint8Array | undefined;
   try {
-    const encoded = encoder.encode([version, frame.kind, frame.channel, frame.id, frame.body]);
-    releaseLargeBuffer(encoder, encoded);
+    encoded = encoder.encode([version, frame.kind, frame.channel, frame.id, frame.body]);
     return encoded;
   } catch (error) {
     throw new ValueEncodeError(
       `message for channel '${frame.channel}' cannot be encoded with cbor-x (${error instanceof Error ? error.message : String(error)}): send plain data`,
       { cause: error },
     );
+  } finally {
+    // Outside the try: whatever it does, it is not a failure to encode this frame.
+    releaseLargeBuffer(encoder, encoded);
   }
 }
 

@@ -153,14 +153,11 @@ export class ValueCodec {
    */
   encode(value: unknown): Uint8Array {
     encoding++;
+    let encoded: Uint8Array | undefined;
     try {
       // cbor-x hands out views into a shared scratch buffer; copy so a stored value pins only its own bytes.
-      const encoded = this.encoder.encode(value);
-      const own = Uint8Array.prototype.slice.call(encoded);
-      // Not inside another encode (a registered class's encoder may call this one): swapping the
-      // working buffer under an encode in progress would cut its output in two.
-      if (encoding === 1) releaseLargeBuffer(this.encoder, encoded);
-      return own;
+      encoded = this.encoder.encode(value);
+      return Uint8Array.prototype.slice.call(encoded);
     } catch (error) {
       if (error instanceof ValueEncodeError) throw error;
       throw new ValueEncodeError(
@@ -169,6 +166,10 @@ export class ValueCodec {
       );
     } finally {
       encoding--;
+      // Once the bytes are copied, and never while another encode is under way (a registered
+      // class's encoder calling this one, which cbor-x cannot nest anyway): the working buffer
+      // must not be swapped under an encode in progress.
+      if (encoding === 0) releaseLargeBuffer(this.encoder, encoded);
     }
   }
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { decodeFrame, encodeFrame, FrameKind, type Frame } from '../../lib/codec/frame.js';
 import { MAX_KEPT_BYTES } from '../../lib/codec/encode-buffer.js';
 import { defaultValueCodec } from '../../lib/codec/value-codec.js';
+import { ValueEncodeError } from '../../lib/errors.js';
 
 /** A small request frame, as a map sends thousands of. */
 const small = (id: number): Frame => ({ kind: FrameKind.Request, channel: 'lazy-replicated-map:m', id, body: [3, 'k', id] });
@@ -15,6 +16,12 @@ describe("the encoder's working buffer", () => {
     const frame = encodeFrame(small(1));
     expect(frame.buffer.byteLength).to.be.at.most(64 * 1024);
     expect(decodeFrame(frame).body).to.deep.equal([3, 'k', 1]);
+  });
+
+  it('is small again after a value that grew it and then failed to encode', () => {
+    // The string grows the buffer before cbor-x reaches the function and throws.
+    expect(() => defaultValueCodec.encode(['x'.repeat(10 * 1024 * 1024), () => 1])).to.throw(ValueEncodeError);
+    expect(encodeFrame(small(2)).buffer.byteLength).to.be.at.most(64 * 1024);
   });
 
   it('keeps the bytes of a large frame that is still in use while later frames are encoded', () => {
