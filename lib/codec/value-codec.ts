@@ -148,10 +148,18 @@ export class ValueCodec {
   /**
    * Encodes `value` into a buffer the caller owns.
    * @throws {ValueEncodeError} when cbor-x cannot encode the value (function, symbol, cycle...),
-   *   or when it holds an instance of a class that is not registered (it would come back as a
-   *   plain object).
+   *   when it holds an instance of a class that is not registered (it would come back as a plain
+   *   object), or when called from inside an encode (a registered class's encoder must return
+   *   plain data, not bytes: cbor-x cannot nest encodes).
    */
   encode(value: unknown): Uint8Array {
+    // cbor-x writes a nested encode's output into the middle of the one under way (one working
+    // buffer per process): the bytes would be stored and replicated, and fail only when read.
+    if (encoding > 0) {
+      throw new ValueEncodeError(
+        "the value codec was called while it was encoding a value (from a registered class's encoder, most likely): cbor-x cannot nest encodes. Return plain data from the class's encoder; the codec encodes it",
+      );
+    }
     encoding++;
     let encoded: Uint8Array | undefined;
     try {
@@ -166,9 +174,8 @@ export class ValueCodec {
       );
     } finally {
       encoding--;
-      // Once the bytes are copied, and never while another encode is under way (a registered
-      // class's encoder calling this one, which cbor-x cannot nest anyway): the working buffer
-      // must not be swapped under an encode in progress.
+      // Once the bytes are copied, and never under another encode (the frame encoder's own are
+      // not nested in this one): the working buffer must not be swapped under an encode in progress.
       if (encoding === 0) releaseLargeBuffer(this.encoder, encoded);
     }
   }

@@ -170,6 +170,19 @@ describe('ValueCodec', () => {
     }
     ValueCodec.register(40_802, Plain);
 
+    // Its encoder calls the codec, which cbor-x cannot nest: such bytes used to fail only when read.
+    class Nesting {
+      inner = 'x';
+    }
+    ValueCodec.register(40_805, Nesting, (n) => defaultValueCodec.encode(n.inner));
+
+    it('refuses a registered class whose encoder calls the codec, at the write, and encodes on afterwards', () => {
+      const error = thrown(() => codec.encode({ n: new Nesting() }));
+      expect(error).to.be.instanceOf(ValueEncodeError);
+      expect((error as Error).message).to.include('cannot nest encodes');
+      expect(codec.decode(codec.encode({ after: [1, 'two'] }))).to.deep.equal({ after: [1, 'two'] });
+    });
+
     it('decodes a registered class as an instance with its methods, also nested and in a second codec', () => {
       const value = { where: new Point(3, 4), list: [new Point(6, 8)], byName: new Map([['p', new Point(0, 1)]]) };
       const back = new ValueCodec().decode(codec.encode(value)) as typeof value;
