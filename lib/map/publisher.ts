@@ -368,28 +368,24 @@ export class Publisher {
     const failed = new Map<string, CopyRefusal>();
     const targets = new Set([...copies.keys(), ...moves.keys(), ...diffs.keys()]);
     const mode = acked ? 'all' : 'none';
-    const sendTo = async (b: string): Promise<void> => {
-      const copyList = copies.get(b) ?? [];
-      const moveList = moves.get(b) ?? [];
-      const requests: Promise<RpcResponse[]>[] = [];
-      for (const entries of chunked(copyList, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
-      requests.push(...this.messenger.sendPlacements(b, moveList, mode));
-      for (const { pub, diff } of diffs.get(b) ?? []) {
-        const sent = this.sendDiff(b, pub, diff);
-        if (acked) requests.push(sent);
-        else this.state.background(sent);
-      }
-      // One request, the common write: awaited alone (a Promise.all is two promises more).
-      const [only] = requests;
-      const results = requests.length === 1 && only !== undefined ? [await only] : await Promise.all(requests);
-      const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
-      if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
-      else failed.set(b, refusalOf(b, results));
-    };
-    // One backup, likewise.
-    const [one] = targets;
-    if (targets.size === 1 && one !== undefined) await sendTo(one);
-    else await Promise.all([...targets].map(sendTo));
+    await Promise.all(
+      [...targets].map(async (b) => {
+        const copyList = copies.get(b) ?? [];
+        const moveList = moves.get(b) ?? [];
+        const requests: Promise<RpcResponse[]>[] = [];
+        for (const entries of chunked(copyList, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
+        requests.push(...this.messenger.sendPlacements(b, moveList, mode));
+        for (const { pub, diff } of diffs.get(b) ?? []) {
+          const sent = this.sendDiff(b, pub, diff);
+          if (acked) requests.push(sent);
+          else this.state.background(sent);
+        }
+        const results = await Promise.all(requests);
+        const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
+        if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
+        else failed.set(b, refusalOf(b, results));
+      }),
+    );
     return failed;
   }
 
