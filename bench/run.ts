@@ -285,7 +285,12 @@ if (section('sessions')) {
   // BENCH_CPU_PROF=dir also profiles every app during each measured window of the first round (and slows it down).
   const sessions = await sessionsBench({ users: 32, warmMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10_000, profileDir: process.env['BENCH_CPU_PROF'], runs, oneApp });
   const label = { writes: 'every request writes', readMostly: '90% read, 10% write' } as const;
-  const stackLabel = { memory: 'MemoryStore (3 apps, each alone)', ours: 'BackupSessionStore (3 apps, TCP)', redis: 'connect-redis (3 apps + redis-server)' } as const;
+  const stackLabel = {
+    memory: 'MemoryStore (3 apps, each alone)',
+    ours: 'BackupSessionStore (3 apps, TCP)',
+    redis: 'connect-redis (3 apps + redis-server)',
+    floor: 'floor: MemoryStore + an acknowledged copy to another app (bench/floor-store.ts)',
+  } as const;
   // Issue 25's goals: req/s and CPU per request against connect-redis, and the store's own cost
   // (CPU per request above MemoryStore's) against connect-redis's.
   const goals = { writes: { rps: 1.05, cpu: 0.95, overhead: 1.0 }, readMostly: { rps: 1.1, cpu: 0.85, overhead: 0.5 } } as const;
@@ -293,7 +298,7 @@ if (section('sessions')) {
   const find = (stack: SessionStack, w: SessionRow['workload']): SessionSeries | undefined => sessions.series.find((s) => s.stack === stack && s.workload === w);
   const rows: Array<Array<string | number>> = [];
   for (const w of workloads) {
-    for (const stack of ['memory', 'ours', 'redis'] as const) {
+    for (const stack of ['memory', 'ours', 'redis', 'floor'] as const) {
       const s = find(stack, w);
       if (s === undefined) continue;
       const r = s.median;
@@ -305,7 +310,7 @@ if (section('sessions')) {
         `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
         r.cpuMsPerRequest.toFixed(3),
         `${Math.min(...cpus).toFixed(3)}–${Math.max(...cpus).toFixed(3)}`,
-        stack === 'ours' ? r.messagesPerRequest.toFixed(2) : '–',
+        stack === 'ours' || stack === 'floor' ? r.messagesPerRequest.toFixed(2) : '–',
         String(r.requests),
       ]);
     }
@@ -321,7 +326,7 @@ if (section('sessions')) {
     // others' sessions (the goals' setting), and the split says what the kernel takes.
     const byProcess: Array<Array<string | number>> = [];
     for (const w of workloads) {
-      for (const stack of ['memory', 'ours', 'redis'] as const) {
+      for (const stack of ['memory', 'ours', 'redis', 'floor'] as const) {
         const r = find(stack, w)?.median;
         if (r === undefined) continue;
         const us = r.cpuMsPerRequestByProcess.map((ms, i) => `${(ms * 1000).toFixed(1)} (${((r.systemMsPerRequestByProcess[i] ?? 0) * 1000).toFixed(1)} sys)`);
@@ -377,6 +382,29 @@ if (section('sessions')) {
         ratios,
       ),
     );
+    out();
+    // The floor store does only what any replicated store in Node must (a copy to another app,
+    // acknowledged): what our store costs above it is our store's own work, and the floor's own
+    // ratios say how far the goals are within reach of any such design on this machine.
+    const floorRows = workloads.map((w) => {
+      const floor = find('floor', w)?.median;
+      const theirs = find('redis', w)?.median;
+      const floorOver = overhead('floor', w);
+      const ours = overhead('ours', w);
+      const redis = overhead('redis', w);
+      if (floor === undefined || theirs === undefined || floorOver === undefined || ours === undefined || redis === undefined) return [label[w], '–', '–', '–', '–', '–'];
+      return [
+        label[w],
+        `${(floor.reqPerSec / theirs.reqPerSec).toFixed(2)}×`,
+        `${(floor.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)}×`,
+        `${floorOver.toFixed(3)} (${(floorOver / redis).toFixed(2)}×)`,
+        (ours - floorOver).toFixed(3),
+        floor.errors === 0 ? 'valid' : `invalid (${String(floor.errors)} errors: ${floor.firstError ?? ''})`,
+      ];
+    });
+    out('The floor of a replicated store in Node (MemoryStore plus one acknowledged copy per save to another app, nothing else), against connect-redis as the goals measure ours:');
+    out();
+    out(markdownTable(['workload', 'req/s floor / connect-redis', 'CPU per request floor / connect-redis', 'floor overhead above MemoryStore, ms (vs connect-redis\'s)', 'ours above the floor (ms): our store\'s own work', 'answers'], floorRows));
   }
   out();
 }

@@ -2,7 +2,9 @@
  * One express app of the sessions benchmark, in its own process: express-session on our
  * {@link BackupSessionStore} (a LazyReplicatedMap over TcpTransport, the apps forming one cluster),
  * on connect-redis (node-redis against the bench's redis-server), or on express-session's own
- * MemoryStore (each app alone, nothing replicated: the floor every store shares). The apps answer
+ * MemoryStore (each app alone, nothing replicated: the floor every store shares), or on the
+ * least a replicated store can do (bench/floor-store.ts: MemoryStore plus a copy of each save to
+ * another app, acknowledged). The apps answer
  * the same two routes, so the load generator cannot tell them apart:
  *
  * - `GET /write` increments the session's counter (creating the session on first use) and answers
@@ -11,7 +13,7 @@
  *   session (`store.touch`), as it does for most requests of a real app.
  *
  * Configured by environment: `APP_ID` (also the route and TCP member id), `STORE` (`ours`,
- * `redis` or `memory`), `SEEDS`, `CLUSTER_SECRET`, `REDIS_PORT`.
+ * `redis`, `memory` or `floor`), `SEEDS`, `CLUSTER_SECRET`, `REDIS_PORT`.
  *
  * @module
  */
@@ -23,11 +25,13 @@ import session, { type Store } from 'express-session';
 import { createClient } from 'redis';
 import { main, session as sessionEntry } from './built.js';
 import { CpuProfiler } from './cpu-profiler.js';
+import { FloorStore } from './floor-store.js';
 import { sessionApp } from './session-fixture.js';
 
 /** Commands from the parent. */
 export type SessionAppRequest =
   | { id: number; cmd: 'members' }
+  | { id: number; cmd: 'connect'; addresses: string[] }
   | { id: number; cmd: 'messagesSent' }
   | { id: number; cmd: 'profileStart' }
   | { id: number; cmd: 'profileStop'; file: string }
@@ -39,7 +43,7 @@ export type SessionAppMessage =
   | { type: 'reply'; id: number; result?: unknown; error?: string };
 
 const appId = process.env['APP_ID'] ?? 'app1';
-const storeKind = process.env['STORE'] === 'redis' ? 'redis' : process.env['STORE'] === 'memory' ? 'memory' : 'ours';
+const storeKind = process.env['STORE'] === 'redis' ? 'redis' : process.env['STORE'] === 'memory' ? 'memory' : process.env['STORE'] === 'floor' ? 'floor' : 'ours';
 const send = (m: SessionAppMessage): void => {
   if (process.connected) process.send?.(m);
 };
@@ -50,6 +54,9 @@ let store: Store;
 let clusterAddress = '';
 let shutdown: () => Promise<void>;
 let members: () => string[] = () => [];
+/** The floor store's: connects to the other apps' copy listeners. */
+let connectTo: (addresses: string[]) => Promise<void> = () => Promise.resolve();
+let genid: (() => string) | undefined;
 /** Map messages this app has sent, all types (0 for the other stores). */
 let messagesSent: () => number = () => 0;
 if (storeKind === 'ours') {
@@ -75,6 +82,18 @@ if (storeKind === 'ours') {
     // Benches tear the whole cluster down: no wait for a successor that will not come.
     await map.stop({ discard: true });
   };
+} else if (storeKind === 'floor') {
+  // The least a replicated store can do (bench/floor-store.ts): MemoryStore plus a copy per save.
+  const floor = new FloorStore(appId);
+  clusterAddress = await floor.listen();
+  store = floor;
+  genid = () => floor.genid();
+  connectTo = (addresses) => floor.connect(addresses);
+  messagesSent = () => floor.messagesSent;
+  shutdown = () => {
+    floor.close();
+    return Promise.resolve();
+  };
 } else if (storeKind === 'memory') {
   // express-session's MemoryStore: JSON in a plain object, in this process only.
   store = new session.MemoryStore();
@@ -92,7 +111,7 @@ if (storeKind === 'ours') {
 }
 
 // Ours: '<random>.<route>' so the load generator routes by suffix, as nginx would.
-const app = sessionApp(store, store instanceof BackupSessionStore ? store.genid.bind(store) : undefined);
+const app = sessionApp(store, store instanceof BackupSessionStore ? store.genid.bind(store) : genid);
 
 const server = createServer(app);
 server.keepAliveTimeout = 60_000;
@@ -117,6 +136,9 @@ process.on('message', (raw) => {
       switch (req.cmd) {
         case 'members':
           result = members();
+          break;
+        case 'connect':
+          await connectTo(req.addresses);
           break;
         case 'messagesSent':
           result = messagesSent();

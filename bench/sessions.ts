@@ -1,8 +1,10 @@
 /**
- * Sessions end to end: three express apps in child processes on each of three stacks, driven by
+ * Sessions end to end: three express apps in child processes on each of four stacks, driven by
  * the same load generator (here, in the bench process): express-session's MemoryStore (each app
  * alone: the floor every store shares), our BackupSessionStore (the apps forming one cluster over
- * TCP on 127.0.0.1) and connect-redis against a private redis-server. One cookie jar per user,
+ * TCP on 127.0.0.1), connect-redis against a private redis-server, and the floor of any
+ * replicated store in Node (bench/floor-store.ts: MemoryStore plus one acknowledged copy of each
+ * save to another app). One cookie jar per user,
  * each user sticky to one app, every answer checked against the counter the user expects. Server
  * CPU per request counts every app process and redis-server, read from /proc/<pid>/stat before
  * and after the measured window. Each round runs every stack under both workloads, the stacks in
@@ -46,8 +48,11 @@ export interface SessionsBenchOptions {
   oneApp?: boolean;
 }
 
-/** The stores compared: express-session's MemoryStore (no store cost to speak of), ours, connect-redis. */
-export type SessionStack = 'memory' | 'ours' | 'redis';
+/**
+ * The stores compared: express-session's MemoryStore (no store cost to speak of), ours,
+ * connect-redis, and the floor of any replicated store in Node (bench/floor-store.ts).
+ */
+export type SessionStack = 'memory' | 'ours' | 'redis' | 'floor';
 
 /** One stack under one workload: one round, or the medians over the rounds. */
 export interface SessionRow {
@@ -190,6 +195,14 @@ async function oursApps(): Promise<SessionApp[]> {
   return apps;
 }
 
+/** Three apps on the floor store, each connected to the other two (the holders of its copies). */
+async function floorApps(): Promise<SessionApp[]> {
+  const apps = ['app1', 'app2', 'app3'].map((id) => new SessionApp(id, { STORE: 'floor' }));
+  await Promise.all(apps.map((a) => a.ready()));
+  await Promise.all(apps.map((a) => a.request({ cmd: 'connect', addresses: apps.filter((b) => b !== a).map((b) => b.clusterAddress) })));
+  return apps;
+}
+
 /** Three apps on express-session's MemoryStore, each alone. */
 async function memoryApps(): Promise<SessionApp[]> {
   const apps = ['app1', 'app2', 'app3'].map((id) => new SessionApp(id, { STORE: 'memory' }));
@@ -275,9 +288,9 @@ async function drive(
     u.rng ^= u.rng >>> 17;
     u.rng ^= u.rng << 5;
     const write = u.cookie === undefined || (u.rng >>> 0) / 2 ** 32 < writeShare;
-    // Ours: sticky by the route in the cookie, as nginx's map on $cookie_sid; connect-redis and
+    // Ours and the floor store: sticky by the route in the cookie, as nginx's map on $cookie_sid; connect-redis and
     // MemoryStore ids carry no route: each user keeps the app it was given (MemoryStore needs it).
-    const app = apps[stack === 'ours' && u.cookie !== undefined ? (routes.get(routeOf(u.cookie) ?? '') ?? -1) : u.app];
+    const app = apps[(stack === 'ours' || stack === 'floor') && u.cookie !== undefined ? (routes.get(routeOf(u.cookie) ?? '') ?? -1) : u.app];
     if (app === undefined) {
       fail(`cookie ${String(u.cookie)} names no app`);
       return;
@@ -403,7 +416,7 @@ async function runStack(stack: SessionStack, settings: Parameters<typeof drive>[
     }
     return rows;
   }
-  const apps = await (stack === 'ours' ? oursApps() : memoryApps()).catch((error: unknown) => {
+  const apps = await (stack === 'ours' ? oursApps() : stack === 'floor' ? floorApps() : memoryApps()).catch((error: unknown) => {
     for (const c of [...running]) c.kill('SIGKILL');
     throw error;
   });
@@ -424,7 +437,7 @@ export async function sessionsBench(options: SessionsBenchOptions = {}): Promise
   const rounds = Math.max(1, options.runs ?? 5);
   const settings = { users: options.users ?? 32, warmMs: options.warmMs ?? 3000, measureMs: options.measureMs ?? 10_000, oneApp: options.oneApp ?? false, profileDir: options.profileDir };
   if (settings.profileDir !== undefined) mkdirSync(settings.profileDir, { recursive: true });
-  const stacks: SessionStack[] = ['memory', 'ours', 'redis'];
+  const stacks: SessionStack[] = ['memory', 'ours', 'redis', 'floor'];
   const byKey = new Map<string, SessionRow[]>();
   let redisInstalled = true;
   for (let round = 0; round < rounds; round++) {
