@@ -34,8 +34,9 @@ function locate(url: string, line: number): string {
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
   if (inPackage !== null) return `${inPackage[1] ?? ''}/${inPackage[2] ?? ''}:${String(line + 1)}`;
-  const ours = /\/(lib|bench)\/(.*)$/.exec(path);
-  if (ours !== null) return `${ours[1] ?? ''}/${ours[2] ?? ''}:${String(line + 1)}`;
+  // dist/ is lib/ built (the benches run it): named as lib/, so --by=package groups it by folder.
+  const ours = /\/(lib|bench|dist)\/(.*)$/.exec(path);
+  if (ours !== null) return `${ours[1] === 'dist' ? 'lib' : (ours[1] ?? '')}/${ours[2] ?? ''}:${String(line + 1)}`;
   return `${path}:${String(line + 1)}`;
 }
 

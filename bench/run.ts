@@ -260,6 +260,13 @@ if (section('sessions')) {
   const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice('--runs='.length) ?? 5);
   // --one-app: every user on app1 (primary of every session, the others backups only), for profiles.
   const oneApp = process.argv.includes('--one-app');
+  // --stacks=memory,ours and --workloads=writes: a subset, for A/B pairs (no verdict without all stacks).
+  const listArg = (name: string): string[] | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3).split(',');
+  const stacks = listArg('stacks') as SessionStack[] | undefined;
+  const workloadNames = listArg('workloads');
+  for (const s of stacks ?? []) if (!['memory', 'ours', 'redis', 'floor'].includes(s)) throw new Error(`--stacks: unknown stack '${s}'`);
+  for (const w of workloadNames ?? []) if (w !== 'writes' && w !== 'readMostly') throw new Error(`--workloads: unknown workload '${w}'`);
+  const sessionWorkloads = workloadNames as Array<SessionRow['workload']> | undefined;
   // Weaker or stripped-down modes of our apps, for measuring parts of the cost: not the shipped
   // default, so issue 25's verdict is not given for them.
   const backupsSetting = process.env['SESSION_BACKUPS'];
@@ -283,7 +290,7 @@ if (section('sessions')) {
   out(`## Sessions end to end: three express apps on express-session's MemoryStore, BackupSessionStore over TCP, connect-redis`);
   out();
   // BENCH_CPU_PROF=dir also profiles every app during each measured window of the first round (and slows it down).
-  const sessions = await sessionsBench({ users: 32, warmMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10_000, profileDir: process.env['BENCH_CPU_PROF'], runs, oneApp });
+  const sessions = await sessionsBench({ users: 32, warmMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10_000, profileDir: process.env['BENCH_CPU_PROF'], runs, oneApp, stacks, workloads: sessionWorkloads });
   const label = { writes: 'every request writes', readMostly: '90% read, 10% write' } as const;
   const stackLabel = {
     memory: 'MemoryStore (3 apps, each alone)',

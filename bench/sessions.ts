@@ -46,6 +46,10 @@ export interface SessionsBenchOptions {
    * backups: for profiles that separate the two roles (not for the comparison). @default false
    */
   oneApp?: boolean;
+  /** The stacks to run (for A/B pairs of one stack against the floor). @default all four */
+  stacks?: readonly SessionStack[] | undefined;
+  /** The workloads to run. @default both */
+  workloads?: ReadonlyArray<SessionRow['workload']> | undefined;
 }
 
 /**
@@ -397,8 +401,8 @@ function medianRow(runs: SessionRow[]): SessionRow {
 }
 
 /** Three apps on `stack`, driven under both workloads, then stopped. */
-async function runStack(stack: SessionStack, settings: Parameters<typeof drive>[4]): Promise<SessionRow[]> {
-  const workloads: Array<SessionRow['workload']> = ['writes', 'readMostly'];
+async function runStack(stack: SessionStack, settings: Parameters<typeof drive>[4] & { workloads: ReadonlyArray<SessionRow['workload']> }): Promise<SessionRow[]> {
+  const workloads = settings.workloads;
   const rows: SessionRow[] = [];
   if (stack === 'redis') {
     const redis = await startRedis();
@@ -435,9 +439,16 @@ async function runStack(stack: SessionStack, settings: Parameters<typeof drive>[
  */
 export async function sessionsBench(options: SessionsBenchOptions = {}): Promise<SessionsResult> {
   const rounds = Math.max(1, options.runs ?? 5);
-  const settings = { users: options.users ?? 32, warmMs: options.warmMs ?? 3000, measureMs: options.measureMs ?? 10_000, oneApp: options.oneApp ?? false, profileDir: options.profileDir };
+  const settings = {
+    users: options.users ?? 32,
+    warmMs: options.warmMs ?? 3000,
+    measureMs: options.measureMs ?? 10_000,
+    oneApp: options.oneApp ?? false,
+    profileDir: options.profileDir,
+    workloads: options.workloads ?? (['writes', 'readMostly'] as const),
+  };
   if (settings.profileDir !== undefined) mkdirSync(settings.profileDir, { recursive: true });
-  const stacks: SessionStack[] = ['memory', 'ours', 'redis', 'floor'];
+  const stacks = options.stacks ?? (['memory', 'ours', 'redis', 'floor'] as const);
   const byKey = new Map<string, SessionRow[]>();
   let redisInstalled = true;
   for (let round = 0; round < rounds; round++) {
