@@ -5,8 +5,8 @@
  * connect-redis wait for theirs. Nothing else: no versions, no placement, no diffs, no failover,
  * no expiry, no limits, no validation. It is not a store anyone should use; it measures what any
  * design that keeps a copy in another Node process must pay on this machine (the copy's encode, a
- * frame each way over loopback TCP, the backup process woken to store it), so that what our store
- * costs above it is, exactly, our store's own work.
+ * frame over loopback TCP, the backup process woken to store it, an acknowledgement back for the
+ * frames of one read), so that what our store costs above it is our store's own work.
  *
  * Like ours, it is sticky (ids end with the app's route), a read sends nothing, and each session's
  * copy goes to one of the other apps (by the id's last character, so the apps' copies spread over
