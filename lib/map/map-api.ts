@@ -50,8 +50,8 @@ export interface MapApi<K extends MapKey, V> {
    * A member that never met another one (development) does not wait; if it drops entries it says
    * so with a process warning.
    * @throws {DataLossError} when entries were dropped because no member appeared to take them
-   *   (the map stopped all the same; the error is also emitted as `'error'`, or as a process
-   *   warning when nobody listens). Not with `discard: true`.
+   *   (the map stopped all the same; the error is also emitted as `'error'` when listened to, and
+   *   always as a process warning). Not with `discard: true`.
    * @throws {SnapshotError} when the snapshot could not be written (the map stopped all the same).
    */
   stop(options?: StopOptions): Promise<void>;

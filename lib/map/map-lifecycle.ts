@@ -254,9 +254,10 @@ export class MapLifecycle<M extends LifecycleEmitter = LifecycleEmitter> {
   }
 
   /**
-   * Entries went with this member. A lone development member warns; one that had peers reports
-   * the loss (`'error'`, or a warning when nobody listens) and throws, so `stopOnSignals` exits
-   * non-zero.
+   * Entries went with this member. A lone development member warns; one that had peers warns
+   * too, emits the loss on `'error'` when listened to, and throws, so `stopOnSignals` exits
+   * non-zero. The warning is always given (the contract asks for a typed error and a warning):
+   * an `'error'` listener may only log, and the process's warnings are where an operator looks.
    */
   private reportLoss(dropped: number, hadPeer: boolean, waitedMs: number): void {
     const where = `map '${this.ctx.name}' on member '${this.ctx.id}'`;
@@ -274,7 +275,7 @@ export class MapLifecycle<M extends LifecycleEmitter = LifecycleEmitter> {
       dropped,
     );
     if (this.map.listenerCount('error') > 0) this.map.emit('error', error);
-    else process.emitWarning(error);
+    process.emitWarning(error);
     throw error;
   }
 

@@ -151,15 +151,27 @@ describe('MapLifecycle (alone, on fakes)', () => {
     expect(events).to.deep.equal(['ready', 'stopped']);
   });
 
-  it('reports entries dropped on stop as DataLossError, emitted as an error when listened to', async () => {
+  it('reports entries dropped on stop as DataLossError: rejected, emitted as an error when listened to, and a process warning', async () => {
     const { lifecycle, map } = build({ leave: { dropped: 2, hadPeer: true, waitedMs: 500 } });
     const emitted: Error[] = [];
     map.on('error', (e) => emitted.push(e));
-    await lifecycle.start();
-    const error = await rejection(lifecycle.stop());
-    expect(error).to.be.instanceOf(DataLossError).and.to.have.property('dropped', 2);
-    expect((error as Error).message).to.match(/dropped 2 entries on stop.*option stopWaitMs: 500 ms/);
-    expect(emitted).to.deep.equal([error]);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      if (w instanceof DataLossError) warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      await lifecycle.start();
+      const error = await rejection(lifecycle.stop());
+      expect(error).to.be.instanceOf(DataLossError).and.to.have.property('dropped', 2);
+      expect((error as Error).message).to.match(/dropped 2 entries on stop.*option stopWaitMs: 500 ms/);
+      expect(emitted).to.deep.equal([error]);
+      // process.emitWarning delivers the 'warning' event on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).to.deep.equal([error]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('rejects stop with the snapshot’s error when it could not be written, stopped all the same', async () => {
