@@ -251,8 +251,11 @@ export abstract class BaseReplicatedMap<K extends MapKey, V> extends EventEmitte
   }
 
   sweep(): Promise<number> {
-    this.lifecycle.assertUsable();
-    return this.expiry.sweep();
+    // After stop() it rejects, as every other call does, rather than throwing at the caller.
+    return rejecting(() => {
+      this.lifecycle.assertUsable();
+      return this.expiry.sweep();
+    });
   }
 
   async delete(key: K): Promise<boolean> {

@@ -269,7 +269,12 @@ export class BackupSessionStore extends StoreBase {
 
   /** Deletes expired sessions now, as the map's sweep does every second. Resolves to the number deleted. */
   sweep(): Promise<number> {
-    this.assertOpen();
+    // A closed store rejects, as its other promise-returning calls do, rather than throwing.
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     return this.map.sweep();
   }
 

@@ -295,6 +295,9 @@ describe('LazyReplicatedMap API', () => {
     expect(await rejection(map.delete('k'))).to.be.instanceOf(StoppedError);
     expect(await rejection(map.clear())).to.be.instanceOf(StoppedError);
     expect(await rejection(map.replicate('k'))).to.be.instanceOf(StoppedError);
+    expect(await rejection(map.touch('k'))).to.be.instanceOf(StoppedError);
+    // Rejects, never throws at the caller (a throw would escape rejection() and fail here).
+    expect(await rejection(map.sweep())).to.be.instanceOf(StoppedError);
     expect(await rejection(map[Symbol.asyncIterator]().next())).to.be.instanceOf(StoppedError);
     expect(thrown(() => map.has('k'))).to.be.instanceOf(StoppedError);
     expect(thrown(() => map.size)).to.be.instanceOf(StoppedError);

@@ -320,6 +320,10 @@ describe('BackupSessionStore behind real express apps', () => {
       store.close();
       const error = await store.get('any').then(() => undefined, (e: unknown) => e);
       expect(error).to.be.instanceOf(StoppedError);
+      // A closed store's sweep rejects too, rather than throwing at the caller.
+      let swept: Promise<number> | undefined;
+      expect(() => (swept = store.sweep())).not.to.throw();
+      expect(await swept?.then(() => undefined, (e: unknown) => e)).to.be.instanceOf(StoppedError);
       await c.close();
       expect(timers.active.size, 'no timer left behind once the maps stopped').to.equal(0);
     });
