@@ -72,6 +72,14 @@ export const PASSING: readonly WorkloadConfig[] = [
   // elsewhere counted as under way until written; 0 in 10,000 each since (seeds 300001, 310001).
   { name: '3-5 members, 2 callers each, ttl, idle, touch, clear', members: [3, 5], callers: 2, keys: 3, backups: 1, expiry: true, clear: true },
   { name: '3-5 members, 2 callers each, joins and graceful stops (backups: 2)', members: [3, 5], callers: 2, keys: 3, backups: 2, membership: true },
+  // Conditional writes racing plain sets and deletes from several members, and eviction under
+  // concurrent callers: each passed 10,000 histories before it was added here (2026-12-05).
+  { name: '3-5 members, 2 callers each, pipelined, conditional writes mixed with sets and deletes', members: [3, 5], callers: 2, keys: 3, backups: 1, conditional: true },
+  {
+    name: '3-5 members, 2 callers each, conditional writes mixed with sets and deletes, delays and reordering',
+    members: [3, 5], callers: 2, keys: 3, backups: 1, conditional: true, net: DELAYED,
+  },
+  { name: '3-5 members, 2 callers each, eviction (maxEntries: 2, lru)', members: [3, 5], callers: 2, keys: 4, backups: 1, maxEntries: 2 },
 ];
 
 /**
