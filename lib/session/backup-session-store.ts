@@ -268,13 +268,9 @@ export class BackupSessionStore extends StoreBase {
   }
 
   /** Deletes expired sessions now, as the map's sweep does every second. Resolves to the number deleted. */
-  sweep(): Promise<number> {
-    // A closed store rejects, as its other promise-returning calls do, rather than throwing.
-    try {
-      this.assertOpen();
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+  async sweep(): Promise<number> {
+    // async: a closed store rejects, as its other calls do, rather than throwing at the caller.
+    this.assertOpen();
     return this.map.sweep();
   }
 
