@@ -287,7 +287,7 @@ if (section('sessions')) {
     ),
   );
   out();
-  out(`## Sessions end to end: three express apps on express-session's MemoryStore, BackupSessionStore over TCP, connect-redis`);
+  out(`## Sessions end to end: three express apps on express-session's MemoryStore, BackupSessionStore over TCP, connect-redis, and the floor store (bench/floor-store.ts)`);
   out();
   // BENCH_CPU_PROF=dir also profiles every app during each measured window of the first round (and slows it down).
   const sessions = await sessionsBench({ users: 32, warmMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10_000, profileDir: process.env['BENCH_CPU_PROF'], runs, oneApp, stacks, workloads: sessionWorkloads });
