@@ -95,6 +95,8 @@ export const MUTANT_TARGETS: ReadonlyArray<readonly [MutantName, WorkloadConfig]
   // About 1 history in 4 shows it (17 and 29 of 100 on two seed ranges, 2026-12-04): 30 miss it
   // with a chance of under 1 in 100.
   ['one-sided-promotion', { name: '3 members, 2 callers each, pipelined, no faults', members: [3, 3], callers: 2, keys: 3, backups: 1 }],
+  // Caught in the first history on each of six seeds (2026-12-05): most histories evict.
+  ['local-eviction', PASSING.find((c) => c.name === '3-5 members, 2 callers each, eviction (maxEntries: 2, lru)')!],
 ];
 
 /** Thrown by {@link linearizableProperty} with the report of the failing history. */

@@ -7,12 +7,14 @@
  */
 import type { MapKey } from '../../lib/index.js';
 import { BaseReplicatedMap } from '../../lib/map/base-replicated-map.js';
+import { Capacity, type CapacityHost } from '../../lib/map/capacity.js';
 import { ReadPath } from '../../lib/map/read-path.js';
 import { Reconciler } from '../../lib/map/reconciler.js';
+import { Removals } from '../../lib/map/removals.js';
 import { WritePath } from '../../lib/map/write-path.js';
 
 /** The mutants. */
-export const MUTANTS = ['old-delete', 'stale-holder-read', 'one-sided-promotion'] as const;
+export const MUTANTS = ['old-delete', 'stale-holder-read', 'one-sided-promotion', 'local-eviction'] as const;
 export type MutantName = (typeof MUTANTS)[number];
 
 /** What each mutant does, for reports. */
@@ -20,6 +22,7 @@ export const MUTANT_DESCRIPTIONS: Record<MutantName, string> = {
   'old-delete': 'delete yields a turn (awaits ready()) before it takes its version, as before the call-order fix',
   'stale-holder-read': 'a read on a backup serves the copy held there instead of asking the primary, and a backup acknowledges a copy at once but stores it 30 turns later',
   'one-sided-promotion': 'a read or a write on a member that is not the primary makes that member primary on its own, without a handover (a read claims and tells nobody; a write places the key anew), as before the handover',
+  'local-eviction': 'an eviction deletes the key on the evicting primary only: no tombstone is sent to the other members, which keep their copies and proxies',
 };
 
 /** The private parts of the map a mutant reaches into (tests only). */
@@ -39,6 +42,12 @@ interface EntryInternals {
 interface ReadInternals {
   ctx: { decoded(entry: EntryInternals): unknown };
   promotion: { claim(entry: EntryInternals, why: 'read' | 'failover'): void };
+}
+
+/** What the local-eviction mutant reaches into in Removals (tests only). */
+interface RemovalInternals {
+  ctx: { id: string; clock: { tick(id: string): unknown } };
+  parts: { reconciler: { applyRemoval(removal: { key: MapKey; version: unknown }, origin: 'local'): void } };
 }
 
 /** The map's own write path, which the one-sided mutant calls on any member (tests only). */
@@ -114,6 +123,35 @@ export function applyMutant(mutant: MutantName): () => void {
       return () => {
         undoWrite();
         undoRead();
+      };
+    }
+    case 'local-eviction': {
+      // Eviction goes through the delete path (Removals.remove) from the capacity's host; while
+      // the host evicts, that path applies the removal here and tells nobody.
+      let evicting = false;
+      const undoAttach = patch(Capacity.prototype, 'attach', (original) =>
+        function (this: unknown, host: CapacityHost): unknown {
+          const evict: CapacityHost['evict'] = (keys, reason) => {
+            evicting = true;
+            try {
+              host.evict(keys, reason);
+            } finally {
+              evicting = false;
+            }
+          };
+          return original.call(this, { ...host, evict });
+        } as (...args: unknown[]) => unknown,
+      );
+      const undoRemove = patch(Removals.prototype, 'remove', (original) =>
+        function (this: RemovalInternals, keys: MapKey[]): Promise<void> {
+          if (!evicting) return original.call(this, keys) as Promise<void>;
+          for (const key of keys) this.parts.reconciler.applyRemoval({ key, version: this.ctx.clock.tick(this.ctx.id) }, 'local');
+          return Promise.resolve();
+        } as (...args: unknown[]) => unknown,
+      );
+      return () => {
+        undoRemove();
+        undoAttach();
       };
     }
   }
