@@ -56,3 +56,18 @@ export function isDeltaValue(value: unknown): value is DeltaValue {
   const v = value as Partial<Record<keyof DeltaValue, unknown>>;
   return typeof v.isDirty === 'function' && typeof v.getDiff === 'function' && typeof v.applyDiff === 'function' && typeof v.resetDiff === 'function';
 }
+
+/**
+ * Marks a {@link DeltaValue} class whose encoded diff is never shorter than what applying it adds
+ * to the value's encoding (the session store's `SessionValue`: a diff carries each field it sets
+ * with its kind and operation, which outweighs the field's place in the value). Internal, not
+ * exported from the package. Its primary need not encode it whole at each `replicate`: the frame
+ * limit is checked against the last encoding plus the diffs since, an upper bound of the length
+ * (see replay-log.ts). Any other value is encoded whole at each `replicate`, as before.
+ */
+export const DIFFS_BOUND_GROWTH: unique symbol = Symbol('diffs bound growth');
+
+/** True when `value`'s class carries {@link DIFFS_BOUND_GROWTH}. */
+export function diffsBoundGrowth(value: DeltaValue): boolean {
+  return (value as Partial<Record<typeof DIFFS_BOUND_GROWTH, unknown>>)[DIFFS_BOUND_GROWTH] === true;
+}

@@ -45,8 +45,8 @@ class HolderState {
   /** See {@link Entry.slot}. */
   slot = -1;
   /**
-   * Set while `value` is newer than `bytes` (a backup applied diffs to its decoded copy, see
-   * {@link Entry.deferEncoding}): encodes `value` when bytes are asked for.
+   * Set while `value` is newer than `bytes` (a backup applied diffs to its decoded copy, or a
+   * primary replicated diffs, see {@link Entry.deferEncoding}): encodes it when bytes are asked for.
    */
   encode: ((value: unknown) => Uint8Array) | undefined = undefined;
   /** The diff bytes applied to `value` since `bytes` were encoded (counted as held until then). */
@@ -208,11 +208,20 @@ export class Entry {
     return this.held?.encode !== undefined;
   }
 
+  /** Whether the encoding of the value is deferred to `encode` (see {@link deferEncoding}). */
+  deferredTo(encode: (value: unknown) => Uint8Array): boolean {
+    return this.held?.encode === encode;
+  }
+
   /**
    * A holder applied a diff of `diffBytes` bytes to `value`, its decoded copy (the bytes held are
    * those of an older version): keeps `value` and encodes it with `encode` only when bytes are
    * asked for (promotion, a fetch, a state transfer, a snapshot), not after every diff. The diff's
    * length is counted as held until then.
+   *
+   * A primary defers likewise after a `replicate` that sent a diff: `value` is then its live value,
+   * and `encode` ignores it and rebuilds the bytes of the version replicated from the older bytes
+   * and the diffs since (see replay-log.ts), since callers may have changed the live value since.
    */
   deferEncoding(value: unknown, encode: (value: unknown) => Uint8Array, diffBytes: number): void {
     const h = this.held;

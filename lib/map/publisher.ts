@@ -350,8 +350,8 @@ export class Publisher {
     const sentTo = new Map<string, Publication[]>();
     const now = this.state.now();
     for (const p of pubs) {
-      const bytes = p.entry.bytes;
-      if (bytes === undefined) continue;
+      // Not `bytes`: a primary that logs its diffs encodes its value only for a copy (replay-log.ts).
+      if (!p.entry.holding) continue;
       const placement = p.entry.placement();
       const expiry = expiryOf(p.entry, now);
       for (const b of p.entry.backups) {
@@ -360,6 +360,7 @@ export class Publisher {
         } else if (p.diff?.holders.has(b) === true) {
           push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
         } else {
+          const bytes = p.entry.bytes as Uint8Array;
           push(copies, b, expiry === undefined ? { ...placement, bytes } : { ...placement, bytes, expiry });
         }
         push(sentTo, b, p);

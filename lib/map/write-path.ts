@@ -13,7 +13,8 @@ import { MSG_ACCESS } from '../codec/message-types.js';
 import { assertFrameFits } from '../rpc/frame-limit.js';
 import type { CallOrder } from './call-order.js';
 import type { ConditionalWrites, Taken } from './conditional-writes.js';
-import { isDeltaValue } from './delta-value.js';
+import { diffsBoundGrowth, isDeltaValue, type DeltaValue } from './delta-value.js';
+import { ReplayLog } from './replay-log.js';
 import { Entry, NOT_DECODED, type EntryStore } from './entry.js';
 import { alive, stampWrite, type Expiry, type ExpiryOptions } from './expiry.js';
 import { mapChannelName } from './map-channel.js';
@@ -72,6 +73,8 @@ export class WritePath {
   private readonly host: WritePathHost;
   /** The map-wide expiry of writes that name none. */
   private readonly defaults: ExpiryOptions;
+  /** The replay log of each entry whose whole value is encoded only when asked (see {@link push}). */
+  private readonly logs = new WeakMap<Entry, ReplayLog>();
 
   /**
    * @param state see {@link WritePathState}.
@@ -183,12 +186,22 @@ export class WritePath {
     }
     // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
     const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
-    const bytes = this.ctx.codec.encode(value);
-    // The whole value too, even when a diff is sent: a holder without the base gets it whole.
-    this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
+    // The whole value too, for a holder without the base; logged instead where its length is
+    // bounded by the diffs (see replay-log.ts), and encoded only when asked.
+    const log = diff !== undefined && delta !== undefined ? this.logFor(entry, delta, diff) : undefined;
+    let bytes: Uint8Array | undefined;
+    if (log === undefined) {
+      bytes = this.ctx.codec.encode(value);
+      this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
+    }
     delta?.resetDiff();
     const base = entry.version;
-    entry.bytes = bytes;
+    if (log !== undefined && diff !== undefined) {
+      log.add(diff);
+      entry.deferEncoding(value, log.rebuild, diff.byteLength);
+    } else {
+      entry.bytes = bytes;
+    }
     // An update in place (see set): the holders hear of it, the proxies need not. Backups that
     // are gone are dropped here; none is chosen in their place.
     this.ctx.placer.update(entry, this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b))));
@@ -224,6 +237,38 @@ export class WritePath {
     // Answered by the primary: a write of the key made here after this touch waits for it.
     const replies = await this.parts.order.fetching(key, this.parts.messenger.request({ type: MSG_ACCESS, keys: [key] }, [entry.primary], 'all'));
     return replies.some((r) => 'reply' in r);
+  }
+
+  /**
+   * The replay log `diff` may join instead of encoding `entry`'s whole value now (see
+   * replay-log.ts), or `undefined` to encode it now: a value whose diffs do not bound its length,
+   * a log that is full (the value is encoded again, and a new log starts from those bytes), or a
+   * bound that the frame limit does not clearly admit (the exact length is checked instead).
+   */
+  private logFor(entry: Entry, delta: DeltaValue, diff: Uint8Array): ReplayLog | undefined {
+    const base = entry.heldBytes;
+    if (base === undefined || !diffsBoundGrowth(delta)) return undefined;
+    let log = this.logs.get(entry);
+    // A log holds while the entry still defers to it, or defers to nothing yet and holds its base.
+    if (log === undefined || log.base !== base || !(entry.deferred ? entry.deferredTo(log.rebuild) : log.empty)) {
+      if (entry.deferred) return undefined;
+      log = new ReplayLog(base, this.ctx.codec);
+      this.logs.set(entry, log);
+    }
+    if (!log.admits(diff) || !this.fits(entry.key, entry.byteCount + diff.byteLength, diff.byteLength)) {
+      this.logs.delete(entry);
+      return undefined;
+    }
+    return log;
+  }
+
+  /** Whether a copy of `key` with a value of `valueBytes` and its diff of `diffBytes` fit the frame limit (see {@link assertFits}). */
+  private fits(key: MapKey, valueBytes: number, diffBytes: number): boolean {
+    const limit = this.ctx.frameLimit();
+    if (!Number.isFinite(limit)) return true;
+    const channel = mapChannelName(this.ctx.name);
+    const who = this.ctx.idsBound();
+    return copyFrameBound(channel, key, valueBytes, who) <= limit && diffFrameBound(channel, key, diffBytes, who) <= limit;
   }
 
   /**

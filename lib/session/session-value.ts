@@ -6,7 +6,7 @@
  * @module
  */
 import { ValueCodec } from '../codec/value-codec.js';
-import type { DeltaValue } from '../map/delta-value.js';
+import { DIFFS_BOUND_GROWTH, type DeltaValue } from '../map/delta-value.js';
 
 /**
  * The kinds of fields a session holds. A change is recorded under its kind *and* name, so an
@@ -61,6 +61,17 @@ export class SessionValue implements DeltaValue {
   };
   /** Changes since the last `resetDiff`, keyed by kind and name (`kind:name`: kinds hold no colon). */
   private readonly actions = new Map<string, SessionAction>();
+
+  /**
+   * A diff never adds more to the encoded session than its own length: each `set` action carries
+   * the field's name and value, as the session's [name, value] pair does, plus its kind and
+   * operation (at least 9 bytes), which outweigh the at most 6 bytes the three lists' headers can
+   * grow by; a `remove` only shrinks it. So the map checks the frame limit against the session's
+   * last encoding plus the diffs since, and encodes it whole only when asked (see DIFFS_BOUND_GROWTH).
+   */
+  get [DIFFS_BOUND_GROWTH](): true {
+    return true;
+  }
 
   /** The value of a field, or `undefined`. */
   get(kind: SessionFieldKind, name: string): unknown {

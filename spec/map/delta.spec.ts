@@ -138,10 +138,12 @@ describe('DeltaValue replication (map.replicate)', () => {
   });
 
   it('serves elsewhere the value as last replicated, not changes made in place since: the primary encodes the whole value at each replicate', async () => {
-    // Why the primary does not defer encoding as a backup does (issue 25): its value is the live
-    // object get() hands out, changed in place between two replicate() calls. Bytes encoded
-    // later would carry changes no holder had, under the version of the last replicate: a read
-    // elsewhere would see them early, and a copy sent whole would get them twice with the next diff.
+    // Why the primary does not encode its live value later, as a backup does its copy: the value
+    // is the live object get() hands out, changed in place between two replicate() calls. Bytes
+    // encoded later would carry changes no holder had, under the version of the last replicate: a
+    // read elsewhere would see them early, and a copy sent whole would get them twice with the
+    // next diff. (A value whose diffs bound its growth is instead rebuilt from its last bytes and
+    // the diffs since: replay-log.spec.ts.)
     await start();
     const doc = new Doc().put('n', 0).put('log', []);
     await maps.a!.set('k', doc);

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { CodecError, ValueCodec, isDeltaValue } from '../../lib/index.js';
-import { SESSION_VALUE_TAG, SessionValue } from '../../lib/session/index.js';
+import { diffsBoundGrowth } from '../../lib/map/delta-value.js';
+import { SESSION_FIELD_KINDS, SESSION_VALUE_TAG, SessionValue } from '../../lib/session/index.js';
+import { holds } from '../../property-tests/settings.js';
 import { thrown } from '../helpers/events.js';
 
 const codec = new ValueCodec();
@@ -105,5 +108,33 @@ describe('SessionValue', () => {
       expect(thrown(() => codec.decode(tagged(data))), JSON.stringify(data)).to.be.instanceOf(CodecError);
     }
     expect((codec.decode(tagged([[['n', 1]], [], []])) as SessionValue).get('attribute', 'n')).to.equal(1);
+  });
+
+  it('never grows by more than its encoded diff, so its primary may check the frame limit against the last encoding plus the diffs (DIFFS_BOUND_GROWTH)', async () => {
+    expect(diffsBoundGrowth(new SessionValue())).to.equal(true);
+    const kind = fc.constantFrom(...SESSION_FIELD_KINDS);
+    // Few names, so that sets replace fields and removes hit them; counts that cross the list
+    // headers' 24-entry step.
+    const name = fc.oneof(fc.constantFrom('a', 'b', 'n', 'profile'), fc.string({ maxLength: 30 }));
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.date({ noInvalidDate: true }), fc.uint8Array({ maxLength: 64 }), fc.constant(undefined));
+    const action = fc.oneof(fc.tuple(kind, name, value).map(([k, n, v]) => ({ set: true as const, k, n, v })), fc.tuple(kind, name).map(([k, n]) => ({ set: false as const, k, n })));
+    await holds(
+      fc.property(fc.array(action, { maxLength: 40 }), fc.array(action, { minLength: 1, maxLength: 40 }), (before, change) => {
+        const s = new SessionValue();
+        for (const a of before) {
+          if (a.set) s.set(a.k, a.n, a.v);
+          else s.remove(a.k, a.n);
+        }
+        s.resetDiff();
+        const old = codec.encode(s).byteLength;
+        for (const a of change) {
+          if (a.set) s.set(a.k, a.n, a.v);
+          else s.remove(a.k, a.n);
+        }
+        const diff = codec.encode(s.getDiff()).byteLength;
+        expect(codec.encode(s).byteLength).to.be.at.most(old + diff);
+      }),
+      500,
+    );
   });
 });
