@@ -107,7 +107,8 @@ export function encodeFrameAs(version: number, frame: Frame): Uint8Array {
  * {@link CodecError}; nothing else escapes.
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  if (hasStrayBreak(bytes)) throw new CodecError(`frame is not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
+  // A frame without a 0xff byte holds no break at all: the native search spares most frames the scan.
+  if (bytes.includes(0xff) && hasStrayBreak(bytes)) throw new CodecError(`frame is not well-formed CBOR: a break (0xff) outside an indefinite-length item (${bytes.length} bytes)`);
   let raw: unknown;
   try {
     raw = encoder.decode(bytes);

@@ -22,6 +22,7 @@ import { FrameKind, encodeFrame, type Frame } from '../codec/frame.js';
 import type { Transport } from '../transport/transport.js';
 import { ChannelRouter, type ChannelEndpoint } from './channel-router.js';
 import { PendingCall } from './pending-call.js';
+import { RecentIds } from './recent-ids.js';
 import { RPC_CALL_OPTION_RULES, type RpcCallOptions, type RpcChannelEvents, type RpcHandler } from './rpc-options.js';
 import { func, transportRule, validateOptions } from '../options/validate.js';
 
@@ -130,7 +131,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * handover must not hand a key's role over a second time). Forgotten when the peer goes down:
    * a new incarnation numbers its requests from 1 again. Notifications (id 0) are not remembered.
    */
-  private readonly served = new Map<string, Set<number>>();
+  private readonly served = new Map<string, RecentIds>();
 
   private readonly endpoint: ChannelEndpoint = {
     onFrame: (from, frame) => {
@@ -407,12 +408,8 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
   /** True when `from`'s request `id` was served already (a duplicate); remembers it otherwise. */
   private servedBefore(from: string, id: number): boolean {
     let ids = this.served.get(from);
-    if (ids === undefined) this.served.set(from, (ids = new Set()));
-    if (ids.has(id)) return true;
-    ids.add(id);
-    // Sets iterate in insertion order: the first is the oldest.
-    if (ids.size > SERVED_REMEMBERED) ids.delete(ids.values().next().value as number);
-    return false;
+    if (ids === undefined) this.served.set(from, (ids = new RecentIds(SERVED_REMEMBERED)));
+    return ids.seen(id);
   }
 
   private answer(from: string, id: number, response: RpcResponse): void {
@@ -440,7 +437,9 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
     let reply: unknown;
     try {
-      reply = await this.handler(frame.body, from, wantsReply);
+      reply = this.handler(frame.body, from, wantsReply);
+      // A handler that answers at once (the map's copies and diffs) costs no turn of the microtask queue.
+      if (typeof (reply as { then?: unknown } | null)?.then === 'function') reply = await reply;
     } catch (error) {
       if (!wantsReply) {
         this.emit('error', error instanceof Error ? error : new Error(String(error)));
