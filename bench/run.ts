@@ -15,6 +15,7 @@ import { layerCosts, type LayerCost } from './layers.js';
 import { scaleBench } from './scale.js';
 import { sessionLadder } from './session-ladder.js';
 import { sessionStoreCost } from './session-store.js';
+import { sessionStoreOverTcp } from './session-store-tcp.js';
 import { median, sessionsBench, type SessionRow, type SessionSeries, type SessionStack } from './sessions.js';
 import { snapshotBench } from './snapshot.js';
 import { evictionBench } from './eviction.js';
@@ -284,6 +285,16 @@ if (section('sessions')) {
         ['BackupSessionStore (primary + backup, in-memory network)', alone.ours.writeUs, alone.ours.readUs, `${alone.ours.writePromises.toFixed(1)} / ${alone.ours.readPromises.toFixed(1)}`],
         ["express-session's MemoryStore", alone.memory.writeUs, alone.memory.readUs, `${alone.memory.writePromises.toFixed(1)} / ${alone.memory.readPromises.toFixed(1)}`],
       ],
+    ),
+  );
+  out();
+  out('## Sessions: the store alone over TCP, its backup in another process (bench/session-store-tcp.ts)');
+  out();
+  const overTcp = await sessionStoreOverTcp([1, 4, 32], quick ? 5_000 : 10_000, quick ? 1 : 3);
+  out(
+    markdownTable(
+      ['sessions at once', 'CPU µs per writing request: store process', 'backup process', 'both', 'CPU µs per reading request (nothing sent)'],
+      overTcp.map((r) => [r.users, r.primaryWriteUs.toFixed(1), r.backupWriteUs.toFixed(1), (r.primaryWriteUs + r.backupWriteUs).toFixed(1), r.primaryReadUs.toFixed(1)]),
     ),
   );
   out();
