@@ -294,7 +294,7 @@ if (section('sessions')) {
   out(
     markdownTable(
       ['sessions at once', 'CPU µs per writing request: store process', 'backup process', 'both', 'CPU µs per reading request (nothing sent)'],
-      overTcp.map((r) => [r.users, r.primaryWriteUs.toFixed(1), r.backupWriteUs.toFixed(1), (r.primaryWriteUs + r.backupWriteUs).toFixed(1), r.primaryReadUs.toFixed(1)]),
+      overTcp.map((r) => [String(r.users), r.primaryWriteUs.toFixed(1), r.backupWriteUs.toFixed(1), (r.primaryWriteUs + r.backupWriteUs).toFixed(1), r.primaryReadUs.toFixed(1)]),
     ),
   );
   out();
