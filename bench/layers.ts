@@ -16,6 +16,7 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { main } from './built.js';
 import { LOAD_KEYS, roundTrips, throughput, type RoundTripCpu } from './measure.js';
@@ -74,6 +75,72 @@ async function throughLayer(layer: 'transport' | 'rpc' | 'map', total: number): 
     peer.disconnect();
     await exited;
     await stop();
+  }
+}
+
+/**
+ * The same round trips with both ends in this process, over TCP on loopback: user CPU µs per round
+ * trip for both sides together. Each message still crosses the kernel, but no process sleeps
+ * between messages and is woken for the next, so the difference to the two-process figure is what
+ * waking costs a layer's code (its caches and the event loop's turn), apart from running it.
+ */
+export async function inOneProcess(layer: 'transport' | 'rpc' | 'map', total: number): Promise<number> {
+  const { LazyReplicatedMap, RpcChannel, TcpTransport } = main;
+  const writer = new TcpTransport({ id: 'writer', host: '127.0.0.1', port: 0, seeds: [] });
+  let receiver: InstanceType<typeof TcpTransport> | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  const frame = new Uint8Array(330).fill(2);
+  let op: (i: number) => Promise<unknown>;
+  try {
+    if (layer === 'transport') {
+      let waiting: (() => void) | undefined;
+      writer.on('message', () => {
+        const w = waiting;
+        waiting = undefined;
+        w?.();
+      });
+      await writer.start();
+      const answering = new TcpTransport({ id: 'receiver', host: '127.0.0.1', port: 0, seeds: [writer.address] });
+      const ack = new Uint8Array(24);
+      answering.on('message', (from: string) => {
+        answering.send(from, ack).catch(() => undefined);
+      });
+      receiver = answering;
+      await answering.start();
+      op = () =>
+        new Promise<void>((resolve, reject) => {
+          waiting = resolve;
+          writer.send('receiver', frame).catch(reject);
+        });
+      stops.push(() => answering.stop(), () => writer.stop());
+    } else if (layer === 'rpc') {
+      const channel = new RpcChannel(writer, 'layers');
+      await writer.start();
+      receiver = new TcpTransport({ id: 'receiver', host: '127.0.0.1', port: 0, seeds: [writer.address] });
+      new RpcChannel(receiver, 'layers', () => 1);
+      await receiver.start();
+      op = () => channel.call(frame, { to: ['receiver'], stackAtCallSite: false });
+      const r = receiver;
+      stops.push(() => r.stop(), () => writer.stop());
+    } else {
+      const map = new LazyReplicatedMap<string, string>({ name: 'layers', transport: writer, backups: 1 });
+      await map.start();
+      receiver = new TcpTransport({ id: 'receiver', host: '127.0.0.1', port: 0, seeds: [writer.address] });
+      const backup = new LazyReplicatedMap<string, string>({ name: 'layers', transport: receiver, backups: 1 });
+      await backup.start();
+      // Polled: nothing is measured until the two have met.
+      while (!map.members().includes('receiver')) await sleep(10);
+      const value = 'v'.repeat(300);
+      op = (i) => map.set(`k${String(i % LOAD_KEYS)}`, value);
+      stops.push(() => backup.stop({ discard: true }), () => map.stop({ discard: true }));
+    }
+    while (!writer.peers().includes('receiver')) await sleep(10);
+    for (let i = 0; i < 3000; i++) await op(i);
+    const before = process.cpuUsage();
+    for (let i = 0; i < total; i++) await op(i);
+    return process.cpuUsage(before).user / total;
+  } finally {
+    for (const stop of stops) await stop();
   }
 }
 

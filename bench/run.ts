@@ -11,7 +11,7 @@ import { accessCost, bytesPerWrite, heapPerKey, readPath, rehoming, updateInPlac
 import { markdownTable, processCpu } from './measure.js';
 import { join } from './join.js';
 import { benchCluster, failover, nodeRoundTrip, redisLoad, startRedis } from './tcp.js';
-import { layerCosts, type LayerCost } from './layers.js';
+import { inOneProcess, layerCosts, type LayerCost } from './layers.js';
 import { scaleBench } from './scale.js';
 import { sessionLadder } from './session-ladder.js';
 import { sessionStoreCost } from './session-store.js';
@@ -186,12 +186,16 @@ if (section('layers')) {
   const name = { node: 'bare Node round trip (no library)', transport: 'TcpTransport: a frame each way', rpc: 'RpcChannel: call and answer', map: 'LazyReplicatedMap: `set`, one backup' } as const;
   const us = (n: number): string => n.toFixed(1);
   const userOf = (l: LayerCost): number => l.cpu.writer.userUs + l.cpu.receiver.userUs;
+  // The same layers with both ends in this process: no process is woken per message.
+  const together: Record<string, number> = {};
+  for (const l of ['transport', 'rpc', 'map'] as const) together[l] = await inOneProcess(l, quick ? 10_000 : 20_000);
   out(
     markdownTable(
-      ['layer (300-byte payload)', 'round trips/s', 'writer µs: user / kernel', 'receiver µs: user / kernel', 'user µs both sides', 'added over the layer below'],
+      ['layer (300-byte payload)', 'round trips/s', 'writer µs: user / kernel', 'receiver µs: user / kernel', 'user µs both sides', 'added over the layer below', 'user µs both sides, both ends in one process'],
       layers.map((l, i) => {
         const below = layers[i - 1];
-        return [name[l.layer], l.opsPerSec, `${us(l.cpu.writer.userUs)} / ${us(l.cpu.writer.systemUs)}`, `${us(l.cpu.receiver.userUs)} / ${us(l.cpu.receiver.systemUs)}`, us(userOf(l)), below === undefined ? '–' : `+${us(userOf(l) - userOf(below))}`];
+        const one = together[l.layer];
+        return [name[l.layer], l.opsPerSec, `${us(l.cpu.writer.userUs)} / ${us(l.cpu.writer.systemUs)}`, `${us(l.cpu.receiver.userUs)} / ${us(l.cpu.receiver.systemUs)}`, us(userOf(l)), below === undefined ? '–' : `+${us(userOf(l) - userOf(below))}`, one === undefined ? '–' : us(one)];
       }),
     ),
   );
