@@ -241,7 +241,7 @@ export class Fetches {
     let replies: RpcResponse[];
     let timedOut = false;
     try {
-      replies = await this.state.rpc.callUnchecked(wire, this.messenger.callOptions([holder], 'first'));
+      replies = await this.state.rpc.call(wire, this.messenger.callOptions([holder], 'first'));
     } catch (error) {
       replies = this.messenger.timedOut(error);
       timedOut = true;

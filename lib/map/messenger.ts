@@ -20,7 +20,7 @@ import { chunked, envelopeBound, placementBound, placementSize, removalBound, re
  */
 export type MessengerState = Pick<MapContext, 'name' | 'rpcTimeoutMs' | 'countSent' | 'countTimeout' | 'frameLimit' | 'events'> & {
   /** The map's channel; throws before the map started (see `MapContext.rpc`). */
-  readonly rpc: Pick<RpcChannel, 'callUnchecked'>;
+  readonly rpc: Pick<RpcChannel, 'call'>;
 };
 
 /** Sends the map's messages and counts them. */
@@ -63,7 +63,7 @@ export class Messenger {
     if (to.length === 0) return [];
     for (let i = 0; i < to.length; i++) this.state.countSent(message.type);
     try {
-      return await this.state.rpc.callUnchecked(mapMessageToWire(message), this.callOptions(to, mode));
+      return await this.state.rpc.call(mapMessageToWire(message), this.callOptions(to, mode));
     } catch (error) {
       if (error instanceof StoppedError) return [];
       if (error instanceof ValueTooLargeError) {

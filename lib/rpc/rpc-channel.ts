@@ -204,26 +204,14 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
    * @throws {RpcAbortedError} when `signal` aborts first.
    * @throws {StoppedError} after {@link close}.
    */
-  call(request: unknown, options: RpcCallOptions = {}): Promise<RpcResponse[]> {
+  async call(request: unknown, options: RpcCallOptions = {}): Promise<RpcResponse[]> {
     // The caller's stack is taken here, synchronously, so a timeout's or abort's error shows the
     // caller and not a timer. Taking a stack is the dearest part of a call: one per call, and
     // none for internal callers that ask not to.
     const site = options.stackAtCallSite === false ? undefined : new CallSite();
     // Before anything else: a bad option (a negative timeoutMs) must not become a call that
-    // settles at once with nothing. Not `async`, so a bad option rejects without a hop more.
-    try {
-      validateOptions('RpcChannel.call', options, RPC_CALL_OPTION_RULES);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.callUnchecked(request, options, site);
-  }
-
-  /**
-   * @internal {@link call} with options the library built itself (the map's requests, one or
-   * more per write): they are not checked again, and no stack is taken unless `site` is given.
-   */
-  async callUnchecked(request: unknown, options: RpcCallOptions, site?: CallSite): Promise<RpcResponse[]> {
+    // settles at once with nothing.
+    validateOptions('RpcChannel.call', options, RPC_CALL_OPTION_RULES);
     this.assertOpen();
     if (!this.running) {
       await this.started;

@@ -21,7 +21,7 @@ function build(answer: (to: readonly string[]) => RpcResponse[] | Error = (to) =
     frameLimit: () => frameLimit,
     events: { emit: (event: string, ...args: unknown[]) => (calls.record(event, ...args), true) } as MessengerState['events'],
     rpc: {
-      callUnchecked: async (wire: unknown, options: RpcCallOptions) => {
+      call: async (wire: unknown, options: RpcCallOptions) => {
         calls.record('call', mapMessageFromWire(wire), options);
         await Promise.resolve();
         const a = answer(options.to ?? []);
