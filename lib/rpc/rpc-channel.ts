@@ -425,9 +425,7 @@ export class RpcChannel extends EventEmitter<RpcChannelEvents> {
     }
     let reply: unknown;
     try {
-      reply = this.handler(frame.body, from, wantsReply);
-      // A handler that answers at once (the map's copies and diffs) costs no turn of the microtask queue.
-      if (typeof (reply as { then?: unknown } | null)?.then === 'function') reply = await reply;
+      reply = await this.handler(frame.body, from, wantsReply);
     } catch (error) {
       if (!wantsReply) {
         this.emit('error', error instanceof Error ? error : new Error(String(error)));
