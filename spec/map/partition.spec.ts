@@ -163,9 +163,12 @@ describe('LazyReplicatedMap partitions', () => {
   it('agrees on a key whose newest write dies with its holders while the heal is under way', async () => {
     // The newest write of k lives only on b and its backup d (their side of the partition). At the
     // heal, b's state reaches a or c first; b and d crash at that moment, so the other one never
-    // hears of the write from b. Random delays (seeded) vary who hears first.
+    // hears of the write from b. Random delays (seeded) vary who hears first. On seeds 29, 66,
+    // 80, 94, 108, 117, 169 and 234 the backup a hears of it first-hand, from b's announcement
+    // (b answers c's older claim by telling every member), and b dies before that reaches c: a
+    // must tell c it gave its copy up, or c keeps naming a as its backup (found 2026-12-05).
     const firstTold = new Set<string>();
-    for (let seed = 1; seed <= 10; seed++) {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 29, 66, 80, 94, 108, 117, 169, 234]) {
       const ids = ['a', 'b', 'c', 'd'];
       c = await cluster(ids, { backups: 1, seed, netOptions: { delay: { min: 0, max: 3 } } });
       await c.maps.c!.set('k', 'old');

@@ -90,6 +90,26 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
     expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
   });
 
+  it('tells the primary whose backup it was that it gives the copy up for a newer write (first-hand news), unless that primary is gone or sent it', () => {
+    const { heal, fake } = build();
+    // a held k for c; b, the newer write's primary, announces it. b tells every member itself,
+    // but may die before c hears of it: c would keep naming a as its backup.
+    const relay = newRelay('b', false);
+    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), relay);
+    expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
+    // The news comes from the old primary itself (a handover it made), or names it primary still.
+    const fromOld = newRelay('c', false);
+    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), fromOld);
+    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 7, 'c'), fromOld);
+    expect(notices(fromOld)).to.deep.equal([]);
+    // A proxy counted on by nobody, and an old primary no longer a member, are not told.
+    const quiet = newRelay('b', false);
+    heal.firstHand({ role: 'proxy', primary: 'c' }, placement('k', 6, 'b'), quiet);
+    fake.ctx.members.remove('c');
+    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), quiet);
+    expect(notices(quiet)).to.deep.equal([]);
+  });
+
   it('passes second-hand news on to the primary it replaces here', () => {
     const { heal } = build();
     const relay = newRelay('b', true);
