@@ -428,6 +428,15 @@ export class ConditionalWrites {
     return { key, version: record.version, bytes: entry.bytes, ...(expiry === undefined ? {} : { expiry }) };
   }
 
+  /**
+   * The member this member handed `key`'s primary role to, if it did and has not swept the record
+   * since (see Failover.lost: should that member die with the key, the members that never heard
+   * of the handover still name this one).
+   */
+  handedTo(key: MapKey): string | undefined {
+    return this.handed.get(key)?.to;
+  }
+
   /** Records a handover of `key` to `to` at `version` (see {@link handedAgain}); stale records are swept now and then. */
   private recordHandover(key: MapKey, to: string, version: Handover['version']): void {
     this.handed.set(key, { to, version });

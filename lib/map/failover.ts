@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Placement } from '../codec/map-messages.js';
+import type { MapKey, Placement } from '../codec/map-messages.js';
 import type { Membership } from '../membership/membership.js';
 import type { Entry, EntryStore } from './entry.js';
 import { push, type MapEmitter } from './map-context.js';
@@ -28,7 +28,7 @@ export interface FailoverState {
   /** The entries known here: those a gone member held are re-homed, or dropped when lost. */
   readonly entries: Pick<EntryStore, 'values' | 'delete'>;
   /** Who is a member now. */
-  readonly members: Pick<Membership, 'has'>;
+  readonly members: Pick<Membership, 'has' | 'ids'>;
   /** Re-chooses the backups of an entry owned here. */
   readonly placer: Pick<Placer, 'again'>;
   /** Where `entryRemoved` goes for a key lost with its holders. */
@@ -45,6 +45,8 @@ export interface FailoverParts {
   readonly publisher: Pick<Publisher, 'publishAll' | 'publish' | 'reannounce'>;
   /** Makes this member primary of entries whose primary is gone. */
   readonly promotion: Pick<Promotion, 'claim'>;
+  /** The member this member handed a key's primary role to, if it did (see ConditionalWrites). */
+  readonly handovers: { handedTo(key: MapKey): string | undefined };
 }
 
 /** Re-homes the entries of members that are gone. */
@@ -53,6 +55,7 @@ export class Failover {
   private readonly messenger: FailoverParts['messenger'];
   private readonly publisher: FailoverParts['publisher'];
   private readonly promotion: FailoverParts['promotion'];
+  private readonly handovers: FailoverParts['handovers'];
 
   /**
    * @param state see {@link FailoverState}.
@@ -63,6 +66,7 @@ export class Failover {
     this.messenger = parts.messenger;
     this.publisher = parts.publisher;
     this.promotion = parts.promotion;
+    this.handovers = parts.handovers;
   }
 
   /**
@@ -78,6 +82,7 @@ export class Failover {
     if (state.saidGoodbye) return;
     const republish: Entry[] = [];
     const handover = new Map<string, Placement[]>();
+    const lost: Placement[] = [];
     for (const e of [...state.entries.values()]) {
       if (e.primary !== id && !e.backups.includes(id)) continue;
       const alive = this.liveHolders(e);
@@ -88,7 +93,7 @@ export class Failover {
         continue;
       }
       if (alive.length === 0) {
-        this.lost(e);
+        this.lost(e, lost);
         continue;
       }
       // Not `e.primary === id`: when the primary and a backup go together, the backup that would
@@ -117,6 +122,7 @@ export class Failover {
       }));
     }
     for (const [member, placements] of handover) void this.messenger.sendPlacements(member, placements, 'none');
+    this.tellLost(lost);
   }
 
   /**
@@ -130,7 +136,9 @@ export class Failover {
       this.takeOver(e);
       state.background(this.publisher.publish([e]));
     } else if (alive.length === 0) {
-      this.lost(e);
+      const lost: Placement[] = [];
+      this.lost(e, lost);
+      this.tellLost(lost);
     }
   }
 
@@ -171,9 +179,27 @@ export class Failover {
     this.promotion.claim(e, 'failover');
   }
 
-  /** Every copy of the entry is gone: so is the key, here (no stale proxy is kept). */
-  private lost(e: Entry): void {
+  /**
+   * Every copy of the entry is gone: so is the key, here (no stale proxy is kept). Every member
+   * that knew this placement drops the key alike. One that never heard of it names an older
+   * placement, and may name this member as primary if this member handed the key over to the
+   * primary now gone (its announcement of the handover may not have reached everyone before it
+   * died): that placement is then added to `tell`, for {@link tellLost}.
+   */
+  private lost(e: Entry, tell: Placement[]): void {
     this.state.entries.delete(e.key);
     this.state.events.emit('entryRemoved', e.key, 'lost');
+    if (this.handovers.handedTo(e.key) === e.primary) tell.push(e.placement());
+  }
+
+  /**
+   * Passes placements of keys lost with their holders on to every member: one that still names
+   * an older placement drops it as lost too (Heal.secondHand), one that knows nothing of the key
+   * keeps nothing. Only after a handover this member made (see {@link lost}), so a crash costs no
+   * message per lost key otherwise.
+   */
+  private tellLost(lost: readonly Placement[]): void {
+    if (lost.length === 0) return;
+    for (const m of this.state.members.ids()) if (m !== this.state.id) void this.messenger.sendPlacements(m, lost, 'none');
   }
 }

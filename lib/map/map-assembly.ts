@@ -160,7 +160,13 @@ export class MapAssembly<M extends AssembledMap = AssembledMap> {
       options.timers ?? NODE_TIMERS,
     );
     this.promotion = new Promotion(ctx, this.messenger, this.publisher, this.expiry);
-    this.failover = new Failover(ctx, { messenger: this.messenger, publisher: this.publisher, promotion: this.promotion });
+    this.failover = new Failover(ctx, {
+      messenger: this.messenger,
+      publisher: this.publisher,
+      promotion: this.promotion,
+      // Late: the conditional writes are made below, and failover asks only once the map runs.
+      handovers: { handedTo: (key) => this.conditional.handedTo(key) },
+    });
     this.memberChanges = new MemberChanges(ctx, {
       failover: this.failover,
       publisher: this.publisher,

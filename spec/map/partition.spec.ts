@@ -527,6 +527,9 @@ describe('LazyReplicatedMap: placements from members met before', () => {
     await runSchedule(470, schedule);
     // A handover answered after its asker gave up on it (see "takes up a handover ...").
     await runSchedule(51888, schedule);
+    // A handover whose new primary died with the key before its announcement reached everyone:
+    // the member that handed it over tells the others it is lost (Failover.lost).
+    await runSchedule(1042314, schedule);
   });
 });
 

@@ -5,7 +5,7 @@ import { Failover, type FailoverParts } from '../../../lib/map/failover.js';
 import { Calls, fakeContext } from './fakes.js';
 
 /** A Failover for member 'a' (with 'b' and 'c') whose siblings are recorders; a claim makes 'a' primary. */
-function build() {
+function build(handed: Record<string, string> = {}) {
   const fake = fakeContext('a', ['b', 'c']);
   fake.ctx.lifecycle = 'running';
   const calls = new Calls();
@@ -30,6 +30,7 @@ function build() {
         entry.primary = 'a';
       },
     },
+    handovers: { handedTo: (key) => handed[String(key)] },
   };
   return { failover: new Failover(fake.ctx, parts), calls, fake };
 }
@@ -72,6 +73,19 @@ describe('Failover (alone, on fakes)', () => {
     expect(e.backups).to.deep.equal(['c']);
     expect(e.version).to.not.deep.equal([1, 'a', 0, 'a']);
     expect(calls.names()).to.deep.equal(['publishAll']);
+  });
+
+  it('tells every member of a key it lost with the member it had handed the key over to, and nobody of other lost keys', () => {
+    // 'a' handed k over to 'b' and dropped its spare when b announced it; b died before its
+    // announcement reached 'c', which still names 'a' as primary.
+    const { failover, calls, fake } = build({ k: 'b', other: 'c' });
+    fake.ctx.entries.set('k', placed('k', 'b', []));
+    fake.ctx.entries.set('other', placed('other', 'b', []));
+    gone(fake, 'b');
+    failover.rehome('b');
+    expect(fake.ctx.entries.has('k')).to.equal(false);
+    expect(fake.ctx.entries.has('other')).to.equal(false);
+    expect(calls.list).to.deep.equal([['sendPlacements', 'c', ['k']]]);
   });
 
   it('drops a key none of whose holders is left (no stale proxy), and keeps a spare copy alive', () => {
