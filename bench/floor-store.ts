@@ -52,6 +52,11 @@ class Link {
       }
       pending = pending.subarray(at);
     });
+    // A broken link fails the saves waiting on it (the bench counts them as errors) instead of
+    // crashing the app with an unhandled 'error'; later saves fail as the socket refuses them.
+    socket.on('error', (error) => {
+      for (const callback of this.waiting.splice(0)) setImmediate(callback, error);
+    });
   }
 
   send(frame: Buffer, callback: Callback): void {
@@ -96,6 +101,10 @@ function serveCopies(socket: Socket, copies: Map<string, string>, counted: () =>
       socket.write(ack);
       counted();
     }
+  });
+  // The app that sent the copies is gone: its saves fail there, nothing is owed here.
+  socket.on('error', () => {
+    socket.destroy();
   });
 }
 
