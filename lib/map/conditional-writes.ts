@@ -418,10 +418,13 @@ export class ConditionalWrites {
     const record = this.handed.get(key);
     if (record === undefined || record.to !== to) return undefined;
     const entry = this.state.entries.get(key);
-    if (entry === undefined || entry.role === 'primary' || entry.primary !== to || entry.bytes === undefined || compareVersions(entry.version, record.version) !== 0) {
+    if (entry === undefined || entry.primary !== to) {
       this.handed.delete(key);
       return undefined;
     }
+    // `to` took the key up (the spare is gone, or a newer placement came): nothing to hand again.
+    // The record stays while the entry names `to` as primary, for handedTo (Failover.lost).
+    if (entry.role === 'primary' || entry.bytes === undefined || compareVersions(entry.version, record.version) !== 0) return undefined;
     const now = this.state.now();
     if (!alive(entry, now)) return { outcome: 'refused' };
     const expiry = expiryOf(entry, now);
@@ -429,12 +432,14 @@ export class ConditionalWrites {
   }
 
   /**
-   * The member this member handed `key`'s primary role to, if it did and has not swept the record
-   * since (see Failover.lost: should that member die with the key, the members that never heard
-   * of the handover still name this one).
+   * The member this member handed `key`'s primary role to, while the key's placement known here
+   * still names it primary (see Failover.lost: should that member die with the key, the members
+   * that never heard of the handover still name this one). A record is kept that long, past the
+   * spare copy, and swept once the key moves on or is gone here.
    */
   handedTo(key: MapKey): string | undefined {
-    return this.handed.get(key)?.to;
+    const to = this.handed.get(key)?.to;
+    return to !== undefined && this.state.entries.get(key)?.primary === to ? to : undefined;
   }
 
   /** Records a handover of `key` to `to` at `version` (see {@link handedAgain}); stale records are swept now and then. */

@@ -118,8 +118,11 @@ export class Entry {
 
   set role(role: EntryRole) {
     // A primary's bytes are its value as last written or replicated: a copy whose encoding was
-    // deferred is encoded before it becomes one (it then decodes the value when first read).
-    if (role === 'primary' && this.held?.encode !== undefined) this.encodeNow(this.held, this.held.encode);
+    // deferred is encoded before it becomes one (it then decodes the value when first read). A
+    // primary that stops being one while its bytes wait for its replay log (replay-log.ts) gets
+    // them now too: its value is the caller's live object, which a holder's next diff must not
+    // be applied to (a deferred holder applies diffs to its value).
+    if (this.held?.encode !== undefined && (role === 'primary' || this.held.role === 'primary')) this.encodeNow(this.held, this.held.encode);
     const ledger = this.ledger;
     const before = this.role;
     if (ledger === undefined || before === role) {

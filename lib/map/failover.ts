@@ -187,9 +187,10 @@ export class Failover {
    * died): that placement is then added to `tell`, for {@link tellLost}.
    */
   private lost(e: Entry, tell: Placement[]): void {
+    // Asked before the entry goes: the record counts while the entry names its primary.
+    if (this.handovers.handedTo(e.key) === e.primary) tell.push(e.placement());
     this.state.entries.delete(e.key);
     this.state.events.emit('entryRemoved', e.key, 'lost');
-    if (this.handovers.handedTo(e.key) === e.primary) tell.push(e.placement());
   }
 
   /**

@@ -138,11 +138,13 @@ export class Heal {
       // primary, perhaps an update in place that only its holders heard of. This member had
       // told others it was primary (a promotion, a failover), so it tells them all that it is not.
       for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
-    } else if (before?.role === 'backup' && before.primary !== p.primary && before.primary !== relay.from && before.primary !== this.state.id && this.state.members.has(before.primary)) {
+    } else if (before?.role === 'backup' && before.primary !== p.primary && before.primary !== relay.from && before.primary !== this.state.id && !p.backups.includes(this.state.id) && !p.backups.includes(before.primary) && this.state.members.has(before.primary)) {
       // This member held a copy for another primary, which counts on it, and gives it up for a
-      // newer write. The new primary tells every member itself, but may die before its word
-      // reaches the old one (a heal whose newest write dies with its holders): the old primary
-      // would then keep naming this member as its backup, and keep the key this member dropped.
+      // newer write that the old primary holds no copy of. The new primary tells every member
+      // itself, but may die before its word reaches the old one (a heal whose newest write dies
+      // with its holders): the old primary would then keep naming this member as its backup, and
+      // keep the key this member dropped. (After a handover the old primary knows already; the
+      // notice then costs one message, only when this member loses its copy.)
       push(relay.notices, before.primary, p);
     }
   }

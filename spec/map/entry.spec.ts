@@ -78,4 +78,16 @@ describe('Entry', () => {
     e.bytes = new Uint8Array(7);
     expect([encodes, e.deferred, e.byteCount, counted], 'bytes set: the deferred value is dropped, not encoded').to.deep.equal([2, false, 7, 7]);
   });
+
+  it('encodes a primary that defers to its replay log when it stops being primary, and keeps no deferral on the caller\'s object', () => {
+    const live = { size: 99 };
+    const e = new Entry('k', 'primary', [1, 'a', 0, 'a'], 'a', ['b'], new Uint8Array(10));
+    e.value = live;
+    // The replay log's rebuild ignores the live value (replay-log.ts): the bytes as replicated.
+    const rebuild = (): Uint8Array => new Uint8Array(12);
+    e.deferEncoding(live, rebuild, 2);
+    expect([e.deferred, e.deferredTo(rebuild)]).to.deep.equal([true, true]);
+    e.role = 'backup';
+    expect([e.deferred, e.heldBytes?.byteLength], 'rebuilt as it was demoted').to.deep.equal([false, 12]);
+  });
 });

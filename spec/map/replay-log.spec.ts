@@ -139,6 +139,31 @@ describe('A primary that logs diffs (replay-log.ts): the whole value encoded onl
     for (const m of IDS.map((id) => maps[id]!).filter((m) => m !== proxy)) expect(((await m.get('k')) as LoggedDoc).fields).to.deep.equal({ n: 3 });
   });
 
+  it('gives a primary that hands the key over its bytes at once, so a later diff is never applied to the caller\'s object', async () => {
+    // Two members: the new primary's backup is the old one.
+    for (const id of ['a', 'b']) {
+      maps[id] = new LazyReplicatedMap<string>({ name: 'log', transport: net.transport(id), rpcTimeoutMs: 600_000 });
+      await maps[id].start();
+    }
+    await net.settled();
+    const doc = new LoggedDoc().put('n', 0);
+    await maps.a!.set('k', doc);
+    await net.settled();
+    doc.put('n', 1);
+    await maps.a!.replicate('k');
+    // Changed in place on a and not replicated, then b reads the key and becomes its primary.
+    doc.put('unreplicated', true);
+    const taken = (await maps.b!.get('k')) as LoggedDoc;
+    await net.settled();
+    expect(maps.b!.entryInfo('k')).to.deep.include({ role: 'primary', backups: ['a'] });
+    expect(taken.fields).to.deep.equal({ n: 1 });
+    taken.put('n', 2);
+    await maps.b!.replicate('k');
+    await net.settled();
+    expect(doc.fields, "the old primary's caller's object is left alone").to.deep.equal({ n: 1, unreplicated: true });
+    expect(((await maps.a!.get('k', { promote: false })) as LoggedDoc).fields, 'its copy has the diff').to.deep.equal({ n: 2 });
+  });
+
   it('checks the frame limit against the last encoding plus the diffs since, and the exact length when that bound is above it', async () => {
     const limit = 4096;
     await start(limit);
