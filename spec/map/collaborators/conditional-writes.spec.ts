@@ -123,4 +123,29 @@ describe('ConditionalWrites (alone, on fakes)', () => {
     expect(deleted).to.deep.include({ type: MSG_OUTCOME, outcome: 'written' });
     expect(calls.list).to.deep.equal([['remove', 'k']]);
   });
+
+  it('remembers a handover while the placement known here names the member it went to, past the spare and through a sweep of the records (Failover.lost asks)', async () => {
+    const { conditional, fake } = build({ others: ['b', 'c'] });
+    const handOver = async (key: string, to: string): Promise<void> => {
+      fake.ctx.entries.set(key, new Entry(key, 'primary', [1, 'a', 0, 'a'], 'a', ['c'], bytesOf(1)));
+      const answer = mapMessageFromWire(await conditional.answer({ type: MSG_CONDITIONAL, key, condition: 'take' }, to));
+      expect(answer.type, `${key} handed over`).to.not.equal(MSG_OUTCOME);
+    };
+    await handOver('k', 'b');
+    expect(conditional.handedTo('k')).to.equal('b');
+    // b's own placement arrives: 'a' drops its spare and is a proxy naming b.
+    const entry = fake.ctx.entries.get('k') as Entry;
+    entry.version = [2, 'b', 1, 'b'];
+    entry.role = 'proxy';
+    entry.bytes = undefined;
+    expect(conditional.handedTo('k'), 'after the spare is gone').to.equal('b');
+    // Enough handovers of other keys that the records are swept.
+    for (let i = 0; i < 1100; i++) await handOver(`other${i}`, 'c');
+    expect(conditional.handedTo('k'), 'after a sweep').to.equal('b');
+    // Once the key moves on here, or is gone, nothing is claimed.
+    entry.primary = 'c';
+    expect(conditional.handedTo('k')).to.equal(undefined);
+    fake.ctx.entries.delete('other0');
+    expect(conditional.handedTo('other0')).to.equal(undefined);
+  });
 });
