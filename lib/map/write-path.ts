@@ -264,11 +264,8 @@ export class WritePath {
 
   /** Whether a copy of `key` with a value of `valueBytes` and its diff of `diffBytes` fit the frame limit (see {@link assertFits}). */
   private fits(key: MapKey, valueBytes: number, diffBytes: number): boolean {
-    const limit = this.ctx.frameLimit();
-    if (!Number.isFinite(limit)) return true;
-    const channel = mapChannelName(this.ctx.name);
-    const who = this.ctx.idsBound();
-    return copyFrameBound(channel, key, valueBytes, who) <= limit && diffFrameBound(channel, key, diffBytes, who) <= limit;
+    const bounds = this.frameBounds(key, valueBytes, diffBytes);
+    return bounds === undefined || (bounds.copy <= bounds.limit && (bounds.diff ?? 0) <= bounds.limit);
   }
 
   /**
@@ -281,21 +278,32 @@ export class WritePath {
    * hold, not changes that were refused.
    */
   assertFits(key: MapKey, valueBytes: number, diffBytes: number | undefined, value: unknown): void {
-    const limit = this.ctx.frameLimit();
-    if (!Number.isFinite(limit)) return;
-    const channel = mapChannelName(this.ctx.name);
-    const who = this.ctx.idsBound();
+    const bounds = this.frameBounds(key, valueBytes, diffBytes);
+    if (bounds === undefined) return;
     const advice = 'store a smaller value (or split it across keys)';
     try {
-      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.ctx.name}' (${valueBytes} bytes encoded)`, copyFrameBound(channel, key, valueBytes, who), limit, advice);
-      if (diffBytes !== undefined) {
-        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.ctx.name}' (${diffBytes} bytes encoded)`, diffFrameBound(channel, key, diffBytes, who), limit, advice);
+      assertFrameFits(() => `the value of key ${keyName(key)} in map '${this.ctx.name}' (${valueBytes} bytes encoded)`, bounds.copy, bounds.limit, advice);
+      if (bounds.diff !== undefined) {
+        assertFrameFits(() => `the diff of key ${keyName(key)} in map '${this.ctx.name}' (${String(diffBytes)} bytes encoded)`, bounds.diff, bounds.limit, advice);
       }
     } catch (error) {
       const entry = this.ctx.entries.get(key);
       if (entry !== undefined && entry.value === value && entry.bytes !== undefined) entry.value = NOT_DECODED;
       throw error;
     }
+  }
+
+  /**
+   * The upper bounds of the frames that carry a copy of `key` with a value of `valueBytes` and its
+   * diff of `diffBytes` (see message-size.ts), with the cluster's frame limit; `undefined` when the
+   * cluster declares none.
+   */
+  private frameBounds(key: MapKey, valueBytes: number, diffBytes: number | undefined): { limit: number; copy: number; diff: number | undefined } | undefined {
+    const limit = this.ctx.frameLimit();
+    if (!Number.isFinite(limit)) return undefined;
+    const channel = mapChannelName(this.ctx.name);
+    const who = this.ctx.idsBound();
+    return { limit, copy: copyFrameBound(channel, key, valueBytes, who), diff: diffBytes === undefined ? undefined : diffFrameBound(channel, key, diffBytes, who) };
   }
 }
 
