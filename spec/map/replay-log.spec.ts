@@ -20,7 +20,7 @@ class LoggedDoc extends Doc {
 /** How many times a LoggedDoc was encoded and decoded, on every member (they share this process). */
 const counts = { encoded: 0, decoded: 0 };
 ValueCodec.register(
-  40_902,
+  40_903,
   LoggedDoc,
   (d) => {
     counts.encoded++;
