@@ -49,6 +49,14 @@ describe('A primary that logs diffs (replay-log.ts): the whole value encoded onl
     await net.settled();
   }
 
+  /** `change` made to the value of 'k' on 'a', then replicated: how many whole encodes that took. */
+  async function encodesOf(change: () => void): Promise<number> {
+    const before = counts.encoded;
+    change();
+    await maps.a!.replicate('k');
+    return counts.encoded - before;
+  }
+
   /** The member `key` has `role` on. */
   function withRole(key: string, role: 'primary' | 'backup' | 'proxy'): LazyReplicatedMap<string> {
     return IDS.map((id) => maps[id]!).find((m) => m.entryInfo(key)?.role === role)!;
@@ -95,23 +103,11 @@ describe('A primary that logs diffs (replay-log.ts): the whole value encoded onl
     const doc = new LoggedDoc().put('big', 'x'.repeat(2_000)).put('n', 0);
     await maps.a!.set('k', doc);
     await net.settled();
-    let encoded = counts.encoded;
-    for (let i = 1; i <= MAX_LOGGED_DIFFS; i++) {
-      doc.put('n', i);
-      await maps.a!.replicate('k');
-    }
-    expect(counts.encoded - encoded, 'a full log, nothing encoded whole').to.equal(0);
-    doc.put('n', MAX_LOGGED_DIFFS + 1);
-    await maps.a!.replicate('k');
-    expect(counts.encoded - encoded, 'the log was full: encoded whole, a new log starts').to.equal(1);
+    for (let i = 1; i <= MAX_LOGGED_DIFFS; i++) expect(await encodesOf(() => doc.put('n', i)), `diff ${i} logged`).to.equal(0);
+    expect(await encodesOf(() => doc.put('n', MAX_LOGGED_DIFFS + 1)), 'the log was full: encoded whole, a new log starts').to.equal(1);
     // Diffs as large as the value: the second one would make the log outweigh its base.
-    encoded = counts.encoded;
-    doc.put('y', 'y'.repeat(1_200));
-    await maps.a!.replicate('k');
-    expect(counts.encoded - encoded, 'the first large diff is logged').to.equal(0);
-    doc.put('z', 'z'.repeat(1_200));
-    await maps.a!.replicate('k');
-    expect(counts.encoded - encoded, 'the second outweighs the base with the first: encoded whole').to.equal(1);
+    expect(await encodesOf(() => doc.put('y', 'y'.repeat(1_200))), 'the first large diff is logged').to.equal(0);
+    expect(await encodesOf(() => doc.put('z', 'z'.repeat(1_200))), 'the second outweighs the base with the first: encoded whole').to.equal(1);
     await net.settled();
     const expected = { big: 'x'.repeat(2_000), n: MAX_LOGGED_DIFFS + 1, y: 'y'.repeat(1_200), z: 'z'.repeat(1_200) };
     for (const id of IDS) expect(((await maps[id]!.get('k', { promote: false })) as LoggedDoc).fields).to.deep.equal(expected);
@@ -171,17 +167,12 @@ describe('A primary that logs diffs (replay-log.ts): the whole value encoded onl
     await maps.a!.set('k', doc);
     await net.settled();
     // A diff is logged while the bound (the last encoding plus the diffs, about 3,600 bytes) fits...
-    let encoded = counts.encoded;
-    doc.put('b', 'b'.repeat(600));
-    await maps.a!.replicate('k');
-    expect(counts.encoded - encoded, 'logged').to.equal(0);
+    expect(await encodesOf(() => doc.put('b', 'b'.repeat(600))), 'logged').to.equal(0);
     // ...but the next would make it about 5,600: the value is encoded to measure it, and its real
     // length (about 2,600: 'a' was replaced by a shorter value) fits.
-    doc.put('a', 'c'.repeat(2_000));
-    await maps.a!.replicate('k');
-    expect(counts.encoded - encoded, 'encoded whole to measure it').to.equal(1);
+    expect(await encodesOf(() => doc.put('a', 'c'.repeat(2_000))), 'encoded whole to measure it').to.equal(1);
     // A value that really grows past the limit is refused, as before.
-    encoded = counts.encoded;
+    const encoded = counts.encoded;
     doc.put('d', 'd'.repeat(1_600));
     expect(await rejection(maps.a!.replicate('k'))).to.be.instanceOf(ValueTooLargeError);
     expect(counts.encoded - encoded, 'encoded whole to measure it').to.equal(1);
