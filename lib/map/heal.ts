@@ -138,13 +138,14 @@ export class Heal {
       // primary, perhaps an update in place that only its holders heard of. This member had
       // told others it was primary (a promotion, a failover), so it tells them all that it is not.
       for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
-    } else if (before?.role === 'backup' && before.primary !== p.primary && before.primary !== relay.from && before.primary !== this.state.id && !p.backups.includes(this.state.id) && !p.backups.includes(before.primary) && this.state.members.has(before.primary)) {
-      // This member held a copy for another primary, which counts on it, and gives it up for a
-      // newer write that the old primary holds no copy of. The new primary tells every member
-      // itself, but may die before its word reaches the old one (a heal whose newest write dies
-      // with its holders): the old primary would then keep naming this member as its backup, and
-      // keep the key this member dropped. (After a handover the old primary knows already; the
-      // notice then costs one message, only when this member loses its copy.)
+    } else if (before?.role === 'backup' && before.primary !== p.primary && before.primary !== relay.from && before.primary !== this.state.id && this.state.members.has(before.primary)) {
+      // This member held a copy for another primary, which counts on it, and takes a newer write
+      // of another primary. The new primary tells every member itself, but may die before its word
+      // reaches the old one (a heal whose newest write dies with its holders): the old primary
+      // would then keep naming this member as its backup, and keep the key this member dropped.
+      // After a handover the old primary knows already, and the notice costs one message per
+      // backup. Sending it only when this member loses its copy and the old primary holds none
+      // under the new placement let fault seed 1,070,567 diverge (docs/consistency.md).
       push(relay.notices, before.primary, p);
     }
   }

@@ -531,6 +531,13 @@ describe('LazyReplicatedMap: placements from members met before', () => {
     // the member that handed it over tells the others it is lost (Failover.lost).
     await runSchedule(1042314, schedule);
   });
+
+  it('converges on the reordered, duplicated schedule that a narrower heal notice let diverge', async () => {
+    // Heal.firstHand told the old primary only when this member lost its copy and the old primary
+    // held none under the new placement: seed 1070567 then ended with a member naming another
+    // primary than the rest.
+    await runSchedule(1070567, { backups: 1, net: { reorder: true, duplicateRate: 0.2, delay: { min: 0, max: 3 } } });
+  });
 });
 
 describe('LazyReplicatedMap under mixed faults', () => {
