@@ -284,10 +284,10 @@ if (section('sessions')) {
   const alone = await sessionStoreCost(quick ? 10_000 : 20_000, runs);
   out(
     markdownTable(
-      ['store (32 sessions, ~1 KB each)', 'CPU µs per writing request (get + set)', 'CPU µs per reading request (get + touch)', 'promises created per writing / reading request (the harness\'s ~8 included)'],
+      ['store (32 sessions, ~1 KB each)', 'CPU µs per writing request (get + set)', 'CPU µs per reading request (get + touch)', 'promises created per writing / reading request (the harness\'s ~8 included)', 'KB allocated per writing / reading request, garbage included (the harness\'s included)'],
       [
-        ['BackupSessionStore (primary + backup, in-memory network)', alone.ours.writeUs, alone.ours.readUs, `${alone.ours.writePromises.toFixed(1)} / ${alone.ours.readPromises.toFixed(1)}`],
-        ["express-session's MemoryStore", alone.memory.writeUs, alone.memory.readUs, `${alone.memory.writePromises.toFixed(1)} / ${alone.memory.readPromises.toFixed(1)}`],
+        ['BackupSessionStore (primary + backup, in-memory network)', alone.ours.writeUs, alone.ours.readUs, `${alone.ours.writePromises.toFixed(1)} / ${alone.ours.readPromises.toFixed(1)}`, `${(alone.ours.writeBytes / 1024).toFixed(1)} / ${(alone.ours.readBytes / 1024).toFixed(1)}`],
+        ["express-session's MemoryStore", alone.memory.writeUs, alone.memory.readUs, `${alone.memory.writePromises.toFixed(1)} / ${alone.memory.readPromises.toFixed(1)}`, `${(alone.memory.writeBytes / 1024).toFixed(1)} / ${(alone.memory.readBytes / 1024).toFixed(1)}`],
       ],
     ),
   );
