@@ -29,7 +29,7 @@ export interface DiffPlan {
   /** The encoded changes. */
   readonly bytes: Uint8Array;
   /** The backups when the diff was made: they hold (or are being sent) the base. */
-  readonly holders: ReadonlySet<string>;
+  readonly holders: readonly string[];
 }
 
 /** An entry being published by its primary, and the version this publication is about. */
@@ -44,6 +44,23 @@ interface Publication {
   refusals: Map<string, CopyRefusal> | undefined;
   /** The write as a diff, for the holders of its base (see `replicate`); others get the whole value. */
   readonly diff?: DiffPlan | undefined;
+}
+
+/** What one backup gets in a round of {@link Publisher.sendCopies}, and for which publications. */
+interface ToBackup {
+  readonly backup: string;
+  /** Whole values, for a backup that does not hold the base of the write. */
+  copies: EntryCopy[] | undefined;
+  /** New placements (no bytes), for a backup that confirmed an older placement of the same write. */
+  moves: Placement[] | undefined;
+  /** Diffs, for a backup that holds their base. */
+  diffs: Array<{ readonly pub: Publication; readonly diff: EntryDiff }> | undefined;
+  /** The publications it is sent something of, in order. */
+  readonly sent: Publication[];
+  /** When its first copy, placement and diff were planned (orders the backups of a round). */
+  firstCopy: number;
+  firstMove: number;
+  firstDiff: number;
 }
 
 /**
@@ -261,19 +278,18 @@ export class Publisher {
   }
 
   private async distribute(entries: Entry[], diffs: ReadonlyMap<Entry, DiffPlan> | undefined, report: ShortfallReport): Promise<void> {
-    const { entries: known, members } = this.state;
+    const { members } = this.state;
     // The sets are made when first needed: a failover publishes 100k entries at a time.
     const pubs: Publication[] = entries.map((entry) => ({ entry, version: entry.version, confirmed: undefined, tried: undefined, refusals: undefined, diff: diffs?.get(entry) }));
-    const current = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
 
     if (this.state.ackMode === 'none') {
       void this.sendCopies(pubs, false);
     } else {
       const rounds = members.size + 1;
       for (let round = 0; ; round++) {
-        const failed = await this.sendCopies(pubs.filter(current), true);
+        const failed = await this.sendCopies(this.currentOf(pubs), true);
         if (failed.size === 0) break;
-        for (const p of pubs.filter(current)) {
+        for (const p of this.currentOf(pubs)) {
           const lost = p.entry.backups.filter((b) => failed.has(b) || !members.has(b));
           if (lost.length === 0) continue;
           p.tried ??= new Set();
@@ -291,20 +307,45 @@ export class Publisher {
         }
         if (round >= rounds) break;
       }
-      this.concern.settle(pubs.filter(current), report);
+      this.concern.settle(this.currentOf(pubs), report);
     }
-    // Everyone not holding a copy learns where the entries now live, when that changed: a key
-    // placed anew, moved or re-backed-up. An update in place (same primary and backups) stays
-    // between the holders; the proxies' older version still names where the value lives.
-    const proxies = new Map<string, Placement[]>();
-    // Entries still owned here, even if a newer write changed them meanwhile: that write's own
-    // publication tells only the holders when it is an update in place, so the members that never
-    // heard of the key learn its current placement here, and this write resolves once they did.
-    const owned = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary';
+    const told = this.announce(pubs);
+    if (told === undefined) return;
+    await told.done;
+    for (const entry of told.entries) if (this.telling.get(entry) === told.all) this.telling.delete(entry);
+  }
+
+  /**
+   * The publications still about the entry's newest write here, as primary: `pubs` itself when
+   * all are (the common case, which then allocates nothing).
+   */
+  private currentOf(pubs: Publication[]): Publication[] {
+    const known = this.state.entries;
+    const current = (p: Publication): boolean => known.get(p.entry.key) === p.entry && p.entry.role === 'primary' && p.entry.compare(p.version) === 0;
+    for (const p of pubs) if (!current(p)) return pubs.filter(current);
+    return pubs;
+  }
+
+  /**
+   * Tells everyone not holding a copy where the entries of `pubs` now live, when that changed: a
+   * key placed anew, moved or re-backed-up. An update in place (same primary and backups) stays
+   * between the holders; the proxies' older version still names where the value lives. Returns
+   * what the publication must wait for (`done`), or `undefined` when nothing (an update in place,
+   * the common write); `entries` are being told by `all` meanwhile (see {@link telling}).
+   */
+  private announce(pubs: Publication[]): { readonly done: Promise<unknown>; readonly all: Promise<unknown>; readonly entries: readonly Entry[] } | undefined {
+    const { entries: known, members } = this.state;
+    // Made when first needed: an update in place announces nothing.
+    let proxies: Map<string, Placement[]> | undefined;
     /** Announcements of the same placements still on their way, by another publication. */
-    const sameUnderWay: Array<Promise<unknown>> = [];
-    const announcing: Entry[] = [];
-    for (const p of pubs.filter(owned)) {
+    let sameUnderWay: Array<Promise<unknown>> | undefined;
+    let announcing: Entry[] | undefined;
+    for (const p of pubs) {
+      // Entries still owned here, even if a newer write changed them meanwhile: that write's own
+      // publication tells only the holders when it is an update in place, so the members that
+      // never heard of the key learn its current placement here, and this write resolves once
+      // they did.
+      if (known.get(p.entry.key) !== p.entry || p.entry.role !== 'primary') continue;
       const before = this.announced.get(p.entry);
       const placement = p.entry.placement();
       this.announced.set(p.entry, placement);
@@ -313,13 +354,13 @@ export class Publisher {
         // Told already, or being told by a publication still waiting for the acknowledgements:
         // this one resolves only once they came (a read anywhere must then find the key).
         const telling = this.telling.get(p.entry);
-        if (telling !== undefined) sameUnderWay.push(telling);
+        if (telling !== undefined) (sameUnderWay ??= []).push(telling);
         continue;
       }
-      announcing.push(p.entry);
+      (announcing ??= []).push(p.entry);
       for (const m of members.ids()) {
         if (p.entry.backups.includes(m)) continue;
-        push(proxies, m, placement);
+        push((proxies ??= new Map<string, Placement[]>()), m, placement);
       }
     }
     // Read-your-writes: the write resolves once every live member knows where the key lives, so a
@@ -327,14 +368,12 @@ export class Publisher {
     // A member that disappears meanwhile is not waited for; with `ack: 'none'` nothing is.
     const mode = this.state.ackMode === 'none' ? 'none' : 'all';
     const told: Promise<RpcResponse[]>[] = [];
-    for (const [member, placements] of proxies) told.push(...this.messenger.sendPlacements(member, placements, mode));
-    // Nothing announced nor being announced (an update in place, the common write): no wait.
-    if (mode === 'all' && (announcing.length > 0 || sameUnderWay.length > 0)) {
-      const all = Promise.all(told);
-      for (const entry of announcing) this.telling.set(entry, all);
-      await Promise.all([all, ...sameUnderWay]);
-      for (const entry of announcing) if (this.telling.get(entry) === all) this.telling.delete(entry);
-    }
+    for (const [member, placements] of proxies ?? []) told.push(...this.messenger.sendPlacements(member, placements, mode));
+    if (mode !== 'all' || (announcing === undefined && sameUnderWay === undefined)) return undefined;
+    const all = Promise.all(told);
+    const entries = announcing ?? [];
+    for (const entry of entries) this.telling.set(entry, all);
+    return { done: Promise.all([all, ...(sameUnderWay ?? [])]), all, entries };
   }
 
   /**
@@ -344,50 +383,72 @@ export class Publisher {
    * a diff get the diff.
    */
   private async sendCopies(pubs: Publication[], acked: boolean): Promise<Map<string, CopyRefusal>> {
-    const copies = new Map<string, EntryCopy[]>();
-    const moves = new Map<string, Placement[]>();
-    const diffs = new Map<string, { pub: Publication; diff: EntryDiff }[]>();
-    const sentTo = new Map<string, Publication[]>();
+    const failed = new Map<string, CopyRefusal>();
+    await Promise.all(this.planSends(pubs).map((t) => this.sendTo(t, acked, failed)));
+    return failed;
+  }
+
+  /**
+   * What each backup of `pubs` gets (see {@link sendCopies}): a copy, a new placement or a diff
+   * per publication. The backups come in the order of their first copy, then of their first
+   * placement, then of their first diff, so a round sends its messages in the same order however
+   * the publications are mixed.
+   */
+  private planSends(pubs: Publication[]): ToBackup[] {
+    const byBackup = new Map<string, ToBackup>();
     const now = this.state.now();
+    /** Sends planned so far: orders the backups (see the end). */
+    let sends = 0;
     for (const p of pubs) {
       // Not `bytes`: a primary that logs its diffs encodes its value only for a copy (replay-log.ts).
       if (!p.entry.holding) continue;
       const placement = p.entry.placement();
       const expiry = expiryOf(p.entry, now);
       for (const b of p.entry.backups) {
+        let to = byBackup.get(b);
+        if (to === undefined) byBackup.set(b, (to = { backup: b, copies: undefined, moves: undefined, diffs: undefined, sent: [], firstCopy: 0, firstMove: 0, firstDiff: 0 }));
         if (p.confirmed?.has(b) === true) {
-          push(moves, b, placement);
-        } else if (p.diff?.holders.has(b) === true) {
-          push(diffs, b, { pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
+          if (to.moves === undefined) [to.moves, to.firstMove] = [[], sends];
+          to.moves.push(placement);
+        } else if (p.diff?.holders.includes(b) === true) {
+          if (to.diffs === undefined) [to.diffs, to.firstDiff] = [[], sends];
+          to.diffs.push({ pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
         } else {
           const bytes = p.entry.bytes as Uint8Array;
-          push(copies, b, expiry === undefined ? { ...placement, bytes } : { ...placement, bytes, expiry });
+          if (to.copies === undefined) [to.copies, to.firstCopy] = [[], sends];
+          to.copies.push(expiry === undefined ? { ...placement, bytes } : { ...placement, bytes, expiry });
         }
-        push(sentTo, b, p);
+        to.sent.push(p);
+        sends++;
       }
     }
-    const failed = new Map<string, CopyRefusal>();
-    const targets = new Set([...copies.keys(), ...moves.keys(), ...diffs.keys()]);
+    const all = [...byBackup.values()];
+    if (all.length <= 1) return all;
+    // Backups with copies in the order of their first copy, then those with placements, then the
+    // rest, in the order of their first placement or diff.
+    const rank = (t: ToBackup): number => (t.copies !== undefined ? 0 : t.moves !== undefined ? 1 : 2);
+    const at = (t: ToBackup): number => (t.copies !== undefined ? t.firstCopy : t.moves !== undefined ? t.firstMove : t.firstDiff);
+    return all.sort((x, y) => rank(x) - rank(y) || at(x) - at(y));
+  }
+
+  /** Sends one backup its part of a round; records it in `failed` when it did not acknowledge. */
+  private async sendTo(to: ToBackup, acked: boolean, failed: Map<string, CopyRefusal>): Promise<void> {
+    const b = to.backup;
     const mode = acked ? 'all' : 'none';
-    await Promise.all(
-      [...targets].map(async (b) => {
-        const copyList = copies.get(b) ?? [];
-        const moveList = moves.get(b) ?? [];
-        const requests: Promise<RpcResponse[]>[] = [];
-        for (const entries of chunked(copyList, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
-        requests.push(...this.messenger.sendPlacements(b, moveList, mode));
-        for (const { pub, diff } of diffs.get(b) ?? []) {
-          const sent = this.sendDiff(b, pub, diff);
-          if (acked) requests.push(sent);
-          else this.state.background(sent);
-        }
-        const results = await Promise.all(requests);
-        const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
-        if (ok) for (const p of sentTo.get(b) ?? []) (p.confirmed ??= new Set()).add(b);
-        else failed.set(b, refusalOf(b, results));
-      }),
-    );
-    return failed;
+    const requests: Promise<RpcResponse[]>[] = [];
+    if (to.copies !== undefined) {
+      for (const entries of chunked(to.copies, copySize, undefined, this.messenger.budget(copyBound))) requests.push(this.messenger.request({ type: this.state.flavour.copyMessage, entries }, [b], mode));
+    }
+    if (to.moves !== undefined) requests.push(...this.messenger.sendPlacements(b, to.moves, mode));
+    for (const { pub, diff } of to.diffs ?? []) {
+      const sent = this.sendDiff(b, pub, diff);
+      if (acked) requests.push(sent);
+      else this.state.background(sent);
+    }
+    const results = await Promise.all(requests);
+    const ok = !acked || results.every((r) => r.some((x) => x.from === b && 'reply' in x));
+    if (ok) for (const p of to.sent) (p.confirmed ??= new Set()).add(b);
+    else failed.set(b, refusalOf(b, results));
   }
 
   /**

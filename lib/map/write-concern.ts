@@ -81,9 +81,10 @@ export class WriteConcern {
     const wanted = state.promised();
     // Asked of the transport only when someone refused (not on every write).
     let reachable: ReadonlySet<string> | undefined;
-    const short = new Map<number, MapKey[]>();
-    const refusedKeys: MapKey[] = [];
-    const refusedBy = new Map<string, string>();
+    // Made when first needed: a write whose backups all took it (the common case) needs none.
+    let short: Map<number, MapKey[]> | undefined;
+    let refusedKeys: MapKey[] | undefined;
+    let refusedBy: Map<string, string> | undefined;
     for (const { entry, refusals } of published) {
       const held = entry.backups.length;
       if (held >= wanted) {
@@ -100,7 +101,8 @@ export class WriteConcern {
       }
       if (live.length > 0) {
         this.refused.set(entry, { version: entry.version, wanted, held: [...entry.backups], refusals: live });
-        refusedKeys.push(entry.key);
+        (refusedKeys ??= []).push(entry.key);
+        refusedBy ??= new Map();
         for (const r of live) refusedBy.set(r.member, r.reason);
       } else {
         this.refused.delete(entry);
@@ -111,17 +113,18 @@ export class WriteConcern {
       // fewer copies ... emits"); a re-homing nobody awaits reports an entry again only when its
       // count drops, so a member gone with 100k entries is not re-announced on every heal round.
       if (report === 'batch' && before !== undefined && before <= held) continue;
+      short ??= new Map();
       let keys = short.get(held);
       if (keys === undefined) short.set(held, (keys = []));
       keys.push(entry.key);
     }
     // A member that is leaving hands its entries over; the members that stay report what is short.
     if (!state.serving) return;
-    for (const [held, keys] of short) {
+    for (const [held, keys] of short ?? []) {
       if (report === 'each') for (const key of keys) this.emit([key], wanted, held);
       else this.emit(keys, wanted, held);
     }
-    if (report === 'batch' && refusedKeys.length > 0) {
+    if (report === 'batch' && refusedKeys !== undefined && refusedBy !== undefined) {
       const refusals = [...refusedBy].map(([member, reason]) => ({ member, reason }));
       const error = new ReplicationError(
         `re-homing ${refusedKeys.length} entr${refusedKeys.length === 1 ? 'y' : 'ies'} of map '${state.name}' on member '${state.id}' (key ${String(refusedKeys[0])} first) left ${refusedKeys.length === 1 ? 'it' : 'them'} with fewer than ${wanted} backups: ${describe(refusals)}, and no other live member took a copy. The entries stay here with the copies they hold; each is backed up again on its next write or when a member joins`,

@@ -25,7 +25,7 @@ import type { MapContext } from './map-context.js';
 import type { SetOptions } from './map-options.js';
 import { copyFrameBound, diffFrameBound } from './message-size.js';
 import type { Messenger } from './messenger.js';
-import type { Publisher } from './publisher.js';
+import type { DiffPlan, Publisher } from './publisher.js';
 import type { ReadPath } from './read-path.js';
 
 /** The slice of the map's state the write path uses. */
@@ -176,13 +176,28 @@ export class WritePath {
     this.host.assertUsable(); // as in set(): no publication may start after stop() began
     const entry = this.ctx.entries.get(key);
     if (entry?.role !== 'primary') return;
+    // The work before the messages is synchronous, and done in its own function: this one is
+    // suspended until the holders answer, and keeps only what it needs meanwhile.
+    const plan = this.updateInPlace(entry, complete);
+    if (plan === ACCESS) {
+      await this.parts.publisher.access(entry);
+      return;
+    }
+    await this.parts.publisher.published(entry, this.parts.publisher.publish([entry], plan, 'each'));
+  }
+
+  /**
+   * The changes of a `replicate` made to `entry` here, as a primary: {@link ACCESS} when its
+   * `DeltaValue` records no change (an access notice goes, nothing is written); otherwise the
+   * new version, whose diff (if any) goes to the holders of its base.
+   */
+  private updateInPlace(entry: Entry, complete: boolean): ReadonlyMap<Entry, DiffPlan> | typeof ACCESS | undefined {
     const value = this.ctx.decoded(entry);
     const delta = isDeltaValue(value) ? value : undefined;
     if (delta !== undefined && !complete && !delta.isDirty()) {
       entry.lastAccess = this.ctx.now();
       entry.accessSent = entry.lastAccess;
-      await this.parts.publisher.access(entry);
-      return;
+      return ACCESS;
     }
     // Encode before changing anything: a value that cannot be encoded leaves the entry as it was.
     const diff = delta !== undefined && !complete ? this.ctx.codec.encode(delta.getDiff()) : undefined;
@@ -192,7 +207,7 @@ export class WritePath {
     let bytes: Uint8Array | undefined;
     if (log === undefined) {
       bytes = this.ctx.codec.encode(value);
-      this.assertFits(key, bytes.byteLength, diff?.byteLength, value);
+      this.assertFits(entry.key, bytes.byteLength, diff?.byteLength, value);
     }
     delta?.resetDiff();
     const base = entry.version;
@@ -204,14 +219,15 @@ export class WritePath {
     }
     // An update in place (see set): the holders hear of it, the proxies need not. Backups that
     // are gone are dropped here; none is chosen in their place.
-    this.ctx.placer.update(entry, this.ctx.interner.list(entry.backups.filter((b) => this.ctx.members.has(b))));
+    const { members } = this.ctx;
+    const live = entry.backups.every((b) => members.has(b)) ? entry.backups : this.ctx.interner.list(entry.backups.filter((b) => members.has(b)));
+    this.ctx.placer.update(entry, live);
     // A use, and the copies or diffs tell the backups so. Its time to live runs on: a change in
     // place is not a new write of the entry.
     entry.lastAccess = this.ctx.now();
     entry.accessSent = entry.lastAccess;
     this.ctx.capacity.used(entry);
-    const plan = diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: new Set(entry.backups) }]]);
-    await this.parts.publisher.published(entry, this.parts.publisher.publish([entry], plan, 'each'));
+    return diff === undefined ? undefined : new Map([[entry, { base, bytes: diff, holders: entry.backups }]]);
   }
 
   /**
@@ -306,6 +322,9 @@ export class WritePath {
     return { limit, copy: copyFrameBound(channel, key, valueBytes, who), diff: diffBytes === undefined ? undefined : diffFrameBound(channel, key, diffBytes, who) };
   }
 }
+
+/** What {@link WritePath.updateInPlace} answers for a value that recorded no change: an access notice goes instead. */
+const ACCESS: unique symbol = Symbol('access');
 
 /** A key as an error message names it: quoted, and cut when long. */
 export function keyName(key: MapKey): string {
