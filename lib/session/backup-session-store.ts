@@ -84,7 +84,10 @@ function define(object: Record<string, unknown>, name: string, value: unknown): 
 
 /** A session's attributes: its own enumerable properties but the cookie. */
 function attributesOf(session: StoredSession): Map<string, unknown> {
-  return new Map(Object.entries(session).filter(([name]) => name !== 'cookie'));
+  // Read as Object.entries reads them, without its array of pairs (this runs at every request).
+  const attributes = new Map<string, unknown>();
+  for (const name of Object.keys(session)) if (name !== 'cookie') attributes.set(name, session[name]);
+  return attributes;
 }
 
 /** The fields of a session cookie (express-session's `Cookie` or a plain object), without the unset ones. */
@@ -93,7 +96,11 @@ function cookieFields(cookie: unknown): Map<string, unknown> {
   const withJson = cookie as { toJSON?: () => unknown };
   const data = typeof withJson.toJSON === 'function' ? withJson.toJSON() : cookie;
   if (typeof data !== 'object' || data === null) return new Map();
-  const fields = new Map(Object.entries(data).filter(([, v]) => v !== undefined));
+  const fields = new Map<string, unknown>();
+  for (const name of Object.keys(data)) {
+    const v = (data as Record<string, unknown>)[name];
+    if (v !== undefined) fields.set(name, v);
+  }
   // A cookie with a relative lifetime has an `expires` that moves with every request: it is not
   // stored (it would make every request a write), but given back as now plus the lifetime.
   // @fastify/session copies the `expires` it loaded into `originalExpires`: it moves likewise.
@@ -378,26 +385,7 @@ export class BackupSessionStore extends StoreBase {
       await this.map.set(sid, value, expiry);
       return undefined;
     }
-    // What this request changed, against what it loaded: changes other requests saved meanwhile
-    // to other attributes are left alone. Without a load (a direct call), against what is stored.
-    const before = this.baselines.take(sid, incoming) ?? new Map(current.fieldsOf('attribute'));
-    const changes = new Map<string, unknown>();
-    for (const [name, v] of incoming) {
-      if (!before.has(name) || !same(before.get(name), v)) changes.set(name, this.storable(name, v));
-    }
-    for (const name of before.keys()) if (!incoming.has(name)) changes.set(name, REMOVED);
-    const cookieChanges = new Map<string, unknown>();
-    for (const [name, v] of cookie) if (!same(current.get('cookie', name), v)) cookieChanges.set(name, this.copy(v));
-    for (const name of current.fieldsOf('cookie').keys()) if (!cookie.has(name)) cookieChanges.set(name, REMOVED);
-    // Everything is cloned (and so encodable) before the stored session changes.
-    for (const [name, v] of changes) {
-      if (v === REMOVED) current.remove('attribute', name);
-      else current.set('attribute', name, v);
-    }
-    for (const [name, v] of cookieChanges) {
-      if (v === REMOVED) current.remove('cookie', name);
-      else current.set('cookie', name, v);
-    }
+    const changed = this.change(sid, current, incoming, cookie);
     // A save is a use (an idle limit starts again) or a write (a time to live starts again). On
     // the primary, with the same idle limit, the diff alone does that; otherwise the whole session
     // goes with its new expiry. A newer write elsewhere that overtook the load also takes the
@@ -405,13 +393,43 @@ export class BackupSessionStore extends StoreBase {
     // A save that changed nothing (@fastify/session saves every request: `rolling`) is a use,
     // which the map replicates lazily, as touch() does; replicate() would send an access notice.
     if (this.map.entryInfo(sid)?.role === 'primary' && sameLifetime(current, expiry)) {
-      if (changes.size === 0 && cookieChanges.size === 0) await this.map.touch(sid);
+      if (!changed) await this.map.touch(sid);
       else await this.map.replicate(sid);
     } else {
       current.maxInactiveMs = expiry.maxIdleMs ?? expiry.ttlMs;
       await this.map.set(sid, current, expiry);
     }
     return undefined;
+  }
+
+  /**
+   * Makes in `current` the changes a save of `incoming` and `cookie` brings (see {@link save});
+   * false when there are none. Synchronous, and apart from `save`, which is suspended meanwhile
+   * and keeps only what it needs.
+   */
+  private change(sid: string, current: SessionValue, incoming: ReadonlyMap<string, unknown>, cookie: ReadonlyMap<string, unknown>): boolean {
+    // What this request changed, against what it loaded: changes other requests saved meanwhile
+    // to other attributes are left alone. Without a load (a direct call), against what is stored.
+    const before = this.baselines.take(sid, incoming) ?? current.fieldsOf('attribute');
+    // Made when first needed: a request that changed nothing (a rolling save) needs none.
+    let changes: Map<string, unknown> | undefined;
+    for (const [name, v] of incoming) {
+      if (!before.has(name) || !same(before.get(name), v)) (changes ??= new Map()).set(name, this.storable(name, v));
+    }
+    for (const name of before.keys()) if (!incoming.has(name)) (changes ??= new Map()).set(name, REMOVED);
+    let cookieChanges: Map<string, unknown> | undefined;
+    for (const [name, v] of cookie) if (!same(current.get('cookie', name), v)) (cookieChanges ??= new Map()).set(name, this.copy(v));
+    for (const name of current.fieldsOf('cookie').keys()) if (!cookie.has(name)) (cookieChanges ??= new Map()).set(name, REMOVED);
+    // Everything is cloned (and so encodable) before the stored session changes.
+    for (const [name, v] of changes ?? []) {
+      if (v === REMOVED) current.remove('attribute', name);
+      else current.set('attribute', name, v);
+    }
+    for (const [name, v] of cookieChanges ?? []) {
+      if (v === REMOVED) current.remove('cookie', name);
+      else current.set('cookie', name, v);
+    }
+    return changes !== undefined || cookieChanges !== undefined;
   }
 
   private async use(sid: string, session: StoredSession, frameworkMaxAge: number | undefined): Promise<undefined> {
