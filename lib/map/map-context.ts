@@ -155,9 +155,20 @@ export class MapContext {
    * every member known or reachable, each possibly a backup.
    */
   idsBound(): IdsBound {
-    const ids = [...new Set([this.id, ...this.members.ids(), ...this.members.reachable()])];
-    return { ids, backups: ids.length };
+    // Asked at each replicate (its frame bound), so kept while neither list changes: both are the
+    // same arrays until they do. The admitted members include the reachable ones.
+    const members = this.members.sorted();
+    const admitted = this.members.admitted();
+    const last = this.lastIdsBound;
+    if (last?.members === members && last.admitted === admitted) return last.bound;
+    const ids = [...new Set([this.id, ...members, ...admitted])];
+    const bound = { ids, backups: ids.length };
+    this.lastIdsBound = { members, admitted, bound };
+    return bound;
   }
+
+  /** The last {@link idsBound}, and the lists it was computed from. */
+  private lastIdsBound: { readonly members: readonly string[]; readonly admitted: readonly string[]; readonly bound: IdsBound } | undefined;
 
   /** Backups each entry wants now. */
   wanted(): number {

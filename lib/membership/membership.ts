@@ -16,6 +16,11 @@ export interface MemberSource {
   /** Ids of the live other members, sorted. */
   peers(): string[];
   /**
+   * Optional: every member {@link peers} may list, and those about to go; the same array until
+   * that changes (see `ChannelRouter.admitted`). Without it, {@link Membership.admitted} is `peers()`.
+   */
+  admitted?(): readonly string[];
+  /**
    * Optional: resolves once the members that can be found right now were met; may reject with
    * the reason this member cannot join (a refusal waiting cannot fix).
    */
@@ -57,6 +62,14 @@ export class Membership {
   /** Members admitted now (reachable, compatible), whether or not they run the map yet (sorted). */
   reachable(): string[] {
     return this.source.peers();
+  }
+
+  /**
+   * The members {@link reachable} lists and those whose departure is on its way, sorted: the
+   * same array until that changes when the source says so (see {@link MemberSource.admitted}).
+   */
+  admitted(): readonly string[] {
+    return this.source.admitted?.() ?? this.source.peers();
   }
 
   /**

@@ -235,9 +235,18 @@ export class ChannelRouter {
    * although its `peerDown` may still be on its way (a write must not count it as a refusing one).
    */
   peers(): string[] {
-    this.admittedIds ??= [...this.states].filter(([, s]) => s.admitted).map(([id]) => id).sort();
     const live = new Set(this.transport.peers());
-    return this.admittedIds.filter((id) => live.has(id));
+    return this.admitted().filter((id) => live.has(id));
+  }
+
+  /**
+   * Ids of the admitted members, sorted, whether or not the transport still lists them as live:
+   * {@link peers} and the members whose `peerDown` is on its way. The same array until a member
+   * is admitted or dropped, so a caller may keep what it computed from it (a map's frame bounds).
+   */
+  admitted(): readonly string[] {
+    this.admittedIds ??= [...this.states].filter(([, s]) => s.admitted).map(([id]) => id).sort();
+    return this.admittedIds;
   }
 
   /**

@@ -160,6 +160,31 @@ describe('A primary that logs diffs (replay-log.ts): the whole value encoded onl
     expect(((await maps.a!.get('k', { promote: false })) as LoggedDoc).fields, 'its copy has the diff').to.deep.equal({ n: 2 });
   });
 
+  it('counts a member that joins in the frame bound of the next replicate: the bound is not kept from before', async () => {
+    // The bound allows for every member being named in the frame (map-context.ts, idsBound), and
+    // is kept while the members stay the same: a member with a long id makes it grow at once.
+    const limit = 4096;
+    for (const id of ['a', 'b']) {
+      maps[id] = new LazyReplicatedMap<string>({ name: 'log', transport: net.transport(id, { maxFrameBytes: limit }), rpcTimeoutMs: 600_000 });
+      await maps[id].start();
+    }
+    await net.settled();
+    const doc = new LoggedDoc().put('a', 'a'.repeat(2_000));
+    await maps.a!.set('k', doc);
+    await net.settled();
+    expect(await encodesOf(() => doc.put('b', 'b'.repeat(300))), 'logged: about 2,400 bytes with two short ids').to.equal(0);
+    const long = 'z'.repeat(60);
+    maps[long] = new LazyReplicatedMap<string>({ name: 'log', transport: net.transport(long, { maxFrameBytes: limit }), rpcTimeoutMs: 600_000 });
+    await maps[long].start();
+    await net.settled();
+    expect(maps.a!.members()).to.include(long);
+    // About 3,700 with the two short ids, but 5,000 with the long one: the value is encoded to
+    // measure it ('a' was replaced by a shorter value: with the long id it fits).
+    expect(await encodesOf(() => doc.put('a', 'c'.repeat(1_200))), 'encoded whole to measure it').to.equal(1);
+    await net.settled();
+    expect(((await maps.b!.get('k', { promote: false })) as LoggedDoc).fields).to.deep.equal({ a: 'c'.repeat(1_200), b: 'b'.repeat(300) });
+  });
+
   it('checks the frame limit against the last encoding plus the diffs since, and the exact length when that bound is above it', async () => {
     const limit = 4096;
     await start(limit);
