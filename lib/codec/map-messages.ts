@@ -414,7 +414,31 @@ function bytes(raw: unknown, where: Where): Uint8Array {
   return raw;
 }
 
+/** A count as {@link count} accepts it. */
+function isCount(raw: unknown): boolean {
+  return typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0;
+}
+
+/** A member id as {@link memberId} accepts it. */
+function isMemberId(raw: unknown): raw is string {
+  return typeof raw === 'string' && raw.length > 0;
+}
+
+/**
+ * A well-formed version, checked without describing where each field is: the decoded array
+ * itself, which nothing else holds. Every message carries one or two, and a description per field
+ * cost an object each; `undefined` sends a malformed one to {@link version}, which says what is wrong.
+ */
+function wellFormedVersion(raw: unknown): Version | undefined {
+  if (!Array.isArray(raw) || !isCount(raw[0]) || !isMemberId(raw[1]) || !isCount(raw[2]) || !isMemberId(raw[3])) return undefined;
+  if (raw.length === 4) return raw as unknown as Version;
+  if (raw.length === 6 && isCount(raw[4]) && raw[4] !== 0 && isMemberId(raw[5])) return raw as unknown as Version;
+  return undefined;
+}
+
 function version(raw: unknown, where: Where): Version {
+  const fast = wellFormedVersion(raw);
+  if (fast !== undefined) return fast;
   const v = array(raw, where);
   if (v.length !== 4 && v.length !== 6) fail(`${describe(where)} is not a 4- or 6-part version`);
   const parts = [count(v[0], at(where, 'writeClock')), memberId(v[1], at(where, 'writer')), count(v[2], at(where, 'placeSeq')), memberId(v[3], at(where, 'placer'))] as const;
@@ -433,6 +457,12 @@ function placement(raw: unknown, where: Where): Placement {
 
 /** The placement in the first four fields of `p` (a placement, or an entry copy that starts with one). */
 function placementOf(p: readonly unknown[], where: Where): Placement {
+  // The common, well-formed case without a description per field (see wellFormedVersion).
+  const [k, v, primary, backups] = p;
+  const fast = wellFormedVersion(v);
+  if (fast !== undefined && isMapKey(k) && isMemberId(primary) && Array.isArray(backups) && backups.every(isMemberId)) {
+    return { key: k, version: fast, primary, backups };
+  }
   return {
     key: key(p[0], at(where, 'key')),
     version: version(p[1], at(where, 'version')),
