@@ -38,15 +38,25 @@ export interface Relay {
   readonly from: string;
   /** Whether they are second-hand: a state transfer, or sent by a member other than their primary. */
   secondHand: boolean;
-  /** Placements to pass on, by member. */
-  readonly notices: Map<string, Placement[]>;
-  /** Deletes to pass on, by member. */
-  readonly removals: Map<string, Removal[]>;
+  /** Placements to pass on, by member; made when the first one is (see {@link noticeTo}). */
+  notices: Map<string, Placement[]> | undefined;
+  /** Deletes to pass on, by member; made when the first one is (see {@link removalTo}). */
+  removals: Map<string, Removal[]> | undefined;
 }
 
-/** A relay for news from `from`, with nothing to pass on yet. */
+/** A relay for news from `from`, with nothing to pass on yet (a relay per message received: nothing made until needed). */
 export function newRelay(from: string, secondHand: boolean): Relay {
-  return { from, secondHand, notices: new Map(), removals: new Map() };
+  return { from, secondHand, notices: undefined, removals: undefined };
+}
+
+/** Passes `placement` on to `member` with the relay's other news. */
+export function noticeTo(relay: Relay, member: string, placement: Placement): void {
+  push((relay.notices ??= new Map<string, Placement[]>()), member, placement);
+}
+
+/** Passes `removal` on to `member` with the relay's other news. */
+export function removalTo(relay: Relay, member: string, removal: Removal): void {
+  push((relay.removals ??= new Map<string, Removal[]>()), member, removal);
 }
 
 /** What an entry was before a placement was adopted: its role and its primary. */
@@ -107,7 +117,7 @@ export class Heal {
   deletedSince(p: Placement, dead: Version, relay: Relay): void {
     // A primary publishes a key deleted since (the delete reached it only second-hand, or not
     // at all): tell it, for the same reason as below.
-    if (relay.from === p.primary && relay.from !== dead[1]) push(relay.removals, relay.from, { key: p.key, version: dead });
+    if (relay.from === p.primary && relay.from !== dead[1]) removalTo(relay, relay.from, { key: p.key, version: dead });
   }
 
   /** A placement older than the `entry` known here, naming another primary, arrived. */
@@ -117,7 +127,7 @@ export class Heal {
       // read promotion or failover that raced its update, or such news passed on). Its
       // updates in place reached only its holders, so every member that took the older
       // placement would keep a wrong primary: tell them all, not only its sender.
-      for (const m of this.state.members.ids()) push(relay.notices, m, entry.placement());
+      for (const m of this.state.members.ids()) noticeTo(relay, m, entry.placement());
     } else if (entry.bytes !== undefined && entry.primary !== this.state.id && entry.primary !== p.primary && this.state.members.wasMet(entry.primary) && !this.state.members.has(entry.primary)) {
       // A failover claim of an older value: the holder that took over missed an update in
       // place. This member has the newer value and its primary is gone, so it takes over.
@@ -126,7 +136,7 @@ export class Heal {
       // A primary publishes a write older than one known here (a concurrent write it has not
       // heard of, perhaps only from a state transfer): tell it, or it would keep counting on
       // this member, and keep the key, after the newer write's holders die and it is dropped here.
-      push(relay.notices, relay.from, entry.placement());
+      noticeTo(relay, relay.from, entry.placement());
       if (entry.role !== 'proxy') this.vouched.add(entry.key);
     }
   }
@@ -137,7 +147,7 @@ export class Heal {
       // First-hand news that this member is primary no longer: a newer value from the new
       // primary, perhaps an update in place that only its holders heard of. This member had
       // told others it was primary (a promotion, a failover), so it tells them all that it is not.
-      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
+      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) noticeTo(relay, m, p);
     } else if (before?.role === 'backup' && before.primary !== p.primary && before.primary !== relay.from && before.primary !== this.state.id && this.state.members.has(before.primary)) {
       // This member held a copy for another primary, which counts on it, and takes a newer write
       // of another primary. The new primary tells every member itself, but may die before its word
@@ -146,7 +156,7 @@ export class Heal {
       // After a handover the old primary knows already, and the notice costs one message per
       // backup. Sending it only when this member loses its copy and the old primary holds none
       // under the new placement let fault seed 1,070,567 diverge (docs/consistency.md).
-      push(relay.notices, before.primary, p);
+      noticeTo(relay, before.primary, p);
     }
   }
 
@@ -164,7 +174,7 @@ export class Heal {
     // a member here again: a join's replies come in any order).
     if (before !== undefined && before.primary !== p.primary) {
       const targets = before.role === 'primary' ? this.state.members.ids() : [before.primary];
-      for (const m of targets) if (m !== relay.from && m !== p.primary && m !== this.state.id) push(relay.notices, m, p);
+      for (const m of targets) if (m !== relay.from && m !== p.primary && m !== this.state.id) noticeTo(relay, m, p);
     }
     const live = (m: string): boolean => m === this.state.id || m === relay.from || this.state.members.has(m);
     if (![p.primary, ...p.backups].some(live)) {
@@ -190,7 +200,7 @@ export class Heal {
       // This member told others it holds the key (the placement of a handover it made, say) and
       // the primary's own placement now leaves it none: pass that on, or a member it told would
       // count on this copy and, once the primary dies, wait for a takeover that never comes.
-      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) push(relay.notices, m, p);
+      for (const m of this.state.members.ids()) if (m !== relay.from && m !== p.primary) noticeTo(relay, m, p);
     }
   }
 
@@ -208,7 +218,7 @@ export class Heal {
       // author may have died before telling everyone, so pass it on as for placements (see
       // applyPlacement).
       const targets = entry.role === 'primary' ? this.state.members.ids() : [entry.primary];
-      for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) push(relay.removals, m, r);
+      for (const m of targets) if (m !== relay.from && m !== r.version[1] && m !== this.state.id) removalTo(relay, m, r);
     }
     this.vouched.delete(r.key);
   }
@@ -216,10 +226,10 @@ export class Heal {
   /** Passes on second-hand placements (see applyPlacement), one message per member. */
   sendNotices(relay: Relay): void {
     // Deletes first: a placement passed on with them may be older than one of them.
-    for (const [member, removals] of relay.removals) {
+    for (const [member, removals] of relay.removals ?? []) {
       void this.messenger.sendRemovals([member], removals, 'none');
     }
-    for (const [member, placements] of relay.notices) {
+    for (const [member, placements] of relay.notices ?? []) {
       void this.messenger.sendPlacements(member, placements, 'none');
     }
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Placement, Removal } from '../../../lib/codec/map-messages.js';
 import { Entry } from '../../../lib/map/entry.js';
-import { Heal, newRelay } from '../../../lib/map/heal.js';
+import { Heal, newRelay, noticeTo, removalTo } from '../../../lib/map/heal.js';
 import { Calls, fakeContext } from './fakes.js';
 
 /** A Heal for member 'a' (with 'b' and 'c') whose messenger and failover are recorders. */
@@ -33,7 +33,7 @@ const placement = (key: string, clock: number, primary: string, backups: string[
 
 /** Who gets which placements in `relay`, sorted by member. */
 const notices = (relay: ReturnType<typeof newRelay>): Array<[string, unknown[]]> =>
-  [...relay.notices].map(([m, ps]): [string, unknown[]] => [m, ps.map((p) => [p.key, p.primary])]).sort(([x], [y]) => x.localeCompare(y));
+  [...(relay.notices ?? [])].map(([m, ps]): [string, unknown[]] => [m, ps.map((p) => [p.key, p.primary])]).sort(([x], [y]) => x.localeCompare(y));
 
 describe('Heal (alone, on fakes): passing on what two sides learn when they meet', () => {
   it('answers an older claim naming another primary: the owner tells every member, a holder tells the sender', () => {
@@ -142,21 +142,21 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
     const relay = newRelay('b', false);
     heal.deletedSince(placement('k', 3, 'b'), [4, 'c', 0, 'c'], relay);
     heal.deletedSince(placement('j', 3, 'b'), [4, 'b', 0, 'b'], relay);
-    expect([...relay.removals]).to.deep.equal([['b', [{ key: 'k', version: [4, 'c', 0, 'c'] }]]]);
+    expect([...(relay.removals ?? [])]).to.deep.equal([['b', [{ key: 'k', version: [4, 'c', 0, 'c'] }]]]);
   });
 
   it('passes a second-hand delete on to the primary of the key it removes here', () => {
     const { heal } = build();
     const relay = newRelay('b', true);
     heal.deleted(new Entry('k', 'proxy', [1, 'c', 0, 'c'], 'c', []), { key: 'k', version: [2, 'b', 0, 'b'] }, relay);
-    expect([...relay.removals.keys()]).to.deep.equal(['c']);
+    expect([...(relay.removals?.keys() ?? [])]).to.deep.equal(['c']);
   });
 
   it('sends what was collected, deletes before placements, one message per member', () => {
     const { heal, calls } = build();
     const relay = newRelay('b', true);
-    relay.notices.set('c', [placement('k', 1, 'b')]);
-    relay.removals.set('c', [{ key: 'j', version: [2, 'b', 0, 'b'] }]);
+    noticeTo(relay, 'c', placement('k', 1, 'b'));
+    removalTo(relay, 'c', { key: 'j', version: [2, 'b', 0, 'b'] });
     heal.sendNotices(relay);
     expect(calls.list).to.deep.equal([['sendRemovals', ['c'], ['j']], ['sendPlacements', 'c', [['k', 'b']]]]);
   });
