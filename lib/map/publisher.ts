@@ -390,9 +390,9 @@ export class Publisher {
 
   /**
    * What each backup of `pubs` gets (see {@link sendCopies}): a copy, a new placement or a diff
-   * per publication. The backups come in the order of their first copy, then of their first
-   * placement, then of their first diff, so a round sends its messages in the same order however
-   * the publications are mixed.
+   * per publication. The backups with copies come first, in the order of their first copy; then
+   * those with placements, in the order of their first placement; then the rest, in the order of
+   * their first diff. Rounds have always sent in that order, and seeded fault schedules replay by it.
    */
   private planSends(pubs: Publication[]): ToBackup[] {
     const byBackup = new Map<string, ToBackup>();
@@ -408,14 +408,23 @@ export class Publisher {
         let to = byBackup.get(b);
         if (to === undefined) byBackup.set(b, (to = { backup: b, copies: undefined, moves: undefined, diffs: undefined, sent: [], firstCopy: 0, firstMove: 0, firstDiff: 0 }));
         if (p.confirmed?.has(b) === true) {
-          if (to.moves === undefined) [to.moves, to.firstMove] = [[], sends];
+          if (to.moves === undefined) {
+            to.moves = [];
+            to.firstMove = sends;
+          }
           to.moves.push(placement);
         } else if (p.diff?.holders.includes(b) === true) {
-          if (to.diffs === undefined) [to.diffs, to.firstDiff] = [[], sends];
+          if (to.diffs === undefined) {
+            to.diffs = [];
+            to.firstDiff = sends;
+          }
           to.diffs.push({ pub: p, diff: { entry: placement, base: p.diff.base, diff: p.diff.bytes } });
         } else {
           const bytes = p.entry.bytes as Uint8Array;
-          if (to.copies === undefined) [to.copies, to.firstCopy] = [[], sends];
+          if (to.copies === undefined) {
+            to.copies = [];
+            to.firstCopy = sends;
+          }
           to.copies.push(expiry === undefined ? { ...placement, bytes } : { ...placement, bytes, expiry });
         }
         to.sent.push(p);
@@ -424,8 +433,6 @@ export class Publisher {
     }
     const all = [...byBackup.values()];
     if (all.length <= 1) return all;
-    // Backups with copies in the order of their first copy, then those with placements, then the
-    // rest, in the order of their first placement or diff.
     const rank = (t: ToBackup): number => (t.copies !== undefined ? 0 : t.moves !== undefined ? 1 : 2);
     const at = (t: ToBackup): number => (t.copies !== undefined ? t.firstCopy : t.moves !== undefined ? t.firstMove : t.firstDiff);
     return all.sort((x, y) => rank(x) - rank(y) || at(x) - at(y));
