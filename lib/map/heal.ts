@@ -28,6 +28,8 @@ import type { MapKey, Placement, Removal } from '../codec/map-messages.js';
 import type { Membership } from '../membership/membership.js';
 import type { Entry, EntryRole, EntryStore } from './entry.js';
 import type { Failover } from './failover.js';
+import type { Interner } from './interner.js';
+import type { Tombstones } from './tombstones.js';
 import { push, type MapEmitter } from './map-context.js';
 import type { Messenger } from './messenger.js';
 import type { Version } from './version.js';
@@ -59,12 +61,14 @@ export function removalTo(relay: Relay, member: string, removal: Removal): void 
   push((relay.removals ??= new Map<string, Removal[]>()), member, removal);
 }
 
-/** What an entry was before a placement was adopted: its role and its primary. */
+/** What an entry was before a placement was adopted: its role, its primary and its version. */
 export interface Before {
   /** This member's role in the entry. */
   readonly role: EntryRole;
   /** The entry's primary. */
   readonly primary: string;
+  /** The entry's version. */
+  readonly version: Version;
 }
 
 /** What heal reads of the map (the map's `MapContext` is one). */
@@ -75,6 +79,10 @@ export interface HealState {
   readonly members: Pick<Membership, 'ids' | 'has' | 'wasMet'>;
   /** The entries known here: a key whose holders are all gone is dropped. */
   readonly entries: Pick<EntryStore, 'delete'>;
+  /** Deletes remembered: a primary that drops its own write as overtaken by a lost one deletes it (see {@link Heal.secondHand}). */
+  readonly tombstones: Pick<Tombstones, 'add'>;
+  /** Shares the key a tombstone keeps. */
+  readonly interner: Pick<Interner, 'key'>;
   /** Where `entryRemoved` goes for a key lost with its holders. */
   readonly events: MapEmitter;
 }
@@ -182,11 +190,31 @@ export class Heal {
       // nothing that matters: keep what is known. One of a newer write means the key is lost,
       // as if its holders had disappeared now (see Failover.rehome); no stale proxy is kept.
       if (entry === undefined || (entry.bytes !== undefined && entry.sameWrite(p.version))) return 'keep';
+      if (before?.role === 'primary') this.withdraw(p.key, before.version, relay);
       this.state.entries.delete(p.key);
       this.state.events.emit('entryRemoved', p.key, 'lost');
       return 'lost';
     }
     return 'adopt';
+  }
+
+  /**
+   * This member, primary of `key` at `version`, drops its write for a newer write already lost
+   * with its holders (see {@link secondHand}): it deletes its own write everywhere, at that
+   * write's version. It told every member it was primary, and that placement may still be on its
+   * way to some (a state sent at a heal crosses the newer write's news). A member that lost the
+   * newer write forgot it, and would take that late placement and name this member, which holds
+   * nothing, forever. The tombstone refuses the late placement in any order, and covers no newer
+   * write.
+   *
+   * Not done when the newer write lives (this member becomes its proxy or backup): a write of
+   * this member still being published may claim the key again with the same write, and deleting
+   * it everywhere then left a key without a primary (fault seed 1,081,171).
+   */
+  private withdraw(key: MapKey, version: Version, relay: Relay): void {
+    const own: Removal = { key, version };
+    this.state.tombstones.add(this.state.interner.key(key), version);
+    for (const m of this.state.members.ids()) if (m !== this.state.id) removalTo(relay, m, own);
   }
 
   /**

@@ -138,7 +138,7 @@ export class Reconciler {
       if (order === 0 && !missingCopy && relay !== undefined && !relay.secondHand && relay.from === p.primary) this.dropSpare(entry, p, relay);
       if (order > 0 || (order === 0 && !missingCopy)) return false;
     }
-    const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary };
+    const before = entry === undefined ? undefined : { role: entry.role, primary: entry.primary, version: entry.version };
     if (relay !== undefined && !relay.secondHand) this.heal.firstHand(before, p, relay);
     if (relay?.secondHand === true) {
       const verdict = this.heal.secondHand(entry, before, p, relay);

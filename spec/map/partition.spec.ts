@@ -530,6 +530,10 @@ describe('LazyReplicatedMap: placements from members met before', () => {
     // A handover whose new primary died with the key before its announcement reached everyone:
     // the member that handed it over tells the others it is lost (Failover.lost).
     await runSchedule(1042314, schedule);
+    // A primary that dropped its write for a newer one already lost: its own placement, still on
+    // its way to a member that had lost the newer write, named it primary there (Heal.withdraw:
+    // it deletes its write everywhere, at that write's version).
+    await runSchedule(1081620, schedule);
   });
 
   it('converges on the reordered, duplicated schedule that a narrower heal notice let diverge', async () => {

@@ -86,8 +86,38 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
   it('tells the members this member told it was primary that it is primary no longer (first-hand news)', () => {
     const { heal } = build();
     const relay = newRelay('b', false);
-    heal.firstHand({ role: 'primary', primary: 'a' }, placement('k', 6, 'b'), relay);
+    heal.firstHand({ role: 'primary', primary: 'a', version: [1, 'a', 0, 'a'] }, placement('k', 6, 'b'), relay);
     expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
+  });
+
+  it('withdraws its own write, everywhere and here, when it drops it for a newer write already lost, and only then', () => {
+    const { heal, fake } = build();
+    // a was primary of g at [1, a]; second-hand news tells of x's newer write, whose holders are
+    // gone here. a's own placement may still reach a member that lost x's write already: the
+    // delete refuses it there.
+    const entry = new Entry('g', 'primary', [1, 'a', 0, 'a'], 'a', [], new Uint8Array([1]));
+    fake.ctx.entries.set('g', entry);
+    const lost = newRelay('c', true);
+    expect(heal.secondHand(entry, { role: 'primary', primary: 'a', version: [1, 'a', 0, 'a'] }, placement('g', 6, 'x'), lost)).to.equal('lost');
+    expect([...(lost.removals ?? [])]).to.deep.equal([
+      ['b', [{ key: 'g', version: [1, 'a', 0, 'a'] }]],
+      ['c', [{ key: 'g', version: [1, 'a', 0, 'a'] }]],
+    ]);
+    expect(fake.ctx.tombstones.get('g')).to.deep.equal([1, 'a', 0, 'a']);
+    // A newer write that lives (first-hand, or second-hand with a live holder): this member's own
+    // write may still be published again, so nothing is withdrawn (fault seed 1,081,171).
+    const firstHand = newRelay('b', false);
+    heal.firstHand({ role: 'primary', primary: 'a', version: [1, 'a', 0, 'a'] }, placement('k', 6, 'b'), firstHand);
+    expect(firstHand.removals).to.equal(undefined);
+    const relayed = newRelay('c', true);
+    expect(heal.secondHand(undefined, { role: 'primary', primary: 'a', version: [1, 'a', 0, 'a'] }, placement('h', 6, 'b'), relayed)).to.equal('adopt');
+    expect(relayed.removals).to.equal(undefined);
+    // A proxy that drops a lost key withdraws nothing: it wrote nothing.
+    const proxy = new Entry('p', 'proxy', [1, 'c', 0, 'c'], 'c', []);
+    fake.ctx.entries.set('p', proxy);
+    const quiet = newRelay('b', true);
+    expect(heal.secondHand(proxy, { role: 'proxy', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('p', 6, 'x'), quiet)).to.equal('lost');
+    expect(quiet.removals).to.equal(undefined);
   });
 
   it('tells the primary whose backup it was that it gives the copy up for a newer write (first-hand news), unless that primary is gone or sent it', () => {
@@ -95,31 +125,31 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
     // a held k for c; b, the newer write's primary, announces it. b tells every member itself,
     // but may die before c hears of it: c would keep naming a as its backup.
     const relay = newRelay('b', false);
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), relay);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b'), relay);
     expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
     // The news comes from the old primary itself (a handover it made), or names it primary still.
     const fromOld = newRelay('c', false);
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), fromOld);
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 7, 'c'), fromOld);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b'), fromOld);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 7, 'c'), fromOld);
     expect(notices(fromOld)).to.deep.equal([]);
     // Told too when this member stays a backup, or the old primary holds a copy under the new
     // placement: narrower, the rule let a fault schedule diverge (seed 1,070,567).
     const kept = newRelay('b', false);
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b', ['a']), kept);
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b', ['c']), kept);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b', ['a']), kept);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b', ['c']), kept);
     expect(notices(kept)).to.deep.equal([['c', [['k', 'b'], ['k', 'b']]]]);
     // A proxy counted on by nobody, and an old primary no longer a member, are not told.
     const quiet = newRelay('b', false);
-    heal.firstHand({ role: 'proxy', primary: 'c' }, placement('k', 6, 'b'), quiet);
+    heal.firstHand({ role: 'proxy', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b'), quiet);
     fake.ctx.members.remove('c');
-    heal.firstHand({ role: 'backup', primary: 'c' }, placement('k', 6, 'b'), quiet);
+    heal.firstHand({ role: 'backup', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b'), quiet);
     expect(notices(quiet)).to.deep.equal([]);
   });
 
   it('passes second-hand news on to the primary it replaces here', () => {
     const { heal } = build();
     const relay = newRelay('b', true);
-    const verdict = heal.secondHand(undefined, { role: 'proxy', primary: 'c' }, placement('k', 6, 'b'), relay);
+    const verdict = heal.secondHand(undefined, { role: 'proxy', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'b'), relay);
     expect(verdict).to.equal('adopt');
     expect(notices(relay)).to.deep.equal([['c', [['k', 'b']]]]);
   });
@@ -128,11 +158,11 @@ describe('Heal (alone, on fakes): passing on what two sides learn when they meet
     const { heal, fake } = build();
     const entry = new Entry('k', 'proxy', [1, 'c', 0, 'c'], 'c', []);
     fake.ctx.entries.set('k', entry);
-    expect(heal.secondHand(entry, { role: 'proxy', primary: 'c' }, placement('k', 6, 'x', ['y']), newRelay('b', true))).to.equal('lost');
+    expect(heal.secondHand(entry, { role: 'proxy', primary: 'c', version: [1, 'c', 0, 'c'] }, placement('k', 6, 'x', ['y']), newRelay('b', true))).to.equal('lost');
     expect(fake.ctx.entries.has('k')).to.equal(false);
     expect(fake.raised).to.deep.equal([['entryRemoved', 'k', 'lost']]);
     const same = new Entry('s', 'backup', [6, 'x', 0, 'x'], 'x', ['a'], new Uint8Array([1]));
-    expect(heal.secondHand(same, { role: 'backup', primary: 'x' }, placement('s', 6, 'x', ['y']), newRelay('b', true))).to.equal('keep');
+    expect(heal.secondHand(same, { role: 'backup', primary: 'x', version: [6, 'x', 0, 'x'] }, placement('s', 6, 'x', ['y']), newRelay('b', true))).to.equal('keep');
     // Its sender holds it, member here or not yet (a state from a member being met).
     expect(heal.secondHand(undefined, undefined, placement('n', 6, 'z'), newRelay('z', true))).to.equal('adopt');
   });
