@@ -15,9 +15,10 @@
  *    is left of a write whose holders die next, and is passed on to the members that hold the
  *    older claim. An older placement naming another primary is answered with the newer one; a
  *    placement of a key deleted since, with the delete; a failover claim of an older value is
- *    outranked by the holder of the newer one (`Failover.outrankClaim`). The same rules serve
- *    news that comes late or second-hand without a partition (a reordering network, a read
- *    promotion that raced an update).
+ *    outranked by the holder of the newer one (`Failover.outrankClaim`); a primary that drops its
+ *    own write for a newer one already lost deletes its write everywhere (`Heal.withdraw`). The
+ *    same rules serve news that comes late or second-hand without a partition (a reordering
+ *    network, a read promotion that raced an update).
  *
  * Each message applied collects what to pass on in a {@link Relay}, sent once the message is
  * applied ({@link Heal.sendNotices}).
@@ -204,8 +205,8 @@ export class Heal {
    * write's version. It told every member it was primary, and that placement may still be on its
    * way to some (a state sent at a heal crosses the newer write's news). A member that lost the
    * newer write forgot it, and would take that late placement and name this member, which holds
-   * nothing, forever. The tombstone refuses the late placement in any order, and covers no newer
-   * write.
+   * nothing, forever. The delete removes the late placement, or its tombstone refuses it, in
+   * either order; it covers no newer write.
    *
    * Not done when the newer write lives (this member becomes its proxy or backup): a write of
    * this member still being published may claim the key again with the same write, and deleting

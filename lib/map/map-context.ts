@@ -152,7 +152,8 @@ export class MapContext {
 
   /**
    * Who may be named in a frame about an entry not placed yet, for its size bound: this member and
-   * every member known or reachable, each possibly a backup.
+   * every member known or admitted (reachable, or with its departure on its way), each possibly a
+   * backup.
    */
   idsBound(): IdsBound {
     // Asked at each replicate (its frame bound), so kept while neither list changes: both are the

@@ -105,7 +105,7 @@ export class Publisher {
   private readonly announced = new WeakMap<Entry, Placement>();
   /** Entries whose next publication tells every member their placement, even unchanged (see {@link reannounce}). */
   private readonly toAnnounce = new WeakSet<Entry>();
-  /** The acknowledgements of the last placement announced for each entry, while awaited (see distribute). */
+  /** The acknowledgements of the last placement announced for each entry, while awaited (see announce). */
   private readonly telling = new WeakMap<Entry, Promise<unknown>>();
   /** The newest publication of each entry while it is under way. */
   private readonly unsettled = new WeakMap<Entry, Promise<void>>();

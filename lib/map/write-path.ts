@@ -189,7 +189,8 @@ export class WritePath {
   /**
    * The changes of a `replicate` made to `entry` here, as a primary: {@link ACCESS} when its
    * `DeltaValue` records no change (an access notice goes, nothing is written); otherwise the
-   * new version, whose diff (if any) goes to the holders of its base.
+   * entry is updated in place, and the answer is its diff for the holders of its base, or
+   * `undefined` when the whole value goes.
    */
   private updateInPlace(entry: Entry, complete: boolean): ReadonlyMap<Entry, DiffPlan> | typeof ACCESS | undefined {
     const value = this.ctx.decoded(entry);

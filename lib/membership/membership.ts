@@ -13,7 +13,7 @@
  * transport also fits, for tests of this class).
  */
 export interface MemberSource {
-  /** Ids of the live other members, sorted. */
+  /** Ids of the live other members, sorted (a new array each time, or one never changed in place). */
   peers(): string[];
   /**
    * Optional: every member {@link peers} may list, and those about to go; the same array until

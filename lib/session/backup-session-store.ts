@@ -404,8 +404,8 @@ export class BackupSessionStore extends StoreBase {
 
   /**
    * Makes in `current` the changes a save of `incoming` and `cookie` brings (see {@link save});
-   * false when there are none. Synchronous, and apart from `save`, which is suspended meanwhile
-   * and keeps only what it needs.
+   * false when there are none. Synchronous, and in a function of its own so that `save`'s
+   * suspended frame keeps only the result.
    */
   private change(sid: string, current: SessionValue, incoming: ReadonlyMap<string, unknown>, cookie: ReadonlyMap<string, unknown>): boolean {
     // What this request changed, against what it loaded: changes other requests saved meanwhile
