@@ -208,9 +208,10 @@ export class Heal {
    * nothing, forever. The delete removes the late placement, or its tombstone refuses it, in
    * either order; it covers no newer write.
    *
-   * Not done when the newer write lives (this member becomes its proxy or backup): a write of
-   * this member still being published may claim the key again with the same write, and deleting
-   * it everywhere then left a key without a primary (fault seed 1,081,171).
+   * Not done when the newer write lives (this member becomes its proxy or backup): every write
+   * overtaken by another member's would then cost a delete per member, and a member holding the
+   * overtaken write could miss the key between that delete and the newer placement. Whether that
+   * is safe was not settled (docs/consistency.md, "Seeds 1,081,620 and 1,082,743").
    */
   private withdraw(key: MapKey, version: Version, relay: Relay): void {
     const own: Removal = { key, version };
