@@ -394,13 +394,23 @@ function key(raw: unknown, where: Where): MapKey {
   return raw;
 }
 
+/** A non-negative safe integer (a count, a clock, a sequence). */
+function isCount(raw: unknown): raw is number {
+  return typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0;
+}
+
+/** A non-empty string (a member id). */
+function isMemberId(raw: unknown): raw is string {
+  return typeof raw === 'string' && raw.length > 0;
+}
+
 function memberId(raw: unknown, where: Where): string {
-  if (typeof raw !== 'string' || raw.length === 0) fail(`${describe(where)} is not a member id`);
+  if (!isMemberId(raw)) fail(`${describe(where)} is not a member id`);
   return raw;
 }
 
 function count(raw: unknown, where: Where): number {
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) fail(`${describe(where)} is not a non-negative integer`);
+  if (!isCount(raw)) fail(`${describe(where)} is not a non-negative integer`);
   return raw;
 }
 
@@ -414,15 +424,6 @@ function bytes(raw: unknown, where: Where): Uint8Array {
   return raw;
 }
 
-/** A count as {@link count} accepts it. */
-function isCount(raw: unknown): boolean {
-  return typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0;
-}
-
-/** A member id as {@link memberId} accepts it. */
-function isMemberId(raw: unknown): raw is string {
-  return typeof raw === 'string' && raw.length > 0;
-}
 
 /**
  * A well-formed version, checked without describing where each field is: the decoded array
