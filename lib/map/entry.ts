@@ -121,8 +121,12 @@ export class Entry {
     // deferred is encoded before it becomes one (it then decodes the value when first read). A
     // primary that stops being one while its bytes wait for its replay log (replay-log.ts) gets
     // them now too: its value is the caller's live object, which a holder's next diff must not
-    // be applied to (a deferred holder applies diffs to its value).
-    if (this.held?.encode !== undefined && (role === 'primary' || this.held.role === 'primary')) this.encodeNow(this.held, this.held.encode);
+    // be applied to (a deferred holder applies diffs to its value), nor kept as its value: a read
+    // here would serve changes never replicated.
+    if (this.held?.encode !== undefined && (role === 'primary' || this.held.role === 'primary')) {
+      this.encodeNow(this.held, this.held.encode);
+      if (role !== 'primary') this.held.value = NOT_DECODED;
+    }
     const ledger = this.ledger;
     const before = this.role;
     if (ledger === undefined || before === role) {

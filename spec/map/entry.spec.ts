@@ -89,5 +89,8 @@ describe('Entry', () => {
     expect([e.deferred, e.deferredTo(rebuild)]).to.deep.equal([true, true]);
     e.role = 'backup';
     expect([e.deferred, e.heldBytes?.byteLength], 'rebuilt as it was demoted').to.deep.equal([false, 12]);
+    // A backup keeps its bytes, not the caller's object: a read of it here would serve changes
+    // never replicated, and the object's caller may change it further.
+    expect(e.value, 'the live object let go').to.equal(NOT_DECODED);
   });
 });
