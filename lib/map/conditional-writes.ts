@@ -145,7 +145,9 @@ export class ConditionalWrites {
   /**
    * Keys this member handed over (see {@link handing}): to whom, at which version. The member it
    * handed a key to may never have got the answer; asked again by it, this member answers the
-   * same while it still holds the spare copy of that version (see {@link met}).
+   * same while it still holds the spare copy of that version (see {@link met}). A record lasts
+   * while the key's placement known here names that member as primary (see {@link handedTo}), so
+   * there are at most as many as keys known here; a sweep drops the others.
    */
   private readonly handed = new Map<MapKey, { readonly to: string; readonly version: Handover['version'] }>();
   /** The size of {@link handed} at which its stale records are swept. */

@@ -196,7 +196,7 @@ export class Failover {
   /**
    * Passes placements of keys lost with their holders on to every member: one that still names
    * an older placement drops it as lost too (Heal.secondHand), one that knows nothing of the key
-   * keeps nothing. Only after a handover this member made (see {@link lost}), so a crash costs no
+   * keeps nothing, and one that holds a copy of that very write keeps it (it is a holder left). Only after a handover this member made (see {@link lost}), so a crash costs no
    * message per lost key otherwise.
    */
   private tellLost(lost: readonly Placement[]): void {
