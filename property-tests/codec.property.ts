@@ -134,6 +134,11 @@ describe('codec properties', function () {
         // -0 comes back as 0, and an own "__proto__" key is renamed by cbor-x (a safety measure).
         fc.pre(!mentionsProto(v));
         fc.pre(!containsNegativeZero(v));
+        // chai's deep equality sorts a Set's or Map's members by their string form, which throws
+        // for an object whose own `toString` or `valueOf` is not a function (FC_SEED=7036): a limit
+        // of the assertion, not of the codec. Node's isDeepStrictEqual is no way out: it holds two
+        // invalid Dates unequal. Such objects are left out wherever they are, not only in a Set.
+        fc.pre(!hasUnprintableObject(v));
         expect(codec.decode(codec.encode(v))).to.deep.equal(v);
       }),
       RUNS,
@@ -189,6 +194,16 @@ function containsNegativeZero(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(containsNegativeZero);
   if (typeof v === 'object' && v !== null) return Object.values(v).some(containsNegativeZero);
   return false;
+}
+
+/** Whether `v` holds an object whose own `toString` or `valueOf` is not a function (see its use). */
+function hasUnprintableObject(v: unknown): boolean {
+  if (v instanceof Map) return [...v].some(([k, x]) => hasUnprintableObject(k) || hasUnprintableObject(x));
+  if (v instanceof Set || Array.isArray(v)) return [...(v as Iterable<unknown>)].some(hasUnprintableObject);
+  if (typeof v !== 'object' || v === null || v instanceof Date) return false;
+  const o = v as Record<string, unknown>;
+  for (const name of ['toString', 'valueOf']) if (Object.hasOwn(o, name) && typeof o[name] !== 'function') return true;
+  return Object.values(o).some(hasUnprintableObject);
 }
 
 function mentionsProto(v: unknown): boolean {
